@@ -1,0 +1,14 @@
+"""codeindex: clinical policy bulletin code lists as integer interval indexes, and bulk
+claim screening against them."""
+
+from codeindex.code import Code
+from codeindex.codesets import code_set
+from codeindex.errors import InputError, InvalidCodeError, InvalidRangeError, PolicyParseError
+from codeindex.index import CodeIndex, Entry, Hit
+from codeindex.ranges import CodeRange, parse_range
+from codeindex.systems import is_valid, parse_code
+
+__all__ = [
+    "Code", "CodeIndex", "CodeRange", "Entry", "Hit", "InputError", "InvalidCodeError",
+    "InvalidRangeError", "PolicyParseError", "code_set", "is_valid", "parse_code", "parse_range",
+]

@@ -1,0 +1,42 @@
+"""The exception types every layer raises, so callers can catch precisely."""
+
+from __future__ import annotations
+
+
+class InvalidCodeError(ValueError):
+    """A code or range that is not valid in its code system.
+
+    The message names the system, the input as given and what is wrong with it.
+    """
+
+    def __init__(self, system: str, text: object, problem: str) -> None:
+        self.system = system
+        self.text = text
+        self.problem = problem
+        super().__init__(f"{system}: {text!r} is not a valid code: {problem}")
+
+
+class InvalidRangeError(InvalidCodeError):
+    """A range whose ends are valid codes but that does not form a range."""
+
+    def __init__(self, system: str, text: object, problem: str) -> None:
+        self.system = system
+        self.text = text
+        self.problem = problem
+        ValueError.__init__(self, f"{system}: {text!r} is not a valid range: {problem}")
+
+
+class PolicyParseError(ValueError):
+    """A bulletin's code section that cannot be read; names the line."""
+
+    def __init__(self, line_no: int, line: str, problem: str, source: str | None = None) -> None:
+        self.line_no = line_no
+        self.line = line
+        self.problem = problem
+        self.source = source
+        where = f"{source}, line {line_no}" if source else f"line {line_no}"
+        super().__init__(f"{where}: {problem}: {line.strip()!r}")
+
+
+class InputError(ValueError):
+    """Claim input that cannot be read: a missing file, column, or unreadable content."""
