@@ -49,7 +49,9 @@ class CodeSet:
 
     def defined(self, code: Code) -> bool:
         i = bisect_left(self._keys, code.lo)
-        return i < len(self._keys) and self._keys[i] <= code.hi
+        # The first leaf at or after the code's start must lie inside its span: a leaf that
+        # starts there but ends beyond it is an ancestor ("001.00" under billable "001.0").
+        return i < len(self._keys) and self.codes[i].hi <= code.hi
 
     def description(self, code: Code) -> str | None:
         return self.descriptions.get(code.short)
@@ -62,6 +64,8 @@ class CodeSet:
         """The billable codes inside a range, in code order; with ``parents``, also the
         defined non-billable codes whose span lies inside it, each before its children."""
         leaves = self.leaves(code_range.lo, code_range.hi)
+        if leaves and leaves[-1].hi > code_range.hi:  # a billable ancestor of the range's end
+            leaves = leaves[:-1]
         if not parents:
             return list(leaves)
         seen: dict[str, Code] = {c.short: c for c in leaves}

@@ -1,0 +1,39 @@
+"""Loading policies: the bundled ones by id (``data/policies/<id>.txt``) or any bulletin file."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import cache
+from pathlib import Path
+
+from codeindex.data import data_path
+from codeindex.errors import InputError
+from codeindex.policy.bulletin import parse_cpb
+from codeindex.policy.model import Policy
+
+
+def bundled_policies() -> list[str]:
+    return sorted(p.stem for p in data_path("policies").glob("*.txt"))
+
+
+def load_policy(policy: str | Path | Policy) -> Policy:
+    """A Policy from a bundled id ("0198"), a bulletin file's path, or a Policy (returned as is)."""
+    if isinstance(policy, Policy):
+        return policy
+    path = Path(policy)
+    if not path.is_file():
+        path = data_path("policies", f"{policy}.txt")
+        if not path.is_file():
+            raise InputError(f"policy {str(policy)!r}: no such file, and not a bundled policy "
+                             f"({', '.join(bundled_policies())})")
+    return _load(path.resolve(), path.stat().st_mtime_ns)
+
+
+@cache
+def _load(path: Path, _mtime: int) -> Policy:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"policy file {path}: cannot read it: {exc}") from None
+    parsed = parse_cpb(text, source=str(path))
+    return parsed if parsed.id else replace(parsed, id=path.stem)
