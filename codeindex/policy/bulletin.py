@@ -155,8 +155,8 @@ def parse_cpb(text: str, source: str | None = None) -> Policy:
             try:
                 code_range = parse_range(item, group["system"])
             except InvalidCodeError as exc:
-                raise PolicyParseError(line_no, raw, f"cannot read {item!r} as {group['system']}: {exc.problem}",
-                                       source) from None
+                problem = f"cannot read {item!r} as {group['system']}: {exc.problem}"
+                raise PolicyParseError(line_no, raw, problem, source) from None
             ends = _DASH.split(item)
             entries.append({"range": code_range, "start": ends[0], "end": ends[-1],
                             "description": "", "add_on": bool(m["addon"])})
@@ -172,5 +172,36 @@ def parse_cpb(text: str, source: str | None = None) -> Policy:
     if not sections:
         raise PolicyParseError(0, "", "no code section found (expected a line such as "
                                "'CPT Codes / HCPCS Codes / ICD-9 Codes')", source)
-    versions = tuple(PolicyVersion(s.era, tuple(s.groups)) for s in sorted(sections, key=lambda s: s.era == "icd10"))
+    ordered = sorted(sections, key=lambda s: s.era == "icd10")
+    versions = tuple(PolicyVersion(s.era, tuple(s.groups)) for s in ordered)
     return Policy(number, title, described_source or source, versions)
+
+
+_SYSTEM_WORDS = {"hcpcs": "CPT/HCPCS", "icd9dx": "ICD-9", "icd9pcs": "ICD-9 procedure", "icd10cm": "ICD-10"}
+_STATUS_WORDS = {"not_covered": "not covered for indications listed in the CPB",
+                 "covered_if_criteria_met": "covered if selection criteria are met",
+                 "related": "related to the CPB", "covered": "covered"}
+
+
+def group_header(group: PolicyGroup) -> str:
+    """The canonical header of a group, as the parser reads it back."""
+    other = "Other " if group.coverage == "related" else ""
+    inclusive = "" if group.all_inclusive else " (not all-inclusive)"
+    return f"{other}{_SYSTEM_WORDS[group.system]} codes {_STATUS_WORDS[group.coverage]}{inclusive}:"
+
+
+def format_cpb(policy: Policy) -> str:
+    """A policy as bulletin text that ``parse_cpb`` reads back to the same versions."""
+    lines = []
+    if policy.title:
+        lines.append(f"Clinical Policy Bulletin: {policy.title}")
+    if policy.id:
+        lines.append(f"Number: {policy.id}")
+    for version in policy.versions:
+        lines += ["", f"CPT Codes / HCPCS Codes / {'ICD-10' if version.era == 'icd10' else 'ICD-9'} Codes"]
+        for group in version.groups:
+            lines.append(group_header(group))
+            for e in group.entries:
+                codes = e.start if e.start == e.end else f"{e.start} - {e.end}"
+                lines.append(f"{'+ ' if e.add_on else ''}{codes} {e.description}".rstrip())
+    return "\n".join(lines) + "\n"
