@@ -83,6 +83,8 @@ class CodeSet:
 def code_set(system: str) -> CodeSet:
     """The bundled code set of ``system`` (loaded once)."""
     name = system_name(system)
+    if name != system:  # an alias: share the canonical name's one copy
+        return code_set(name)
     if name not in FILES:
         raise InvalidCodeError(name, "", "no official code set is bundled for this system (CPT is the AMA's)")
     file_name, encoding, release = FILES[name]

@@ -22,8 +22,8 @@ _SECTION = re.compile(
     r"^(?:(?:CPT|HCPCS|ICD-9(?:-CM)?|ICD-10(?:-CM|-PCS)?)(?:\s+Procedure)?\s+Codes\s*/\s*)+"
     r"(?:CPT|HCPCS|ICD-9(?:-CM)?|ICD-10(?:-CM|-PCS)?)(?:\s+Procedure)?\s+Codes\s*$", re.I)
 _SECTION_END = re.compile(
-    r"^(?:The above policy is based on the following references|Background|References|Appendix|"
-    r"Policy History|Copyright\b)", re.I)
+    r"^(?:The above policy is based on the following references|"
+    r"(?:Background|References|Appendix|Policy History)\s*:?\s*$|Copyright\b)", re.I)
 _GROUP = re.compile(
     r"^(?P<other>Other\s+)?(?P<systems>(?:CPT|HCPCS|ICD-9|ICD-10)[\w\s/\-]*?)\s+codes?\b(?P<status>[^:]*?)"
     r"\s*(?P<ni>\(not all[- ]inclusive\))?\s*:\s*(?P<ni2>\(not all[- ]inclusive\))?\s*$", re.I)
@@ -151,7 +151,7 @@ def parse_cpb(text: str, source: str | None = None) -> Policy:
         if group is None:
             raise PolicyParseError(line_no, raw, "codes before any group header", source)
         entries = []
-        for item in _ITEM_SPLIT.split(m["codes"].strip()):
+        for item in _ITEM_SPLIT.split(" ".join(m["codes"].split())):  # runs of spaces as one
             try:
                 code_range = parse_range(item, group["system"])
             except InvalidCodeError as exc:

@@ -30,7 +30,7 @@ def parse(text: str) -> Code:
         if len(clean.replace(".", "").rstrip("+")) > FULL_LENGTH:
             raise InvalidCodeError(NAME, text, "longer than 7 characters")
         raise InvalidCodeError(
-            NAME, text, "expected a letter, a digit, a digit or letter, then up to 4 more after an optional dot",
+            NAME, text, "expected a letter, a digit, a digit or letter, then up to 4 more after any dot",
         )
     category, dot, rest, plus = match.groups()
     if dot and not rest:

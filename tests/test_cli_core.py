@@ -1,0 +1,96 @@
+"""The ``codeindex normalize`` and ``codeindex expand`` commands, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+KEYS = {"input", "system", "valid", "short", "decimal", "defined", "billable", "error"}
+V15_BILLABLE = ["V151", "V1521", "V1522", "V1529", "V153", "V1541", "V1542", "V1549",
+                "V1551", "V1552", "V1553", "V1559", "V156"]
+V15_ALL = ["V151", "V152", "V1521", "V1522", "V1529", "V153", "V154", "V1541", "V1542", "V1549",
+           "V155", "V1551", "V1552", "V1553", "V1559", "V156"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "codeindex.cli", *args], capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
+def records(result: subprocess.CompletedProcess[str]) -> list[dict[str, object]]:
+    lines = result.stdout.splitlines()
+    out = [json.loads(line) for line in lines]
+    for record in out:
+        assert set(record) == KEYS
+    return out
+
+
+def test_normalize_icd9() -> None:
+    result = run("normalize", "--system", "icd9", "410.00", "410", "100.7", "10", " v57.22 ", "8OO.00")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    billable, parent, undefined, short, v_code, letter_o = records(result)
+    assert billable == {"input": "410.00", "system": "icd9dx", "valid": True, "short": "41000",
+                        "decimal": "410.00", "defined": True, "billable": True, "error": None}
+    assert parent == {"input": "410", "system": "icd9dx", "valid": True, "short": "410",
+                      "decimal": "410", "defined": True, "billable": False, "error": None}
+    assert undefined == {"input": "100.7", "system": "icd9dx", "valid": True, "short": "1007",
+                         "decimal": "100.7", "defined": False, "billable": False, "error": None}
+    assert v_code["input"] == " v57.22 " and (v_code["short"], v_code["decimal"]) == ("V5722", "V57.22")
+    for invalid in (short, letter_o):
+        assert invalid["valid"] is False and invalid["system"] == "icd9dx"
+        assert invalid["short"] is invalid["decimal"] is invalid["defined"] is invalid["billable"] is None
+        assert isinstance(invalid["error"], str) and "icd9dx" in invalid["error"]
+        assert repr(invalid["input"]) in invalid["error"]
+    assert "letter O" in letter_o["error"]  # type: ignore[operator]
+
+
+def test_normalize_hcpcs_has_no_code_set() -> None:
+    result = run("normalize", "--system", "cpt", "97545", "0016T", "97545-GP")
+    assert result.returncode == 0, result.stderr
+    cat1, cat3, modifier = records(result)
+    assert cat1 == {"input": "97545", "system": "hcpcs", "valid": True, "short": "97545",
+                    "decimal": "97545", "defined": None, "billable": None, "error": None}
+    assert cat3["valid"] is True and cat3["defined"] is None and cat3["billable"] is None
+    assert modifier["valid"] is False and modifier["system"] == "hcpcs"
+    assert "modifier" in modifier["error"]  # type: ignore[operator]
+
+
+def test_normalize_icd10cm_and_icd9pcs() -> None:
+    result = run("normalize", "--system", "icd10", "s72.001a", "S00.00X+", "S72.001AA")
+    assert result.returncode == 0, result.stderr
+    full, plus, too_long = records(result)
+    assert (full["system"], full["short"], full["decimal"], full["billable"]) == (
+        "icd10cm", "S72001A", "S72.001A", True)
+    assert (plus["short"], plus["decimal"], plus["defined"], plus["billable"]) == (
+        "S0000X", "S00.00X+", True, False)
+    assert too_long["valid"] is False and "longer than 7" in too_long["error"]  # type: ignore[operator]
+    result = run("normalize", "--system", "icd9pcs", "81.08")
+    assert records(result)[0]["short"] == "8108" and result.returncode == 0
+
+
+def test_expand_in_code_order() -> None:
+    result = run("expand", "--system", "icd9", "V15.1 - V15.6")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == V15_BILLABLE
+    result = run("expand", "--system", "icd9dx", "--all", "V15.1 – V15.6")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == V15_ALL
+
+
+@pytest.mark.parametrize(
+    ("system", "text", "says"),
+    [("icd9", "999.9 - 800.00", "reversed"), ("icd9", "999.9 - V10", "kind"), ("icd9", "800 - S72", "S72"),
+     ("cpt", "97545-97546", "code set"), ("icd10cm", "S72.001AA", "longer than 7")],
+)
+def test_expand_bad_range_is_one_line_and_exit_2(system: str, text: str, says: str) -> None:
+    result = run("expand", "--system", system, text)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert says in lines[0] and lines[0].startswith("codeindex expand:")

@@ -1,0 +1,567 @@
+"""Policies: parsing bulletins (CPB 0198 written out by hand, each parser feature on a small
+text), version choice by date, round trips, GEM translation, and the policy/lookup CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from codeindex import PolicyParseError
+from codeindex.policy import Policy, PolicyVersion, load_policy, parse_cpb
+from codeindex.policy.bulletin import format_cpb
+from codeindex.policy.gem import translate
+
+ROOT = Path(__file__).resolve().parents[1]
+POLICY_FILE = ROOT / "data" / "policies" / "0198.txt"
+SEED_PAGE = Path("/work/shared/seeds/cpb0198-icd9-page.txt")
+
+NOT_COVERED = "not_covered"
+WORK_2H = "Work hardening/conditioning; initial 2 hours"
+EACH_HOUR = "each additional hour (List separately in addition to code for primary procedure)"
+MALIGNANT = "Personal history of malignant neoplasm, mental disorders, or other diseases"
+SURGERY = "Personal history of surgery, irradiation, psychological trauma, injury, and poisoning"
+
+# (system, coverage, all_inclusive, [(start, end, description, add_on), ...]) per group,
+# transcribed by hand from data/policies/0198.txt.
+ICD9_0198 = [
+    ("hcpcs", NOT_COVERED, True, [
+        ("97545", "97545", WORK_2H, False),
+        ("97546", "97546", EACH_HOUR, True),
+    ]),
+    ("icd9dx", NOT_COVERED, False, [
+        ("800.00", "999.9", "Injuries and poisonings", False),
+        ("V10.00", "V13.9", MALIGNANT, False),
+        ("V15.1", "V15.6", SURGERY, False),
+        ("V57.22", "V57.22", "Encounter for vocational therapy", False),
+        ("V57.89", "V57.89", "Care involving use of other specified rehabilitation procedure", False),
+    ]),
+]
+ICD10_0198 = [
+    ("hcpcs", NOT_COVERED, True, [
+        ("97537", "97537",
+         "Community/work reintegration training, direct one-on-one contact, each 15 minutes", False),
+        ("97545", "97545", WORK_2H, False),
+        ("97546", "97546", EACH_HOUR, True),
+    ]),
+    ("hcpcs", NOT_COVERED, True, [
+        ("S9117", "S9117", "Back school, per visit", False),
+    ]),
+    ("icd10cm", NOT_COVERED, False, [
+        ("S00.00X+", "T88.9XX+", "Injuries and poisonings", False),
+        ("Z51.89", "Z51.89", "Encounter for other specified aftercare "
+         "[vocational therapy and other specified rehabilitation procedure]", False),
+        ("Z85.00", "Z85.9", MALIGNANT, False),
+        ("Z86.19", "Z86.19", MALIGNANT, False),
+        ("Z86.59", "Z86.59", MALIGNANT, False),
+        ("Z87.81", "Z87.828", SURGERY, False),
+        ("Z91.410", "Z91.414", SURGERY, False),
+        ("Z92.3", "Z92.3", SURGERY, False),
+        ("Z98.870", "Z98.89", SURGERY, False),
+    ]),
+]
+
+ICD9_HEADER = "CPT Codes / HCPCS Codes / ICD-9 Codes"
+ICD10_HEADER = "CPT Codes / HCPCS Codes / ICD-10 Codes"
+
+
+def groups(version: PolicyVersion | None) -> list:
+    """A version as plain tuples, in the form the expectations above are written."""
+    assert version is not None
+    return [(g.system, g.coverage, g.all_inclusive,
+             [(e.start, e.end, e.description, e.add_on) for e in g.entries]) for g in version.groups]
+
+
+def only_version(text: str) -> list:
+    """The groups of a bulletin text that has exactly one version."""
+    policy = parse_cpb(text)
+    assert len(policy.versions) == 1
+    return groups(policy.versions[0])
+
+
+def icd9(*lines: str) -> str:
+    return "\n".join([ICD9_HEADER, *lines]) + "\n"
+
+
+def icd10(*lines: str) -> str:
+    return "\n".join([ICD10_HEADER, *lines]) + "\n"
+
+
+def code_section(text: str) -> str:
+    """The lines from the first section header up to (not including) the references line."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == ICD9_HEADER)
+    end = next(i for i, line in enumerate(lines)
+               if line.startswith("The above policy is based on the following references"))
+    return "\n".join(lines[start:end]) + "\n"
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    return load_policy("0198")
+
+
+@pytest.fixture(scope="module")
+def translation(policy: Policy):
+    return translate(policy)
+
+
+# ---------------------------------------------------------------- CPB 0198 as bundled
+
+
+def test_0198_id_title_and_eras(policy: Policy) -> None:
+    assert policy.id == "0198"
+    assert policy.title == "Work Hardening Programs"
+    assert [v.era for v in policy.versions] == ["icd9", "icd10"]
+
+
+def test_0198_icd9_version(policy: Policy) -> None:
+    assert groups(policy.version("icd9")) == ICD9_0198
+
+
+def test_0198_icd10_version(policy: Policy) -> None:
+    assert groups(policy.version("icd10")) == ICD10_0198
+
+
+def test_0198_icd10_seventh_character_plus_covers_every_seventh_character(policy: Policy) -> None:
+    injuries = policy.version("icd10").groups[2].entries[0].range
+    for code in ("S00.00XA", "S72.001A", "S72.001D", "S72.001S", "T88.9XXA", "T88.9XXS"):
+        assert injuries.match(code) == "contained", code
+    assert injuries.match("R99") is None
+    assert injuries.match("T89") is None
+
+
+def test_seed_page_parses_to_the_icd9_version_with_id_and_title(policy: Policy) -> None:
+    text = SEED_PAGE.read_text(encoding="utf-8")
+    page = parse_cpb(text)
+    assert page.id == "0198"
+    assert page.title == "Work Hardening Programs"
+    assert page.versions == (policy.version("icd9"),)
+    assert page.versions == parse_cpb(code_section(text)).versions
+    assert groups(page.versions[0]) == ICD9_0198
+
+
+@pytest.mark.parametrize(("day", "era"), [
+    (date(1999, 1, 1), "icd9"),
+    (date(2015, 9, 30), "icd9"),
+    (date(2015, 10, 1), "icd10"),
+    (date(2016, 1, 1), "icd10"),
+])
+def test_version_for_date(policy: Policy, day: date, era: str) -> None:
+    version = policy.version_for(day)
+    assert version is not None
+    assert version.era == era
+    assert version is policy.version(era)
+
+
+def test_version_for_date_without_that_era() -> None:
+    only9 = parse_cpb(icd9("CPT codes covered:", "97545 Work hardening"))
+    assert only9.version_for(date(2015, 9, 30)).era == "icd9"
+    assert only9.version_for(date(2015, 10, 1)) is None
+
+
+def test_format_cpb_round_trip(policy: Policy) -> None:
+    again = parse_cpb(format_cpb(policy))
+    assert again.versions == policy.versions
+    assert (again.id, again.title) == (policy.id, policy.title)
+
+
+# ---------------------------------------------------------------- parser features
+
+
+@pytest.mark.parametrize(("header", "coverage"), [
+    ("CPT codes not covered for indications listed in the CPB:", "not_covered"),
+    ("CPT codes covered if selection criteria are met:", "covered_if_criteria_met"),
+    ("Other CPT codes related to the CPB:", "related"),
+    ("CPT codes covered:", "covered"),
+])
+def test_coverage_from_group_header(header: str, coverage: str) -> None:
+    assert only_version(icd9(header, "97545 Work hardening")) == [
+        ("hcpcs", coverage, True, [("97545", "97545", "Work hardening", False)])]
+
+
+@pytest.mark.parametrize("header", [
+    "ICD-9 codes covered if selection criteria are met (not all-inclusive):",
+    "ICD-9 codes covered if selection criteria are met: (not all-inclusive)",
+])
+def test_not_all_inclusive(header: str) -> None:
+    [(system, coverage, all_inclusive, _)] = only_version(icd9(header, "250.00 Diabetes"))
+    assert (system, coverage, all_inclusive) == ("icd9dx", "covered_if_criteria_met", False)
+
+
+@pytest.mark.parametrize(("section", "header", "code", "system"), [
+    (ICD9_HEADER, "CPT codes covered:", "97545", "hcpcs"),
+    (ICD9_HEADER, "HCPCS codes covered:", "S9117", "hcpcs"),
+    (ICD9_HEADER, "ICD-9 codes covered:", "250.00", "icd9dx"),
+    (ICD9_HEADER, "ICD-9 procedure codes covered:", "93.83", "icd9pcs"),
+    (ICD10_HEADER, "ICD-10 codes covered:", "E11.9", "icd10cm"),
+])
+def test_system_from_group_header(section: str, header: str, code: str, system: str) -> None:
+    text = f"{section}\n{header}\n{code} Something\n"
+    assert only_version(text) == [(system, "covered", True, [(code, code, "Something", False)])]
+
+
+def test_icd9_procedure_section_and_group() -> None:
+    text = ("CPT Codes / ICD-9 Procedure Codes / ICD-9 Codes\n"
+            "ICD-9 procedure codes not covered for indications listed in the CPB:\n"
+            "93.83 Other occupational therapy\n")
+    assert only_version(text) == [
+        ("icd9pcs", "not_covered", True, [("93.83", "93.83", "Other occupational therapy", False)])]
+
+
+def test_add_on_marker() -> None:
+    assert only_version(icd9("CPT codes covered:", "97545 Initial", "+ 97546   Each hour",
+                             "+97547 No space")) == [
+        ("hcpcs", "covered", True, [("97545", "97545", "Initial", False),
+                                    ("97546", "97546", "Each hour", True),
+                                    ("97547", "97547", "No space", True)])]
+
+
+def test_several_codes_on_one_line_by_commas_and_spaces() -> None:
+    text = icd9("ICD-9 codes covered:", "250.00, 250.01 250.02 - 250.03, V10.00 Diabetes and more")
+    assert only_version(text) == [("icd9dx", "covered", True, [
+        ("250.00", "250.00", "Diabetes and more", False),
+        ("250.01", "250.01", "Diabetes and more", False),
+        ("250.02", "250.03", "Diabetes and more", False),
+        ("V10.00", "V10.00", "Diabetes and more", False),
+    ])]
+
+
+@pytest.mark.parametrize("line", [
+    "800.00 - 999.9 Injuries",
+    "800.00-999.9 Injuries",
+    "800.00 \u2013 999.9 Injuries",
+    "800.00 -  999.9 Injuries",
+    "800.00\u00a0-\u00a0\u00a0999.9 Injuries",
+    "800.00  -  999.9   Injuries",
+])
+def test_range_dashes_and_spacing(line: str) -> None:
+    assert only_version(icd9("ICD-9 codes covered:", line)) == [
+        ("icd9dx", "covered", True, [("800.00", "999.9", "Injuries", False)])]
+
+
+def test_description_on_its_own_line() -> None:
+    text = icd9("ICD-9 codes covered:",
+                "250.00 Described on its line",
+                "250.01",
+                "250.02, 250.03 - 250.09",
+                "Diabetes, shared",
+                "V10.00",
+                "Personal history")
+    assert only_version(text) == [("icd9dx", "covered", True, [
+        ("250.00", "250.00", "Described on its line", False),
+        ("250.01", "250.01", "Diabetes, shared", False),
+        ("250.02", "250.02", "Diabetes, shared", False),
+        ("250.03", "250.09", "Diabetes, shared", False),
+        ("V10.00", "V10.00", "Personal history", False),
+    ])]
+
+
+def test_codes_without_description_then_described_line_share_it() -> None:
+    text = icd9("ICD-9 codes covered:", "250.00", "250.01 Diabetes")
+    assert [e[2] for e in only_version(text)[0][3]] == ["Diabetes", "Diabetes"]
+
+
+def test_bracketed_notes_kept() -> None:
+    text = icd10("ICD-10 codes covered:",
+                 "Z51.89 Encounter for other specified aftercare [vocational therapy]",
+                 "Z92.3",
+                 "Personal history of irradiation [radiation therapy]")
+    assert only_version(text) == [("icd10cm", "covered", True, [
+        ("Z51.89", "Z51.89", "Encounter for other specified aftercare [vocational therapy]", False),
+        ("Z92.3", "Z92.3", "Personal history of irradiation [radiation therapy]", False),
+    ])]
+
+
+def test_no_specific_code_line() -> None:
+    text = icd9("CPT codes covered if selection criteria are met:",
+                "No specific code",
+                "ICD-9 codes covered:",
+                "250.00 Diabetes")
+    assert only_version(text) == [
+        ("hcpcs", "covered_if_criteria_met", True, []),
+        ("icd9dx", "covered", True, [("250.00", "250.00", "Diabetes", False)]),
+    ]
+
+
+def test_explanatory_notes_ignored() -> None:
+    text = icd10("Code Code Description",
+                 "Information in the [brackets] below has been added for clarification purposes. "
+                 'Codes requiring a 7th character are represented by "+":',
+                 "CPT codes covered:",
+                 "Note: see also CPB 0169 for other programs.",
+                 "97545 Work hardening",
+                 "Aetna considers this experimental and investigational.")
+    assert only_version(text) == [("hcpcs", "covered", True, [("97545", "97545", "Work hardening", False)])]
+
+
+def test_text_before_the_section_ignored() -> None:
+    text = ("Clinical Policy Bulletin: Test\nNumber: 9999\n\n"
+            "Policy text mentioning 97545 and 800.00 - 99.9.9 in passing.\n"
+            "97546 Codes-looking line before the section\n" + icd9("CPT codes covered:", "97545 Work"))
+    policy = parse_cpb(text)
+    assert (policy.id, policy.title) == ("9999", "Test")
+    assert groups(policy.versions[0]) == [("hcpcs", "covered", True, [("97545", "97545", "Work", False)])]
+
+
+@pytest.mark.parametrize("end", [
+    "The above policy is based on the following references:",
+    "Background",
+    "References",
+])
+def test_text_after_the_section_ignored(end: str) -> None:
+    text = icd9("CPT codes covered:", "97545 Work", end,
+                "1. Lechner DE. Phys Ther. 1994;74(5):471-493.",
+                "97546 A code-like line",
+                "800.00 - 99.9.9 Unreadable",
+                "ICD-9 codes not covered for indications listed in the CPB:",
+                "250.00 Diabetes")
+    assert only_version(text) == [("hcpcs", "covered", True, [("97545", "97545", "Work", False)])]
+
+
+PLAIN = icd10(
+    "CPT codes not covered for indications listed in the CPB:",
+    "97545 Work hardening/conditioning; initial 2 hours",
+    "+ 97546 each additional hour",
+    "ICD-10 codes not covered for indications listed in the CPB (not all-inclusive):",
+    "S00.00X+ - T88.9XX+ Injuries and poisonings",
+    "Z85.00 - Z85.9, Z86.19",
+    "Personal history of malignant neoplasm",
+    "Z51.89 Encounter for other specified aftercare [vocational therapy]",
+)
+TABLE = icd10(
+    "Code | Code Description",
+    "---|---",
+    "CPT codes not covered for indications listed in the CPB: |",
+    "97545 | Work hardening/conditioning; initial 2 hours",
+    "+ 97546 | each additional hour",
+    "| ICD-10 codes not covered for indications listed in the CPB (not all-inclusive): | |",
+    "| :--- | --- |",
+    "| S00.00X+ - T88.9XX+ | Injuries and poisonings |",
+    "| Z85.00 - Z85.9, Z86.19 | |",
+    "| | Personal history of malignant neoplasm |",
+    "| Z51.89 | Encounter for other specified aftercare [vocational therapy] |",
+)
+
+
+def test_table_form_gives_the_same_policy_as_plain_form() -> None:
+    plain, table = parse_cpb(PLAIN), parse_cpb(TABLE)
+    assert table.versions == plain.versions
+    assert groups(table.versions[0]) == [
+        ("hcpcs", "not_covered", True, [
+            ("97545", "97545", WORK_2H, False),
+            ("97546", "97546", "each additional hour", True),
+        ]),
+        ("icd10cm", "not_covered", False, [
+            ("S00.00X+", "T88.9XX+", "Injuries and poisonings", False),
+            ("Z85.00", "Z85.9", "Personal history of malignant neoplasm", False),
+            ("Z86.19", "Z86.19", "Personal history of malignant neoplasm", False),
+            ("Z51.89", "Z51.89", "Encounter for other specified aftercare [vocational therapy]", False),
+        ]),
+    ]
+
+
+_TOKEN = r"[A-Z]?\d[\w.+]*(?:\s*-\s*[A-Z]?\d[\w.+]*)?"
+_CODES_LINE = re.compile(rf"^(\+\s*)?({_TOKEN}(?:,?\s+{_TOKEN})*)\s*(.*)$")
+
+
+def test_0198_as_a_table_gives_the_same_policy(policy: Policy) -> None:
+    lines = []
+    for line in POLICY_FILE.read_text(encoding="utf-8").splitlines():
+        if line.strip() in (ICD9_HEADER, ICD10_HEADER):
+            lines += [line, "Code | Code Description", "---|---"]
+        elif m := _CODES_LINE.match(line):
+            lines.append(f"| {m[1] or ''}{m[2]} | {m[3]} |")
+        elif line.strip().endswith(":"):
+            lines.append(f"| {line.strip()} | |")
+        else:
+            lines.append(line)
+    table = "\n".join(lines)
+    assert "| + 97546 | each additional hour" in table
+    assert "| Z86.19, Z86.59 |  |" in table
+    assert parse_cpb(table).versions == policy.versions
+
+
+def test_both_sections_give_both_versions_in_era_order() -> None:
+    text = icd10("CPT codes covered:", "97537 Reintegration") + icd9("CPT codes covered:", "97545 Work")
+    assert [v.era for v in parse_cpb(text).versions] == ["icd9", "icd10"]
+
+
+def test_malformed_line_is_an_error_naming_line_and_text() -> None:
+    text = "Some preamble\n\n" + icd9("ICD-9 codes not covered for indications listed in the CPB:",
+                                      "V57.22 Encounter for vocational therapy",
+                                      "800.00 - 99.9.9 Injuries")
+    with pytest.raises(PolicyParseError) as caught:
+        parse_cpb(text)
+    error = caught.value
+    assert error.line_no == 6
+    assert "line 6" in str(error)
+    assert "800.00 - 99.9.9 Injuries" in str(error)
+    assert error.line.strip() == "800.00 - 99.9.9 Injuries"
+
+
+def test_malformed_line_error_names_the_source() -> None:
+    with pytest.raises(PolicyParseError, match=r"bulletin\.txt, line 3"):
+        parse_cpb(icd9("CPT codes covered:", "97545 - 9754 Work"), source="bulletin.txt")
+
+
+def test_codes_before_any_group_header() -> None:
+    with pytest.raises(PolicyParseError) as caught:
+        parse_cpb(icd9("Code Code Description", "97545 Work hardening"))
+    assert caught.value.line_no == 3
+    assert "line 3" in str(caught.value)
+    assert "97545 Work hardening" in str(caught.value)
+
+
+def test_no_section_at_all() -> None:
+    with pytest.raises(PolicyParseError, match="no code section"):
+        parse_cpb("Clinical Policy Bulletin: Nothing\nCPT codes covered:\n97545 Work\n")
+
+
+# ---------------------------------------------------------------- GEM translation
+
+
+def test_translate_keeps_the_hcpcs_group(policy: Policy, translation) -> None:
+    assert translation.version.era == "icd10"
+    hcpcs, diagnoses = translation.version.groups
+    assert hcpcs == policy.version("icd9").groups[0]
+    assert (diagnoses.system, diagnoses.coverage, diagnoses.all_inclusive) == (
+        "icd10cm", "not_covered", False)
+
+
+def _translated_entry(translation, code: str):
+    index = Policy("t", None, None, (translation.version,))
+    hits = index.lookup(code, "icd10cm")
+    assert len(hits) == 1, (code, hits)
+    return hits[0].entry
+
+
+def test_translate_maps_codes_found_in_the_gems(translation) -> None:
+    [comparison] = translation.comparisons
+    # Checked by hand in data/gems: forward 821.01 -> S72.309A (approximate);
+    # backward S72.001A -> 820.8 (approximate); V15.3 -> Z92.3 and V10.00 -> Z85.00 (exact);
+    # V57.22 and V57.89 -> Z51.89 (approximate); V13.01 -> Z87.442 (exact).
+    for code in ("S72309A", "S72001A", "Z923", "Z8500", "Z5189", "Z87442"):
+        assert code in comparison.translated, code
+    assert {"S72309A", "S72001A", "Z5189"} <= comparison.approximate
+    assert not {"Z923", "Z8500", "Z87442"} & comparison.approximate
+    femur = _translated_entry(translation, "S72.001A")
+    assert femur.description == "from 800.00-999.9 Injuries and poisonings (GEM, approximate)"
+    z923 = _translated_entry(translation, "Z92.3")
+    assert z923.description == f"from V15.1-V15.6 {SURGERY} (GEM)"
+
+
+def test_translate_compares_with_the_bulletins_icd10_list(translation) -> None:
+    [comparison] = translation.comparisons
+    assert comparison.coverage == "not_covered"
+    assert comparison.bulletin is not None
+    # In both: femur fracture, initial encounter; history of irradiation.
+    assert {"S72001A", "Z923", "Z5189"} <= comparison.bulletin & comparison.translated
+    # Only in the bulletin: subsequent-encounter codes, which the GEMs map to V54.x aftercare.
+    for code in ("S72001D", "S0000XD"):
+        assert code in comparison.bulletin
+        assert code in comparison.only_bulletin
+    # Only translated: A02.1 maps back to 995.91 (sepsis, in 800-999.9); Z87.442 from V13.01.
+    for code in ("A021", "Z87442"):
+        assert code in comparison.only_translated
+        assert code not in comparison.bulletin
+
+
+def test_translated_policy_round_trips_through_bulletin_text(policy: Policy, translation) -> None:
+    translated = Policy(policy.id, policy.title, None, (translation.version,))
+    assert parse_cpb(format_cpb(translated)).versions == translated.versions
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "codeindex.cli", *args], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=120, check=False)
+
+
+def test_cli_policy_parse_json(policy: Policy) -> None:
+    result = run_cli("policy", "parse", str(POLICY_FILE), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) == {"id", "title", "versions"}
+    assert (data["id"], data["title"]) == ("0198", "Work Hardening Programs")
+    for version in data["versions"]:
+        assert set(version) == {"era", "groups"}
+        for group in version["groups"]:
+            assert set(group) == {"system", "coverage", "all_inclusive", "entries"}
+            for entry in group["entries"]:
+                assert set(entry) == {"start", "end", "description", "add_on"}
+    as_tuples = [[(g["system"], g["coverage"], g["all_inclusive"],
+                   [(e["start"], e["end"], e["description"], e["add_on"]) for e in g["entries"]])
+                  for g in v["groups"]] for v in data["versions"]]
+    assert [v["era"] for v in data["versions"]] == ["icd9", "icd10"]
+    assert as_tuples == [ICD9_0198, ICD10_0198]
+    assert data == policy.to_json()
+
+
+def test_cli_policy_show() -> None:
+    result = run_cli("policy", "show", "0198")
+    assert result.returncode == 0, result.stderr
+    assert "97545" in result.stdout
+    assert "S9117" in result.stdout
+
+
+def test_cli_policy_parse_malformed_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_text(icd9("ICD-9 codes covered:", "250.00 Diabetes", "800.00 - 99.9.9 Injuries"),
+                   encoding="utf-8")
+    result = run_cli("policy", "parse", str(bad), "--json")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "line 4" in lines[0]
+    assert "800.00 - 99.9.9" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_lookup() -> None:
+    result = run_cli("lookup", "--policy", "0198", "97546", "812.01", "V15")
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["input"] for r in records] == ["97546", "812.01", "V15"]
+    for record in records:
+        assert set(record) == {"input", "system", "matches"}
+        for match in record["matches"]:
+            assert set(match) == {"policy", "version", "group", "coverage", "range", "match"}
+            assert match["policy"] == "0198"
+            assert match["coverage"] == "not_covered"
+    add_on, fracture, history = records
+    assert add_on["system"] == "hcpcs"
+    assert sorted((m["version"], m["range"], m["match"]) for m in add_on["matches"]) == [
+        ("icd10", "97546", "contained"), ("icd9", "97546", "contained")]
+    assert fracture["system"] == "icd9dx"
+    assert [(m["version"], m["range"], m["match"]) for m in fracture["matches"]] == [
+        ("icd9", "800.00-999.9", "contained")]
+    assert history["system"] == "icd9dx"
+    assert [(m["version"], m["range"], m["match"]) for m in history["matches"]] == [
+        ("icd9", "V15.1-V15.6", "partial")]
+
+
+def test_cli_lookup_by_date_of_service() -> None:
+    result = run_cli("lookup", "--policy", "0198", "--date", "2016-01-01", "97546", "812.01", "S72.001D")
+    assert result.returncode == 0, result.stderr
+    add_on, fracture, subsequent = (json.loads(line) for line in result.stdout.splitlines())
+    assert [m["version"] for m in add_on["matches"]] == ["icd10"]
+    assert fracture["matches"] == []
+    assert [(m["version"], m["range"], m["match"]) for m in subsequent["matches"]] == [
+        ("icd10", "S00.00X+-T88.9XX+", "contained")]
+
+
+def test_cli_policy_translate() -> None:
+    result = run_cli("policy", "translate", "0198", "--to", "icd10cm")
+    assert result.returncode == 0, result.stderr
+    assert "S0000XD" in result.stdout
