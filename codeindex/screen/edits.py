@@ -1,0 +1,130 @@
+"""Classifying the distinct codes of a screen, once each, through the policy's index.
+
+Claim volumes are huge and the code domain is tiny, so every distinct procedure
+value and every distinct (diagnosis value, era) pair is classified here in Python,
+and polars carries the answers to the rows.  The edits:
+
+- ``invalid_code``: not a code of its system;
+- ``undefined_code``: a valid form, not in the official code set;
+- ``non_billable_code``: truncated, it has children in the code set;
+- ``partial_match``: its leaf span only overlaps a policy range;
+- ``icd_version_mismatch``: a diagnosis of the other ICD version than the line's;
+- ``addon_without_primary`` (a claim-level edit, see determination).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import polars as pl
+
+from codeindex.codesets import code_set
+from codeindex.errors import InvalidCodeError
+from codeindex.policy.model import DIAGNOSIS_SYSTEMS, ERA_NAMES, Policy, PolicyGroup
+from codeindex.systems import parse_code
+
+ERAS = ("icd9", "icd10")
+COVERED = ("covered", "covered_if_criteria_met")
+PROCEDURE_SYSTEMS = ("hcpcs",)
+
+
+def procedure_label(short: str) -> str:
+    return f"{'CPT' if short[0].isdigit() else 'HCPCS'} {short}"
+
+
+def _primary(group: PolicyGroup, index: int) -> str | None:
+    """The primary of an add-on entry: the nearest entry above it that is not an add-on."""
+    for entry in reversed(group.entries[:index]):
+        if not entry.add_on:
+            return entry.start
+    return None
+
+
+def classify_procedures(values: Iterable[str | None], policy: Policy) -> pl.DataFrame:
+    """One row per distinct procedure value: its code, error, and per era the policy entry it is in."""
+    rows = []
+    for raw in values:
+        row: dict[str, object] = {"__proc": raw, "__proc_code": None, "__proc_label": None, "__proc_error": None}
+        try:
+            code = parse_code(raw if raw is not None else "", "hcpcs")
+        except InvalidCodeError as exc:
+            row["__proc_error"] = exc.problem if raw not in (None, "") else "the procedure code is empty"
+        else:
+            row["__proc_code"], row["__proc_label"] = code.short, procedure_label(code.short)
+            for hit in policy.lookup(code):
+                if hit.match != "contained" or hit.group.system not in PROCEDURE_SYSTEMS:
+                    continue
+                era = hit.version.era
+                if row.get(f"__cov_{era}") is None:
+                    position = hit.group.entries.index(hit.entry)
+                    row.update({f"__cov_{era}": hit.group.coverage, f"__prange_{era}": str(hit.entry.range),
+                                f"__pdesc_{era}": hit.entry.description, f"__addon_{era}": hit.entry.add_on,
+                                f"__primary_{era}": _primary(hit.group, position) if hit.entry.add_on else None})
+        rows.append(row)
+    schema = {"__proc": pl.String, "__proc_code": pl.String, "__proc_label": pl.String, "__proc_error": pl.String}
+    for era in ERAS:
+        schema |= {f"__cov_{era}": pl.String, f"__prange_{era}": pl.String, f"__pdesc_{era}": pl.String,
+                   f"__addon_{era}": pl.Boolean, f"__primary_{era}": pl.String}
+    return pl.DataFrame(rows, schema=schema)
+
+
+def _diagnosis(raw: str, era: str, policy: Policy) -> dict[str, object]:
+    system = DIAGNOSIS_SYSTEMS[era]
+    other_era = ERAS[1 - ERAS.index(era)]
+    other = DIAGNOSIS_SYSTEMS[other_era]
+    text = raw.strip()
+    row: dict[str, object] = {"__dx": raw, "__era": era, "__dx_text": text, "__dx_edits": [], "__dx_notes": [],
+                              "__nc_ranges": [], "__nc_label": None, "__cov_hit": False}
+    edits: list[str] = row["__dx_edits"]  # type: ignore[assignment]
+    notes: list[str] = row["__dx_notes"]  # type: ignore[assignment]
+
+    def in_other_era() -> bool:
+        try:
+            return code_set(other).defined(parse_code(text, other))
+        except InvalidCodeError:
+            return False
+
+    try:
+        code = parse_code(text, system)
+    except InvalidCodeError as exc:
+        if in_other_era():
+            edits.append("icd_version_mismatch")
+            notes.append(f"diagnosis {text} is an {ERA_NAMES[other_era]} code on an {ERA_NAMES[era]} line")
+        else:
+            edits.append("invalid_code")
+            notes.append(f"diagnosis {text!r} is not an {ERA_NAMES[era]} code ({exc.problem})")
+        return row
+    codes = code_set(system)
+    if not codes.defined(code):
+        if in_other_era():
+            edits.append("icd_version_mismatch")
+            notes.append(f"diagnosis {text} is an {ERA_NAMES[other_era]} code on an {ERA_NAMES[era]} line")
+        else:
+            edits.append("undefined_code")
+            notes.append(f"diagnosis {text} is not in the {codes.release} code set")
+        return row
+    if not codes.billable(code):
+        edits.append("non_billable_code")
+        notes.append(f"diagnosis {text} is truncated (it has more specific codes)")
+    for hit in policy.lookup(code, era=era):  # type: ignore[arg-type]
+        if hit.group.system != system:
+            continue
+        if hit.match == "partial":
+            if "partial_match" not in edits:
+                edits.append("partial_match")
+            notes.append(f"diagnosis {text} only partly overlaps {hit.entry.range}")
+        elif hit.group.coverage == "not_covered":
+            row["__nc_ranges"].append(str(hit.entry.range))  # type: ignore[union-attr]
+            row["__nc_label"] = row["__nc_label"] or hit.entry.label()
+        elif hit.group.coverage in COVERED:
+            row["__cov_hit"] = True
+    return row
+
+
+def classify_diagnoses(pairs: Iterable[tuple[str, str]], policy: Policy) -> pl.DataFrame:
+    """One row per distinct (diagnosis value, era): its edits, notes and the policy ranges it is in."""
+    rows = [_diagnosis(raw, era, policy) for raw, era in pairs]
+    schema = {"__dx": pl.String, "__era": pl.String, "__dx_text": pl.String, "__dx_edits": pl.List(pl.String),
+              "__dx_notes": pl.List(pl.String), "__nc_ranges": pl.List(pl.String), "__nc_label": pl.String,
+              "__cov_hit": pl.Boolean}
+    return pl.DataFrame(rows, schema=schema)
