@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
+import time
 from collections.abc import Sequence
+from contextlib import nullcontext, suppress
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
+import polars as pl
 from rich.console import Console
 from rich.table import Table
 
@@ -22,6 +28,9 @@ from codeindex.policy.bulletin import format_cpb, group_header
 from codeindex.policy.gem import translate
 from codeindex.policy.model import ERA_NAMES
 from codeindex.ranges import parse_range
+from codeindex.screen import LAYOUTS, screen
+from codeindex.screen.summary import print_summary, summarize
+from codeindex.synth import write_sample
 from codeindex.systems import ALIASES, SYSTEMS, parse_code, system_name
 
 SYSTEM_CHOICES = sorted([*SYSTEMS, *ALIASES])
@@ -155,6 +164,62 @@ def _parse_date(text: str) -> date:
         raise UsageError(f"--date {text!r}: expected YYYY-MM-DD") from None
 
 
+def _screen(args: argparse.Namespace) -> int:
+    columns = {k: v for k, v in (("claim_id", args.claim_id), ("procedure", args.procedure), ("dx", args.dx),
+                                 ("date", args.date), ("amount", args.amount)) if v}
+    if columns and args.layout != "long":
+        raise UsageError("column options apply to the long layout only")
+    output = Path(args.output)
+    started = time.perf_counter()
+    console = Console(stderr=True)
+    with console.status("screening ...", spinner="dots") if sys.stderr.isatty() else nullcontext():
+        if args.engine == "spark":
+            try:
+                from codeindex import spark
+            except ImportError as exc:
+                raise UsageError(f"--engine spark needs the spark extra (pip install 'codeindex[spark]'): {exc}") \
+                    from None
+            spark.screen_files(args.inputs, str(output), master=args.master, policy=args.policy,
+                               layout=args.layout, **columns)
+            result = pl.scan_parquet(output / "*.parquet" if output.is_dir() else output)
+        else:
+            plan = screen(args.inputs, policy=args.policy, layout=args.layout, icd_version=args.icd_version,
+                          edits=args.edits, **columns)
+            write_atomically(plan, output)
+            result = pl.scan_parquet(output)
+    policy = load_policy(args.policy)
+    amount = args.amount or ("LINE_NCH_PMT_AMT" if args.layout == "synpuf-carrier" else "paid_amount")
+    amount = amount if amount in result.collect_schema() else None
+    procedure = "HCPCS_CD" if args.layout == "synpuf-carrier" else (args.procedure or "procedure_code")
+    summary = summarize(result, procedure, amount, time.perf_counter() - started)
+    print_summary(summary, policy.name())
+    Console().print(f"wrote {output}", highlight=False)
+    return 0
+
+
+def write_atomically(plan: pl.LazyFrame, output: Path) -> None:
+    """Stream the plan into a temporary file beside ``output``, then rename it into place."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent)
+    os.close(handle)
+    try:
+        plan.sink_parquet(temporary)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, output)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def _synth(args: argparse.Namespace) -> int:
+    path = write_sample(args.output, args.rows, layout=args.layout, seed=args.seed)
+    print(f"wrote {args.rows:,} {'lines' if args.layout == 'long' else 'claims'} to {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="codeindex", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -192,6 +257,31 @@ def build_parser() -> argparse.ArgumentParser:
     lookup.add_argument("--date", help="date of service, YYYY-MM-DD: search that era's version only")
     lookup.add_argument("codes", nargs="+", metavar="CODE")
     lookup.set_defaults(run=_lookup)
+
+    scr = commands.add_parser("screen", help="screen claim files against a policy")
+    scr.add_argument("inputs", nargs="+", metavar="INPUT", help="parquet or CSV files, globs or directories")
+    scr.add_argument("-o", "--output", required=True, help="the output parquet file (a directory with spark)")
+    scr.add_argument("--policy", default="0198", help="a bundled policy id or a bulletin file (default 0198)")
+    scr.add_argument("--layout", default="long", choices=LAYOUTS)
+    scr.add_argument("--claim-id", help="claim id column (default claim_id)")
+    scr.add_argument("--procedure", help="procedure code column (default procedure_code)")
+    scr.add_argument("--dx", action="append", help="a diagnosis column, in order; repeat (default dx1..dxN)")
+    scr.add_argument("--date", help="date of service column (default service_date)")
+    scr.add_argument("--amount", help="paid amount column (default paid_amount, if present)")
+    scr.add_argument("--icd-version", type=int, choices=[9, 10],
+                     help="ICD version of lines with neither an icd_version nor a readable date")
+    scr.add_argument("--edits", default="policy", choices=["policy", "all"],
+                     help="policy: edits on lines the policy names (default); all: diagnosis edits on every line")
+    scr.add_argument("--engine", default="polars", choices=["polars", "spark"])
+    scr.add_argument("--master", default="local[2]", help="Spark master with --engine spark")
+    scr.set_defaults(run=_screen)
+
+    syn = commands.add_parser("synth", help="write seeded sample claims")
+    syn.add_argument("--rows", type=int, required=True, help="lines (long) or claims (synpuf-carrier)")
+    syn.add_argument("--layout", default="long", choices=LAYOUTS)
+    syn.add_argument("--seed", type=int, default=0)
+    syn.add_argument("-o", "--output", required=True)
+    syn.set_defaults(run=_synth)
     return parser
 
 
@@ -204,6 +294,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except pl.exceptions.PolarsError as exc:  # unreadable content found while streaming
+        print(f"codeindex {args.command}: {' '.join(str(exc).split())[:500]}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -106,7 +106,8 @@ def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedur
     per_line = (dx_long.join(diagnoses, on=["__dx", "__era"], how="left").sort("__k", "__pos")
                 .group_by("__k", maintain_order=True).agg(
                     __matched_dx=pl.col("__dx_text").filter(matched),
-                    __matched_ranges=pl.col("__nc_ranges").list.explode(keep_nulls=False, empty_as_null=False).unique(maintain_order=True),
+                    __matched_ranges=pl.col("__nc_ranges").list.explode(keep_nulls=False, empty_as_null=False)
+                    .unique(maintain_order=True),
                     __first_dx=pl.col("__dx_text").filter(matched).first(),
                     __first_label=pl.col("__nc_label").filter(matched).first(),
                     __n_dx=matched.sum(),

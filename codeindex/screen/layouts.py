@@ -62,10 +62,8 @@ def _files(paths: Sequence[str | os.PathLike]) -> list[Path]:
 
 def _scan_file(path: Path) -> pl.LazyFrame:
     try:
-        if path.suffix.lower() == ".csv":
-            frame = pl.scan_csv(path, infer_schema=False)  # codes stay text: "0010" keeps its zeros
-        else:
-            frame = pl.scan_parquet(path)
+        # CSV columns stay text, so "0010" keeps its leading zeros.
+        frame = pl.scan_csv(path, infer_schema=False) if path.suffix.lower() == ".csv" else pl.scan_parquet(path)
         frame.collect_schema()
     except (pl.exceptions.PolarsError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,281 @@
+"""Claim screening on Apache Spark: the embedded polars screen, run on every partition.
+
+There is no second implementation here.  ``screen`` shuffles the claim lines so that all
+lines of a claim land in one partition (an add-on edit needs its claim's other lines),
+then hands each partition, as Arrow record batches, to the very function the embedded
+engine runs (``codeindex.screen.screen``), through ``DataFrame.mapInArrow``.  The policy
+is loaded and compiled once, on the driver, and travels inside the task closure; the
+output schema is declared up front, by screening an empty frame of the input's schema.
+
+Spark is an optional dependency (``pip install 'codeindex[spark]'``, plus Java 17+):
+this module imports ``pyspark`` only inside its functions.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import pyarrow as pa
+
+from codeindex.errors import InputError
+from codeindex.policy import Policy, load_policy
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import DataType, StructType
+
+DEFAULT_MASTER = "local[2]"
+# What one partition reports when ``screen`` is given a ``stats`` accumulator: lines in,
+# seconds gathering the batches, converting Arrow to polars, screening, converting back.
+STAT_FIELDS = ("partitions", "lines", "gather_s", "from_arrow_s", "screen_s", "to_arrow_s")
+
+
+# --- types: what polars hands back, as Arrow that Spark reads, and as Spark's schema --------------
+
+def _arrow_for_spark(t: pa.DataType) -> pa.DataType:
+    """``t`` as a type Spark's Arrow reader takes: plain strings, binaries and lists, signed ints."""
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return pa.string()
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t) \
+            or pa.types.is_fixed_size_binary(t):
+        return pa.binary()
+    if pa.types.is_dictionary(t):
+        return _arrow_for_spark(t.value_type)
+    if pa.types.is_uint8(t):
+        return pa.int16()
+    if pa.types.is_uint16(t):
+        return pa.int32()
+    if pa.types.is_uint32(t) or pa.types.is_uint64(t):
+        return pa.int64()  # a uint64 beyond int64 fails the cast loudly rather than wrapping
+    if pa.types.is_float16(t):
+        return pa.float32()
+    if pa.types.is_date64(t):
+        return pa.date32()
+    if pa.types.is_timestamp(t):
+        return pa.timestamp("us", t.tz)
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t) \
+            or pa.types.is_list_view(t) or pa.types.is_large_list_view(t):
+        return pa.list_(pa.field("element", _arrow_for_spark(t.value_type), nullable=True))
+    if pa.types.is_struct(t):
+        return pa.struct([pa.field(f.name, _arrow_for_spark(f.type), nullable=True) for f in t])
+    if pa.types.is_map(t):
+        return pa.map_(_arrow_for_spark(t.key_type), _arrow_for_spark(t.item_type))
+    return t
+
+
+def _spark_type(t: pa.DataType) -> DataType:
+    """The Spark type of an Arrow type that ``_arrow_for_spark`` has normalised."""
+    from pyspark.sql import types as st
+
+    simple = {pa.string(): st.StringType(), pa.binary(): st.BinaryType(), pa.bool_(): st.BooleanType(),
+              pa.int8(): st.ByteType(), pa.int16(): st.ShortType(), pa.int32(): st.IntegerType(),
+              pa.int64(): st.LongType(), pa.float32(): st.FloatType(), pa.float64(): st.DoubleType(),
+              pa.date32(): st.DateType(), pa.null(): st.NullType()}
+    if t in simple:
+        return simple[t]
+    if pa.types.is_decimal(t) and t.precision <= 38:
+        return st.DecimalType(t.precision, t.scale)
+    if pa.types.is_timestamp(t):
+        return st.TimestampType() if t.tz else st.TimestampNTZType()
+    if pa.types.is_list(t):
+        return st.ArrayType(_spark_type(t.value_type), containsNull=True)
+    if pa.types.is_struct(t):
+        return st.StructType([st.StructField(f.name, _spark_type(f.type), nullable=True) for f in t])
+    if pa.types.is_map(t):
+        return st.MapType(_spark_type(t.key_type), _spark_type(t.item_type), valueContainsNull=True)
+    raise InputError(f"a column of type {t} cannot be handed to Spark")
+
+
+def spark_schema(schema: pa.Schema) -> StructType:
+    """The Spark schema of an Arrow schema (after ``_arrow_for_spark``); every field nullable."""
+    from pyspark.sql.types import StructField, StructType
+
+    return StructType([StructField(f.name, _spark_type(_arrow_for_spark(f.type)), nullable=True)
+                       for f in schema])
+
+
+def _arrow_schema_of(df: DataFrame) -> pa.Schema:
+    """The Arrow schema of the batches Spark hands ``mapInArrow`` for ``df``."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    try:
+        return to_arrow_schema(df.schema, timezone="UTC")
+    except TypeError:  # pyspark < 4 takes no timezone and puts UTC on timestamps itself
+        return to_arrow_schema(df.schema)
+
+
+def _for_spark(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` cast to ``schema``: string views and large types made plain, names and order checked."""
+    if table.schema.names != schema.names:
+        raise RuntimeError(f"the embedded screen returned columns {table.schema.names}, "
+                           f"expected {schema.names}")
+    return table if table.schema.equals(schema) else table.cast(schema)
+
+
+# --- the per-partition function -------------------------------------------------------------------
+
+def _partition_screener(policy: Policy, layout: str, columns: Mapping[str, Any], out: pa.Schema,
+                        stats: Any = None) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """The function ``mapInArrow`` runs on each partition: all its batches, screened in one call.
+
+    The embedded screen must see every line of a claim in the same call, so the batches of a
+    partition are gathered into one frame first.  ``stats``, when given, is an accumulator
+    that each partition adds a tuple of ``STAT_FIELDS`` to.
+    """
+    options = dict(columns)
+
+    def screen_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from codeindex.screen import screen as embedded
+
+        started = time.perf_counter()
+        gathered = list(batches)
+        lines = sum(b.num_rows for b in gathered)
+        if lines == 0:
+            return
+        arrived = time.perf_counter()
+        frame = pl.from_arrow(pa.Table.from_batches(gathered))
+        assert isinstance(frame, pl.DataFrame)
+        converted = time.perf_counter()
+        result = embedded(frame, policy=policy, layout=layout, **options).collect()
+        screened = time.perf_counter()
+        table = _for_spark(result.to_arrow(), out)
+        done = time.perf_counter()
+        if stats is not None:
+            stats.add((1, lines, arrived - started, converted - arrived, screened - converted,
+                       done - screened))
+        yield from table.to_batches()
+
+    return screen_partition
+
+
+def _claim_key(layout: str, columns: Mapping[str, Any]) -> str:
+    """The column whose equal values must meet in one partition (the layouts' claim id)."""
+    return "CLM_ID" if layout == "synpuf-carrier" else str(columns.get("claim_id", "claim_id"))
+
+
+def screen(df: DataFrame, policy: str | os.PathLike | Policy = "0198", layout: str = "long", *,
+           partitions: int | None = None, stats: Any = None, **columns: Any) -> DataFrame:
+    """Screen the claim lines of a Spark DataFrame: the same rows and columns as the embedded screen.
+
+    ``df`` holds claims in ``layout`` (``long``: one line per row, with the column overrides
+    ``claim_id=``, ``line_no=``, ``procedure=``, ``dx=[...]``, ``date=``, ``amount=``,
+    ``icd_version=``; ``synpuf-carrier``: the DE-SynPUF carrier file).  The lines are
+    repartitioned by claim id (into ``partitions``, or ``spark.sql.shuffle.partitions``), and
+    each partition is screened by ``codeindex.screen.screen`` in one call.  Rows come back in
+    no particular order: sort by claim and line when order matters.  ``stats`` is an optional
+    accumulator (see ``STAT_FIELDS``) for measuring where the time goes.
+    """
+    from codeindex.screen import screen as embedded
+
+    compiled = load_policy(policy)
+    compiled.index  # noqa: B018 - build the interval index on the driver, so it ships built
+    empty = pl.from_arrow(_arrow_schema_of(df).empty_table())
+    assert isinstance(empty, pl.DataFrame)
+    # Bad column options fail here, on the driver, with the embedded screen's own message.
+    probe = embedded(empty, policy=compiled, layout=layout, **columns).collect().to_arrow().schema
+    out = pa.schema([pa.field(f.name, _arrow_for_spark(f.type), nullable=True) for f in probe])
+    key = _claim_key(layout, columns)
+    claim = _column(key)
+    shuffled = df.repartition(partitions, claim) if partitions else df.repartition(claim)
+    return shuffled.mapInArrow(_partition_screener(compiled, layout, columns, out, stats), spark_schema(out))
+
+
+def _column(name: str) -> Any:
+    from pyspark.sql import functions as sf
+
+    return sf.col("`" + name.replace("`", "``") + "`")
+
+
+# --- sessions, files, and results as polars ------------------------------------------------------
+
+def session(master: str | None = None, app_name: str = "codeindex", **conf: str) -> SparkSession:
+    """A Spark session for screening.
+
+    ``master`` None means the one ``spark-submit`` gave, or ``local[2]`` when run outside it.
+    Python workers run this interpreter unless ``PYSPARK_PYTHON`` says otherwise, so a local
+    session works from an unactivated virtualenv.  ``conf`` keys use dots: pass them as a dict
+    (``session(**{"spark.sql.shuffle.partitions": "8"})``).
+    """
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app_name)
+    launched = "PYSPARK_GATEWAY_PORT" in os.environ  # by spark-submit or the pyspark shell
+    if master is None and not launched and SparkSession.getActiveSession() is None:
+        master = DEFAULT_MASTER
+    if master is not None:
+        builder = builder.master(master)
+    if "PYSPARK_PYTHON" not in os.environ and (master or "").startswith("local"):
+        builder = builder.config("spark.pyspark.python", sys.executable)
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def read(spark: SparkSession, inputs: Sequence[str | os.PathLike]) -> DataFrame:
+    """Parquet files or directories (any Spark path: local, ``hdfs://``, ``s3a://``) as one DataFrame.
+
+    CSV files (``.csv``) are read with a header and every column as text, as the embedded
+    engine reads them; a call takes parquet or CSV, not both.
+    """
+    paths = [str(p) for p in inputs]
+    if not paths:
+        raise InputError("no input files")
+    csv = [p.lower().endswith(".csv") for p in paths]
+    if any(csv) and not all(csv):
+        raise InputError("inputs mix CSV and parquet; convert them to one format")
+    from pyspark.errors import AnalysisException
+
+    try:
+        if all(csv):
+            return spark.read.csv(paths, header=True, inferSchema=False)
+        return spark.read.parquet(*paths)
+    except AnalysisException as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{', '.join(paths)}: cannot read: {first}") from None
+
+
+def screen_files(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, master: str | None = None,
+                 policy: str | os.PathLike | Policy = "0198", layout: str = "long", *,
+                 partitions: int | None = None, spark: SparkSession | None = None, **columns: Any) -> int:
+    """Read parquet ``inputs`` with Spark, screen them, write a parquet directory; the lines written.
+
+    ``output`` must not exist yet (a directory of part files is written there).  ``master``
+    None means ``spark-submit``'s, or ``local[2]``; a session this call starts, it stops.
+    """
+    from pyspark.errors import AnalysisException
+    from pyspark.sql import SparkSession
+
+    target = str(output)
+    if "://" not in target and Path(target).exists():
+        raise InputError(f"{target}: already exists; remove it or choose another output")
+    started_here = spark is None and SparkSession.getActiveSession() is None
+    active = spark or session(master)
+    try:
+        result = screen(read(active, inputs), policy, layout, partitions=partitions, **columns)
+        try:
+            result.write.mode("errorifexists").parquet(target)
+        except AnalysisException as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"{target}: cannot write: {first}") from None
+        return active.read.parquet(target).count()  # from the parquet footers: no second screen
+    finally:
+        if started_here:
+            active.stop()
+
+
+def to_polars(df: DataFrame) -> pl.DataFrame:
+    """Collect a Spark DataFrame through Arrow (no pandas) as a polars DataFrame."""
+    if hasattr(df, "toArrow"):  # pyspark >= 4
+        table = df.toArrow()
+    else:
+        batches = df._collect_as_arrow()
+        table = pa.Table.from_batches(batches) if batches else _arrow_schema_of(df).empty_table()
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
