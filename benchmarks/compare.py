@@ -289,6 +289,7 @@ def run_duckdb(path: Path, spec: PolicySpec) -> pl.DataFrame:
     import duckdb
 
     with duckdb.connect() as con:
+        con.execute("SET enable_progress_bar = false")
         con.register("policy_ranges", spec.range_table().to_arrow())
         return con.sql(duckdb_query(path, spec)).pl()
 

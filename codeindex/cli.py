@@ -183,9 +183,13 @@ def _screen(args: argparse.Namespace) -> int:
                                layout=args.layout, **columns)
             result = pl.scan_parquet(output / "*.parquet" if output.is_dir() else output)
         else:
-            plan = screen(args.inputs, policy=args.policy, layout=args.layout, icd_version=args.icd_version,
-                          edits=args.edits, **columns)
-            write_atomically(plan, output)
+            try:
+                plan = screen(args.inputs, policy=args.policy, layout=args.layout, icd_version=args.icd_version,
+                              edits=args.edits, **columns)
+                write_atomically(plan, output)
+            except pl.exceptions.PolarsError as exc:  # unreadable content found while streaming the input
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise InputError(f"{', '.join(args.inputs)}: cannot read it: {first}") from None
             result = pl.scan_parquet(output)
     policy = load_policy(args.policy)
     amount = args.amount or ("LINE_NCH_PMT_AMT" if args.layout == "synpuf-carrier" else "paid_amount")

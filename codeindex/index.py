@@ -39,9 +39,12 @@ class CodeIndex:
     """Ranges of any code systems, queried by code or by range."""
 
     def __init__(self, entries: Iterable[Entry | CodeRange] = ()) -> None:
-        self.trees: dict[str, IntervalTree] = {}
-        for entry in entries:
-            self.add(entry)
+        intervals: dict[str, list[Interval]] = {}
+        for entry in entries:  # built in one go per system: much faster than adding one by one
+            entry = entry if isinstance(entry, Entry) else Entry(entry)
+            intervals.setdefault(entry.range.system, []).append(
+                Interval(entry.range.lo, entry.range.hi + 1, entry))  # intervaltree is half-open
+        self.trees: dict[str, IntervalTree] = {s: IntervalTree(ivs) for s, ivs in intervals.items()}
 
     def add(self, entry: Entry | CodeRange, payload: Any = None) -> Entry:
         if isinstance(entry, CodeRange):

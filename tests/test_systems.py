@@ -144,7 +144,7 @@ def test_icd9dx_error_messages_say_what_is_wrong() -> None:
     assert "V91" in message("V92")
     assert "001" in message("000")
     assert "letter O" in message("8OO.00")
-    assert "after its major" in message("E880.12")
+    assert "minor digit" in message("E880.12")
 
 
 def test_non_text_is_an_error_naming_the_type() -> None:

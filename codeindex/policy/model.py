@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import Any, Literal
 
 from codeindex.code import Code
-from codeindex.index import CodeIndex, Hit
+from codeindex.index import CodeIndex, Entry, Hit
 from codeindex.ranges import CodeRange
 
 Era = Literal["icd9", "icd10"]
@@ -93,12 +93,8 @@ class Policy:
     @cached_property
     def index(self) -> CodeIndex:
         """Every entry of every version in one interval index; payloads are (version, group)."""
-        index = CodeIndex()
-        for version in self.versions:
-            for group in version.groups:
-                for entry in group.entries:
-                    index.add(entry.range, (version, group, entry))
-        return index
+        return CodeIndex(Entry(entry.range, (version, group, entry)) for version in self.versions
+                         for group in version.groups for entry in group.entries)
 
     def lookup(self, code: Code | str, system: str | None = None, era: Era | None = None) -> list[PolicyHit]:
         """Every entry a code matches, optionally in one era's version only."""

@@ -40,6 +40,16 @@ def _text(name: str) -> pl.Expr:
     return pl.col(name).cast(pl.String)
 
 
+def check_code_columns(cols: LineColumns, schema: pl.Schema, where: str) -> None:
+    """Code columns must hold text (or integers, read as their digits): a float code has lost digits."""
+    for column in (cols.procedure, *cols.dx):
+        dtype = schema[column]
+        if dtype in (pl.String, pl.Categorical, pl.Null) or isinstance(dtype, pl.Enum) or dtype.is_integer():
+            continue
+        why = " (a code stored as a float has lost digits: 800.00 reads as 800.0)" if dtype.is_float() else ""
+        raise InputError(f"{where}: column {column!r} holds {dtype}; expected codes as text{why}")
+
+
 def service_date(column: str, dtype: pl.DataType, where: str) -> pl.Expr:
     """A date of service from a Date, Datetime, YYYYMMDD / YYYY-MM-DD text, or YYYYMMDD integer column."""
     col = pl.col(column)
@@ -122,8 +132,9 @@ def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedur
     cov, n_dx = pl.col("__cov"), pl.col("__n_dx").fill_null(0)
     addon_alone = (pl.col("__addon").fill_null(False)
                    & ~pl.col("__claim_codes").list.contains(pl.col("__primary")).fill_null(False))
-    bad_date = pl.col("__date_raw").is_not_null() & pl.col("__era").is_null() if "__date_raw" in lines.columns \
-        else pl.lit(False)
+    # A date that is there but cannot be read, whatever else told the era (icd_version, --icd-version).
+    bad_date = (pl.col("__date_raw").str.strip_chars().str.len_bytes().fill_null(0) > 0) & pl.col("__date").is_null() \
+        if "__date_raw" in lines.columns else pl.lit(False)
     named_elsewhere = pl.any_horizontal(pl.col(f"__cov_{e}").is_not_null() for e in ERAS)
     determination = (
         pl.when(era.is_null() & named_elsewhere).then(pl.lit("review"))
@@ -195,6 +206,7 @@ def screen_lines(lines: pl.LazyFrame, cols: LineColumns, policy: Policy, *, wher
     if edits not in ("policy", "all"):
         raise InputError(f"edits must be 'policy' or 'all', not {edits!r}")
     schema = lines.collect_schema()
+    check_code_columns(cols, schema, where)
     era = era_expr(cols, schema, where, icd_version)
     proc = _text(cols.procedure)
     distinct = lines.select(proc.unique()).collect().to_series().to_list()
@@ -212,6 +224,7 @@ def screen_lines(lines: pl.LazyFrame, cols: LineColumns, policy: Policy, *, wher
     extra = {"__era": era}
     if cols.date:
         extra["__date_raw"] = _text(cols.date)
+        extra["__date"] = service_date(cols.date, schema[cols.date], where)
     screened = lines.filter(screened_mask).with_columns(**extra).collect()
     output = [pl.col(c) for c in cols.output]
     if screened.height == 0:

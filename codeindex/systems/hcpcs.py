@@ -16,7 +16,7 @@ from codeindex.errors import InvalidCodeError
 NAME = "hcpcs"
 _SUFFIX_KINDS = {"F": ("cpt_category_ii", 1), "T": ("cpt_category_iii", 2),
                  "U": ("cpt_pla", 3), "M": ("cpt_maaa", 4)}
-_LEVEL2_LETTERS = "ABCEGHJKLMPQRSTV"
+_LEVEL2_LETTERS = "ABCDEGHJKLMPQRSTV"  # D: dental (CDT) codes
 _CODE = re.compile(r"([0-9]{5})|([0-9]{4})([FTUM])|([A-Z])([0-9]{4})", re.ASCII)
 _WITH_MODIFIER = re.compile(r"([0-9A-Z]{5})[ \-]*([0-9A-Z]{2})", re.ASCII)
 

@@ -51,7 +51,7 @@ def parse(text: str) -> Code:
             raise _error(text, f"shorter than the {major_len}-digit major of {kind} code")
         major, minor = digits[:major_len], digits[major_len:]
     if len(minor) > _MINOR_DIGITS[prefix]:
-        raise _error(text, f"{kind} code has at most {_MINOR_DIGITS[prefix]} digits after its major")
+        raise _error(text, f"{kind} code has at most {_MINOR_DIGITS[prefix]} minor digit(s)")
     number = int(major)
     if prefix == "" and number == 0:
         raise _error(text, "numeric codes run from 001 to 999")
