@@ -186,7 +186,7 @@ def test_addon_without_primary_is_claim_level() -> None:
 
 def test_invalid_date() -> None:
     frame = pl.DataFrame({"claim_id": [1, 2, 3], "procedure_code": ["97545", "97545", "97545"],
-                          "dx1": ["812.01", "812.01", "812.01"],
+                          "dx1": ["812.01", "812.01", "S72.001A"],
                           "service_date": ["2014-13-45", "20140501", "2016-01-01"]})
     out = run(frame)
     assert out["edits"].to_list() == [["invalid_date"], [], []]
@@ -345,7 +345,7 @@ def test_sources_give_the_same_result(tmp_path: Path) -> None:
 def test_unreadable_and_missing_sources(tmp_path: Path) -> None:
     bad = tmp_path / "x.parquet"
     bad.write_bytes(b"not a parquet file")
-    with pytest.raises(codeindex.InputError, match="x.parquet"):
+    with pytest.raises(codeindex.InputError, match=r"x\.parquet"):
         screen(bad)
     with pytest.raises(codeindex.InputError, match="no such file"):
         screen(tmp_path / "missing.parquet")

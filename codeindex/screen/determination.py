@@ -221,7 +221,7 @@ def screen_lines(lines: pl.LazyFrame, cols: LineColumns, policy: Policy, *, wher
         screened_mask = screened_mask | pl.any_horizontal(_text(c).is_in(suspect) for c in cols.dx)
     screened_mask = screened_mask.fill_null(False)
 
-    extra = {"__era": era}
+    extra = {"__era": era, "__date_raw": pl.lit(None, pl.String), "__date": pl.lit(None, pl.Date)}
     if cols.date:
         extra["__date_raw"] = _text(cols.date)
         extra["__date"] = service_date(cols.date, schema[cols.date], where)

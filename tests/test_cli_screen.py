@@ -1,0 +1,135 @@
+"""``codeindex screen`` and ``codeindex synth``, run as a user runs them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_claims.parquet"
+RESULTS = ["policy", "policy_version", "determination", "reason", "matched_procedure_range", "matched_dx",
+           "matched_dx_ranges", "edits"]
+
+
+def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "codeindex.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=120, check=False, cwd=cwd)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("codeindex screen: ")
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_screen_sample(tmp_path: Path) -> None:
+    out = tmp_path / "out.parquet"
+    result = run("screen", SAMPLE, "-o", out)
+    assert result.returncode == 0, result.stderr
+    assert "10,000 claim lines screened against CPB 0198" in result.stdout
+    assert "Lines per determination" in result.stdout
+    for name in ("not_covered", "review", "covered", "not_applicable"):
+        assert name in result.stdout
+    assert f"wrote {out}" in result.stdout
+    frame = pl.read_parquet(out)
+    sample = pl.read_parquet(SAMPLE)
+    assert frame.height == 10_000
+    assert frame.columns == [*sample.columns, *RESULTS]
+    assert frame.select(sample.columns).equals(sample)
+    counts = dict(frame.group_by("determination").len().iter_rows())
+    assert counts.get("not_covered", 0) > 0
+    # The summary's counts are the file's.
+    assert f"{counts['not_covered']:,}" in result.stdout
+    assert [p.name for p in tmp_path.iterdir()] == ["out.parquet"]
+
+
+def test_screen_twice_gives_identical_bytes(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    assert run("screen", SAMPLE, "-o", first).returncode == 0
+    assert run("screen", SAMPLE, "-o", second).returncode == 0
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    out = tmp_path / "out.parquet"
+    result = run("screen", tmp_path / "missing.parquet", "-o", out)
+    assert_one_line_error(result, "missing.parquet", "no such file")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_column(tmp_path: Path) -> None:
+    out = tmp_path / "out.parquet"
+    result = run("screen", SAMPLE, "-o", out, "--procedure", "nope")
+    assert_one_line_error(result, "'nope'")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unreadable_parquet(tmp_path: Path) -> None:
+    bad = tmp_path / "x.parquet"
+    bad.write_bytes(b"this is not parquet at all" * 3)
+    out = tmp_path / "out.parquet"
+    result = run("screen", bad, "-o", out)
+    assert_one_line_error(result, "x.parquet")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.parquet"]
+
+
+def test_no_icd_version_source(tmp_path: Path) -> None:
+    frame = pl.DataFrame({"claim_id": [1], "procedure_code": ["97545"], "dx1": ["812.01"]})
+    source = tmp_path / "in.parquet"
+    frame.write_parquet(source)
+    out = tmp_path / "out.parquet"
+    assert_one_line_error(run("screen", source, "-o", out), "ICD version")
+    assert not out.exists()
+    assert run("screen", source, "-o", out, "--icd-version", "9").returncode == 0
+    assert pl.read_parquet(out)["determination"].to_list() == ["not_covered"]
+
+
+def test_failed_run_keeps_an_existing_output(tmp_path: Path) -> None:
+    out = tmp_path / "out.parquet"
+    out.write_bytes(b"previous")
+    result = run("screen", SAMPLE, "-o", out, "--dx", "nope")
+    assert_one_line_error(result, "'nope'")
+    assert out.read_bytes() == b"previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.parquet"]
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "csv"])
+def test_synth_then_screen_synpuf_carrier(tmp_path: Path, suffix: str) -> None:
+    source = tmp_path / f"carrier.{suffix}"
+    result = run("synth", "--rows", "50", "--layout", "synpuf-carrier", "-o", source)
+    assert result.returncode == 0, result.stderr
+    assert "wrote 50 claims" in result.stdout
+    out = tmp_path / "out.parquet"
+    result = run("screen", source, "-o", out, "--layout", "synpuf-carrier")
+    assert result.returncode == 0, result.stderr
+    assert "claim lines screened against CPB 0198" in result.stdout
+    frame = pl.read_parquet(out)
+    claims = pl.read_parquet(source) if suffix == "parquet" else pl.read_csv(source, infer_schema=False)
+    expected_lines = sum(
+        claims[f"HCPCS_CD_{i}"].cast(pl.String).str.strip_chars().str.len_bytes().fill_null(0).gt(0).sum()
+        for i in range(1, 14))
+    assert frame.height == expected_lines
+    assert frame.columns[:7] == ["DESYNPUF_ID", "CLM_ID", "CLM_FROM_DT", "line_num", "HCPCS_CD",
+                                 "LINE_ICD9_DGNS_CD", "LINE_NCH_PMT_AMT"]
+    assert frame.columns[7:] == RESULTS
+    # Claim order, then line_num.
+    order = frame.with_row_index("i").group_by("CLM_ID", maintain_order=True).agg("line_num")
+    assert order["CLM_ID"].to_list() == [c for c in claims["CLM_ID"].cast(pl.String).to_list()
+                                         if c in set(order["CLM_ID"])]
+    assert all(lines == sorted(lines) for lines in order["line_num"].to_list())
+
+
+def test_column_options_rejected_for_synpuf(tmp_path: Path) -> None:
+    source = tmp_path / "carrier.parquet"
+    assert run("synth", "--rows", "5", "--layout", "synpuf-carrier", "-o", source).returncode == 0
+    out = tmp_path / "out.parquet"
+    result = run("screen", source, "-o", out, "--layout", "synpuf-carrier", "--procedure", "HCPCS_CD")
+    assert_one_line_error(result, "long layout")
+    assert not out.exists()
