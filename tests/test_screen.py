@@ -109,7 +109,8 @@ def test_not_applicable_procedure() -> None:
     assert row["determination"] == "not_applicable"
     assert row["policy_version"] is None
     assert "not named by CPB 0198" in row["reason"]
-    assert row["matched_dx"] == [] and row["edits"] == []
+    # Not screened: nothing was looked for, so the list columns are null, not empty.
+    assert row["matched_dx"] is None and row["matched_dx_ranges"] is None and row["edits"] is None
 
 
 # --- determinations, custom bulletin ---------------------------------------------------------------------------
@@ -178,7 +179,7 @@ def test_addon_without_primary_is_claim_level() -> None:
         (3, 1, "97546", "S72.001A", None, ICD10_DAY),                                           # alone, ICD-10
         (4, 1, "99213", None, None, ICD9_DAY), (4, 2, "97546", None, None, ICD9_DAY),          # alone
     ]))
-    flagged = ["addon_without_primary" in e for e in out["edits"].to_list()]
+    flagged = ["addon_without_primary" in (e or []) for e in out["edits"].to_list()]
     assert flagged == [False, False, True, True, False, True]
     assert out["determination"].to_list()[:4] == ["not_covered"] * 4
     assert "add-on 97546 is billed without its primary 97545 on the claim" in out["reason"][2]
@@ -220,7 +221,7 @@ def test_icd_version_argument_is_the_last_resort() -> None:
 
 def test_edits_all_flags_diagnoses_on_not_applicable_lines() -> None:
     frame = claims([(1, 1, "99213", "8OO.00", None, ICD9_DAY), (2, 1, "99213", "401.9", None, ICD9_DAY)])
-    assert run(frame)["edits"].to_list() == [[], []]
+    assert run(frame)["edits"].to_list() == [None, None]  # not checked by default
     out = run(frame, edits="all")
     assert out["edits"].to_list() == [["invalid_code"], []]
     assert out["determination"].to_list() == ["not_applicable", "not_applicable"]
@@ -275,7 +276,7 @@ def test_column_overrides() -> None:
     assert out.columns == [*frame.columns, *RESULTS]
     assert out["determination"].to_list() == ["not_covered"] * 3
     assert out["matched_dx"].to_list() == [["812.01"], ["V57.22"], ["812.01"]]
-    assert [("addon_without_primary" in e) for e in out["edits"].to_list()] == [False, False, True]
+    assert [("addon_without_primary" in (e or [])) for e in out["edits"].to_list()] == [False, False, True]
     # dx order follows the override.
     out = run(frame, procedure="hcpcs", dx=["diag_b", "diag_a"], date="dos", claim_id="clm")
     assert out["matched_dx"][0].to_list() == ["812.01"]
@@ -398,7 +399,7 @@ def test_synpuf_carrier_layout(tmp_path: Path, custom: str) -> None:
     assert out["matched_dx"][1].to_list() == ["V15.1"]
     assert out["matched_dx_ranges"][1].to_list() == ["V15.1-V15.6"]
     assert out["matched_dx"][3].to_list() == ["812.01"]
-    assert [("addon_without_primary" in e) for e in out["edits"].to_list()] == [False, False, False, True,
+    assert [("addon_without_primary" in (e or [])) for e in out["edits"].to_list()] == [False, False, False, True,
                                                                                  False, False]
     assert "diagnosis S72.001A is in S00.00X+-T88.9XX+" in out["reason"][5]
 

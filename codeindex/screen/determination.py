@@ -84,13 +84,13 @@ def era_expr(cols: LineColumns, schema: pl.Schema, where: str, icd_version: int 
     return pl.coalesce(*sources, pl.lit(None, pl.String))
 
 
-def _suspect_diagnoses(lines: pl.LazyFrame, cols: LineColumns, policy: Policy) -> list[str]:
-    """Distinct diagnosis values that draw an edit in either era (for ``edits="all"``)."""
+def _suspect_diagnoses(lines: pl.LazyFrame, cols: LineColumns, policy: Policy) -> dict[str, list[str]]:
+    """Per era, the distinct diagnosis values that draw an edit there (for ``edits="all"``)."""
     values = lines.select(pl.concat_list([_text(c) for c in cols.dx]).explode().unique().alias("v")).collect()
     distinct = [v for v in values["v"].to_list() if v is not None and v.strip()]
     table = classify_diagnoses([(v, era) for v in distinct for era in ERAS], policy)
-    edited = table.group_by("__dx").agg(pl.col("__dx_edits").list.len().min().alias("n"))
-    return edited.filter(pl.col("n") > 0)["__dx"].to_list()
+    edited = table.filter(pl.col("__dx_edits").list.len() > 0)
+    return {era: edited.filter(pl.col("__era") == era)["__dx"].to_list() for era in ERAS}
 
 
 def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedures: pl.DataFrame) -> pl.DataFrame:
@@ -217,8 +217,10 @@ def screen_lines(lines: pl.LazyFrame, cols: LineColumns, policy: Policy, *, wher
     if wanted.null_count():
         screened_mask = screened_mask | proc.is_null()
     if edits == "all":
-        suspect = pl.Series(_suspect_diagnoses(lines, cols, policy), dtype=pl.String).implode()
-        screened_mask = screened_mask | pl.any_horizontal(_text(c).is_in(suspect) for c in cols.dx)
+        for era_name, values in _suspect_diagnoses(lines, cols, policy).items():
+            suspect = pl.Series(values, dtype=pl.String).implode()
+            screened_mask = screened_mask | ((era == era_name)
+                                             & pl.any_horizontal(_text(c).is_in(suspect) for c in cols.dx))
     screened_mask = screened_mask.fill_null(False)
 
     extra = {"__era": era, "__date_raw": pl.lit(None, pl.String), "__date": pl.lit(None, pl.Date)}
@@ -227,25 +229,32 @@ def screen_lines(lines: pl.LazyFrame, cols: LineColumns, policy: Policy, *, wher
         extra["__date"] = service_date(cols.date, schema[cols.date], where)
     screened = lines.filter(screened_mask).with_columns(**extra).collect()
     output = [pl.col(c) for c in cols.output]
+    unscreened = _unscreened(policy, checked=edits == "all")
     if screened.height == 0:
-        return lines.select(*output, **_unscreened(policy))
+        return lines.select(*output, **unscreened)
     results = _explain(screened, cols, policy, procedures).to_struct("__result")
-    position = (screened_mask.cum_sum().cast(pl.Int64) - 1).clip(0)
-    fill = _unscreened(policy)
-    return (lines.select(*output, __hit=screened_mask,
-                         __result=pl.when(screened_mask).then(pl.lit(results).gather(position)))
+    # The n-th screened line takes the n-th result; the others get nulls, then the constants.
+    position = pl.when(screened_mask).then(screened_mask.cum_sum().cast(pl.Int64) - 1)
+    return (lines.select(*output, __result=pl.lit(results).gather(position))
             .unnest("__result")
-            .select(*output, *[pl.when(pl.col("__hit")).then(pl.col(n)).otherwise(fill[n]).alias(n)
-                               for n in RESULT_SCHEMA]))
+            .with_columns(pl.col(name).fill_null(value) for name, value in unscreened.items()
+                          if name != "policy_version"))
 
 
-def _unscreened(policy: Policy) -> dict[str, pl.Expr]:
-    """What a line whose procedure the policy does not name gets."""
+def _unscreened(policy: Policy, checked: bool) -> dict[str, pl.Expr]:
+    """What a line whose procedure the policy does not name gets.
+
+    Its list columns stay null (nothing was looked for), except ``edits`` when every line's
+    codes were checked (``edits="all"``): then an empty list says "checked, nothing found".
+    """
+    empty = _EMPTY if checked else pl.lit(None, pl.List(pl.String))
     return {
         "policy": pl.lit(policy.id, pl.String),
         "policy_version": pl.lit(None, pl.String),
         "determination": pl.lit("not_applicable"),
         "reason": pl.lit(f"The procedure is not named by {policy.name()}, so the policy does not apply."),
         "matched_procedure_range": pl.lit(None, pl.String),
-        "matched_dx": _EMPTY, "matched_dx_ranges": _EMPTY, "edits": _EMPTY,
+        "matched_dx": pl.lit(None, pl.List(pl.String)),
+        "matched_dx_ranges": pl.lit(None, pl.List(pl.String)),
+        "edits": empty,
     }

@@ -68,41 +68,39 @@ def classify_procedures(values: Iterable[str | None], policy: Policy) -> pl.Data
     return pl.DataFrame(rows, schema=schema)
 
 
-def _diagnosis(raw: str, era: str, policy: Policy) -> dict[str, object]:
-    system = DIAGNOSIS_SYSTEMS[era]
-    other_era = ERAS[1 - ERAS.index(era)]
-    other = DIAGNOSIS_SYSTEMS[other_era]
+DIAGNOSIS_SCHEMA = {
+    "__dx": pl.String, "__era": pl.String, "__dx_text": pl.String, "__dx_edits": pl.String,
+    "__dx_notes": pl.String, "__nc_ranges": pl.String, "__nc_label": pl.String, "__cov_hit": pl.Boolean,
+}
+_LISTS = ("__dx_edits", "__dx_notes", "__nc_ranges")
+_SEPARATOR = "\x1f"  # lists travel as joined text: building a polars list per value is slow
+
+
+def _in_code_set(text: str, system: str) -> bool:
+    try:
+        return code_set(system).defined(parse_code(text, system))
+    except InvalidCodeError:
+        return False
+
+
+def _diagnosis(raw: str, era: str, policy: Policy) -> tuple:
+    """(text, edits, notes, not-covered ranges, first not-covered label, in a covered group) of one value."""
+    system, other_era = DIAGNOSIS_SYSTEMS[era], ERAS[1 - ERAS.index(era)]
     text = raw.strip()
-    row: dict[str, object] = {"__dx": raw, "__era": era, "__dx_text": text, "__dx_edits": [], "__dx_notes": [],
-                              "__nc_ranges": [], "__nc_label": None, "__cov_hit": False}
-    edits: list[str] = row["__dx_edits"]  # type: ignore[assignment]
-    notes: list[str] = row["__dx_notes"]  # type: ignore[assignment]
-
-    def in_other_era() -> bool:
-        try:
-            return code_set(other).defined(parse_code(text, other))
-        except InvalidCodeError:
-            return False
-
+    mismatch = f"diagnosis {text} is an {ERA_NAMES[other_era]} code on an {ERA_NAMES[era]} line"
     try:
         code = parse_code(text, system)
     except InvalidCodeError as exc:
-        if in_other_era():
-            edits.append("icd_version_mismatch")
-            notes.append(f"diagnosis {text} is an {ERA_NAMES[other_era]} code on an {ERA_NAMES[era]} line")
-        else:
-            edits.append("invalid_code")
-            notes.append(f"diagnosis {text!r} is not an {ERA_NAMES[era]} code ({exc.problem})")
-        return row
+        if _in_code_set(text, DIAGNOSIS_SYSTEMS[other_era]):
+            return text, ["icd_version_mismatch"], [mismatch], [], None, False
+        return text, ["invalid_code"], [f"diagnosis {text!r} is not an {ERA_NAMES[era]} code ({exc.problem})"], \
+            [], None, False
     codes = code_set(system)
     if not codes.defined(code):
-        if in_other_era():
-            edits.append("icd_version_mismatch")
-            notes.append(f"diagnosis {text} is an {ERA_NAMES[other_era]} code on an {ERA_NAMES[era]} line")
-        else:
-            edits.append("undefined_code")
-            notes.append(f"diagnosis {text} is not in the {codes.release} code set")
-        return row
+        if _in_code_set(text, DIAGNOSIS_SYSTEMS[other_era]):
+            return text, ["icd_version_mismatch"], [mismatch], [], None, False
+        return text, ["undefined_code"], [f"diagnosis {text} is not in the {codes.release} code set"], [], None, False
+    edits, notes, ranges, label, covered = [], [], [], None, False
     if not codes.billable(code):
         edits.append("non_billable_code")
         notes.append(f"diagnosis {text} is truncated (it has more specific codes)")
@@ -114,17 +112,23 @@ def _diagnosis(raw: str, era: str, policy: Policy) -> dict[str, object]:
                 edits.append("partial_match")
             notes.append(f"diagnosis {text} only partly overlaps {hit.entry.range}")
         elif hit.group.coverage == "not_covered":
-            row["__nc_ranges"].append(str(hit.entry.range))  # type: ignore[union-attr]
-            row["__nc_label"] = row["__nc_label"] or hit.entry.label()
+            ranges.append(str(hit.entry.range))
+            label = label or hit.entry.label()
         elif hit.group.coverage in COVERED:
-            row["__cov_hit"] = True
-    return row
+            covered = True
+    return text, edits, notes, ranges, label, covered
 
 
 def classify_diagnoses(pairs: Iterable[tuple[str, str]], policy: Policy) -> pl.DataFrame:
     """One row per distinct (diagnosis value, era): its edits, notes and the policy ranges it is in."""
-    rows = [_diagnosis(raw, era, policy) for raw, era in pairs]
-    schema = {"__dx": pl.String, "__era": pl.String, "__dx_text": pl.String, "__dx_edits": pl.List(pl.String),
-              "__dx_notes": pl.List(pl.String), "__nc_ranges": pl.List(pl.String), "__nc_label": pl.String,
-              "__cov_hit": pl.Boolean}
-    return pl.DataFrame(rows, schema=schema)
+    columns: list[list] = [[] for _ in DIAGNOSIS_SCHEMA]
+    for raw, era in pairs:
+        text, edits, notes, ranges, label, covered = _diagnosis(raw, era, policy)
+        row = (raw, era, text, _SEPARATOR.join(edits), _SEPARATOR.join(notes), _SEPARATOR.join(ranges), label,
+               covered)
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    table = pl.DataFrame(dict(zip(DIAGNOSIS_SCHEMA, columns, strict=True)), schema=DIAGNOSIS_SCHEMA)
+    return table.with_columns(
+        pl.when(pl.col(c) == "").then(pl.lit([], pl.List(pl.String))).otherwise(pl.col(c).str.split(_SEPARATOR))
+        .alias(c) for c in _LISTS)
