@@ -11,7 +11,9 @@ from __future__ import annotations
 import gzip
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
+
+import polars as pl
 
 from codeindex.code import Code
 from codeindex.data import data_path
@@ -52,6 +54,20 @@ class CodeSet:
         # The first leaf at or after the code's start must lie inside its span: a leaf that
         # starts there but ends beyond it is an ancestor ("001.00" under billable "001.0").
         return i < len(self._keys) and self.codes[i].hi <= code.hi
+
+    @cached_property
+    def spellings(self) -> pl.DataFrame:
+        """Every defined code (billable, and the parents of billable codes) by each way it is
+        written, short and decimal, with its keys: a table claims' codes can be joined against."""
+        defined: dict[str, Code] = {c.short: c for c in self.codes}
+        for leaf in self.codes:
+            for n in range(_MAJOR_LEN[(self.system, leaf.kind)], len(leaf.short)):
+                if leaf.short[:n] not in defined:
+                    defined[leaf.short[:n]] = parse_code(leaf.short[:n], self.system)
+        rows = [(spelling, c.short, c.lo, c.hi, c.short in self.descriptions)
+                for c in defined.values() for spelling in {c.short, c.decimal}]
+        return pl.DataFrame(rows, schema={"spelling": pl.String, "short": pl.String, "lo": pl.Int64,
+                                          "hi": pl.Int64, "billable": pl.Boolean}, orient="row")
 
     def description(self, code: Code) -> str | None:
         return self.descriptions.get(code.short)

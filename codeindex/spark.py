@@ -14,8 +14,11 @@ this module imports ``pyspark`` only inside its functions.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,8 +34,10 @@ if TYPE_CHECKING:
     from pyspark.sql.types import DataType, StructType
 
 DEFAULT_MASTER = "local[2]"
-# What one partition reports when ``screen`` is given a ``stats`` accumulator: lines in,
-# seconds gathering the batches, converting Arrow to polars, screening, converting back.
+_PANDAS_WARNING = "PySpark does not yet fully support pandas"
+# What one partition reports when ``screen`` is given a ``stats`` accumulator: partitions,
+# lines, seconds waiting for its batches (the shuffle read and Spark's Arrow encoding),
+# converting Arrow to polars, screening, converting back to Arrow for Spark.
 STAT_FIELDS = ("partitions", "lines", "gather_s", "from_arrow_s", "screen_s", "to_arrow_s")
 
 
@@ -163,27 +168,58 @@ def screen(df: DataFrame, policy: str | os.PathLike | Policy = "0198", layout: s
            partitions: int | None = None, stats: Any = None, **columns: Any) -> DataFrame:
     """Screen the claim lines of a Spark DataFrame: the same rows and columns as the embedded screen.
 
-    ``df`` holds claims in ``layout`` (``long``: one line per row, with the column overrides
-    ``claim_id=``, ``line_no=``, ``procedure=``, ``dx=[...]``, ``date=``, ``amount=``,
-    ``icd_version=``; ``synpuf-carrier``: the DE-SynPUF carrier file).  The lines are
-    repartitioned by claim id (into ``partitions``, or ``spark.sql.shuffle.partitions``), and
-    each partition is screened by ``codeindex.screen.screen`` in one call.  Rows come back in
-    no particular order: sort by claim and line when order matters.  ``stats`` is an optional
-    accumulator (see ``STAT_FIELDS``) for measuring where the time goes.
+    ``df`` holds claims in ``layout`` (``long``: one line per row; ``synpuf-carrier``: the
+    DE-SynPUF carrier file).  Other keywords go to ``codeindex.screen.screen`` as they are:
+    the long layout's column overrides (``claim_id=``, ``line_no=``, ``procedure=``,
+    ``dx=[...]``, ``date=``, ``amount=``), ``icd_version=``, ``edits=``.  The lines are
+    repartitioned by claim id, into ``partitions`` (default ``spark.sql.shuffle.partitions``,
+    which adaptive query execution may coalesce), and each partition is screened in one call.
+    Rows come back in no particular order: sort by claim and line when order matters.
+    ``stats`` is an optional accumulator (``stats_accumulator``) for where the time goes.
+    """
+    compiled, out = _prepare(df, policy, layout, columns)
+    claim = _column(_claim_key(layout, columns))
+    shuffled = df.repartition(partitions, claim) if partitions else df.repartition(claim)
+    return _map(shuffled, _partition_screener(compiled, layout, columns, out, stats), out)
+
+
+def _prepare(df: DataFrame, policy: str | os.PathLike | Policy, layout: str,
+             columns: Mapping[str, Any]) -> tuple[Policy, pa.Schema]:
+    """The policy, loaded and compiled on the driver, and the Arrow schema of the screen's output.
+
+    The schema comes from screening an empty frame of the input's schema, so bad column
+    options fail here, on the driver, with the embedded screen's own message.
     """
     from codeindex.screen import screen as embedded
 
     compiled = load_policy(policy)
-    compiled.index  # noqa: B018 - build the interval index on the driver, so it ships built
+    compiled.index  # noqa: B018 - build the interval index here, so that it ships built
     empty = pl.from_arrow(_arrow_schema_of(df).empty_table())
     assert isinstance(empty, pl.DataFrame)
-    # Bad column options fail here, on the driver, with the embedded screen's own message.
     probe = embedded(empty, policy=compiled, layout=layout, **columns).collect().to_arrow().schema
-    out = pa.schema([pa.field(f.name, _arrow_for_spark(f.type), nullable=True) for f in probe])
-    key = _claim_key(layout, columns)
-    claim = _column(key)
-    shuffled = df.repartition(partitions, claim) if partitions else df.repartition(claim)
-    return shuffled.mapInArrow(_partition_screener(compiled, layout, columns, out, stats), spark_schema(out))
+    return compiled, pa.schema([pa.field(f.name, _arrow_for_spark(f.type), nullable=True) for f in probe])
+
+
+def _map(df: DataFrame, function: Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]],
+         out: pa.Schema) -> DataFrame:
+    with warnings.catch_warnings():  # mapInArrow checks pandas' version; no data goes through pandas
+        warnings.filterwarnings("ignore", message=_PANDAS_WARNING, category=FutureWarning)
+        return df.mapInArrow(function, spark_schema(out))
+
+
+class _SumTuples:
+    """An accumulator parameter that adds tuples element by element (for ``stats``)."""
+
+    def zero(self, value: tuple[float, ...]) -> tuple[float, ...]:
+        return tuple(0 for _ in value)
+
+    def addInPlace(self, a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, ...]:
+        return tuple(x + y for x, y in zip(a, b, strict=True))
+
+
+def stats_accumulator(spark: SparkSession) -> Any:
+    """An accumulator to pass as ``screen(..., stats=)``; its ``.value`` lines up with ``STAT_FIELDS``."""
+    return spark.sparkContext.accumulator(tuple(0 for _ in STAT_FIELDS), _SumTuples())  # type: ignore[arg-type]
 
 
 def _column(name: str) -> Any:
@@ -214,7 +250,9 @@ def session(master: str | None = None, app_name: str = "codeindex", **conf: str)
         builder = builder.config("spark.pyspark.python", sys.executable)
     for key, value in conf.items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_PANDAS_WARNING, category=FutureWarning)
+        return builder.getOrCreate()
 
 
 def read(spark: SparkSession, inputs: Sequence[str | os.PathLike]) -> DataFrame:
@@ -243,30 +281,62 @@ def read(spark: SparkSession, inputs: Sequence[str | os.PathLike]) -> DataFrame:
 def screen_files(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, master: str | None = None,
                  policy: str | os.PathLike | Policy = "0198", layout: str = "long", *,
                  partitions: int | None = None, spark: SparkSession | None = None, **columns: Any) -> int:
-    """Read parquet ``inputs`` with Spark, screen them, write a parquet directory; the lines written.
+    """Read ``inputs`` with Spark, screen them, write a directory of parquet part files; the lines written.
 
-    ``output`` must not exist yet (a directory of part files is written there).  ``master``
-    None means ``spark-submit``'s, or ``local[2]``; a session this call starts, it stops.
+    ``inputs`` are parquet files or directories (or CSV files) on any path Spark reads.  A
+    local ``output`` is written beside itself and renamed into place; it may replace an
+    earlier Spark output (a directory with a ``_SUCCESS`` marker) but nothing else.  A remote
+    ``output`` (``hdfs://``, ``s3a://``) must not exist.  ``master`` None means the one
+    ``spark-submit`` gave, else ``local[2]``; a session this call starts, it stops.  Other
+    keywords (column overrides, ``icd_version=``, ``edits=``) go to the embedded screen.
     """
-    from pyspark.errors import AnalysisException
     from pyspark.sql import SparkSession
 
     target = str(output)
-    if "://" not in target and Path(target).exists():
-        raise InputError(f"{target}: already exists; remove it or choose another output")
+    local = "://" not in target or target.startswith("file://")
+    final = Path(target.removeprefix("file://")) if local else None
+    if final is not None and final.exists() and not _earlier_output(final):
+        raise InputError(f"{final}: already exists and is not an earlier Spark output; remove it or "
+                         "choose another output")
     started_here = spark is None and SparkSession.getActiveSession() is None
     active = spark or session(master)
     try:
         result = screen(read(active, inputs), policy, layout, partitions=partitions, **columns)
+        if final is None:
+            _write(result, target)
+            return active.read.parquet(target).count()  # from the parquet footers: no second screen
+        final.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
         try:
-            result.write.mode("errorifexists").parquet(target)
-        except AnalysisException as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(f"{target}: cannot write: {first}") from None
-        return active.read.parquet(target).count()  # from the parquet footers: no second screen
+            _write(result, str(partial / "out"))
+            written = active.read.parquet(str(partial / "out")).count()
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(partial / "out", final)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+        return written
     finally:
         if started_here:
             active.stop()
+
+
+def _earlier_output(path: Path) -> bool:
+    """Whether ``path`` is a directory Spark wrote: a _SUCCESS marker, part files, checksums."""
+    if not path.is_dir() or not (path / "_SUCCESS").is_file():
+        return False
+    return all(p.is_file() and (p.name.startswith(("part-", "_SUCCESS", "._SUCCESS", ".part-")))
+               for p in path.iterdir())
+
+
+def _write(result: DataFrame, target: str) -> None:
+    from pyspark.errors import AnalysisException
+
+    try:
+        result.write.mode("errorifexists").parquet(target)
+    except AnalysisException as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{target}: cannot write: {first}") from None
 
 
 def to_polars(df: DataFrame) -> pl.DataFrame:

@@ -88,7 +88,9 @@ def _suspect_diagnoses(lines: pl.LazyFrame, cols: LineColumns, policy: Policy) -
     """Per era, the distinct diagnosis values that draw an edit there (for ``edits="all"``)."""
     values = lines.select(pl.concat_list([_text(c) for c in cols.dx]).explode().unique().alias("v")).collect()
     distinct = [v for v in values["v"].to_list() if v is not None and v.strip()]
-    table = classify_diagnoses([(v, era) for v in distinct for era in ERAS], policy)
+    pairs = pl.DataFrame([(v, era) for v in distinct for era in ERAS], schema={"__dx": pl.String, "__era": pl.String},
+                         orient="row")
+    table = classify_diagnoses(pairs, policy)
     edited = table.filter(pl.col("__dx_edits").list.len() > 0)
     return {era: edited.filter(pl.col("__era") == era)["__dx"].to_list() for era in ERAS}
 
@@ -110,8 +112,7 @@ def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedur
                .unpivot(index=["__k", "__era"], on=list(cols.dx), variable_name="__pos", value_name="__dx")
                .filter(pl.col("__dx").str.strip_chars().str.len_bytes() > 0, era.is_not_null())
                .with_columns(pl.col("__pos").replace_strict(position, return_dtype=pl.Int32)))
-    pairs = dx_long.select("__dx", "__era").unique()
-    diagnoses = classify_diagnoses(pairs.iter_rows(), policy)
+    diagnoses = classify_diagnoses(dx_long.select("__dx", "__era"), policy)
     matched = pl.col("__nc_ranges").list.len() > 0
     per_line = (dx_long.join(diagnoses, on=["__dx", "__era"], how="left").sort("__k", "__pos")
                 .group_by("__k", maintain_order=True).agg(

@@ -1,0 +1,53 @@
+"""The join path that classifies diagnoses spelled as code-set codes must agree with the parser path."""
+
+from __future__ import annotations
+
+import random
+
+import polars as pl
+import pytest
+
+from codeindex.codesets import code_set
+from codeindex.policy import load_policy, parse_cpb
+from codeindex.screen.edits import ERAS, classify_diagnoses
+
+CUSTOM = """CPT Codes / HCPCS Codes / ICD-9 Codes
+CPT codes covered if selection criteria are met:
+97110 Therapeutic exercise
+ICD-9 codes covered if selection criteria are met:
+410.0 - 410.92 Acute myocardial infarction
+V15.2 - V15.8 Overlapping history
+ICD-9 codes not covered for indications listed in the CPB:
+800.00 - 999.9 Injuries and poisonings
+V10 - V15.3 History
+E880.0 Fall on stairs
+001.05 - 002.1 A range ending inside a billable code's span
+"""
+
+
+def _parser_only(pairs: pl.DataFrame, policy) -> pl.DataFrame:
+    """The same table with every value forced through the parser (no value matches a spelling)."""
+    from codeindex.screen import edits
+
+    return edits._python_table(pairs.iter_rows(), policy).with_columns(
+        pl.when(pl.col(c) == "").then(pl.lit([], pl.List(pl.String))).otherwise(pl.col(c).str.split("\x1f"))
+        .alias(c) for c in ("__dx_edits", "__dx_notes", "__nc_ranges"))
+
+
+def _values(era: str) -> list[str]:
+    frame = code_set("icd9dx" if era == "icd9" else "icd10cm").spellings
+    rng = random.Random(7)
+    spellings = frame["spelling"].to_list()
+    chosen = rng.sample(spellings, 6000) + [v for v in spellings if v.startswith(("V1", "41", "00", "E88", "Z8"))]
+    return chosen + [" " + v.lower() + " " for v in rng.sample(chosen, 500)]
+
+
+@pytest.mark.parametrize("policy", [load_policy("0198"), parse_cpb(CUSTOM)], ids=["0198", "custom"])
+@pytest.mark.parametrize("era", ERAS)
+def test_join_path_equals_parser_path(policy, era: str) -> None:
+    pairs = pl.DataFrame({"__dx": _values(era)}).with_columns(__era=pl.lit(era)).unique()
+    fast = classify_diagnoses(pairs, policy).sort("__dx")
+    slow = _parser_only(pairs, policy).sort("__dx")
+    assert fast.height == pairs.height
+    assert fast.columns == slow.columns
+    assert fast.to_dicts() == slow.to_dicts()
