@@ -188,6 +188,8 @@ def classify_diagnoses(pairs: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     tables = []
     for era in ERAS:
         of_era = values.filter(pl.col("__era") == era)
+        if of_era.height == 0:
+            continue
         known = _set_table(of_era, era, policy)
         tables.append(known)
         rest = of_era.join(known.select("__dx"), on="__dx", how="anti")

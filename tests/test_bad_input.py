@@ -1,0 +1,357 @@
+"""Malformed input (issue 7): every kind, with the outcome it must have.
+
+Readable input: ``screen`` returns every line it read, in order, and a bad code or
+date flags its line (an edit) without stopping the run.  Unreadable input: a clear
+error; through the CLI, exit status 2 and one stderr line naming the file and the
+problem, never a traceback.  The table below is the corpus; files that are awkward
+to write by hand (empty, truncated or corrupt parquet) are generated from a good one.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from codeindex.errors import InputError, PolicyParseError
+from codeindex.policy import parse_cpb
+from codeindex.screen import screen
+
+CORPUS = Path(__file__).parent / "bad_input"
+ICD9_DAY, ICD10_DAY = "2012-01-05", "2016-01-05"
+
+# (kind, column, value, date of service, expected edits, a fragment of the reason or None)
+# Every other column of the line is good: procedure 97545 (named by CPB 0198), dx1 800.00 / S72.001A.
+LINE_CASES: list[tuple[str, str, object, str | None, list[str], str | None]] = [
+    ("letter O for zero", "dx1", "8OO.00", ICD9_DAY, ["invalid_code"], "letter O"),
+    ("two dots", "dx1", "800..00", ICD9_DAY, ["invalid_code"], "'800..00' is not an ICD-9 code"),
+    ("two dots in a V code", "dx1", "V57.2.2", ICD9_DAY, ["invalid_code"], None),
+    ("two dots, ICD-10", "dx1", "S72..001A", ICD10_DAY, ["invalid_code"], None),
+    ("trailing dot: read as the truncated category", "dx1", "800.", ICD9_DAY, ["non_billable_code"], "truncated"),
+    ("space inside a code", "dx1", "800 .00", ICD9_DAY, ["invalid_code"], None),
+    ("space inside an ICD-10 code", "dx1", "S72 001A", ICD10_DAY, ["invalid_code"], None),
+    ("leading and trailing spaces are trimmed", "dx1", "  800.00 ", ICD9_DAY, [], "diagnosis 800.00 is in"),
+    ("tab and newline are trimmed", "dx1", "\t800.00\n", ICD9_DAY, [], "diagnosis 800.00 is in"),
+    ("lower case is read as upper", "dx1", "v57.22", ICD9_DAY, [], "diagnosis v57.22 is in V57.22"),
+    ("lower case ICD-10", "dx1", "s72.001a", ICD10_DAY, [], "is in S00.00X+"),
+    ("empty string: no diagnosis", "dx1", "", ICD9_DAY, [], "whatever the diagnosis"),
+    ("blank string: no diagnosis", "dx1", "   ", ICD9_DAY, [], "whatever the diagnosis"),
+    ("null: no diagnosis", "dx1", None, ICD9_DAY, [], "whatever the diagnosis"),
+    ("the string NULL", "dx1", "NULL", ICD9_DAY, ["invalid_code"], "'NULL'"),
+    ("the string nan", "dx1", "nan", ICD9_DAY, ["invalid_code"], "'nan'"),
+    ("the string None", "dx1", "None", ICD9_DAY, ["invalid_code"], "'None'"),
+    ("the string NULL, ICD-10", "dx1", "NULL", ICD10_DAY, ["invalid_code"], "'NULL'"),
+    ("over-long ICD-9", "dx1", "800000000", ICD9_DAY, ["invalid_code"], None),
+    ("over-long ICD-10", "dx1", "S72.001AAA", ICD10_DAY, ["invalid_code"], "longer than 7"),
+    ("Arabic-Indic digits", "dx1", "\u0668\u0660\u0660.\u0660\u0660", ICD9_DAY, ["invalid_code"], None),
+    ("fullwidth digits", "dx1", "\uff18\uff10\uff10.\uff10\uff10", ICD9_DAY, ["invalid_code"], None),
+    ("fullwidth digits in an ICD-10 code", "dx1", "S\uff17\uff12.001A", ICD10_DAY, ["invalid_code"], None),
+    ("ICD-10 code on an ICD-9 era line", "dx1", "S72.001A", ICD9_DAY, ["icd_version_mismatch"],
+     "S72.001A is an ICD-10 code on an ICD-9 line"),
+    ("ICD-9 code on an ICD-10 era line", "dx1", "800.00", ICD10_DAY, ["icd_version_mismatch"],
+     "800.00 is an ICD-9 code on an ICD-10 line"),
+    ("valid form, not in the code set", "dx1", "100.7", ICD9_DAY, ["undefined_code"], None),
+    ("procedure with a hyphenated modifier", "procedure_code", "97545-GP", ICD9_DAY, ["invalid_code"], "modifier"),
+    ("procedure with a modifier attached", "procedure_code", "97545GP", ICD9_DAY, ["invalid_code"], "modifier"),
+    ("procedure with a spaced modifier", "procedure_code", "97545 GP", ICD9_DAY, ["invalid_code"], "modifier"),
+    ("procedure one digit short", "procedure_code", "9754", ICD9_DAY, ["invalid_code"], "cannot be read"),
+    ("procedure as a float's text", "procedure_code", "97545.0", ICD9_DAY, ["invalid_code"], "cannot be read"),
+    ("empty procedure", "procedure_code", "", ICD9_DAY, ["invalid_code"], "empty"),
+    ("null procedure", "procedure_code", None, ICD9_DAY, ["invalid_code"], "empty"),
+    ("the string NULL as procedure", "procedure_code", "NULL", ICD9_DAY, ["invalid_code"], "'NULL'"),
+    ("procedure with spaces is trimmed", "procedure_code", " 97545 ", ICD9_DAY, [], "CPT 97545"),
+    ("lower-case HCPCS is read as upper", "procedure_code", "s9117", ICD10_DAY, [], "HCPCS S9117"),
+    ("date as YYYYMMDD", "service_date", "20120105", None, [], "ICD-9 version"),
+    ("date with spaces", "service_date", " 2012-01-05 ", None, [], "ICD-9 version"),
+    ("date as MM/DD/YYYY (ambiguous, not guessed)", "service_date", "01/05/2012", None, ["invalid_date"],
+     "'01/05/2012' cannot be read"),
+    ("date with dots", "service_date", "2012.01.05", None, ["invalid_date"], None),
+    ("date with a month name", "service_date", "05-Jan-2012", None, ["invalid_date"], None),
+    ("date with a time", "service_date", "2012-01-05 10:00", None, ["invalid_date"], None),
+    ("impossible date: 30 February", "service_date", "2012-02-30", None, ["invalid_date"], None),
+    ("impossible date: month 13", "service_date", "20121340", None, ["invalid_date"], None),
+    ("empty date: missing, like null", "service_date", "", None, [], "policy version that applies is unknown"),
+    ("null date: the version is unknown", "service_date", None, None, [], "policy version that applies is unknown"),
+]
+
+
+def _line_frame(cases: list[tuple]) -> pl.DataFrame:
+    rows = []
+    for i, (_, column, value, day, _, _) in enumerate(cases):
+        row = {"claim_id": f"c{i}", "procedure_code": "97545", "dx1": "S72.001A" if day == ICD10_DAY else "800.00",
+               "service_date": day}
+        row[column] = value
+        rows.append(row)
+    return pl.DataFrame(rows, schema={"claim_id": pl.String, "procedure_code": pl.String, "dx1": pl.String,
+                                      "service_date": pl.String})
+
+
+def test_every_bad_line_is_flagged_and_kept_in_order() -> None:
+    frame = _line_frame(LINE_CASES)
+    out = screen(frame).collect()
+    assert out.height == frame.height
+    assert out["claim_id"].to_list() == frame["claim_id"].to_list()
+    failures = []
+    for (kind, column, value, _, edits, fragment), row in zip(LINE_CASES, out.iter_rows(named=True), strict=True):
+        if row["edits"] != edits or (fragment is not None and fragment not in row["reason"]):
+            failures.append(f"{kind} ({column}={value!r}): edits {row['edits']}, reason {row['reason']!r}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize(("kind", "column", "value", "day", "edits", "fragment"), LINE_CASES,
+                         ids=[c[0] for c in LINE_CASES])
+def test_one_bad_line_among_good_ones(kind: str, column: str, value: object, day: str | None, edits: list[str],
+                                      fragment: str | None) -> None:
+    good = (kind, "claim_id", "good", ICD9_DAY, [], None)
+    frame = _line_frame([good, (kind, column, value, day, edits, fragment), good])
+    out = screen(frame).collect()
+    assert out["claim_id"].to_list() == frame["claim_id"].to_list()
+    assert out["edits"].to_list() == [[], edits, []]
+
+
+# (kind, a column, its values as stored, expected edits per line, or an error fragment)
+DTYPE_CASES: list[tuple[str, str, pl.Series, list[list[str]] | None, str | None]] = [
+    ("integer dx column: coerced to its digits", "dx1", pl.Series([80000, 80001]), [[], []], None),
+    ("integer procedure column: coerced", "procedure_code", pl.Series([97545, 97545]), [[], []], None),
+    ("categorical dx column: coerced", "dx1", pl.Series(["800.00", "V57.22"], dtype=pl.Categorical), [[], []],
+     None),
+    ("all-null dx column", "dx1", pl.Series([None, None]), [[], []], None),
+    ("float dx column (800.0 has lost a digit): refused", "dx1", pl.Series([800.0, 800.01]), None,
+     "column 'dx1' holds Float64; expected codes as text"),
+    ("float procedure column: refused", "procedure_code", pl.Series([97545.0, 97545.0]), None,
+     "column 'procedure_code' holds Float64"),
+    ("boolean dx column: refused", "dx1", pl.Series([True, False]), None, "column 'dx1' holds Boolean"),
+    ("list dx column: refused", "dx1", pl.Series([["800.00"], ["V57.22"]]), None, "column 'dx1' holds List"),
+    ("integer date column YYYYMMDD: coerced", "service_date", pl.Series([20120105, 20160105]),
+     [[], ["icd_version_mismatch"]], None),
+    ("integer date column, impossible dates", "service_date", pl.Series([20120230, 0]),
+     [["invalid_date"], ["invalid_date"]], None),
+    ("date column", "service_date", pl.Series([date(2012, 1, 5), date(2016, 1, 5)]),
+     [[], ["icd_version_mismatch"]], None),
+    ("datetime column", "service_date", pl.Series([datetime(2012, 1, 5, 10), datetime(2016, 1, 5)]),
+     [[], ["icd_version_mismatch"]], None),
+    ("float date column: refused", "service_date", pl.Series([20120105.0, 1.0]), None,
+     "column 'service_date' holds Float64"),
+    ("integer icd_version column", "icd_version", pl.Series([9, 10]), [[], ["icd_version_mismatch"]], None),
+    ("float icd_version column 9.0 / 10.0", "icd_version", pl.Series([9.0, 10.0]), [[], ["icd_version_mismatch"]],
+     None),
+]
+
+
+@pytest.mark.parametrize(("kind", "column", "values", "edits", "error"), DTYPE_CASES, ids=[c[0] for c in DTYPE_CASES])
+def test_column_types(kind: str, column: str, values: pl.Series, edits: list[list[str]] | None,
+                      error: str | None, tmp_path: Path) -> None:
+    frame = pl.DataFrame({"claim_id": ["a", "b"], "procedure_code": ["97545", "97545"], "dx1": ["800.00", "800.00"],
+                          "service_date": [ICD9_DAY, ICD9_DAY]}).with_columns(values.alias(column))
+    path = tmp_path / "claims.parquet"
+    frame.write_parquet(path)  # as stored in a parquet file, then read back by the screen
+    if error is not None:
+        with pytest.raises(InputError, match=error.replace("(", r"\(").replace(")", r"\)")):
+            screen(path).collect()
+        result = cli("screen", str(path), "-o", str(tmp_path / "out.parquet"))
+        assert_one_line_error(result, str(path), error)
+        return
+    out = screen(path).collect()
+    assert out["claim_id"].to_list() == ["a", "b"]
+    assert out["edits"].to_list() == edits
+
+
+def test_integer_dx_reads_as_its_digits() -> None:
+    out = screen(pl.DataFrame({"claim_id": ["a"], "procedure_code": [97545], "dx1": [80000],
+                               "service_date": [ICD9_DAY]})).collect()
+    assert out["dx1"].to_list() == [80000]  # the input column comes back as given
+    assert out["matched_dx"].to_list() == [["80000"]]
+
+
+def test_dates_file(tmp_path: Path) -> None:
+    out = screen(CORPUS / "dates.csv").collect()
+    assert out["claim_id"].to_list() == [str(i) for i in range(1, 12)]
+    bad = ["invalid_date"]
+    assert out["edits"].to_list() == [[], [], [], bad, bad, bad, bad, bad, bad, [], []]
+    assert out["determination"].to_list()[9] == "review"  # an empty date in a CSV is a null: version unknown
+
+
+# ---- the command line: unreadable input is one stderr line and exit status 2 ----------------------------------
+
+def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "codeindex.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], names: str, fragment: str) -> None:
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert names in lines[0], lines[0]
+    assert fragment in lines[0], lines[0]
+
+
+GOOD = pl.DataFrame({"claim_id": ["1", "2", "3"], "procedure_code": ["97545", "99213", "97545-GP"],
+                     "dx1": ["800.00", "V57.22", "8OO.00"], "service_date": [ICD9_DAY, ICD9_DAY, ICD9_DAY]})
+
+
+def _make(tmp_path: Path, kind: str) -> tuple[list[str], str]:
+    """Write the input of one file-level kind; return the CLI inputs and the name the error must give."""
+    good = tmp_path / "good.parquet"
+    GOOD.write_parquet(good)
+    data = good.read_bytes()
+    if kind == "empty parquet file":
+        (path := tmp_path / "empty.parquet").write_bytes(b"")
+    elif kind == "truncated parquet":
+        (path := tmp_path / "truncated.parquet").write_bytes(data[: len(data) // 2])
+    elif kind == "garbage between parquet magic":
+        (path := tmp_path / "garbage.parquet").write_bytes(b"PAR1" + bytes(range(256)) * 2 + b"PAR1")
+    elif kind == "corrupt page inside a parquet file":
+        n = 20_000
+        big = pl.DataFrame({"claim_id": [str(i) for i in range(n)], "procedure_code": ["97545"] * n,
+                            "dx1": [f"8{i % 100:02d}.00" for i in range(n)], "service_date": [ICD9_DAY] * n})
+        path = tmp_path / "corrupt.parquet"
+        big.write_parquet(path, compression="uncompressed", row_group_size=5000)
+        raw = bytearray(path.read_bytes())
+        raw[len(raw) // 3: len(raw) // 3 + 2000] = b"\xab" * 2000
+        path.write_bytes(bytes(raw))
+    elif kind == "missing procedure column":
+        GOOD.drop("procedure_code").write_parquet(path := tmp_path / "nocol.parquet")
+    elif kind == "directory mixing good and truncated files":
+        (path := tmp_path / "mixed").mkdir()
+        GOOD.write_parquet(path / "a.parquet")
+        (path / "b.parquet").write_bytes(data[: len(data) // 2])
+        return [str(path)], str(path / "b.parquet")
+    elif kind == "directory mixing files with different columns":
+        (path := tmp_path / "mixed").mkdir()
+        GOOD.write_parquet(path / "a.parquet")
+        GOOD.drop("dx1").write_parquet(path / "b.parquet")
+        return [str(path)], str(path / "b.parquet")
+    elif kind == "empty directory":
+        (path := tmp_path / "nothing").mkdir()
+    elif kind == "missing file":
+        path = tmp_path / "absent.parquet"
+    elif kind == "glob matching nothing":
+        path = tmp_path / "*.nothing.parquet"
+    elif kind == "float dx column":
+        GOOD.with_columns(dx1=pl.Series([800.0, 57.22, 800.0])).write_parquet(path := tmp_path / "float.parquet")
+    else:
+        path = CORPUS / kind
+    return [str(path)], str(path)
+
+
+FILE_ERRORS = [
+    ("empty parquet file", "cannot read it as parquet"),
+    ("truncated parquet", "cannot read it as parquet"),
+    ("garbage between parquet magic", "cannot read it as parquet"),
+    ("corrupt page inside a parquet file", "cannot read it"),
+    ("missing procedure column", "no column 'procedure_code' (the procedure code)"),
+    ("directory mixing good and truncated files", "cannot read it as parquet"),
+    ("directory mixing files with different columns", "columns differ"),
+    ("empty directory", "holds no .parquet or .csv files"),
+    ("missing file", "no such file or directory"),
+    ("glob matching nothing", "no files match"),
+    ("float dx column", "column 'dx1' holds Float64"),
+    ("empty.csv", "cannot read it as csv"),
+    ("ragged.csv", "cannot read it"),
+    ("bad_utf8.csv", "cannot read it"),
+    ("no_dx_columns.csv", "no diagnosis columns"),
+    ("no_procedure_column.csv", "no column 'procedure_code'"),
+    ("no_era.csv", "cannot tell the ICD version"),
+]
+
+
+@pytest.mark.parametrize(("kind", "fragment"), FILE_ERRORS, ids=[k for k, _ in FILE_ERRORS])
+def test_unreadable_input_is_one_line_and_exit_2(kind: str, fragment: str, tmp_path: Path) -> None:
+    inputs, name = _make(tmp_path, kind)
+    out = tmp_path / "out.parquet"
+    result = cli("screen", *inputs, "-o", str(out))
+    assert_one_line_error(result, name, fragment)
+    assert not out.exists()
+    assert not list(tmp_path.glob(".out.parquet.*.partial"))  # a failed run cleans up its temporary file
+
+
+@pytest.mark.parametrize("kind", ["schema, zero rows (parquet)", "header only (CSV)", "directory of good files"])
+def test_readable_edge_files_keep_every_line(kind: str, tmp_path: Path) -> None:
+    if kind.startswith("schema"):
+        GOOD.head(0).write_parquet(source := tmp_path / "zero.parquet")
+        expected = 0
+    elif kind.startswith("header"):
+        source, expected = CORPUS / "header_only.csv", 0
+    else:
+        (source := tmp_path / "dir").mkdir()
+        GOOD.write_parquet(source / "a.parquet")
+        GOOD.with_columns(claim_id=pl.lit("x") + pl.col("claim_id")).write_parquet(source / "b.parquet")
+        expected = 2 * GOOD.height
+    out = tmp_path / "out.parquet"
+    result = cli("screen", str(source), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    written = pl.read_parquet(out)
+    assert written.height == expected
+    assert {"determination", "edits", "reason"} <= set(written.columns)
+    if expected:
+        assert written["claim_id"].to_list() == ["1", "2", "3", "x1", "x2", "x3"]
+        # 99213 is not named by the policy: its edits are empty or null (not looked for)
+        assert [e or [] for e in written["edits"].to_list()] == [[], [], ["invalid_code"], [], [], ["invalid_code"]]
+
+
+# ---- policy text ----------------------------------------------------------------------------------------------
+
+POLICY_ERRORS = [
+    ("policy_unreadable_line.txt", "line 7", "cannot read '9754X' as hcpcs"),
+    ("policy_codes_before_group.txt", "line 2", "codes before any group header"),
+    ("policy_no_section.txt", "line 0", "no code section found"),
+]
+
+
+@pytest.mark.parametrize(("name", "where", "fragment"), POLICY_ERRORS, ids=[n for n, _, _ in POLICY_ERRORS])
+def test_unreadable_policy_text(name: str, where: str, fragment: str) -> None:
+    path = CORPUS / name
+    with pytest.raises(PolicyParseError) as caught:
+        parse_cpb(path.read_text(encoding="utf-8"), source=str(path))
+    assert where in str(caught.value) and fragment in str(caught.value)
+    assert_one_line_error(cli("policy", "parse", str(path)), str(path), fragment)
+
+
+def test_corpus_size() -> None:
+    kinds = {c[0] for c in LINE_CASES} | {c[0] for c in DTYPE_CASES} | {k for k, _ in FILE_ERRORS} \
+        | {n for n, _, _ in POLICY_ERRORS}
+    assert len(kinds) >= 30
+
+
+# ---- a killed run leaves no output ----------------------------------------------------------------------------
+
+def test_killed_run_leaves_no_output(tmp_path: Path) -> None:
+    n = 600_000
+    ids = pl.int_range(0, n, eager=True)
+    procedures = pl.Series(["97545", "99213", "97110", "97546", "S9117", "97545-GP", "80053"])
+    dx = pl.Series(["800.00", "V57.22", "410.01", "S72.001A", "8OO.00", "Z87.81", "250.00", "E880.9"])
+    frame = pl.DataFrame({
+        "claim_id": ids.cast(pl.String),
+        "procedure_code": procedures.gather(ids % len(procedures)),
+        **{f"dx{k}": dx.gather((ids * (k + 3)) % len(dx)) for k in range(1, 9)},
+        "service_date": pl.Series([ICD9_DAY, ICD10_DAY, "2012-02-30"]).gather(ids % 3),
+    })
+    source, out = tmp_path / "BIG.parquet", tmp_path / "OUT.parquet"
+    frame.write_parquet(source)
+    process = subprocess.Popen([sys.executable, "-m", "codeindex.cli", "screen", str(source), "-o", str(out)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(".OUT.parquet.*.partial")):
+            assert process.poll() is None, "the run ended before its temporary file was seen"
+            assert time.monotonic() < deadline, "no temporary file appeared"
+            time.sleep(0.002)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == -signal.SIGKILL
+    assert not out.exists()
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name not in ("BIG.parquet",)]
+    assert all(name.startswith(".OUT.parquet.") and name.endswith(".partial") for name in leftovers), leftovers
