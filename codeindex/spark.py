@@ -149,7 +149,8 @@ def _partition_screener(policy: Policy, layout: str, columns: Mapping[str, Any],
         converted = time.perf_counter()
         result = embedded(frame, policy=policy, layout=layout, **options).collect()
         screened = time.perf_counter()
-        table = _for_spark(result.to_arrow(), out)
+        # Large strings and lists cast to Spark's plain ones cheaply; string views would be copied twice.
+        table = _for_spark(result.to_arrow(compat_level=pl.CompatLevel.oldest()), out)
         done = time.perf_counter()
         if stats is not None:
             stats.add((1, lines, arrived - started, converted - arrived, screened - converted,

@@ -10,16 +10,19 @@ from codeindex.screen.layouts import LAYOUTS, Source, claim_lines, read_source
 
 
 def screen(source: Source, policy: str | Policy = "0198", layout: str = "long", *,
-           icd_version: int | None = None, edits: EditsMode = "policy", **columns: object) -> pl.LazyFrame:
+           icd_version: int | None = None, edits: EditsMode = "policy", streaming: bool = False,
+           **columns: object) -> pl.LazyFrame:
     """Screen claim lines against a policy: every input line, in order, plus its determination.
 
     ``source`` is a LazyFrame, a DataFrame, or parquet/CSV path(s), a glob or a directory.
     Long-layout column names can be overridden: ``claim_id``, ``line_no``, ``procedure``,
-    ``dx`` (a list), ``date``, ``amount``, ``icd_version``.
+    ``dx`` (a list), ``date``, ``amount``, ``icd_version``.  The lines are read into memory once;
+    with ``streaming`` the source is read in passes instead, for input larger than memory.
     """
     compiled = load_policy(policy)
     lines, cols = claim_lines(source, layout, **columns)
-    return screen_lines(lines, cols, compiled, where=_name(source), icd_version=icd_version, edits=edits)
+    return screen_lines(lines, cols, compiled, where=_name(source), icd_version=icd_version, edits=edits,
+                        streaming=streaming)
 
 
 def _name(source: Source) -> str:

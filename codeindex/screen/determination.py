@@ -28,9 +28,11 @@ from codeindex.screen.layouts import LineColumns
 
 EditsMode = Literal["policy", "all"]
 DETERMINATIONS = ("not_covered", "review", "covered", "not_applicable")
+# Low-cardinality text is categorical: cheap to place on millions of lines, dictionary-encoded in parquet.
 RESULT_SCHEMA = {
-    "policy": pl.String, "policy_version": pl.String, "determination": pl.String, "reason": pl.String,
-    "matched_procedure_range": pl.String, "matched_dx": pl.List(pl.String),
+    "policy": pl.Categorical(), "policy_version": pl.Enum(["icd9", "icd10"]),
+    "determination": pl.Enum(DETERMINATIONS), "reason": pl.Categorical(),
+    "matched_procedure_range": pl.Categorical(), "matched_dx": pl.List(pl.String),
     "matched_dx_ranges": pl.List(pl.String), "edits": pl.List(pl.String),
 }
 _EMPTY = pl.lit([], dtype=pl.List(pl.String))
@@ -102,8 +104,9 @@ def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedur
     def by_era(name: str) -> pl.Expr:
         return pl.when(era == "icd9").then(pl.col(f"{name}_icd9")).when(era == "icd10").then(pl.col(f"{name}_icd10"))
 
-    lines = (screened.with_row_index("__k").with_columns(__proc=_text(cols.procedure))
-             .join(procedures, on="__proc", how="left", maintain_order="left", nulls_equal=True)
+    # One lazy plan, collected once at the end, so polars can run its branches in parallel.
+    lines = (screened.lazy().with_row_index("__k").with_columns(__proc=_text(cols.procedure))
+             .join(procedures.lazy(), on="__proc", how="left", maintain_order="left", nulls_equal=True)
              .with_columns(__cov=by_era("__cov"), __prange=by_era("__prange"), __pdesc=by_era("__pdesc"),
                            __addon=by_era("__addon"), __primary=by_era("__primary")))
 
@@ -111,10 +114,10 @@ def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedur
     dx_long = (lines.select("__k", "__era", *[_text(c) for c in cols.dx])
                .unpivot(index=["__k", "__era"], on=list(cols.dx), variable_name="__pos", value_name="__dx")
                .filter(pl.col("__dx").str.strip_chars().str.len_bytes() > 0, era.is_not_null())
-               .with_columns(pl.col("__pos").replace_strict(position, return_dtype=pl.Int32)))
+               .with_columns(pl.col("__pos").replace_strict(position, return_dtype=pl.Int32)).collect())
     diagnoses = classify_diagnoses(dx_long.select("__dx", "__era"), policy)
     matched = pl.col("__nc_ranges").list.len() > 0
-    per_line = (dx_long.join(diagnoses, on=["__dx", "__era"], how="left").sort("__k", "__pos")
+    per_line = (dx_long.lazy().join(diagnoses.lazy(), on=["__dx", "__era"], how="left").sort("__k", "__pos")
                 .group_by("__k", maintain_order=True).agg(
                     __matched_dx=pl.col("__dx_text").filter(matched),
                     __matched_ranges=pl.col("__nc_ranges").list.explode(keep_nulls=False, empty_as_null=False)
@@ -135,7 +138,7 @@ def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedur
                    & ~pl.col("__claim_codes").list.contains(pl.col("__primary")).fill_null(False))
     # A date that is there but cannot be read, whatever else told the era (icd_version, --icd-version).
     bad_date = (pl.col("__date_raw").str.strip_chars().str.len_bytes().fill_null(0) > 0) & pl.col("__date").is_null() \
-        if "__date_raw" in lines.columns else pl.lit(False)
+        if "__date_raw" in screened.columns else pl.lit(False)
     named_elsewhere = pl.any_horizontal(pl.col(f"__cov_{e}").is_not_null() for e in ERAS)
     determination = (
         pl.when(era.is_null() & named_elsewhere).then(pl.lit("review"))
@@ -198,17 +201,24 @@ def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedur
         matched_dx_ranges=pl.when(cov.is_not_null()).then(pl.col("__matched_ranges").fill_null(_EMPTY))
         .otherwise(_EMPTY),
         edits=edits,
-    )
+    ).cast(RESULT_SCHEMA).collect()
 
 
 def screen_lines(lines: pl.LazyFrame, cols: LineColumns, policy: Policy, *, where: str = "the input",
-                 icd_version: int | None = None, edits: EditsMode = "policy") -> pl.LazyFrame:
-    """Every line of ``lines``, in order, with its columns and its determination against ``policy``."""
+                 icd_version: int | None = None, edits: EditsMode = "policy", streaming: bool = False) -> pl.LazyFrame:
+    """Every line of ``lines``, in order, with its columns and its determination against ``policy``.
+
+    By default the lines are read into memory once and every step runs over them.  With
+    ``streaming`` the source is read three times instead (distinct procedures, screened lines,
+    output) and the output plan streams, for input larger than memory.
+    """
     if edits not in ("policy", "all"):
         raise InputError(f"edits must be 'policy' or 'all', not {edits!r}")
     schema = lines.collect_schema()
     check_code_columns(cols, schema, where)
     era = era_expr(cols, schema, where, icd_version)
+    if not streaming:
+        lines = lines.collect().lazy()  # read once; every pass below runs over memory
     proc = _text(cols.procedure)
     distinct = lines.select(proc.unique()).collect().to_series().to_list()
     procedures = classify_procedures(distinct, policy)
@@ -228,18 +238,30 @@ def screen_lines(lines: pl.LazyFrame, cols: LineColumns, policy: Policy, *, wher
     if cols.date:
         extra["__date_raw"] = _text(cols.date)
         extra["__date"] = service_date(cols.date, schema[cols.date], where)
-    screened = lines.filter(screened_mask).with_columns(**extra).collect()
     output = [pl.col(c) for c in cols.output]
     unscreened = _unscreened(policy, checked=edits == "all")
+    if streaming:
+        lines = lines.with_row_index("__row")
+        screened = lines.filter(screened_mask).with_columns(**extra).collect()
+    else:  # the mask once, as a Series: it picks the screened lines and places their results
+        frame = lines.collect()
+        mask = frame.select(screened_mask).to_series()
+        screened = frame.filter(mask).with_columns(**extra)
     if screened.height == 0:
         return lines.select(*output, **unscreened)
-    results = _explain(screened, cols, policy, procedures).to_struct("__result")
-    # The n-th screened line takes the n-th result; the others get nulls, then the constants.
-    position = pl.when(screened_mask).then(screened_mask.cum_sum().cast(pl.Int64) - 1)
-    return (lines.select(*output, __result=pl.lit(results).gather(position))
-            .unnest("__result")
-            .with_columns(pl.col(name).fill_null(value) for name, value in unscreened.items()
-                          if name != "policy_version"))
+    results = _explain(screened, cols, policy, procedures)
+    if streaming:  # a streaming join on the row number puts each result beside its line
+        joined = lines.select("__row", *output).join(
+            results.with_columns(screened["__row"]).lazy(), on="__row", how="left", maintain_order="left")
+        return joined.select(*output, *[pl.col(n).fill_null(unscreened[n]) if n in _CONSTANTS else pl.col(n)
+                                        for n in RESULT_SCHEMA])
+    # In memory: the n-th screened line takes the n-th result, every other line the extra last row.
+    table = pl.concat([results, pl.select(**unscreened)], how="vertical").to_struct("__result")
+    position = pl.select(pl.when(mask).then(mask.cum_sum().cast(pl.Int64) - 1).otherwise(results.height)).to_series()
+    return frame.lazy().select(*output, __result=pl.lit(table).gather(pl.lit(position))).unnest("__result")
+
+
+_CONSTANTS = ("policy", "determination", "reason", "edits")
 
 
 def _unscreened(policy: Policy, checked: bool) -> dict[str, pl.Expr]:
@@ -249,7 +271,7 @@ def _unscreened(policy: Policy, checked: bool) -> dict[str, pl.Expr]:
     codes were checked (``edits="all"``): then an empty list says "checked, nothing found".
     """
     empty = _EMPTY if checked else pl.lit(None, pl.List(pl.String))
-    return {
+    values = {
         "policy": pl.lit(policy.id, pl.String),
         "policy_version": pl.lit(None, pl.String),
         "determination": pl.lit("not_applicable"),
@@ -259,3 +281,4 @@ def _unscreened(policy: Policy, checked: bool) -> dict[str, pl.Expr]:
         "matched_dx_ranges": pl.lit(None, pl.List(pl.String)),
         "edits": empty,
     }
+    return {name: value.cast(RESULT_SCHEMA[name]) for name, value in values.items()}
