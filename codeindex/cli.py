@@ -201,6 +201,17 @@ def _screen(args: argparse.Namespace) -> int:
     return 0
 
 
+STREAMING_ABOVE_BYTES = 200 * 1024 * 1024  # about 10 million claim lines of parquet
+
+
+def _streaming(args: argparse.Namespace) -> bool:
+    """Stream when asked, or (auto) when the input files are too big to hold comfortably in memory."""
+    if args.streaming != "auto":
+        return args.streaming == "on"
+    files = [f for given in args.inputs for f in (Path(given).rglob("*") if Path(given).is_dir() else [Path(given)])]
+    return sum(f.stat().st_size for f in files if f.is_file()) > STREAMING_ABOVE_BYTES
+
+
 def write_atomically(plan: pl.LazyFrame, output: Path) -> None:
     """Stream the plan into a temporary file beside ``output``, then rename it into place."""
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -276,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="ICD version of lines with neither an icd_version nor a readable date")
     scr.add_argument("--edits", default="policy", choices=["policy", "all"],
                      help="policy: edits on lines the policy names (default); all: diagnosis edits on every line")
+    scr.add_argument("--streaming", default="auto", choices=["auto", "on", "off"],
+                     help="read the input in passes with bounded memory (auto: when the input files pass 200 MB)")
     scr.add_argument("--engine", default="polars", choices=["polars", "spark"])
     scr.add_argument("--master", default="local[2]", help="Spark master with --engine spark")
     scr.set_defaults(run=_screen)

@@ -235,9 +235,10 @@ def session(master: str | None = None, app_name: str = "codeindex", **conf: str)
     """A Spark session for screening.
 
     ``master`` None means the one ``spark-submit`` gave, or ``local[2]`` when run outside it.
-    Python workers run this interpreter unless ``PYSPARK_PYTHON`` says otherwise, so a local
-    session works from an unactivated virtualenv.  ``conf`` keys use dots: pass them as a dict
-    (``session(**{"spark.sql.shuffle.partitions": "8"})``).
+    On a local master, Python workers run this interpreter (unless ``PYSPARK_PYTHON`` says
+    otherwise), so a local session works from an unactivated virtualenv, and polars runs one
+    thread per task (unless ``POLARS_MAX_THREADS`` says otherwise).  ``conf`` keys have dots:
+    pass them as a dict (``session(**{"spark.sql.shuffle.partitions": "8"})``).
     """
     from pyspark.sql import SparkSession
 
@@ -247,8 +248,11 @@ def session(master: str | None = None, app_name: str = "codeindex", **conf: str)
         master = DEFAULT_MASTER
     if master is not None:
         builder = builder.master(master)
-    if "PYSPARK_PYTHON" not in os.environ and (master or "").startswith("local"):
-        builder = builder.config("spark.pyspark.python", sys.executable)
+    if (master or "").startswith("local"):
+        if "PYSPARK_PYTHON" not in os.environ:
+            builder = builder.config("spark.pyspark.python", sys.executable)
+        if "POLARS_MAX_THREADS" not in os.environ:  # a task has one core; more threads only contend
+            builder = builder.config("spark.executorEnv.POLARS_MAX_THREADS", "1")
     for key, value in conf.items():
         builder = builder.config(key, value)
     with warnings.catch_warnings():
@@ -284,24 +288,23 @@ def screen_files(inputs: Sequence[str | os.PathLike], output: str | os.PathLike,
                  partitions: int | None = None, spark: SparkSession | None = None, **columns: Any) -> int:
     """Read ``inputs`` with Spark, screen them, write a directory of parquet part files; the lines written.
 
-    ``inputs`` are parquet files or directories (or CSV files) on any path Spark reads.  A
-    local ``output`` is written beside itself and renamed into place; it may replace an
-    earlier Spark output (a directory with a ``_SUCCESS`` marker) but nothing else.  A remote
-    ``output`` (``hdfs://``, ``s3a://``) must not exist.  ``master`` None means the one
-    ``spark-submit`` gave, else ``local[2]``; a session this call starts, it stops.  Other
-    keywords (column overrides, ``icd_version=``, ``edits=``) go to the embedded screen.
+    ``inputs`` are parquet files or directories (or CSV files) on any path Spark reads.  An
+    ``output`` on this machine's file system is written beside itself and renamed into place;
+    it may replace an earlier Spark output (a directory with a ``_SUCCESS`` marker) but nothing
+    else.  Elsewhere (``hdfs://``, ``s3a://``, or no scheme on a cluster) it must not exist.
+    ``master`` None means the one ``spark-submit`` gave, else ``local[2]``; a session this call
+    starts, it stops.  Other keywords (column overrides, ``icd_version=``, ``edits=``) go to the embedded screen.
     """
     from pyspark.sql import SparkSession
 
     target = str(output)
-    local = "://" not in target or target.startswith("file://")
-    final = Path(target.removeprefix("file://")) if local else None
-    if final is not None and final.exists() and not _earlier_output(final):
-        raise InputError(f"{final}: already exists and is not an earlier Spark output; remove it or "
-                         "choose another output")
     started_here = spark is None and SparkSession.getActiveSession() is None
     active = spark or session(master)
     try:
+        final = _local_path(active, target)
+        if final is not None and final.exists() and not _earlier_output(final):
+            raise InputError(f"{final}: already exists and is not an earlier Spark output; remove it or "
+                             "choose another output")
         result = screen(read(active, inputs), policy, layout, partitions=partitions, **columns)
         if final is None:
             _write(result, target)
@@ -309,8 +312,8 @@ def screen_files(inputs: Sequence[str | os.PathLike], output: str | os.PathLike,
         final.parent.mkdir(parents=True, exist_ok=True)
         partial = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
         try:
-            _write(result, str(partial / "out"))
-            written = active.read.parquet(str(partial / "out")).count()
+            _write(result, (partial / "out").as_uri())
+            written = active.read.parquet((partial / "out").as_uri()).count()
             if final.exists():
                 shutil.rmtree(final)
             os.replace(partial / "out", final)
@@ -320,6 +323,22 @@ def screen_files(inputs: Sequence[str | os.PathLike], output: str | os.PathLike,
     finally:
         if started_here:
             active.stop()
+
+
+def _local_path(spark: SparkSession, target: str) -> Path | None:
+    """``target`` as a path of this machine's file system, or None when Spark writes it elsewhere.
+
+    A path without a scheme is on the cluster's default file system (``fs.defaultFS``).
+    """
+    if target.startswith("file:"):
+        return Path(target.removeprefix("file:").removeprefix("//")).resolve()
+    if "://" in target:
+        return None
+    try:
+        default_fs = spark.sparkContext._jsc.hadoopConfiguration().get("fs.defaultFS")  # type: ignore[union-attr]
+    except Exception:  # Spark Connect has no JVM here: trust the configuration, if it says
+        default_fs = spark.conf.get("spark.hadoop.fs.defaultFS", None)
+    return Path(target).resolve() if (default_fs or "file:///").startswith("file:") else None
 
 
 def _earlier_output(path: Path) -> bool:

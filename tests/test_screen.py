@@ -416,3 +416,28 @@ def test_synpuf_carrier_layout(tmp_path: Path, custom: str) -> None:
         screen(frame.drop("HCPCS_CD_13"), layout="synpuf-carrier")
     with pytest.raises(codeindex.InputError):
         screen(frame, layout="synpuf-carrier", procedure="HCPCS_CD")
+
+
+# --- streaming: the same answer, one slice at a time -------------------------------------------------------
+
+
+def test_streaming_equals_in_memory_across_chunk_boundaries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import codeindex.screen.determination as determination
+    from codeindex.synth import long_claims
+
+    path = tmp_path / "claims.parquet"
+    frame = long_claims(3000, seed=5)
+    # A claim whose 97545 and 97546 lines fall in different slices of 700 lines.
+    split = pl.DataFrame({"claim_id": [10**9, 10**9], "line_no": [1, 2], "procedure_code": ["97545", "97546"]},
+                         schema_overrides={"line_no": pl.Int32})
+    frame = pl.concat([frame.head(699), split.join(frame.head(1).drop("claim_id", "line_no", "procedure_code"),
+                                                   how="cross").select(frame.columns), frame.slice(699)])
+    frame.write_parquet(path)
+    monkeypatch.setattr(determination, "CHUNK_ROWS", 700)
+    in_memory = screen(path).collect()
+    streamed = screen(path, streaming=True).collect(engine="streaming")
+    assert streamed.height == frame.height
+    assert streamed.equals(in_memory)
+    split_rows = streamed.filter(pl.col("claim_id") == 10**9)
+    assert split_rows["determination"].to_list() == ["not_covered", "not_covered"]
+    assert all("addon_without_primary" not in (e or []) for e in split_rows["edits"].to_list())

@@ -17,6 +17,7 @@ screened lines, output), so a LazyFrame source must read the same each time.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import Literal
 
 import polars as pl
@@ -36,6 +37,7 @@ RESULT_SCHEMA = {
     "matched_dx_ranges": pl.List(pl.String), "edits": pl.List(pl.String),
 }
 _EMPTY = pl.lit([], dtype=pl.List(pl.String))
+SMALL = "in-memory"  # the engine for the screened lines' small frames: less start-up than streaming
 
 
 def _text(name: str) -> pl.Expr:
@@ -114,7 +116,7 @@ def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedur
     dx_long = (lines.select("__k", "__era", *[_text(c) for c in cols.dx])
                .unpivot(index=["__k", "__era"], on=list(cols.dx), variable_name="__pos", value_name="__dx")
                .filter(pl.col("__dx").str.strip_chars().str.len_bytes() > 0, era.is_not_null())
-               .with_columns(pl.col("__pos").replace_strict(position, return_dtype=pl.Int32)).collect())
+               .with_columns(pl.col("__pos").replace_strict(position, return_dtype=pl.Int32)).collect(engine=SMALL))
     diagnoses = classify_diagnoses(dx_long.select("__dx", "__era"), policy)
     matched = pl.col("__nc_ranges").list.len() > 0
     per_line = (dx_long.lazy().join(diagnoses.lazy(), on=["__dx", "__era"], how="left").sort("__k", "__pos")
@@ -201,7 +203,7 @@ def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedur
         matched_dx_ranges=pl.when(cov.is_not_null()).then(pl.col("__matched_ranges").fill_null(_EMPTY))
         .otherwise(_EMPTY),
         edits=edits,
-    ).cast(RESULT_SCHEMA).collect()
+    ).cast(RESULT_SCHEMA).collect(engine=SMALL)
 
 
 def screen_lines(lines: pl.LazyFrame, cols: LineColumns, policy: Policy, *, where: str = "the input",
@@ -218,7 +220,8 @@ def screen_lines(lines: pl.LazyFrame, cols: LineColumns, policy: Policy, *, wher
     check_code_columns(cols, schema, where)
     era = era_expr(cols, schema, where, icd_version)
     if not streaming:
-        lines = lines.collect().lazy()  # read once; every pass below runs over memory
+        frame = lines.collect()  # read once; every pass below runs over memory
+        lines = frame.lazy()
     proc = _text(cols.procedure)
     distinct = lines.select(proc.unique()).collect().to_series().to_list()
     procedures = classify_procedures(distinct, policy)
@@ -241,27 +244,46 @@ def screen_lines(lines: pl.LazyFrame, cols: LineColumns, policy: Policy, *, wher
     output = [pl.col(c) for c in cols.output]
     unscreened = _unscreened(policy, checked=edits == "all")
     if streaming:
-        lines = lines.with_row_index("__row")
-        screened = lines.filter(screened_mask).with_columns(**extra).collect()
+        screened = lines.with_row_index("__row").filter(screened_mask).with_columns(**extra).collect()
     else:  # the mask once, as a Series: it picks the screened lines and places their results
-        frame = lines.collect()
         mask = frame.select(screened_mask).to_series()
         screened = frame.filter(mask).with_columns(**extra)
     if screened.height == 0:
         return lines.select(*output, **unscreened)
     results = _explain(screened, cols, policy, procedures)
-    if streaming:  # a streaming join on the row number puts each result beside its line
-        joined = lines.select("__row", *output).join(
-            results.with_columns(screened["__row"]).lazy(), on="__row", how="left", maintain_order="left")
-        return joined.select(*output, *[pl.col(n).fill_null(unscreened[n]) if n in _CONSTANTS else pl.col(n)
-                                        for n in RESULT_SCHEMA])
+    if streaming:
+        return _by_chunks(lines, screened_mask, screened["__row"], results, output, unscreened)
     # In memory: the n-th screened line takes the n-th result, every other line the extra last row.
+    return frame.lazy().select(*output, __result=_placed(results, mask, unscreened)).unnest("__result")
+
+
+def _placed(results: pl.DataFrame, mask: pl.Series | pl.Expr, unscreened: dict[str, pl.Expr]) -> pl.Expr:
+    """The result of each line: the n-th line under ``mask`` takes row n, any other the unscreened row."""
     table = pl.concat([results, pl.select(**unscreened)], how="vertical").to_struct("__result")
-    position = pl.select(pl.when(mask).then(mask.cum_sum().cast(pl.Int64) - 1).otherwise(results.height)).to_series()
-    return frame.lazy().select(*output, __result=pl.lit(table).gather(pl.lit(position))).unnest("__result")
+    position = pl.when(mask).then(mask.cum_sum().cast(pl.Int64) - 1).otherwise(results.height)
+    if isinstance(mask, pl.Series):
+        position = pl.select(position).to_series()
+    return pl.lit(table).gather(position)
 
 
-_CONSTANTS = ("policy", "determination", "reason", "edits")
+CHUNK_ROWS = 1_000_000
+
+
+def _by_chunks(lines: pl.LazyFrame, mask: pl.Expr, rows: pl.Series, results: pl.DataFrame, output: list[pl.Expr],
+               unscreened: dict[str, pl.Expr], chunk_rows: int | None = None) -> pl.LazyFrame:
+    """The output as one slice of the input after another, each placing its own screened lines' results,
+    so that a streaming sink holds one slice at a time."""
+    chunk_rows = chunk_rows or CHUNK_ROWS
+    total = lines.select(pl.len()).collect().item()
+    chunk_of = (rows // chunk_rows).to_list()
+    parts, start = [], 0
+    for k in range(max(1, -(-total // chunk_rows))):
+        count = bisect_right(chunk_of, k) - start
+        part = lines.slice(k * chunk_rows, chunk_rows)
+        parts.append(part.select(*output, __result=_placed(results.slice(start, count), mask, unscreened))
+                     .unnest("__result"))
+        start += count
+    return pl.concat(parts, how="vertical")
 
 
 def _unscreened(policy: Policy, checked: bool) -> dict[str, pl.Expr]:

@@ -197,4 +197,6 @@ def classify_diagnoses(pairs: pl.DataFrame, policy: Policy) -> pl.DataFrame:
         tables.append(python.with_columns(
             pl.when(pl.col(c) == "").then(pl.lit([], pl.List(pl.String))).otherwise(pl.col(c).str.split(_SEPARATOR))
             .alias(c) for c in _LISTS))
+    if not tables:
+        return _python_table([], policy).with_columns(pl.lit([], pl.List(pl.String)).alias(c) for c in _LISTS)
     return pl.concat(tables, how="vertical")
