@@ -15,7 +15,7 @@ from functools import cache, cached_property
 
 import polars as pl
 
-from codeindex.code import Code
+from codeindex.code import KIND_BITS, SYSTEM_BITS, SYSTEM_IDS, Code
 from codeindex.data import data_path
 from codeindex.errors import InvalidCodeError
 from codeindex.ranges import CodeRange
@@ -31,20 +31,60 @@ _MAJOR_LEN = {("icd9dx", "numeric"): 3, ("icd9dx", "V"): 3, ("icd9dx", "E"): 4,
               ("icd9pcs", "procedure"): 2, ("icd10cm", "diagnosis"): 3}
 
 
+def _key_columns(system: str, short: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr]:
+    """(lo, hi, decimal form, major length) of known-valid short forms, computed by polars: the same keys and forms
+    ``parse_code`` gives (a test holds the two together), without a Python call per code."""
+    base = SYSTEM_IDS[system] << SYSTEM_BITS
+    if system == "icd9dx":
+        kind = pl.when(short.str.starts_with("V")).then(1).when(short.str.starts_with("E")).then(2).otherwise(0)
+        body = pl.when(kind > 0).then(short.str.slice(1)).otherwise(short)
+        width = pl.when(kind > 0).then(4).otherwise(5)
+        major = pl.when(kind == 2).then(4).otherwise(3)
+        radix, low, high = 10, "0", "9"
+    else:
+        kind, body = pl.lit(0), short
+        width = pl.lit(4 if system == "icd9pcs" else 7)
+        major = pl.lit(2 if system == "icd9pcs" else 3)
+        radix, low, high = (10, "0", "9") if system == "icd9pcs" else (36, "0", "Z")
+
+    def key(fill: str) -> pl.Expr:
+        padded = pl.concat_str(body, pl.lit(fill * 7)).str.slice(0, width)
+        return pl.lit(base, pl.Int64) + (kind.cast(pl.Int64) * (1 << KIND_BITS)) + padded.str.to_integer(base=radix)
+
+    rest = short.str.slice(major)
+    dotted = pl.when(rest.str.len_chars() > 0).then(pl.concat_str(pl.lit("."), rest)).otherwise(pl.lit(""))
+    decimal = pl.concat_str(short.str.slice(0, major), dotted)
+    return key(low), key(high), decimal, major
+
+
 @dataclass(frozen=True)
 class CodeSet:
     """The billable codes of one system, sorted by key, with their descriptions."""
 
     system: str
     release: str
-    codes: tuple[Code, ...]
-    descriptions: dict[str, str]
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_keys", [c.lo for c in self.codes])
+    table: pl.DataFrame  # short, lo, hi, description: billable codes in key order
 
     def __len__(self) -> int:
-        return len(self.codes)
+        return self.table.height
+
+    @cached_property
+    def _keys(self) -> list[int]:
+        return self.table["lo"].to_list()
+
+    @cached_property
+    def _his(self) -> list[int]:
+        return self.table["hi"].to_list()
+
+    @cached_property
+    def descriptions(self) -> dict[str, str]:
+        return dict(zip(self.table["short"], self.table["description"], strict=True))
+
+    @cached_property
+    def codes(self) -> tuple[Code, ...]:
+        """Every billable code as a Code, in key order (parsed on first use)."""
+        parse = SYSTEMS[self.system].parse
+        return tuple(parse(short) for short in self.table["short"])
 
     def billable(self, code: Code) -> bool:
         return code.short in self.descriptions and code.decimal[-1:] != "+"
@@ -53,21 +93,23 @@ class CodeSet:
         i = bisect_left(self._keys, code.lo)
         # The first leaf at or after the code's start must lie inside its span: a leaf that
         # starts there but ends beyond it is an ancestor ("001.00" under billable "001.0").
-        return i < len(self._keys) and self.codes[i].hi <= code.hi
+        return i < len(self._keys) and self._his[i] <= code.hi
 
     @cached_property
     def spellings(self) -> pl.DataFrame:
         """Every defined code (billable, and the parents of billable codes) by each way it is
         written, short and decimal, with its keys: a table claims' codes can be joined against."""
-        defined: dict[str, Code] = {c.short: c for c in self.codes}
-        for leaf in self.codes:
-            for n in range(_MAJOR_LEN[(self.system, leaf.kind)], len(leaf.short)):
-                if leaf.short[:n] not in defined:
-                    defined[leaf.short[:n]] = parse_code(leaf.short[:n], self.system)
-        rows = [(spelling, c.short, c.lo, c.hi, c.short in self.descriptions)
-                for c in defined.values() for spelling in {c.short, c.decimal}]
-        return pl.DataFrame(rows, schema={"spelling": pl.String, "short": pl.String, "lo": pl.Int64,
-                                          "hi": pl.Int64, "billable": pl.Boolean}, orient="row")
+        short = pl.col("short")
+        lo, hi, decimal, major = _key_columns(self.system, short)
+        parents = (self.table.select(short, n=pl.int_ranges(major, short.str.len_chars()))
+                   .explode("n").drop_nulls("n").select(short=short.str.slice(0, pl.col("n"))).unique())
+        defined = pl.concat([self.table.select("short", billable=pl.lit(True)),
+                             parents.join(self.table.select("short"), on="short", how="anti")
+                             .with_columns(billable=pl.lit(False))])
+        keyed = defined.with_columns(lo=lo, hi=hi, decimal=decimal)
+        return pl.concat([keyed.select(spelling=short, short=short, lo="lo", hi="hi", billable="billable"),
+                          keyed.filter(pl.col("decimal") != short)
+                          .select(spelling="decimal", short=short, lo="lo", hi="hi", billable="billable")])
 
     def description(self, code: Code) -> str | None:
         return self.descriptions.get(code.short)
@@ -104,15 +146,13 @@ def code_set(system: str) -> CodeSet:
     if name not in FILES:
         raise InvalidCodeError(name, "", "no official code set is bundled for this system (CPT is the AMA's)")
     file_name, encoding, release = FILES[name]
-    parse = SYSTEMS[name].parse
-    descriptions: dict[str, str] = {}
     with gzip.open(data_path("codesets", file_name), "rt", encoding=encoding) as lines:
-        for line in lines:
-            short, _, description = line.rstrip("\n").partition(" ")
-            if short:
-                descriptions[short] = description.strip()
-    codes = sorted((parse(short) for short in descriptions), key=lambda c: c.lo)
-    return CodeSet(name, release, tuple(codes), descriptions)
+        rows = [line.rstrip("\n").partition(" ") for line in lines]
+    table = pl.DataFrame({"short": [r[0] for r in rows if r[0]],
+                          "description": [r[2].strip() for r in rows if r[0]]})
+    lo, hi, _, _ = _key_columns(name, pl.col("short"))
+    table = table.with_columns(lo=lo, hi=hi).sort("lo").select("short", "lo", "hi", "description")
+    return CodeSet(name, release, table)
 
 
 def has_code_set(system: str) -> bool:

@@ -178,3 +178,16 @@ def test_expand_of_single_codes() -> None:
     assert [c.decimal for c in codes.expand(parse_range("410.0", "icd9dx"), parents=True)] == [
         "410.0", "410.00", "410.01", "410.02",
     ]
+
+
+@pytest.mark.parametrize("system", ["icd9dx", "icd9pcs", "icd10cm"])
+def test_vectorized_keys_and_spellings_equal_the_parser(system: str) -> None:
+    """The code-set table's keys (computed by polars) and spellings agree with parse_code for every code."""
+    codes = code_set(system)
+    for spelling, short, lo, hi, billable in codes.spellings.iter_rows():
+        code = parse_code(short, system)
+        assert (code.lo, code.hi) == (lo, hi), short
+        assert spelling in (code.short, code.decimal)
+        assert billable == codes.billable(code)
+        assert codes.defined(code)
+    assert codes.spellings.filter("billable").select("short").n_unique() == len(codes)
