@@ -283,7 +283,7 @@ def _by_chunks(lines: pl.LazyFrame, mask: pl.Expr, rows: pl.Series, results: pl.
         parts.append(part.select(*output, __result=_placed(results.slice(start, count), mask, unscreened))
                      .unnest("__result"))
         start += count
-    return pl.concat(parts, how="vertical")
+    return pl.concat(parts, how="vertical", parallel=False)  # one slice in memory at a time
 
 
 def _unscreened(policy: Policy, checked: bool) -> dict[str, pl.Expr]:
