@@ -185,7 +185,7 @@ def _screen(args: argparse.Namespace) -> int:
         else:
             try:
                 plan = screen(args.inputs, policy=args.policy, layout=args.layout, icd_version=args.icd_version,
-                              edits=args.edits, **columns)
+                              edits=args.edits, streaming=_streaming(args), **columns)
                 write_atomically(plan, output)
             except pl.exceptions.PolarsError as exc:  # unreadable content found while streaming the input
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
