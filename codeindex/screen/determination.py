@@ -260,7 +260,8 @@ def screen_lines(lines: pl.LazyFrame, cols: LineColumns, policy: Policy, *, wher
 def _placed(results: pl.DataFrame, mask: pl.Series | pl.Expr, unscreened: dict[str, pl.Expr]) -> pl.Expr:
     """The result of each line: the n-th line under ``mask`` takes row n, any other the unscreened row."""
     table = pl.concat([results, pl.select(**unscreened)], how="vertical").to_struct("__result")
-    position = pl.when(mask).then(mask.cum_sum().cast(pl.Int64) - 1).otherwise(results.height)
+    # Row numbers as polars' own index type (UInt32): no cast on millions of lines.
+    position = pl.when(mask).then(mask.cum_sum() - 1).otherwise(results.height)
     if isinstance(mask, pl.Series):
         position = pl.select(position).to_series()
     return pl.lit(table).gather(position)
