@@ -7,8 +7,9 @@ engine runs (``codeindex.screen.screen``), through ``DataFrame.mapInArrow``.  Th
 is loaded and compiled once, on the driver, and travels inside the task closure; the
 output schema is declared up front, by screening an empty frame of the input's schema.
 
-Spark is an optional dependency (``pip install 'codeindex[spark]'``, plus Java 17+):
-this module imports ``pyspark`` only inside its functions.
+Spark is an optional dependency (``pip install 'codeindex[spark]'``, plus Java 17+).
+Importing this module fails with ImportError when pyspark is missing, or pandas, which
+pyspark's ``mapInArrow`` insists on finding on the driver (no data goes through it).
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ import pyarrow as pa
 
 from codeindex.errors import InputError
 from codeindex.policy import Policy, load_policy
+
+try:
+    import pandas  # noqa: F401
+    import pyspark  # noqa: F401
+except ImportError as exc:
+    raise ImportError(f"codeindex.spark needs pyspark and pandas (pip install 'codeindex[spark]'): {exc}") \
+        from exc
+from codeindex.screen import RESULT_SCHEMA
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -242,6 +251,8 @@ def session(master: str | None = None, app_name: str = "codeindex", **conf: str)
     """
     from pyspark.sql import SparkSession
 
+    if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
+        raise InputError("Spark needs Java 17 or later: no java on PATH and no JAVA_HOME")
     builder = SparkSession.builder.appName(app_name)
     launched = "PYSPARK_GATEWAY_PORT" in os.environ  # by spark-submit or the pyspark shell
     if master is None and not launched and SparkSession.getActiveSession() is None:
@@ -360,7 +371,8 @@ def _write(result: DataFrame, target: str) -> None:
 
 
 def to_polars(df: DataFrame) -> pl.DataFrame:
-    """Collect a Spark DataFrame through Arrow (no pandas) as a polars DataFrame."""
+    """Collect a Spark DataFrame through Arrow (no pandas) as a polars DataFrame, a screen's result
+    columns back in the embedded engine's types (Spark has no categorical or enum)."""
     if hasattr(df, "toArrow"):  # pyspark >= 4
         table = df.toArrow()
     else:
@@ -368,4 +380,5 @@ def to_polars(df: DataFrame) -> pl.DataFrame:
         table = pa.Table.from_batches(batches) if batches else _arrow_schema_of(df).empty_table()
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
-    return frame
+    return frame.cast({name: dtype for name, dtype in RESULT_SCHEMA.items()
+                       if frame.schema.get(name) == pl.String})
