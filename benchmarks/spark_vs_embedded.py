@@ -3,8 +3,8 @@
     python benchmarks/spark_vs_embedded.py --rows 2000000 [--master local[2]] [--partitions P]
                                            [--repeat K] [--json FILE]
 
-Makes (or reuses, under ``benchmarks/.data/``) a long-layout parquet of N lines from
-``codeindex synth --layout long --seed 1``, then times:
+Makes (or reuses, under ``benchmarks/.data/``) the long-layout parquet of N lines that
+``benchmarks/compare.py`` uses, then times:
 
 embedded    ``codeindex.screen.screen(path).collect()``, and ``sink_parquet`` to a temporary file;
             the first (cold) run loads the code sets, the best of ``--repeat`` warm runs follows.
@@ -45,28 +45,13 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
+from compare import claims_path  # the same file the engine comparison uses
 
 from codeindex import spark as cs
 from codeindex.screen import screen as embedded
-from codeindex.synth import write_sample
 
 DATA_DIR = Path(__file__).resolve().parent / ".data"
-SEED = 1
 KEY = ["claim_id", "line_no"]
-
-
-def claims_path(rows: int, data_dir: Path = DATA_DIR) -> Path:
-    """The long-layout parquet of ``rows`` lines (seed 1), made on first use and reused after."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    ignore = data_dir / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("# generated benchmark data\n*\n")
-    path = data_dir / f"synth-long-n{rows}-seed{SEED}.parquet"
-    if not path.exists():
-        partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.parquet")
-        write_sample(partial, rows, layout="long", seed=SEED)
-        partial.replace(path)
-    return path
 
 
 def timed(run: Callable[[], Any]) -> float:
@@ -103,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--rows and --repeat must be at least 1")
 
     started = time.perf_counter()
-    path = claims_path(args.rows, args.data_dir)
+    path = claims_path(args.rows, data_dir=args.data_dir)
     print(f"data: {path} ({args.rows:,} lines; ready in {time.perf_counter() - started:.1f}s)", flush=True)
     scratch = Path(tempfile.mkdtemp(prefix="codeindex-spark-bench-"))
     numbers: dict[str, Any] = {"rows": args.rows, "master": args.master, "partitions": args.partitions,
