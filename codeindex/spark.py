@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from codeindex.errors import InputError
 from codeindex.policy import Policy, load_policy
+from codeindex.screen import RESULT_SCHEMA
 
 try:
     import pandas  # noqa: F401
@@ -36,7 +37,6 @@ try:
 except ImportError as exc:
     raise ImportError(f"codeindex.spark needs pyspark and pandas (pip install 'codeindex[spark]'): {exc}") \
         from exc
-from codeindex.screen import RESULT_SCHEMA
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
