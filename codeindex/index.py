@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from intervaltree import Interval, IntervalTree
 
@@ -27,9 +27,8 @@ class Entry:
     payload: Any = None
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """An entry a code matched, and how: "contained" or "partial"."""
+class Hit(NamedTuple):
+    """An entry a code matched, and how: "contained" or "partial" (a tuple: lookups make many)."""
 
     entry: Entry
     match: Match
@@ -72,10 +71,11 @@ class CodeIndex:
         tree = self.trees.get(system)
         if tree is None:
             return []
-        hits = [
-            Hit(iv.data, "contained" if iv.begin <= lo and hi < iv.end else "partial")
-            for iv in (tree.at(lo) if lo == hi else tree.overlap(lo, hi + 1))
-        ]
+        if lo == hi:  # a full-length code: a point, inside every interval that holds it
+            hits = [Hit(iv.data, "contained") for iv in tree.at(lo)]
+        else:
+            hits = [Hit(iv.data, "contained" if iv.begin <= lo and hi < iv.end else "partial")
+                    for iv in tree.overlap(lo, hi + 1)]
         if len(hits) > 1:
             hits.sort(key=lambda h: (h.entry.range.lo, h.entry.range.hi))
         return hits

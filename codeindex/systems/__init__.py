@@ -24,7 +24,7 @@ def system_name(system: str) -> str:
 
 @lru_cache(maxsize=1 << 17)
 def _parse_cached(text: str, system: str) -> Code:
-    return SYSTEMS[system].parse(text)
+    return SYSTEMS[system_name(system)].parse(text)
 
 
 def parse_code(text: str, system: str) -> Code:
@@ -32,10 +32,9 @@ def parse_code(text: str, system: str) -> Code:
 
     Results are cached: the code domain is small next to claim volumes.
     """
-    name = system_name(system)
     if not isinstance(text, str):
-        return SYSTEMS[name].parse(text)  # raises, naming the type
-    return _parse_cached(text, name)
+        return SYSTEMS[system_name(system)].parse(text)  # raises, naming the type
+    return _parse_cached(text, system)
 
 
 def is_valid(text: str, system: str) -> bool:
