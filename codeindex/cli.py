@@ -179,9 +179,13 @@ def _screen(args: argparse.Namespace) -> int:
             except ImportError as exc:
                 raise UsageError(f"--engine spark needs the spark extra (pip install 'codeindex[spark]'): {exc}") \
                     from None
-            spark.screen_files(args.inputs, str(output), master=args.master, policy=args.policy,
-                               layout=args.layout, **columns)
-            result = pl.scan_parquet(output / "*.parquet" if output.is_dir() else output)
+            written = spark.screen_files(args.inputs, args.output, master=args.master, policy=args.policy,
+                                         layout=args.layout, partitions=args.partitions,
+                                         icd_version=args.icd_version, edits=args.edits, **columns)
+            if "://" in args.output:  # remote storage: the lines written are the summary
+                Console().print(f"wrote {written:,} screened lines to {args.output}", highlight=False)
+                return 0
+            result = pl.scan_parquet(output / "*.parquet")
         else:
             try:
                 plan = screen(args.inputs, policy=args.policy, layout=args.layout, icd_version=args.icd_version,
@@ -290,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     scr.add_argument("--streaming", default="auto", choices=["auto", "on", "off"],
                      help="read the input in passes with bounded memory (auto: when the input files pass 200 MB)")
     scr.add_argument("--engine", default="polars", choices=["polars", "spark"])
-    scr.add_argument("--master", default="local[2]", help="Spark master with --engine spark")
+    scr.add_argument("--master", help="Spark master with --engine spark (default: spark-submit's, else local[2])")
+    scr.add_argument("--partitions", type=int, help="Spark partitions (default: Spark's shuffle partitions)")
     scr.set_defaults(run=_screen)
 
     syn = commands.add_parser("synth", help="write seeded sample claims")

@@ -16,7 +16,8 @@ def screen(source: Source, policy: str | Policy = "0198", layout: str = "long", 
 
     ``source`` is a LazyFrame, a DataFrame, or parquet/CSV path(s), a glob or a directory.
     Long-layout column names can be overridden: ``claim_id``, ``line_no``, ``procedure``,
-    ``dx`` (a list), ``date``, ``amount``, ``icd_version``.  The lines are read into memory once;
+    ``dx`` (a list), ``date``, ``amount``.  ``icd_version`` (9 or 10) is the version of lines
+    with neither an ``icd_version`` column value nor a readable date.  The lines are read into memory once;
     with ``streaming`` the source is read in passes instead, for input larger than memory.
     """
     compiled = load_policy(policy)
