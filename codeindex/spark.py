@@ -260,8 +260,8 @@ def session(master: str | None = None, app_name: str = "codeindex", **conf: str)
     if master is not None:
         builder = builder.master(master)
     if (master or "").startswith("local"):
-        if "PYSPARK_PYTHON" not in os.environ:
-            builder = builder.config("spark.pyspark.python", sys.executable)
+        # PySpark takes the workers' interpreter from the driver's environment, not from a conf.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         if "POLARS_MAX_THREADS" not in os.environ:  # a task has one core; more threads only contend
             builder = builder.config("spark.executorEnv.POLARS_MAX_THREADS", "1")
     for key, value in conf.items():
