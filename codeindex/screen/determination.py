@@ -9,10 +9,11 @@ per-line explanation; they are under 1 % of real claims.  So the screen:
    reason, matched ranges and edits with polars on that small frame;
 3. returns a plan over all lines in which the screened lines take their results
    by position (the n-th screened line takes the n-th result) and every other
-   line gets constants: ``not_applicable``, no edits.
+   line gets constants: ``not_applicable``, null list columns (nothing looked for).
 
-No per-row Python anywhere; the source is read three times (distinct procedures,
-screened lines, output), so a LazyFrame source must read the same each time.
+No per-row Python anywhere.  By default the lines are read into memory once.  In
+streaming mode the source is read in passes (distinct procedures, screened lines,
+output slice by slice), so a LazyFrame source must read the same each time.
 """
 
 from __future__ import annotations
