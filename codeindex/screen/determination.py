@@ -263,10 +263,11 @@ def screen_lines(lines: pl.LazyFrame, cols: LineColumns, policy: Policy, *, wher
 def _placed(results: pl.DataFrame, mask: pl.Series | pl.Expr, unscreened: dict[str, pl.Expr]) -> pl.Expr:
     """The result of each line: the n-th line under ``mask`` takes row n, any other the unscreened row."""
     table = pl.concat([results, pl.select(**unscreened)], how="vertical").to_struct("__result")
-    # Row numbers as polars' own index type (UInt32): no cast on millions of lines.
-    position = pl.when(mask).then(mask.cum_sum() - 1).otherwise(results.height)
-    if isinstance(mask, pl.Series):
-        position = pl.select(position).to_series()
+    if isinstance(mask, pl.Series):  # every line points at the last row, then the screened ones at theirs
+        position = pl.repeat(results.height, mask.len(), dtype=pl.UInt32, eager=True)
+        position = position.scatter(mask.arg_true(), pl.int_range(results.height, dtype=pl.UInt32, eager=True))
+    else:  # in a slice of a streaming plan
+        position = pl.when(mask).then(mask.cum_sum() - 1).otherwise(results.height)
     return pl.lit(table).gather(position)
 
 
