@@ -26,9 +26,6 @@ FILES = {
     "icd9pcs": ("icd9cm_v32_sg_long.txt.gz", "ascii", "ICD-9-CM v32 procedures"),
     "icd10cm": ("icd10cm_2024_codes.txt.gz", "ascii", "ICD-10-CM FY2024"),
 }
-# Shortest form of a code (its major) per system and kind, for listing parents.
-_MAJOR_LEN = {("icd9dx", "numeric"): 3, ("icd9dx", "V"): 3, ("icd9dx", "E"): 4,
-              ("icd9pcs", "procedure"): 2, ("icd10cm", "diagnosis"): 3}
 
 
 def _key_columns(system: str, short: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr]:
@@ -126,15 +123,10 @@ class CodeSet:
             leaves = leaves[:-1]
         if not parents:
             return list(leaves)
-        seen: dict[str, Code] = {c.short: c for c in leaves}
-        for leaf in leaves:
-            for n in range(_MAJOR_LEN[(self.system, leaf.kind)], len(leaf.short)):
-                prefix = leaf.short[:n]
-                if prefix not in seen:
-                    parent = parse_code(prefix, self.system)
-                    if code_range.contains(parent):
-                        seen[prefix] = parent
-        return sorted(seen.values(), key=lambda c: (c.lo, len(c.short)))
+        inside = self.spellings.filter(~pl.col("billable"), pl.col("lo") >= code_range.lo,
+                                       pl.col("hi") <= code_range.hi)
+        found = [*leaves, *(parse_code(short, self.system) for short in inside["short"].unique())]
+        return sorted(found, key=lambda c: (c.lo, len(c.short)))
 
 
 @cache

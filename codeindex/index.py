@@ -34,23 +34,26 @@ class Hit(NamedTuple):
     match: Match
 
 
+def _interval(entry: Entry | CodeRange, payload: Any = None) -> Interval:
+    """An entry as a tree interval; intervaltree is half-open, so the end is hi + 1."""
+    entry = entry if isinstance(entry, Entry) else Entry(entry, payload)
+    return Interval(entry.range.lo, entry.range.hi + 1, entry)
+
+
 class CodeIndex:
     """Ranges of any code systems, queried by code or by range."""
 
     def __init__(self, entries: Iterable[Entry | CodeRange] = ()) -> None:
         intervals: dict[str, list[Interval]] = {}
         for entry in entries:  # built in one go per system: much faster than adding one by one
-            entry = entry if isinstance(entry, Entry) else Entry(entry)
-            intervals.setdefault(entry.range.system, []).append(
-                Interval(entry.range.lo, entry.range.hi + 1, entry))  # intervaltree is half-open
+            interval = _interval(entry)
+            intervals.setdefault(interval.data.range.system, []).append(interval)
         self.trees: dict[str, IntervalTree] = {s: IntervalTree(ivs) for s, ivs in intervals.items()}
 
     def add(self, entry: Entry | CodeRange, payload: Any = None) -> Entry:
-        if isinstance(entry, CodeRange):
-            entry = Entry(entry, payload)
-        tree = self.trees.setdefault(entry.range.system, IntervalTree())
-        tree.add(Interval(entry.range.lo, entry.range.hi + 1, entry))  # intervaltree is half-open
-        return entry
+        interval = _interval(entry, payload)
+        self.trees.setdefault(interval.data.range.system, IntervalTree()).add(interval)
+        return interval.data
 
     def __len__(self) -> int:
         return sum(len(t) for t in self.trees.values())

@@ -48,11 +48,9 @@ def _diagnosis(rng: random.Random, pool: list[str], truncated: list[str]) -> str
     return rng.choice(pool)
 
 
-def _procedure(rng: random.Random, policy_share: float) -> str:
-    roll = rng.random()
-    if roll < policy_share:
-        return rng.choice(POLICY)
-    if roll < policy_share + 0.001:
+def _procedure(rng: random.Random) -> str:
+    """An everyday procedure code, now and then a malformed one (the policy's come per claim)."""
+    if rng.random() < 0.001:
         return rng.choice(["97545-GP", "9754", "", "97545 "])
     return rng.choice(EVERYDAY)
 
@@ -72,7 +70,7 @@ def long_claims(rows: int, seed: int = 0, dx_columns: int = 12, policy_share: fl
         day = _service_date(rng, icd9_era)
         n_dx = rng.randint(1, dx_columns)
         claim_dx = [_diagnosis(rng, pool, truncated) for _ in range(n_dx)] + [None] * (dx_columns - n_dx)
-        procedures = [_procedure(rng, 0.0) for _ in range(rng.randint(1, 4))]
+        procedures = [_procedure(rng) for _ in range(rng.randint(1, 4))]
         if rng.random() < policy_share * 3:  # a work-hardening claim: 97545 and its add-on hours
             procedures = ["97545"] + ["97546"] * rng.randint(0, 3) if rng.random() < 0.8 else ["97546"]
             if not icd9_era and rng.random() < 0.3:
@@ -103,7 +101,7 @@ def synpuf_carrier_claims(claims: int, seed: int = 0, policy_share: float = 0.02
                                      "CLM_FROM_DT": int(day.strftime("%Y%m%d"))}
         for i in range(1, SYNPUF_CLAIM_DX + 1):
             record[f"ICD9_DGNS_CD_{i}"] = _diagnosis(rng, pool9, TRUNCATED9) if i <= rng.randint(1, 8) else None
-        procedures = [_procedure(rng, 0.0) for _ in range(rng.randint(1, 5))]
+        procedures = [_procedure(rng) for _ in range(rng.randint(1, 5))]
         if rng.random() < policy_share:
             procedures = ["97545", "97546"] if rng.random() < 0.8 else ["97546"]
         for i in range(1, SYNPUF_LINES + 1):

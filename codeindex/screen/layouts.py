@@ -36,7 +36,6 @@ class LineColumns:
     amount: str | None
     icd_version: str | None
     output: tuple[str, ...]
-    line_no: str | None = None
 
 
 def _files(paths: Sequence[str | os.PathLike]) -> list[Path]:
@@ -127,7 +126,7 @@ def long_lines(frame: pl.LazyFrame, name: str, *, claim_id: str = "claim_id", li
         claim_id=claim_id, procedure=procedure, dx=dx_columns, date=date if date in schema else None,
         amount=amount if amount in schema else None,
         icd_version=icd_version if icd_version in schema else None,
-        output=tuple(schema.names()), line_no=line_no if line_no in schema else None)
+        output=tuple(schema.names()))
     return frame, columns
 
 
@@ -153,8 +152,7 @@ def synpuf_carrier_lines(frame: pl.LazyFrame, name: str) -> tuple[pl.LazyFrame, 
     output = ("DESYNPUF_ID", "CLM_ID", "CLM_FROM_DT", "line_num", "HCPCS_CD", "LINE_ICD9_DGNS_CD",
               "LINE_NCH_PMT_AMT")
     columns = LineColumns(claim_id="CLM_ID", procedure="HCPCS_CD", dx=("LINE_ICD9_DGNS_CD", *claim_dx),
-                          date="CLM_FROM_DT", amount="LINE_NCH_PMT_AMT", icd_version=None, output=output,
-                          line_no="line_num")
+                          date="CLM_FROM_DT", amount="LINE_NCH_PMT_AMT", icd_version=None, output=output)
     return exploded, columns
 
 
