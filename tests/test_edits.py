@@ -9,6 +9,7 @@ import pytest
 
 from codeindex.codesets import code_set
 from codeindex.policy import load_policy, parse_cpb
+from codeindex.screen import edits
 from codeindex.screen.edits import ERAS, classify_diagnoses
 
 CUSTOM = """CPT Codes / HCPCS Codes / ICD-9 Codes
@@ -25,15 +26,6 @@ E880.0 Fall on stairs
 """
 
 
-def _parser_only(pairs: pl.DataFrame, policy) -> pl.DataFrame:
-    """The same table with every value forced through the parser (no value matches a spelling)."""
-    from codeindex.screen import edits
-
-    return edits._python_table(pairs.iter_rows(), policy).with_columns(
-        pl.when(pl.col(c) == "").then(pl.lit([], pl.List(pl.String))).otherwise(pl.col(c).str.split("\x1f"))
-        .alias(c) for c in ("__dx_edits", "__dx_notes", "__nc_ranges"))
-
-
 def _values(era: str) -> list[str]:
     frame = code_set("icd9dx" if era == "icd9" else "icd10cm").spellings
     rng = random.Random(7)
@@ -42,12 +34,25 @@ def _values(era: str) -> list[str]:
     return chosen + [" " + v.lower() + " " for v in rng.sample(chosen, 500)]
 
 
+ORDER = ["__dx", "__era", "__seq", "__kind", "__item"]
+
+
 @pytest.mark.parametrize("policy", [load_policy("0198"), parse_cpb(CUSTOM)], ids=["0198", "custom"])
 @pytest.mark.parametrize("era", ERAS)
 def test_join_path_equals_parser_path(policy, era: str) -> None:
     pairs = pl.DataFrame({"__dx": _values(era)}).with_columns(__era=pl.lit(era)).unique()
-    fast = classify_diagnoses(pairs, policy).sort("__dx")
-    slow = _parser_only(pairs, policy).sort("__dx")
-    assert fast.height == pairs.height
+    fast = classify_diagnoses(pairs, policy).sort(ORDER)
+    slow = edits._python_findings(pairs.iter_rows(), policy).sort(ORDER)
     assert fast.columns == slow.columns
     assert fast.to_dicts() == slow.to_dicts()
+    assert {"edit", "note", "nc"} <= set(fast["__kind"]) or policy.version(era) is None
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_join_path_classifies_every_code_set_spelling(era: str) -> None:
+    """Values written as in the code set never reach the parser (it is the slow path)."""
+    spellings = [v for v in _values(era) if v == v.strip().upper()]
+    values = pl.DataFrame({"__dx": spellings}).unique().with_columns(
+        __era=pl.lit(era), __dx_text=pl.col("__dx"), __spelling=pl.col("__dx"))
+    _, classified = edits._set_findings(values, era, parse_cpb(CUSTOM))
+    assert classified.sort().to_list() == values["__dx"].sort().to_list()

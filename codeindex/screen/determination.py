@@ -97,9 +97,8 @@ def _suspect_diagnoses(lines: pl.LazyFrame, cols: LineColumns, policy: Policy) -
     distinct = [v for v in values["v"].to_list() if v is not None and v.strip()]
     pairs = pl.DataFrame([(v, era) for v in distinct for era in ERAS], schema={"__dx": pl.String, "__era": pl.String},
                          orient="row")
-    table = classify_diagnoses(pairs, policy)
-    edited = table.filter(pl.col("__dx_edits").list.len() > 0)
-    return {era: edited.filter(pl.col("__era") == era)["__dx"].to_list() for era in ERAS}
+    edited = classify_diagnoses(pairs, policy).filter(pl.col("__kind") == "edit")
+    return {era: edited.filter(pl.col("__era") == era)["__dx"].unique().to_list() for era in ERAS}
 
 
 def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedures: pl.DataFrame) -> pl.DataFrame:
@@ -110,29 +109,35 @@ def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedur
         return pl.when(era == "icd9").then(pl.col(f"{name}_icd9")).when(era == "icd10").then(pl.col(f"{name}_icd10"))
 
     # One lazy plan, collected once at the end, so polars can run its branches in parallel.
-    lines = (screened.lazy().with_row_index("__k").with_columns(__proc=_text(cols.procedure))
+    screened = screened.with_row_index("__k")
+    lines = (screened.lazy().select("__k", cols.claim_id, "__era", "__date_raw", "__date",
+                                    __proc=_text(cols.procedure))
              .join(procedures.lazy(), on="__proc", how="left", maintain_order="left", nulls_equal=True)
              .with_columns(__cov=by_era("__cov"), __prange=by_era("__prange"), __pdesc=by_era("__pdesc"),
                            __addon=by_era("__addon"), __primary=by_era("__primary")))
 
     position = {c: i for i, c in enumerate(cols.dx)}
-    dx_long = (lines.select("__k", "__era", *[_text(c) for c in cols.dx])
+    dx_long = (screened.lazy().select("__k", "__era", *[_text(c) for c in cols.dx])
                .unpivot(index=["__k", "__era"], on=list(cols.dx), variable_name="__pos", value_name="__dx")
                .filter(pl.col("__dx").str.strip_chars().str.len_bytes() > 0, era.is_not_null())
                .with_columns(pl.col("__pos").replace_strict(position, return_dtype=pl.Int32)).collect(engine=SMALL))
-    diagnoses = classify_diagnoses(dx_long.select("__dx", "__era"), policy)
-    matched = pl.col("__nc_ranges").list.len() > 0
-    per_line = (dx_long.lazy().join(diagnoses.lazy(), on=["__dx", "__era"], how="left").sort("__k", "__pos")
-                .group_by("__k", maintain_order=True).agg(
-                    __matched_dx=pl.col("__dx_text").filter(matched),
-                    __matched_ranges=pl.col("__nc_ranges").list.explode(keep_nulls=False, empty_as_null=False)
-                    .unique(maintain_order=True),
-                    __first_dx=pl.col("__dx_text").filter(matched).first(),
-                    __first_label=pl.col("__nc_label").filter(matched).first(),
-                    __n_dx=matched.sum(),
-                    __cov_dx=pl.col("__dx_text").filter(pl.col("__cov_hit")).first(),
-                    __dx_edits=pl.col("__dx_edits").list.explode(keep_nulls=False, empty_as_null=False),
-                    __dx_notes=pl.col("__dx_notes").list.explode(keep_nulls=False, empty_as_null=False)))
+    # Only diagnoses with something to say have findings: the lines' lists are built from those rows.
+    kind = pl.col("__kind")
+    findings = (classify_diagnoses(dx_long.select("__dx", "__era"), policy).sort("__dx", "__era", "__seq")
+                .with_columns(__first_nc=(kind == "nc") & pl.struct("__dx", "__era", "__kind").is_first_distinct()))
+    found = (dx_long.filter(pl.col("__dx").is_in(findings["__dx"].implode())).lazy()
+             .join(findings.lazy(), on=["__dx", "__era"]).sort("__k", "__pos", "__seq", maintain_order=True))
+    first_nc = pl.col("__first_nc")
+    per_line = found.group_by("__k", maintain_order=True).agg(
+        __matched_dx=pl.col("__dx_text").filter(first_nc),
+        __matched_ranges=pl.col("__item").filter(kind == "nc").unique(maintain_order=True),
+        __first_dx=pl.col("__dx_text").filter(first_nc).first(),
+        __first_label=pl.col("__label").filter(first_nc).first(),
+        __n_dx=first_nc.sum(),
+        __cov_dx=pl.col("__dx_text").filter(kind == "cov").first(),
+        # Edits and notes as text: a line's lists are assembled as text and split once, far cheaper than lists.
+        __dx_edits=pl.col("__item").filter(kind == "edit").str.join(","),
+        __dx_notes=pl.col("__item").filter(kind == "note").str.join("; "))
     claims = (lines.filter(pl.col("__proc_code").is_not_null())
               .group_by(cols.claim_id).agg(__claim_codes=pl.col("__proc_code").unique()))
     lines = (lines.join(per_line, on="__k", how="left", maintain_order="left")
@@ -142,8 +147,7 @@ def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedur
     addon_alone = (pl.col("__addon").fill_null(False)
                    & ~pl.col("__claim_codes").list.contains(pl.col("__primary")).fill_null(False))
     # A date that is there but cannot be read, whatever else told the era (icd_version, --icd-version).
-    bad_date = (pl.col("__date_raw").str.strip_chars().str.len_bytes().fill_null(0) > 0) & pl.col("__date").is_null() \
-        if "__date_raw" in screened.columns else pl.lit(False)
+    bad_date = (pl.col("__date_raw").str.strip_chars().str.len_bytes().fill_null(0) > 0) & pl.col("__date").is_null()
     named_elsewhere = pl.any_horizontal(pl.col(f"__cov_{e}").is_not_null() for e in ERAS)
     determination = (
         pl.when(era.is_null() & named_elsewhere).then(pl.lit("review"))
@@ -180,22 +184,23 @@ def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedur
             pl.col("__proc_label"), pl.lit(" is not named by "), version_name,
             pl.lit(", the version for this line's date of service")))
         .otherwise(pl.format("{} is not named by {}", pl.col("__proc_label"), pl.lit(policy.name()))))
-    notes = pl.concat_list(
-        pl.col("__dx_notes").fill_null(_EMPTY),
-        pl.when(addon_alone).then(pl.concat_list(pl.format(
-            "add-on {} is billed without its primary {} on the claim", pl.col("__proc_code"),
-            pl.col("__primary")))).otherwise(_EMPTY),
-        pl.when(bad_date).then(pl.concat_list(pl.format("the date of service '{}' cannot be read",
-                                                        pl.col("__date_raw")))).otherwise(_EMPTY))
-    edits = pl.concat_list(
-        pl.when(pl.col("__proc_error").is_not_null()).then(pl.lit(["invalid_code"])).otherwise(_EMPTY),
-        pl.col("__dx_edits").fill_null(_EMPTY),
-        pl.when(addon_alone).then(pl.lit(["addon_without_primary"])).otherwise(_EMPTY),
-        pl.when(bad_date).then(pl.lit(["invalid_date"])).otherwise(_EMPTY),
-    ).list.unique(maintain_order=True)
-    full_reason = pl.concat_str(
-        reason, pl.when(notes.list.len() > 0).then(pl.concat_str(pl.lit("; "), notes.list.join("; ")))
-        .otherwise(pl.lit("")), pl.lit("."))
+    def present(text: pl.Expr) -> pl.Expr:
+        return pl.when(text != "").then(text)
+
+    notes = pl.concat_str(
+        present(pl.col("__dx_notes")),
+        pl.when(addon_alone).then(pl.format("add-on {} is billed without its primary {} on the claim",
+                                            pl.col("__proc_code"), pl.col("__primary"))),
+        pl.when(bad_date).then(pl.format("the date of service '{}' cannot be read", pl.col("__date_raw"))),
+        separator="; ", ignore_nulls=True)
+    edits = pl.concat_str(
+        pl.when(pl.col("__proc_error").is_not_null()).then(pl.lit("invalid_code")),
+        present(pl.col("__dx_edits")),
+        pl.when(addon_alone).then(pl.lit("addon_without_primary")),
+        pl.when(bad_date).then(pl.lit("invalid_date")),
+        separator=",", ignore_nulls=True)
+    full_reason = pl.concat_str(reason, pl.when(notes != "").then(pl.concat_str(pl.lit("; "), notes))
+                                .otherwise(pl.lit("")), pl.lit("."))
     return lines.sort("__k").select(
         policy=pl.lit(policy.id, pl.String),
         policy_version=era,
@@ -205,7 +210,7 @@ def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedur
         matched_dx=pl.when(cov.is_not_null()).then(pl.col("__matched_dx").fill_null(_EMPTY)).otherwise(_EMPTY),
         matched_dx_ranges=pl.when(cov.is_not_null()).then(pl.col("__matched_ranges").fill_null(_EMPTY))
         .otherwise(_EMPTY),
-        edits=edits,
+        edits=pl.when(edits == "").then(_EMPTY).otherwise(edits.str.split(",").list.unique(maintain_order=True)),
     ).cast(RESULT_SCHEMA).collect(engine=SMALL)
 
 

@@ -68,12 +68,16 @@ def classify_procedures(values: Iterable[str | None], policy: Policy) -> pl.Data
     return pl.DataFrame(rows, schema=schema)
 
 
-DIAGNOSIS_SCHEMA = {
-    "__dx": pl.String, "__era": pl.String, "__dx_text": pl.String, "__dx_edits": pl.String,
-    "__dx_notes": pl.String, "__nc_ranges": pl.String, "__nc_label": pl.String, "__cov_hit": pl.Boolean,
+FINDINGS_SCHEMA = {
+    "__dx": pl.String, "__era": pl.String, "__dx_text": pl.String, "__seq": pl.Int32, "__kind": pl.String,
+    "__item": pl.String, "__label": pl.String,
 }
-_LISTS = ("__dx_edits", "__dx_notes", "__nc_ranges")
-_SEPARATOR = "\x1f"  # lists travel as joined text: building a polars list per value is slow
+"""What a diagnosis value has to say, one row per finding, ordered within a value by ``__seq`` (0 for the
+code itself, else the dense rank of the policy range it concerns).  ``__kind`` is one of:
+``edit`` (``__item`` is the edit), ``note`` (``__item`` a sentence for the reason), ``nc`` (the value lies in
+the not-covered range ``__item``, ``__label`` quotes it), ``cov`` (it lies in a covered range).
+A value with nothing to say has no rows: most values, so the lines' lists are built from few rows."""
+Finding = tuple[int, str, str | None, str | None]
 
 
 def _in_code_set(text: str, system: str) -> bool:
@@ -83,120 +87,107 @@ def _in_code_set(text: str, system: str) -> bool:
         return False
 
 
-def _diagnosis(raw: str, era: str, policy: Policy) -> tuple:
-    """(text, edits, notes, not-covered ranges, first not-covered label, in a covered group) of one value."""
-    system, other_era = DIAGNOSIS_SYSTEMS[era], ERAS[1 - ERAS.index(era)]
-    text = raw.strip()
-    mismatch = f"diagnosis {text} is an {ERA_NAMES[other_era]} code on an {ERA_NAMES[era]} line"
-    try:
-        code = parse_code(text, system)
-    except InvalidCodeError as exc:
-        if _in_code_set(text, DIAGNOSIS_SYSTEMS[other_era]):
-            return text, ["icd_version_mismatch"], [mismatch], [], None, False
-        return text, ["invalid_code"], [f"diagnosis {text!r} is not an {ERA_NAMES[era]} code ({exc.problem})"], \
-            [], None, False
-    codes = code_set(system)
-    if not codes.defined(code):
-        if _in_code_set(text, DIAGNOSIS_SYSTEMS[other_era]):
-            return text, ["icd_version_mismatch"], [mismatch], [], None, False
-        return text, ["undefined_code"], [f"diagnosis {text} is not in the {codes.release} code set"], [], None, False
-    edits, notes, ranges, label, covered = [], [], [], None, False
-    if not codes.billable(code):
-        edits.append("non_billable_code")
-        notes.append(f"diagnosis {text} is truncated (it has more specific codes)")
-    for hit in policy.lookup(code, era=era):  # type: ignore[arg-type]
-        if hit.group.system != system:
-            continue
-        if hit.match == "partial":
-            if "partial_match" not in edits:
-                edits.append("partial_match")
-            notes.append(f"diagnosis {text} only partly overlaps {hit.entry.range}")
-        elif hit.group.coverage == "not_covered":
-            ranges.append(str(hit.entry.range))
-            label = label or hit.entry.label()
-        elif hit.group.coverage in COVERED:
-            covered = True
-    return text, edits, notes, ranges, label, covered
-
-
-def _python_table(pairs: Iterable[tuple[str, str]], policy: Policy) -> pl.DataFrame:
-    """The diagnosis table for values that need the full parser (any not spelled as in the code set)."""
-    columns: list[list] = [[] for _ in DIAGNOSIS_SCHEMA]
-    for raw, era in pairs:
-        text, edits, notes, ranges, label, covered = _diagnosis(raw, era, policy)
-        row = (raw, era, text, _SEPARATOR.join(edits), _SEPARATOR.join(notes), _SEPARATOR.join(ranges), label,
-               covered)
-        for column, value in zip(columns, row, strict=True):
-            column.append(value)
-    return pl.DataFrame(dict(zip(DIAGNOSIS_SCHEMA, columns, strict=True)), schema=DIAGNOSIS_SCHEMA)
-
-
 def _range_table(policy: Policy, era: str) -> pl.DataFrame:
-    """The diagnosis entries of one era's version: keys, coverage, range text and label."""
+    """The diagnosis entries of one era's version: keys, rank, coverage, range text and label."""
     version = policy.version(era)  # type: ignore[arg-type]
     rows = [] if version is None else [
         (e.range.lo, e.range.hi, g.coverage, str(e.range), e.label())
         for g in version.groups if g.system == version.diagnosis_system for e in g.entries]
-    return pl.DataFrame(rows, schema={"r_lo": pl.Int64, "r_hi": pl.Int64, "r_coverage": pl.String,
-                                      "r_range": pl.String, "r_label": pl.String}, orient="row")
+    rank = {pair: i for i, pair in enumerate(sorted({(lo, hi) for lo, hi, *_ in rows}), start=1)}
+    return pl.DataFrame([(*row, rank[row[:2]]) for row in rows], orient="row", schema={
+        "r_lo": pl.Int64, "r_hi": pl.Int64, "r_coverage": pl.String, "r_range": pl.String, "r_label": pl.String,
+        "r_seq": pl.Int32})
 
 
-def _set_table(values: pl.DataFrame, era: str, policy: Policy) -> pl.DataFrame:
-    """The diagnosis table for values spelled as a defined code of the era's code set, by joins.
+def _diagnosis(raw: str, era: str, policy: Policy, ranks: dict[tuple[int, int], int]) -> tuple[str, list[Finding]]:
+    """The trimmed text and the findings of one diagnosis value on a line of ``era``; ``ranks`` gives the
+    ``__seq`` of each of the era's ranges by its keys."""
+    system, other_era = DIAGNOSIS_SYSTEMS[era], ERAS[1 - ERAS.index(era)]
+    text = raw.strip()
+    mismatch: list[Finding] = [(0, "edit", "icd_version_mismatch", None),
+                               (0, "note", f"diagnosis {text} is an {ERA_NAMES[other_era]} code on an "
+                                           f"{ERA_NAMES[era]} line", None)]
+    try:
+        code = parse_code(text, system)
+    except InvalidCodeError as exc:
+        if _in_code_set(text, DIAGNOSIS_SYSTEMS[other_era]):
+            return text, mismatch
+        return text, [(0, "edit", "invalid_code", None),
+                      (0, "note", f"diagnosis {text!r} is not an {ERA_NAMES[era]} code ({exc.problem})", None)]
+    codes = code_set(system)
+    if not codes.defined(code):
+        if _in_code_set(text, DIAGNOSIS_SYSTEMS[other_era]):
+            return text, mismatch
+        return text, [(0, "edit", "undefined_code", None),
+                      (0, "note", f"diagnosis {text} is not in the {codes.release} code set", None)]
+    findings: list[Finding] = []
+    if not codes.billable(code):
+        findings += [(0, "edit", "non_billable_code", None),
+                     (0, "note", f"diagnosis {text} is truncated (it has more specific codes)", None)]
+    for hit in policy.lookup(code, era=era):  # type: ignore[arg-type]
+        if hit.group.system != system:
+            continue
+        seq = ranks[(hit.entry.range.lo, hit.entry.range.hi)]
+        if hit.match == "partial":
+            findings += [(seq, "edit", "partial_match", None),
+                         (seq, "note", f"diagnosis {text} only partly overlaps {hit.entry.range}", None)]
+        elif hit.group.coverage == "not_covered":
+            findings.append((seq, "nc", str(hit.entry.range), hit.entry.label()))
+        elif hit.group.coverage in COVERED:
+            findings.append((seq, "cov", None, None))
+    return text, findings
 
-    Gives exactly what ``_diagnosis`` gives for them (a test holds the two together)."""
+
+def _python_findings(pairs: Iterable[tuple[str, str]], policy: Policy) -> pl.DataFrame:
+    """The findings of values that need the full parser (any not spelled as in the code set)."""
+    ranks = {era: {(lo, hi): seq for lo, hi, seq in _range_table(policy, era).select("r_lo", "r_hi", "r_seq")
+                   .iter_rows()} for era in ERAS}
+    rows = [(raw, era, text, *finding) for raw, era in pairs
+            for text, findings in [_diagnosis(raw, era, policy, ranks[era])] for finding in findings]
+    return pl.DataFrame(rows, schema=FINDINGS_SCHEMA, orient="row")
+
+
+def _set_findings(values: pl.DataFrame, era: str, policy: Policy) -> tuple[pl.DataFrame, pl.Series]:
+    """The findings of values spelled as a defined code of the era's code set, by joins, and which
+    values those were.  Gives exactly what ``_diagnosis`` gives for them (a test holds the two together)."""
     codes = values.join(code_set(DIAGNOSIS_SYSTEMS[era]).spellings, left_on="__spelling", right_on="spelling")
-    hits = (codes.select("__dx", "__dx_text", "lo", "hi").join_where(
-        _range_table(policy, era), pl.col("lo") <= pl.col("r_hi"), pl.col("hi") >= pl.col("r_lo"))
-        .with_columns(contained=(pl.col("lo") >= pl.col("r_lo")) & (pl.col("hi") <= pl.col("r_hi")))
-        .sort("__dx", "r_lo", "r_hi")
-        .group_by("__dx").agg(
-            partial=pl.format("diagnosis {} only partly overlaps {}", "__dx_text", "r_range")
-            .filter(~pl.col("contained")),
-            nc=pl.col("r_range").filter(pl.col("contained") & (pl.col("r_coverage") == "not_covered")),
-            nc_label=pl.col("r_label").filter(pl.col("contained") & (pl.col("r_coverage") == "not_covered")).first(),
-            covered=(pl.col("contained") & pl.col("r_coverage").is_in(list(COVERED))).any()))
+    hits = codes.join_where(_range_table(policy, era), pl.col("lo") <= pl.col("r_hi"), pl.col("hi") >= pl.col("r_lo"))
+    partial = ~((pl.col("lo") >= pl.col("r_lo")) & (pl.col("hi") <= pl.col("r_hi")))
+    not_covered = pl.col("r_coverage") == "not_covered"
+    truncated = codes.filter(~pl.col("billable")).with_columns(r_seq=pl.lit(0, pl.Int32))
     text = pl.col("__dx_text")
-    partial = pl.col("partial").fill_null(pl.lit([], pl.List(pl.String)))
-    truncated = ~pl.col("billable")
-    return codes.join(hits, on="__dx", how="left").select(
-        "__dx", "__era", "__dx_text",
-        __dx_edits=pl.concat_list(
-            pl.when(truncated).then(pl.lit(["non_billable_code"])).otherwise(pl.lit([], pl.List(pl.String))),
-            pl.when(partial.list.len() > 0).then(pl.lit(["partial_match"]))
-            .otherwise(pl.lit([], pl.List(pl.String)))),
-        __dx_notes=pl.concat_list(
-            pl.when(truncated).then(pl.concat_list(pl.format("diagnosis {} is truncated (it has more specific codes)",
-                                                             text)))
-            .otherwise(pl.lit([], pl.List(pl.String))),
-            partial),
-        __nc_ranges=pl.col("nc").fill_null(pl.lit([], pl.List(pl.String))),
-        __nc_label=pl.col("nc_label"),
-        __cov_hit=pl.col("covered").fill_null(False),
-    )
+
+    def rows(frame: pl.DataFrame, kind: pl.Expr, item: pl.Expr, label: pl.Expr | None = None) -> pl.DataFrame:
+        return frame.select("__dx", "__era", "__dx_text", __seq="r_seq", __kind=kind, __item=item,
+                            __label=pl.lit(None) if label is None else label).cast(FINDINGS_SCHEMA)
+
+    findings = pl.concat([
+        rows(truncated, pl.lit("edit"), pl.lit("non_billable_code")),
+        rows(truncated, pl.lit("note"), pl.format("diagnosis {} is truncated (it has more specific codes)", text)),
+        rows(hits.filter(partial | not_covered | pl.col("r_coverage").is_in(list(COVERED))),
+             pl.when(partial).then(pl.lit("edit")).when(not_covered).then(pl.lit("nc")).otherwise(pl.lit("cov")),
+             pl.when(partial).then(pl.lit("partial_match")).when(not_covered).then("r_range"),
+             pl.when(~partial & not_covered).then("r_label")),
+        rows(hits.filter(partial), pl.lit("note"), pl.format("diagnosis {} only partly overlaps {}", text, "r_range")),
+    ])
+    return findings, codes["__dx"]
 
 
 def classify_diagnoses(pairs: pl.DataFrame, policy: Policy) -> pl.DataFrame:
-    """One row per distinct (diagnosis value, era) of ``pairs`` (columns ``__dx``, ``__era``): its edits,
-    notes, the not-covered ranges it lies in, and whether it lies in a covered group.
+    """The findings (``FINDINGS_SCHEMA``) of each distinct (diagnosis value, era) of ``pairs``
+    (columns ``__dx``, ``__era``): edits, notes, the not-covered ranges it lies in, covered hits.
 
     Values spelled as a code of the era's code set (nearly all of them) are classified by joins
     against the code set and the policy's ranges; the rest go through the full parser one by one.
     """
-    values = pairs.unique().with_columns(__dx_text=pl.col("__dx").str.strip_chars()).with_columns(
-        __spelling=pl.col("__dx_text").str.to_uppercase())
-    tables = []
+    tables = [_python_findings([], policy)]
     for era in ERAS:
-        of_era = values.filter(pl.col("__era") == era)
-        if of_era.height == 0:
+        values = pairs.filter(pl.col("__era") == era).select("__dx").unique()
+        if values.height == 0:
             continue
-        known = _set_table(of_era, era, policy)
-        tables.append(known)
-        rest = of_era.join(known.select("__dx"), on="__dx", how="anti")
-        python = _python_table(rest.select("__dx", "__era").iter_rows(), policy)
-        tables.append(python.with_columns(
-            pl.when(pl.col(c) == "").then(pl.lit([], pl.List(pl.String))).otherwise(pl.col(c).str.split(_SEPARATOR))
-            .alias(c) for c in _LISTS))
-    if not tables:
-        return _python_table([], policy).with_columns(pl.lit([], pl.List(pl.String)).alias(c) for c in _LISTS)
+        values = values.with_columns(__era=pl.lit(era), __dx_text=pl.col("__dx").str.strip_chars()).with_columns(
+            __spelling=pl.col("__dx_text").str.to_uppercase())
+        known, classified = _set_findings(values, era, policy)
+        rest = values.filter(~pl.col("__dx").is_in(classified.implode()))
+        tables += [known, _python_findings(rest.select("__dx", "__era").iter_rows(), policy)]
     return pl.concat(tables, how="vertical")
