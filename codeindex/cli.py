@@ -12,13 +12,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from contextlib import nullcontext, suppress
+from contextlib import suppress
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from codeindex.codesets import code_set, has_code_set
@@ -171,14 +172,15 @@ def _screen(args: argparse.Namespace) -> int:
         raise UsageError("column options apply to the long layout only")
     output = Path(args.output)
     started = time.perf_counter()
-    console = Console(stderr=True)
-    with console.status("screening ...", spinner="dots") if sys.stderr.isatty() else nullcontext():
+    with _progress() as progress:
+        task = progress.add_task("reading and classifying", total=None)
         if args.engine == "spark":
             try:
                 from codeindex import spark
             except ImportError as exc:
                 raise UsageError(f"--engine spark needs the spark extra (pip install 'codeindex[spark]'): {exc}") \
                     from None
+            progress.update(task, description="screening on Spark")
             written = spark.screen_files(args.inputs, args.output, master=args.master, policy=args.policy,
                                          layout=args.layout, partitions=args.partitions,
                                          icd_version=args.icd_version, edits=args.edits, **columns)
@@ -190,6 +192,15 @@ def _screen(args: argparse.Namespace) -> int:
             try:
                 plan = screen(args.inputs, policy=args.policy, layout=args.layout, icd_version=args.icd_version,
                               edits=args.edits, streaming=_streaming(args), **columns)
+                if not progress.disable:  # on a terminal: count the lines as they are written
+                    lines = plan.select(pl.len()).collect().item()
+                    progress.update(task, description="writing", total=lines, completed=0)
+
+                    def written(batch: pl.DataFrame) -> pl.DataFrame:
+                        progress.advance(task, batch.height)
+                        return batch
+
+                    plan = plan.map_batches(written, streamable=True, schema=plan.collect_schema())
                 write_atomically(plan, output)
             except pl.exceptions.PolarsError as exc:  # unreadable content found while streaming the input
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -203,6 +214,14 @@ def _screen(args: argparse.Namespace) -> int:
     print_summary(summary, policy.name())
     Console().print(f"wrote {output}", highlight=False)
     return 0
+
+
+def _progress() -> Progress:
+    """A progress bar on stderr when it is a terminal (lines written of lines screened); silent otherwise."""
+    console = Console(stderr=True)
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                    MofNCompleteColumn(), TextColumn("lines"), TimeElapsedColumn(), console=console,
+                    transient=True, disable=not console.is_terminal)
 
 
 STREAMING_ABOVE_BYTES = 200 * 1024 * 1024  # about 10 million claim lines of parquet

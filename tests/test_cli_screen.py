@@ -133,3 +133,35 @@ def test_column_options_rejected_for_synpuf(tmp_path: Path) -> None:
     result = run("screen", source, "-o", out, "--layout", "synpuf-carrier", "--procedure", "HCPCS_CD")
     assert_one_line_error(result, "long layout")
     assert not out.exists()
+
+
+def _run_on_a_terminal(*args: str | Path) -> tuple[int, str]:
+    """Run the CLI with stderr on a pseudo-terminal, as an analyst at a shell sees it: (status, stderr)."""
+    import os
+    import pty
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "codeindex.cli", *map(str, args)], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=follower, env={**os.environ, "COLUMNS": "120"})
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the process is done
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    return process.wait(timeout=120), b"".join(chunks).decode(errors="replace")
+
+
+@pytest.mark.parametrize("streaming", ["off", "on"])
+def test_progress_bar_on_a_terminal_counts_every_line(tmp_path: Path, streaming: str) -> None:
+    status, stderr = _run_on_a_terminal("screen", SAMPLE, "-o", tmp_path / "tty.parquet", "--streaming", streaming)
+    assert status == 0, stderr
+    assert "writing" in stderr and "10000/10000" in stderr and "lines" in stderr
+    quiet = run("screen", SAMPLE, "-o", tmp_path / "pipe.parquet", "--streaming", streaming)
+    assert quiet.returncode == 0 and quiet.stderr == ""  # no bar, nothing else, when stderr is not a terminal
+    assert (tmp_path / "tty.parquet").read_bytes() == (tmp_path / "pipe.parquet").read_bytes()
