@@ -441,3 +441,19 @@ def test_streaming_equals_in_memory_across_chunk_boundaries(tmp_path: Path, monk
     split_rows = streamed.filter(pl.col("claim_id") == 10**9)
     assert split_rows["determination"].to_list() == ["not_covered", "not_covered"]
     assert all("addon_without_primary" not in (e or []) for e in split_rows["edits"].to_list())
+
+
+def test_streaming_synpuf_carrier_equals_in_memory_across_slices(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Carrier claims are sliced by claim row before they become lines: slices of 20 claims here."""
+    import codeindex.screen.determination as determination
+    from codeindex.synth import synpuf_carrier_claims
+
+    path = tmp_path / "carrier.parquet"
+    claims = synpuf_carrier_claims(400, seed=3, policy_share=0.2)
+    claims.write_parquet(path)
+    monkeypatch.setattr(determination, "CHUNK_ROWS", 20 * 13)
+    in_memory = screen(path, layout="synpuf-carrier").collect()
+    streamed = screen(path, layout="synpuf-carrier", streaming=True).collect(engine="streaming")
+    assert streamed.equals(in_memory)
+    assert in_memory.height > 400 and (in_memory["determination"] == "not_covered").sum() > 20

@@ -21,8 +21,8 @@ def screen(source: Source, policy: str | Policy = "0198", layout: str = "long", 
     with ``streaming`` the source is read in passes instead, for input larger than memory.
     """
     compiled = load_policy(policy)
-    lines, cols = claim_lines(source, layout, **columns)
-    return screen_lines(lines, cols, compiled, where=_name(source), icd_version=icd_version, edits=edits,
+    rows, cols = claim_lines(source, layout, **columns)
+    return screen_lines(rows, cols, compiled, where=_name(source), icd_version=icd_version, edits=edits,
                         streaming=streaming)
 
 

@@ -214,9 +214,9 @@ def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedur
     ).cast(RESULT_SCHEMA).collect(engine=SMALL)
 
 
-def screen_lines(lines: pl.LazyFrame, cols: LineColumns, policy: Policy, *, where: str = "the input",
+def screen_lines(rows: pl.LazyFrame, cols: LineColumns, policy: Policy, *, where: str = "the input",
                  icd_version: int | None = None, edits: EditsMode = "policy", streaming: bool = False) -> pl.LazyFrame:
-    """Every line of ``lines``, in order, with its columns and its determination against ``policy``.
+    """Every claim line of the input ``rows``, in order, with its columns and its determination against ``policy``.
 
     By default the lines are read into memory once and every step runs over them.  With
     ``streaming`` the source is read three times instead (distinct procedures, screened lines,
@@ -224,6 +224,7 @@ def screen_lines(lines: pl.LazyFrame, cols: LineColumns, policy: Policy, *, wher
     """
     if edits not in ("policy", "all"):
         raise InputError(f"edits must be 'policy' or 'all', not {edits!r}")
+    lines = cols.lines(rows)
     schema = lines.collect_schema()
     check_code_columns(cols, schema, where)
     era = era_expr(cols, schema, where, icd_version)
@@ -249,8 +250,8 @@ def screen_lines(lines: pl.LazyFrame, cols: LineColumns, policy: Policy, *, wher
         extra["__date"] = service_date(cols.date, schema[cols.date], where)
     output = [pl.col(c) for c in cols.output]
     unscreened = _unscreened(policy, checked=edits == "all")
-    if streaming:
-        screened = lines.with_row_index("__row").filter(screened_mask).with_columns(**extra).collect()
+    if streaming:  # each screened line with the input row it came from, to find its slice of the output
+        screened = cols.lines(rows.with_row_index("__input_row")).filter(screened_mask).with_columns(**extra).collect()
     else:  # the mask once, as a Series: it picks the screened lines and places their results
         mask = frame.select(screened_mask).to_series()
         screened = frame.filter(mask).with_columns(**extra)
@@ -258,7 +259,7 @@ def screen_lines(lines: pl.LazyFrame, cols: LineColumns, policy: Policy, *, wher
         return lines.select(*output, **unscreened)
     results = _explain(screened, cols, policy, procedures)
     if streaming:
-        return _by_chunks(lines, screened_mask, screened["__row"], results, output, unscreened)
+        return _by_chunks(rows, cols, screened_mask, screened["__input_row"], results, output, unscreened)
     # In memory: the n-th screened line takes the n-th result, every other line the extra last row.
     return frame.lazy().select(*output, __result=_placed(results, mask, unscreened)).unnest("__result")
 
@@ -283,20 +284,21 @@ def _placed(results: pl.DataFrame, mask: pl.Series | pl.Expr, unscreened: dict[s
     return pl.lit(table).gather(position)
 
 
-CHUNK_ROWS = 1_000_000
+CHUNK_ROWS = 1_000_000  # lines in a slice of a streaming output, at most
 
 
-def _by_chunks(lines: pl.LazyFrame, mask: pl.Expr, rows: pl.Series, results: pl.DataFrame, output: list[pl.Expr],
-               unscreened: dict[str, pl.Expr], chunk_rows: int | None = None) -> pl.LazyFrame:
-    """The output as one slice of the input after another, each placing its own screened lines' results,
-    so that a streaming sink holds one slice at a time."""
-    chunk_rows = chunk_rows or CHUNK_ROWS
-    total = lines.select(pl.len()).collect().item()
-    chunk_of = (rows // chunk_rows).to_list()
+def _by_chunks(rows: pl.LazyFrame, cols: LineColumns, mask: pl.Expr, input_rows: pl.Series, results: pl.DataFrame,
+               output: list[pl.Expr], unscreened: dict[str, pl.Expr]) -> pl.LazyFrame:
+    """The output as the lines of one slice of the input rows after another, each placing its own screened
+    lines' results, so that a streaming sink holds one slice at a time.  The input is sliced before it
+    becomes lines (a slice of exploded lines would explode every row before it again)."""
+    chunk_rows = max(1, CHUNK_ROWS // cols.lines_per_row)
+    total = rows.select(pl.len()).collect().item()
+    chunk_of = (input_rows // chunk_rows).to_list()
     parts, start = [], 0
     for k in range(max(1, -(-total // chunk_rows))):
         count = bisect_right(chunk_of, k) - start
-        part = lines.slice(k * chunk_rows, chunk_rows)
+        part = cols.lines(rows.slice(k * chunk_rows, chunk_rows))
         parts.append(part.select(*output, __result=_placed(results.slice(start, count), mask, unscreened))
                      .unnest("__result"))
         start += count

@@ -11,7 +11,7 @@ from __future__ import annotations
 import glob
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +27,8 @@ SYNPUF_CLAIM_DX = 8
 
 @dataclass(frozen=True)
 class LineColumns:
-    """Which columns of the claim lines hold what the screen reads, and which it returns."""
+    """Which columns of the claim lines hold what the screen reads, and which it returns; and, for a
+    layout with several lines per input row, how rows become lines (``lines``)."""
 
     claim_id: str
     procedure: str
@@ -36,6 +37,13 @@ class LineColumns:
     amount: str | None
     icd_version: str | None
     output: tuple[str, ...]
+    explode: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None
+    lines_per_row: int = 1  # at most this many lines come from one input row
+
+    def lines(self, rows: pl.LazyFrame) -> pl.LazyFrame:
+        """The claim lines of input rows, in order.  Columns of ``rows`` named ``__...`` are carried along,
+        so a line can say which input row it came from."""
+        return self.explode(rows) if self.explode else rows
 
 
 def _files(paths: Sequence[str | os.PathLike]) -> list[Path]:
@@ -131,33 +139,38 @@ def long_lines(frame: pl.LazyFrame, name: str, *, claim_id: str = "claim_id", li
 
 
 def synpuf_carrier_lines(frame: pl.LazyFrame, name: str) -> tuple[pl.LazyFrame, LineColumns]:
-    """Every non-empty HCPCS_CD_i of a carrier claim as a line numbered ``line_num`` = i."""
+    """Every non-empty HCPCS_CD_i of a carrier claim as a line numbered ``line_num`` = i (the claim rows,
+    which ``LineColumns.lines`` turns into lines)."""
     schema = frame.collect_schema()
     claim_dx = [f"ICD9_DGNS_CD_{i}" for i in range(1, SYNPUF_CLAIM_DX + 1)]
     per_line = [f"{c}_{i}" for i in range(1, SYNPUF_LINES + 1)
                 for c in ("HCPCS_CD", "LINE_ICD9_DGNS_CD", "LINE_NCH_PMT_AMT")]
     _require(schema, name, ["DESYNPUF_ID", "CLM_ID", "CLM_FROM_DT", *claim_dx, *per_line],
              "a column of the DE-SynPUF carrier layout")
-    lines = pl.concat_list(
-        pl.struct(pl.lit(i, pl.Int32).alias("line_num"),
-                  pl.col(f"HCPCS_CD_{i}").cast(pl.String).alias("HCPCS_CD"),
-                  pl.col(f"LINE_ICD9_DGNS_CD_{i}").cast(pl.String).alias("LINE_ICD9_DGNS_CD"),
-                  pl.col(f"LINE_NCH_PMT_AMT_{i}").cast(pl.Float64).alias("LINE_NCH_PMT_AMT"))
-        for i in range(1, SYNPUF_LINES + 1))
-    exploded = (
-        frame.select("DESYNPUF_ID", "CLM_ID", "CLM_FROM_DT", *claim_dx, __line=lines)
-        .explode("__line").unnest("__line")
-        .filter(pl.col("HCPCS_CD").str.strip_chars().str.len_bytes() > 0)
-    )
+    numbers = range(1, SYNPUF_LINES + 1)
+    per_line_columns = {  # each a list of the 13 lines' values, exploded together
+        "line_num": pl.lit(list(numbers), pl.List(pl.Int32)),
+        "HCPCS_CD": pl.concat_list(pl.col(f"HCPCS_CD_{i}").cast(pl.String) for i in numbers),
+        "LINE_ICD9_DGNS_CD": pl.concat_list(pl.col(f"LINE_ICD9_DGNS_CD_{i}").cast(pl.String) for i in numbers),
+        "LINE_NCH_PMT_AMT": pl.concat_list(pl.col(f"LINE_NCH_PMT_AMT_{i}").cast(pl.Float64) for i in numbers),
+    }
+
+    def explode(rows: pl.LazyFrame) -> pl.LazyFrame:
+        carried = [c for c in rows.collect_schema().names() if c.startswith("__")]
+        return (rows.select("DESYNPUF_ID", "CLM_ID", "CLM_FROM_DT", *claim_dx, *carried, **per_line_columns)
+                .explode(*per_line_columns)
+                .filter(pl.col("HCPCS_CD").str.strip_chars().str.len_bytes() > 0))
+
     output = ("DESYNPUF_ID", "CLM_ID", "CLM_FROM_DT", "line_num", "HCPCS_CD", "LINE_ICD9_DGNS_CD",
               "LINE_NCH_PMT_AMT")
     columns = LineColumns(claim_id="CLM_ID", procedure="HCPCS_CD", dx=("LINE_ICD9_DGNS_CD", *claim_dx),
-                          date="CLM_FROM_DT", amount="LINE_NCH_PMT_AMT", icd_version=None, output=output)
-    return exploded, columns
+                          date="CLM_FROM_DT", amount="LINE_NCH_PMT_AMT", icd_version=None, output=output,
+                          explode=explode, lines_per_row=SYNPUF_LINES)
+    return frame, columns
 
 
 def claim_lines(source: Source, layout: str = "long", **columns: object) -> tuple[pl.LazyFrame, LineColumns]:
-    """Read ``source`` in ``layout``: the claim lines and the columns to screen."""
+    """Read ``source`` in ``layout``: its rows and the columns to screen (``cols.lines(rows)`` are the lines)."""
     frame, name = read_source(source)
     if layout == "long":
         return long_lines(frame, name, **columns)  # type: ignore[arg-type]
