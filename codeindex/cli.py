@@ -23,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from codeindex.codesets import code_set, has_code_set
-from codeindex.errors import InputError, InvalidCodeError, PolicyParseError
+from codeindex.errors import InputError, InvalidCodeError, PolicyParseError, first_line
 from codeindex.policy import Policy, era_for_date, load_policy, parse_cpb
 from codeindex.policy.bulletin import format_cpb, group_header
 from codeindex.policy.gem import translate
@@ -196,15 +196,14 @@ def _screen(args: argparse.Namespace) -> int:
                     lines = plan.select(pl.len()).collect().item()
                     progress.update(task, description="writing", total=lines, completed=0)
 
-                    def written(batch: pl.DataFrame) -> pl.DataFrame:
+                    def count_written(batch: pl.DataFrame) -> pl.DataFrame:
                         progress.advance(task, batch.height)
                         return batch
 
-                    plan = plan.map_batches(written, streamable=True, schema=plan.collect_schema())
+                    plan = plan.map_batches(count_written, streamable=True, schema=plan.collect_schema())
                 write_atomically(plan, output)
             except pl.exceptions.PolarsError as exc:  # unreadable content found while streaming the input
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise InputError(f"{', '.join(args.inputs)}: cannot read it: {first}") from None
+                raise InputError(f"{', '.join(args.inputs)}: cannot read it: {first_line(exc)}") from None
             result = pl.scan_parquet(output)
     policy = load_policy(args.policy)
     amount = args.amount or ("LINE_NCH_PMT_AMT" if args.layout == "synpuf-carrier" else "paid_amount")

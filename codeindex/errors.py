@@ -38,5 +38,11 @@ class PolicyParseError(ValueError):
         super().__init__(f"{where}: {problem}: {line.strip()!r}")
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type when it has none), for one-line errors."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class InputError(ValueError):
     """Claim input that cannot be read: a missing file, column, or unreadable content."""

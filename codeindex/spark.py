@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pyarrow as pa
 
-from codeindex.errors import InputError
+from codeindex.errors import InputError, first_line
 from codeindex.policy import Policy, load_policy
 from codeindex.screen import RESULT_SCHEMA
 
@@ -290,8 +290,7 @@ def read(spark: SparkSession, inputs: Sequence[str | os.PathLike]) -> DataFrame:
             return spark.read.csv(paths, header=True, inferSchema=False)
         return spark.read.parquet(*paths)
     except AnalysisException as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{', '.join(paths)}: cannot read: {first}") from None
+        raise InputError(f"{', '.join(paths)}: cannot read: {first_line(exc)}") from None
 
 
 def screen_files(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, master: str | None = None,
@@ -366,8 +365,7 @@ def _write(result: DataFrame, target: str) -> None:
     try:
         result.write.mode("errorifexists").parquet(target)
     except AnalysisException as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{target}: cannot write: {first}") from None
+        raise InputError(f"{target}: cannot write: {first_line(exc)}") from None
 
 
 def to_polars(df: DataFrame) -> pl.DataFrame:

@@ -95,10 +95,15 @@ def _suspect_diagnoses(lines: pl.LazyFrame, cols: LineColumns, policy: Policy) -
     per_column = [lines.select(_text(c).unique().alias("v")) for c in cols.dx]
     values = pl.concat(per_column).unique().collect()
     distinct = [v for v in values["v"].to_list() if v is not None and v.strip()]
-    pairs = pl.DataFrame([(v, era) for v in distinct for era in ERAS], schema={"__dx": pl.String, "__era": pl.String},
-                         orient="row")
+    pairs = pl.DataFrame({"__dx": distinct}, schema={"__dx": pl.String}).join(
+        pl.DataFrame({"__era": ERAS}), how="cross")
     edited = classify_diagnoses(pairs, policy).filter(pl.col("__kind") == "edit")
     return {era: edited.filter(pl.col("__era") == era)["__dx"].unique().to_list() for era in ERAS}
+
+
+def _nonempty(text: pl.Expr) -> pl.Expr:
+    """The text, or null when it is empty (so ``concat_str(..., ignore_nulls=True)`` skips it)."""
+    return pl.when(text != "").then(text)
 
 
 def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedures: pl.DataFrame) -> pl.DataFrame:
@@ -108,7 +113,7 @@ def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedur
     def by_era(name: str) -> pl.Expr:
         return pl.when(era == "icd9").then(pl.col(f"{name}_icd9")).when(era == "icd10").then(pl.col(f"{name}_icd10"))
 
-    # One lazy plan, collected once at the end, so polars can run its branches in parallel.
+    # The diagnoses are classified eagerly (small frames); the rest is one lazy plan collected at the end.
     screened = screened.with_row_index("__k")
     lines = (screened.lazy().select("__k", cols.claim_id, "__era", "__date_raw", "__date",
                                     __proc=_text(cols.procedure))
@@ -125,8 +130,8 @@ def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedur
     kind = pl.col("__kind")
     findings = (classify_diagnoses(dx_long.select("__dx", "__era"), policy).sort("__dx", "__era", "__seq")
                 .with_columns(__first_nc=(kind == "nc") & pl.struct("__dx", "__era", "__kind").is_first_distinct()))
-    found = (dx_long.filter(pl.col("__dx").is_in(findings["__dx"].implode())).lazy()
-             .join(findings.lazy(), on=["__dx", "__era"]).sort("__k", "__pos", "__seq", maintain_order=True))
+    found = dx_long.lazy().join(findings.lazy(), on=["__dx", "__era"]).sort("__k", "__pos", "__seq",
+                                                                            maintain_order=True)
     first_nc = pl.col("__first_nc")
     per_line = found.group_by("__k", maintain_order=True).agg(
         __matched_dx=pl.col("__dx_text").filter(first_nc),
@@ -184,18 +189,15 @@ def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedur
             pl.col("__proc_label"), pl.lit(" is not named by "), version_name,
             pl.lit(", the version for this line's date of service")))
         .otherwise(pl.format("{} is not named by {}", pl.col("__proc_label"), pl.lit(policy.name()))))
-    def present(text: pl.Expr) -> pl.Expr:
-        return pl.when(text != "").then(text)
-
     notes = pl.concat_str(
-        present(pl.col("__dx_notes")),
+        _nonempty(pl.col("__dx_notes")),
         pl.when(addon_alone).then(pl.format("add-on {} is billed without its primary {} on the claim",
                                             pl.col("__proc_code"), pl.col("__primary"))),
         pl.when(bad_date).then(pl.format("the date of service '{}' cannot be read", pl.col("__date_raw"))),
         separator="; ", ignore_nulls=True)
     edits = pl.concat_str(
         pl.when(pl.col("__proc_error").is_not_null()).then(pl.lit("invalid_code")),
-        present(pl.col("__dx_edits")),
+        _nonempty(pl.col("__dx_edits")),
         pl.when(addon_alone).then(pl.lit("addon_without_primary")),
         pl.when(bad_date).then(pl.lit("invalid_date")),
         separator=",", ignore_nulls=True)

@@ -180,7 +180,7 @@ def classify_diagnoses(pairs: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     Values spelled as a code of the era's code set (nearly all of them) are classified by joins
     against the code set and the policy's ranges; the rest go through the full parser one by one.
     """
-    tables = [_python_findings([], policy)]
+    tables = [pl.DataFrame(schema=FINDINGS_SCHEMA)]
     for era in ERAS:
         values = pairs.filter(pl.col("__era") == era).select("__dx").unique()
         if values.height == 0:

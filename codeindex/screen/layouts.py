@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from codeindex.errors import InputError
+from codeindex.errors import InputError, first_line
 
 Source = pl.LazyFrame | pl.DataFrame | str | os.PathLike | Sequence[str | os.PathLike]
 LAYOUTS = ("long", "synpuf-carrier")
@@ -73,8 +73,8 @@ def _scan_file(path: Path) -> pl.LazyFrame:
         frame = pl.scan_csv(path, infer_schema=False) if path.suffix.lower() == ".csv" else pl.scan_parquet(path)
         frame.collect_schema()
     except (pl.exceptions.PolarsError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{path}: cannot read it as {path.suffix.lstrip('.') or 'parquet'}: {first}") from None
+        kind = path.suffix.lstrip(".") or "parquet"
+        raise InputError(f"{path}: cannot read it as {kind}: {first_line(exc)}") from None
     return frame
 
 
