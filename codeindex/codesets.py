@@ -95,7 +95,8 @@ class CodeSet:
     @cached_property
     def spellings(self) -> pl.DataFrame:
         """Every defined code (billable, and the parents of billable codes) by each way it is
-        written, short and decimal, with its keys: a table claims' codes can be joined against."""
+        written, short and decimal, with its keys, sorted by spelling: a table claims' codes can be
+        looked up in by binary search."""
         short = pl.col("short")
         lo, hi, decimal, major = _key_columns(self.system, short)
         parents = (self.table.select(short, n=pl.int_ranges(major, short.str.len_chars()))
@@ -104,9 +105,10 @@ class CodeSet:
                              parents.join(self.table.select("short"), on="short", how="anti")
                              .with_columns(billable=pl.lit(False))])
         keyed = defined.with_columns(lo=lo, hi=hi, decimal=decimal)
-        return pl.concat([keyed.select(spelling=short, short=short, lo="lo", hi="hi", billable="billable"),
-                          keyed.filter(pl.col("decimal") != short)
-                          .select(spelling="decimal", short=short, lo="lo", hi="hi", billable="billable")])
+        columns = {"short": short, "lo": "lo", "hi": "hi", "billable": "billable"}
+        spelled = [keyed.select(spelling=short, **columns),
+                   keyed.filter(pl.col("decimal") != short).select(spelling="decimal", **columns)]
+        return pl.concat(spelled).sort("spelling")
 
     def description(self, code: Code) -> str | None:
         return self.descriptions.get(code.short)

@@ -25,7 +25,7 @@ import polars as pl
 
 from codeindex.errors import InputError
 from codeindex.policy.model import ERA_NAMES, ICD10_START, Policy
-from codeindex.screen.edits import ERAS, classify_diagnoses, classify_procedures
+from codeindex.screen.edits import ERAS, RANGE_SEPARATOR, classify_diagnoses, classify_procedures
 from codeindex.screen.layouts import LineColumns
 
 EditsMode = Literal["policy", "all"]
@@ -97,7 +97,7 @@ def _suspect_diagnoses(lines: pl.LazyFrame, cols: LineColumns, policy: Policy) -
     distinct = [v for v in values["v"].to_list() if v is not None and v.strip()]
     pairs = pl.DataFrame({"__dx": distinct}, schema={"__dx": pl.String}).join(
         pl.DataFrame({"__era": ERAS}), how="cross")
-    edited = classify_diagnoses(pairs, policy).filter(pl.col("__kind") == "edit")
+    edited = classify_diagnoses(pairs, policy).filter(pl.col("__edits").is_not_null())
     return {era: edited.filter(pl.col("__era") == era)["__dx"].unique().to_list() for era in ERAS}
 
 
@@ -121,28 +121,24 @@ def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedur
              .with_columns(__cov=by_era("__cov"), __prange=by_era("__prange"), __pdesc=by_era("__pdesc"),
                            __addon=by_era("__addon"), __primary=by_era("__primary")))
 
-    position = {c: i for i, c in enumerate(cols.dx)}
     dx_long = (screened.lazy().select("__k", "__era", *[_text(c) for c in cols.dx])
-               .unpivot(index=["__k", "__era"], on=list(cols.dx), variable_name="__pos", value_name="__dx")
-               .filter(pl.col("__dx").str.strip_chars().str.len_bytes() > 0, era.is_not_null())
-               .with_columns(pl.col("__pos").replace_strict(position, return_dtype=pl.Int32)).collect(engine=SMALL))
-    # Only diagnoses with something to say have findings: the lines' lists are built from those rows.
-    kind = pl.col("__kind")
-    findings = (classify_diagnoses(dx_long.select("__dx", "__era"), policy).sort("__dx", "__era", "__seq")
-                .with_columns(__first_nc=(kind == "nc") & pl.struct("__dx", "__era", "__kind").is_first_distinct()))
-    found = dx_long.lazy().join(findings.lazy(), on=["__dx", "__era"]).sort("__k", "__pos", "__seq",
-                                                                            maintain_order=True)
-    first_nc = pl.col("__first_nc")
-    per_line = found.group_by("__k", maintain_order=True).agg(
-        __matched_dx=pl.col("__dx_text").filter(first_nc),
-        __matched_ranges=pl.col("__item").filter(kind == "nc").unique(maintain_order=True),
-        __first_dx=pl.col("__dx_text").filter(first_nc).first(),
-        __first_label=pl.col("__label").filter(first_nc).first(),
-        __n_dx=first_nc.sum(),
-        __cov_dx=pl.col("__dx_text").filter(kind == "cov").first(),
-        # Edits and notes as text: a line's lists are assembled as text and split once, far cheaper than lists.
-        __dx_edits=pl.col("__item").filter(kind == "edit").str.join(","),
-        __dx_notes=pl.col("__item").filter(kind == "note").str.join("; "))
+               .unpivot(index=["__k", "__era"], on=list(cols.dx), value_name="__dx")  # column after column
+               .filter(pl.col("__dx").is_not_null(), era.is_not_null()).select("__k", "__era", "__dx")
+               .collect(engine=SMALL))
+    # Only diagnoses with something to say have a row: a line's lists are built from those, in column order
+    # (the join keeps the unpivoted order, and a group keeps the order of its rows).
+    said = classify_diagnoses(dx_long.select("__dx", "__era"), policy)
+    listed = (dx_long.lazy().join(said.lazy(), on=["__dx", "__era"], maintain_order="left")
+              .group_by("__k").agg(
+                  __matched_dx=pl.col("__nc_dx").drop_nulls(), __first_dx=pl.col("__nc_dx").drop_nulls().first(),
+                  __first_label=pl.col("__label").drop_nulls().first(), __n_dx=pl.col("__nc_dx").count(),
+                  __cov_dx=pl.col("__cov_dx").drop_nulls().first(),
+                  __ranges=pl.col("__ranges"), __dx_edits=pl.col("__edits"), __dx_notes=pl.col("__notes")))
+    ranges = pl.col("__ranges").list.join(RANGE_SEPARATOR, ignore_nulls=True)
+    per_line = listed.with_columns(
+        __matched_ranges=pl.when(ranges != "").then(ranges.str.split(RANGE_SEPARATOR).list.unique(maintain_order=True)),
+        __dx_edits=pl.col("__dx_edits").list.join(",", ignore_nulls=True),
+        __dx_notes=pl.col("__dx_notes").list.join("; ", ignore_nulls=True))
     claims = (lines.filter(pl.col("__proc_code").is_not_null())
               .group_by(cols.claim_id).agg(__claim_codes=pl.col("__proc_code").unique()))
     lines = (lines.join(per_line, on="__k", how="left", maintain_order="left")

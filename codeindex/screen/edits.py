@@ -68,16 +68,17 @@ def classify_procedures(values: Iterable[str | None], policy: Policy) -> pl.Data
     return pl.DataFrame(rows, schema=schema)
 
 
-FINDINGS_SCHEMA = {
-    "__dx": pl.String, "__era": pl.String, "__dx_text": pl.String, "__seq": pl.Int32, "__kind": pl.String,
-    "__item": pl.String, "__label": pl.String,
+DIAGNOSIS_SCHEMA = {
+    "__dx": pl.String, "__era": pl.String, "__dx_text": pl.String, "__nc_dx": pl.String, "__ranges": pl.String,
+    "__label": pl.String, "__cov_dx": pl.String, "__edits": pl.String, "__notes": pl.String,
 }
-"""What a diagnosis value has to say, one row per finding, ordered within a value by ``__seq`` (0 for the
-code itself, else the dense rank of the policy range it concerns).  ``__kind`` is one of:
-``edit`` (``__item`` is the edit), ``note`` (``__item`` a sentence for the reason), ``nc`` (the value lies in
-the not-covered range ``__item``, ``__label`` quotes it), ``cov`` (it lies in a covered range).
-A value with nothing to say has no rows: most values, so the lines' lists are built from few rows."""
-Finding = tuple[int, str, str | None, str | None]
+"""What a diagnosis value says on a line of its era, in one row: ``__dx_text`` the value trimmed;
+``__nc_dx`` that text when it lies in a not-covered range, ``__ranges`` those ranges in policy order (joined by
+``RANGE_SEPARATOR``), ``__label`` the first one's label; ``__cov_dx`` the text when it lies in a covered range;
+``__edits`` its edits (comma-joined) and ``__notes`` the sentences the reason gives for them ("; "-joined).
+A value with nothing to say has no row: most values, so a line's lists are built from few rows."""
+RANGE_SEPARATOR = "\x1f"
+Finding = tuple[int, str, str | None, str | None]  # (rank of the range, 0 for the code; kind; item; label)
 
 
 def _in_code_set(text: str, system: str) -> bool:
@@ -88,7 +89,8 @@ def _in_code_set(text: str, system: str) -> bool:
 
 
 def _range_table(policy: Policy, era: str) -> pl.DataFrame:
-    """The diagnosis entries of one era's version: keys, rank, coverage, range text and label."""
+    """The diagnosis entries of one era's version: keys, coverage, range text, label, and ``r_seq``, the
+    rank of the range by its keys (the order a value's ranges are given in)."""
     version = policy.version(era)  # type: ignore[arg-type]
     rows = [] if version is None else [
         (e.range.lo, e.range.hi, g.coverage, str(e.range), e.label())
@@ -99,11 +101,11 @@ def _range_table(policy: Policy, era: str) -> pl.DataFrame:
         "r_seq": pl.Int32})
 
 
-def _diagnosis(raw: str, era: str, policy: Policy, ranks: dict[tuple[int, int], int]) -> tuple[str, list[Finding]]:
-    """The trimmed text and the findings of one diagnosis value on a line of ``era``; ``ranks`` gives the
-    ``__seq`` of each of the era's ranges by its keys."""
+def _findings(text: str, era: str, policy: Policy, ranks: dict[tuple[int, int], int]) -> list[Finding]:
+    """What one trimmed diagnosis value on a line of ``era`` says, finding by finding, through the parser;
+    ``ranks`` gives the rank of each of the era's ranges by its keys.  A finding's kind is ``edit``,
+    ``note`` (a sentence), ``nc`` (the value lies in the not-covered range ``item``) or ``cov``."""
     system, other_era = DIAGNOSIS_SYSTEMS[era], ERAS[1 - ERAS.index(era)]
-    text = raw.strip()
     mismatch: list[Finding] = [(0, "edit", "icd_version_mismatch", None),
                                (0, "note", f"diagnosis {text} is an {ERA_NAMES[other_era]} code on an "
                                            f"{ERA_NAMES[era]} line", None)]
@@ -111,15 +113,15 @@ def _diagnosis(raw: str, era: str, policy: Policy, ranks: dict[tuple[int, int], 
         code = parse_code(text, system)
     except InvalidCodeError as exc:
         if _in_code_set(text, DIAGNOSIS_SYSTEMS[other_era]):
-            return text, mismatch
-        return text, [(0, "edit", "invalid_code", None),
-                      (0, "note", f"diagnosis {text!r} is not an {ERA_NAMES[era]} code ({exc.problem})", None)]
+            return mismatch
+        return [(0, "edit", "invalid_code", None),
+                (0, "note", f"diagnosis {text!r} is not an {ERA_NAMES[era]} code ({exc.problem})", None)]
     codes = code_set(system)
     if not codes.defined(code):
         if _in_code_set(text, DIAGNOSIS_SYSTEMS[other_era]):
-            return text, mismatch
-        return text, [(0, "edit", "undefined_code", None),
-                      (0, "note", f"diagnosis {text} is not in the {codes.release} code set", None)]
+            return mismatch
+        return [(0, "edit", "undefined_code", None),
+                (0, "note", f"diagnosis {text} is not in the {codes.release} code set", None)]
     findings: list[Finding] = []
     if not codes.billable(code):
         findings += [(0, "edit", "non_billable_code", None),
@@ -135,59 +137,80 @@ def _diagnosis(raw: str, era: str, policy: Policy, ranks: dict[tuple[int, int], 
             findings.append((seq, "nc", str(hit.entry.range), hit.entry.label()))
         elif hit.group.coverage in COVERED:
             findings.append((seq, "cov", None, None))
-    return text, findings
+    return sorted(findings, key=lambda finding: finding[0])
 
 
-def _python_findings(pairs: Iterable[tuple[str, str]], policy: Policy) -> pl.DataFrame:
-    """The findings of values that need the full parser (any not spelled as in the code set)."""
+def _parsed(pairs: Iterable[tuple[str, str]], policy: Policy) -> pl.DataFrame:
+    """What values say (``DIAGNOSIS_SCHEMA``) through the full parser: for values not spelled as in the
+    code set (and, in the tests, to hold the vectorized path to)."""
     ranks = {era: {(lo, hi): seq for lo, hi, seq in _range_table(policy, era).select("r_lo", "r_hi", "r_seq")
                    .iter_rows()} for era in ERAS}
-    rows = [(raw, era, text, *finding) for raw, era in pairs
-            for text, findings in [_diagnosis(raw, era, policy, ranks[era])] for finding in findings]
-    return pl.DataFrame(rows, schema=FINDINGS_SCHEMA, orient="row")
+    rows = []
+    for raw, era in pairs:
+        text = raw.strip()
+        if not text:
+            continue
+        findings = _findings(text, era, policy, ranks[era])
+        if not findings:
+            continue
+        items = {kind: [item for _, k, item, _ in findings if k == kind] for kind in ("nc", "edit", "note")}
+        labels = [label for _, kind, _, label in findings if kind == "nc"]
+        cov = any(kind == "cov" for _, kind, _, _ in findings)
+        rows.append((raw, era, text, text if labels else None, RANGE_SEPARATOR.join(items["nc"]) or None,
+                     labels[0] if labels else None, text if cov else None,
+                     ",".join(dict.fromkeys(items["edit"])) or None, "; ".join(items["note"]) or None))
+    return pl.DataFrame(rows, schema=DIAGNOSIS_SCHEMA, orient="row")
 
 
-def _set_findings(values: pl.DataFrame, era: str, policy: Policy) -> tuple[pl.DataFrame, pl.Series]:
-    """The findings of values spelled as a defined code of the era's code set, by joins, and which
-    values those were.  Gives exactly what ``_diagnosis`` gives for them (a test holds the two together)."""
-    codes = values.join(code_set(DIAGNOSIS_SYSTEMS[era]).spellings, left_on="__spelling", right_on="spelling")
-    hits = codes.join_where(_range_table(policy, era), pl.col("lo") <= pl.col("r_hi"), pl.col("hi") >= pl.col("r_lo"))
-    partial = ~((pl.col("lo") >= pl.col("r_lo")) & (pl.col("hi") <= pl.col("r_hi")))
-    not_covered = pl.col("r_coverage") == "not_covered"
-    truncated = codes.filter(~pl.col("billable")).with_columns(r_seq=pl.lit(0, pl.Int32))
+def _by_spelling(values: pl.DataFrame, era: str, policy: Policy) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """What the values spelled as a defined code of the era's code set say, vectorized, and the values that
+    are not so spelled.  ``values`` has ``__dx``, ``__dx_text`` (trimmed) and ``__spelling`` (trimmed, upper
+    case).  Gives exactly what ``_parsed`` gives for those values (a test holds the two together)."""
+    codes = code_set(DIAGNOSIS_SYSTEMS[era]).spellings  # sorted: a binary search is cheaper than a join
+    at = codes["spelling"].search_sorted(values["__spelling"]).clip(upper_bound=codes.height - 1)
+    found = codes.select("spelling", "lo", "hi", "billable")[at]
+    spelled = (found["spelling"] == values["__spelling"]).fill_null(False)
+    defined = pl.concat([values.select("__dx", "__dx_text"), found.drop("spelling")], how="horizontal").filter(spelled)
+
     text = pl.col("__dx_text")
-
-    def rows(frame: pl.DataFrame, kind: pl.Expr, item: pl.Expr, label: pl.Expr | None = None) -> pl.DataFrame:
-        return frame.select("__dx", "__era", "__dx_text", __seq="r_seq", __kind=kind, __item=item,
-                            __label=pl.lit(None) if label is None else label).cast(FINDINGS_SCHEMA)
-
-    findings = pl.concat([
-        rows(truncated, pl.lit("edit"), pl.lit("non_billable_code")),
-        rows(truncated, pl.lit("note"), pl.format("diagnosis {} is truncated (it has more specific codes)", text)),
-        rows(hits.filter(partial | not_covered | pl.col("r_coverage").is_in(list(COVERED))),
-             pl.when(partial).then(pl.lit("edit")).when(not_covered).then(pl.lit("nc")).otherwise(pl.lit("cov")),
-             pl.when(partial).then(pl.lit("partial_match")).when(not_covered).then("r_range"),
-             pl.when(~partial & not_covered).then("r_label")),
-        rows(hits.filter(partial), pl.lit("note"), pl.format("diagnosis {} only partly overlaps {}", text, "r_range")),
-    ])
-    return findings, codes["__dx"]
+    partial = ~((pl.col("lo") >= pl.col("r_lo")) & (pl.col("hi") <= pl.col("r_hi")))
+    not_covered = ~partial & (pl.col("r_coverage") == "not_covered")
+    ranges = _range_table(policy, era).lazy()
+    hits = (defined.lazy().join_where(ranges, pl.col("lo") <= pl.col("r_hi"), pl.col("hi") >= pl.col("r_lo"))
+            .sort("r_seq", maintain_order=True).group_by("__dx").agg(
+                __nc=pl.col("r_range").filter(not_covered), __label=pl.col("r_label").filter(not_covered).first(),
+                __covered=(~partial & pl.col("r_coverage").is_in(list(COVERED))).any(),
+                __partly=pl.format("diagnosis {} only partly overlaps {}", text, "r_range").filter(partial)))
+    truncated, partly = ~pl.col("billable"), pl.col("__partly").list.len() > 0
+    in_not_covered = pl.col("__nc").list.len() > 0
+    edits = pl.concat_str(pl.when(truncated).then(pl.lit("non_billable_code")),
+                          pl.when(partly).then(pl.lit("partial_match")), separator=",", ignore_nulls=True)
+    notes = pl.concat_str(pl.when(truncated).then(pl.format("diagnosis {} is truncated (it has more specific codes)",
+                                                            text)),
+                          pl.when(partly).then(pl.col("__partly").list.join("; ")), separator="; ", ignore_nulls=True)
+    said = defined.lazy().join(hits, on="__dx", how="left").select(
+        "__dx", __era=pl.lit(era), __dx_text=text, __nc_dx=pl.when(in_not_covered).then(text),
+        __ranges=pl.when(in_not_covered).then(pl.col("__nc").list.join(RANGE_SEPARATOR)), __label="__label",
+        __cov_dx=pl.when(pl.col("__covered")).then(text), __edits=pl.when(edits != "").then(edits),
+        __notes=pl.when(notes != "").then(notes))
+    says = pl.any_horizontal(pl.col(c).is_not_null() for c in list(DIAGNOSIS_SCHEMA)[3:])
+    return said.filter(says).collect(engine="in-memory"), values.filter(~spelled)
 
 
 def classify_diagnoses(pairs: pl.DataFrame, policy: Policy) -> pl.DataFrame:
-    """The findings (``FINDINGS_SCHEMA``) of each distinct (diagnosis value, era) of ``pairs``
-    (columns ``__dx``, ``__era``): edits, notes, the not-covered ranges it lies in, covered hits.
+    """What each distinct (diagnosis value, era) of ``pairs`` (columns ``__dx``, ``__era``) says:
+    ``DIAGNOSIS_SCHEMA``, a row for each value with an edit, a note, a not-covered or a covered range.
 
-    Values spelled as a code of the era's code set (nearly all of them) are classified by joins
-    against the code set and the policy's ranges; the rest go through the full parser one by one.
+    Values spelled as a code of the era's code set (nearly all of them) are classified vectorized,
+    by a search in the code set and a join against the policy's ranges; the rest go through the full
+    parser one by one.  A blank value is no diagnosis and says nothing.
     """
-    tables = [pl.DataFrame(schema=FINDINGS_SCHEMA)]
-    for era in ERAS:
-        values = pairs.filter(pl.col("__era") == era).select("__dx").unique()
-        if values.height == 0:
-            continue
-        values = values.with_columns(__era=pl.lit(era), __dx_text=pl.col("__dx").str.strip_chars()).with_columns(
-            __spelling=pl.col("__dx_text").str.to_uppercase())
-        known, classified = _set_findings(values, era, policy)
-        rest = values.filter(~pl.col("__dx").is_in(classified.implode()))
-        tables += [known, _python_findings(rest.select("__dx", "__era").iter_rows(), policy)]
+    tables = [pl.DataFrame(schema=DIAGNOSIS_SCHEMA)]
+    distinct = (pairs.lazy().unique().with_columns(__dx_text=pl.col("__dx").str.strip_chars())
+                .filter(pl.col("__dx_text") != "").with_columns(__spelling=pl.col("__dx_text").str.to_uppercase())
+                .collect(engine="in-memory"))
+    for (era,), values in distinct.partition_by("__era", as_dict=True).items():
+        if era in ERAS:
+            known, rest = _by_spelling(values, era, policy)
+            tables += [known, _parsed(rest.select("__dx", pl.lit(era)).iter_rows(), policy)]
     return pl.concat(tables, how="vertical")
