@@ -209,6 +209,36 @@ def test_icd_version_column_wins_over_date() -> None:
     assert out["edits"].to_list() == [[], [], ["icd_version_mismatch"]]
 
 
+ICD_VERSIONS = [("9", "icd9"), ("09", "icd9"), ("9.0", "icd9"), (" icd-9 ", "icd9"), ("ICD9", "icd9"),
+                ("ICD-9-CM", "icd9"), ("10", "icd10"), ("ICD-10", "icd10"), ("icd10cm", "icd10"),
+                ("0", "icd10")]  # 0: the CMS diagnosis version code for ICD-10
+
+
+@pytest.mark.parametrize(("written", "era"), ICD_VERSIONS, ids=[w for w, _ in ICD_VERSIONS])
+def test_icd_version_spellings(written: str, era: str) -> None:
+    day = ICD10_DAY if era == "icd9" else ICD9_DAY  # the column must win over the date
+    frame = pl.DataFrame({"claim_id": [1], "procedure_code": ["97545"], "dx1": ["812.01"], "icd_version": [written],
+                          "service_date": [day]})
+    row = one(frame)
+    assert row["policy_version"] == era
+    assert row["edits"] == ([] if era == "icd9" else ["icd_version_mismatch"])
+
+
+def test_unreadable_icd_version_is_flagged_and_the_date_decides() -> None:
+    frame = pl.DataFrame({"claim_id": [1, 2, 3, 4], "procedure_code": ["97545"] * 4, "dx1": ["812.01"] * 4,
+                          "icd_version": ["ICD11", "99", " ", None],
+                          "service_date": [ICD9_DAY, ICD9_DAY, ICD9_DAY, None]})
+    out = run(frame)
+    assert out["policy_version"].to_list() == ["icd9", "icd9", "icd9", None]
+    assert out["determination"].to_list() == ["not_covered", "not_covered", "not_covered", "review"]
+    assert out["edits"].to_list() == [["invalid_icd_version"], ["invalid_icd_version"], [], []]
+    assert "the ICD version 'ICD11' cannot be read" in out["reason"][0]
+    assert "no readable ICD version" in out["reason"][3]
+    # Lines the policy does not name are not looked at: no edit there.
+    other = run(frame.with_columns(procedure_code=pl.lit("99213")))
+    assert other["edits"].to_list() == [None] * 4
+
+
 def test_icd_version_argument_is_the_last_resort() -> None:
     frame = claims([(1, 1, "97545", "812.01", None, None)], dates=False)
     assert one(frame, icd_version=9)["policy_version"] == "icd9"

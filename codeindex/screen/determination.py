@@ -71,12 +71,22 @@ def service_date(column: str, dtype: pl.DataType, where: str) -> pl.Expr:
     return pl.coalesce(text.str.to_date("%Y%m%d", strict=False), text.str.to_date("%Y-%m-%d", strict=False))
 
 
+# 9 / 10 as numbers or text ("9.0", "09", "ICD-9", "ICD10CM"), and 0, the CMS diagnosis version code for ICD-10.
+_VERSION = r"^(?:ICD)?[-\s]?(0?9|10|0)(?:[-\s]?CM)?(?:\.0)?$"
+_ERA_OF_VERSION = {"9": "icd9", "09": "icd9", "10": "icd10", "0": "icd10"}
+
+
+def icd_version_era(column: str) -> pl.Expr:
+    """The era an ``icd_version`` value names, null when blank or unreadable."""
+    token = _text(column).str.strip_chars().str.to_uppercase().str.extract(_VERSION, 1)
+    return token.replace_strict(_ERA_OF_VERSION, default=None, return_dtype=pl.String)
+
+
 def era_expr(cols: LineColumns, schema: pl.Schema, where: str, icd_version: int | None) -> pl.Expr:
     """The ICD era of a line: its icd_version, else its date of service, else the default."""
     sources = []
     if cols.icd_version:
-        version = _text(cols.icd_version).str.strip_chars().str.strip_suffix(".0")
-        sources.append(pl.when(version == "9").then(pl.lit("icd9")).when(version == "10").then(pl.lit("icd10")))
+        sources.append(icd_version_era(cols.icd_version))
     if cols.date:
         day = service_date(cols.date, schema[cols.date], where)
         sources.append(pl.when(day < ICD10_START).then(pl.lit("icd9")).when(day.is_not_null())
@@ -101,6 +111,11 @@ def _suspect_diagnoses(lines: pl.LazyFrame, cols: LineColumns, policy: Policy) -
     return {era: edited.filter(pl.col("__era") == era)["__dx"].unique().to_list() for era in ERAS}
 
 
+def _written(column: str) -> pl.Expr:
+    """Whether a text column holds something other than blanks (a blank is a missing value)."""
+    return pl.col(column).str.strip_chars().str.len_bytes().fill_null(0) > 0
+
+
 def _nonempty(text: pl.Expr) -> pl.Expr:
     """The text, or null when it is empty (so ``concat_str(..., ignore_nulls=True)`` skips it)."""
     return pl.when(text != "").then(text)
@@ -115,7 +130,7 @@ def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedur
 
     # The diagnoses are classified eagerly (small frames); the rest is one lazy plan collected at the end.
     screened = screened.with_row_index("__k")
-    lines = (screened.lazy().select("__k", cols.claim_id, "__era", "__date_raw", "__date",
+    lines = (screened.lazy().select("__k", cols.claim_id, "__era", "__date_raw", "__date", "__version_raw",
                                     __proc=_text(cols.procedure))
              .join(procedures.lazy(), on="__proc", how="left", maintain_order="left", nulls_equal=True)
              .with_columns(__cov=by_era("__cov"), __prange=by_era("__prange"), __pdesc=by_era("__pdesc"),
@@ -148,7 +163,9 @@ def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedur
     addon_alone = (pl.col("__addon").fill_null(False)
                    & ~pl.col("__claim_codes").list.contains(pl.col("__primary")).fill_null(False))
     # A date that is there but cannot be read, whatever else told the era (icd_version, --icd-version).
-    bad_date = (pl.col("__date_raw").str.strip_chars().str.len_bytes().fill_null(0) > 0) & pl.col("__date").is_null()
+    bad_date = _written("__date_raw") & pl.col("__date").is_null()
+    # An icd_version that names no version: the era came from the date or the default.
+    bad_version = _written("__version_raw") & icd_version_era("__version_raw").is_null()
     named_elsewhere = pl.any_horizontal(pl.col(f"__cov_{e}").is_not_null() for e in ERAS)
     determination = (
         pl.when(era.is_null() & named_elsewhere).then(pl.lit("review"))
@@ -169,7 +186,7 @@ def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedur
             "Procedure code '{}' cannot be read ({}), so the line was not screened",
             pl.col("__proc").fill_null(""), pl.col("__proc_error")))
         .when(era.is_null()).then(pl.lit(
-            "The date of service cannot be read and the line has no ICD version, so the policy version "
+            "The date of service cannot be read and the line has no readable ICD version, so the policy version "
             "that applies is unknown: review it"))
         .when(cov == "not_covered").then(pl.concat_str(
             procedure, pl.lit(" is not covered by "), version_name, pl.lit("; "),
@@ -190,12 +207,14 @@ def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedur
         pl.when(addon_alone).then(pl.format("add-on {} is billed without its primary {} on the claim",
                                             pl.col("__proc_code"), pl.col("__primary"))),
         pl.when(bad_date).then(pl.format("the date of service '{}' cannot be read", pl.col("__date_raw"))),
+        pl.when(bad_version).then(pl.format("the ICD version '{}' cannot be read", pl.col("__version_raw"))),
         separator="; ", ignore_nulls=True)
     edits = pl.concat_str(
         pl.when(pl.col("__proc_error").is_not_null()).then(pl.lit("invalid_code")),
         _nonempty(pl.col("__dx_edits")),
         pl.when(addon_alone).then(pl.lit("addon_without_primary")),
         pl.when(bad_date).then(pl.lit("invalid_date")),
+        pl.when(bad_version).then(pl.lit("invalid_icd_version")),
         separator=",", ignore_nulls=True)
     full_reason = pl.concat_str(reason, pl.when(notes != "").then(pl.concat_str(pl.lit("; "), notes))
                                 .otherwise(pl.lit("")), pl.lit("."))
@@ -242,7 +261,8 @@ def screen_lines(rows: pl.LazyFrame, cols: LineColumns, policy: Policy, *, where
                                              & pl.any_horizontal(_text(c).is_in(suspect) for c in cols.dx))
     screened_mask = screened_mask.fill_null(False)
 
-    extra = {"__era": era, "__date_raw": pl.lit(None, pl.String), "__date": pl.lit(None, pl.Date)}
+    extra = {"__era": era, "__date_raw": pl.lit(None, pl.String), "__date": pl.lit(None, pl.Date),
+             "__version_raw": _text(cols.icd_version) if cols.icd_version else pl.lit(None, pl.String)}
     if cols.date:
         extra["__date_raw"] = _text(cols.date)
         extra["__date"] = service_date(cols.date, schema[cols.date], where)

@@ -1,15 +1,17 @@
 """Classifying the distinct codes of a screen, once each, through the policy's index.
 
 Claim volumes are huge and the code domain is tiny, so every distinct procedure
-value and every distinct (diagnosis value, era) pair is classified here in Python,
-and polars carries the answers to the rows.  The edits:
+value and every distinct (diagnosis value, era) pair is classified here once (values
+spelled as in the code set vectorized, odd spellings through the parser), and polars
+carries the answers to the rows.  The edits:
 
 - ``invalid_code``: not a code of its system;
 - ``undefined_code``: a valid form, not in the official code set;
 - ``non_billable_code``: truncated, it has children in the code set;
 - ``partial_match``: its leaf span only overlaps a policy range;
 - ``icd_version_mismatch``: a diagnosis of the other ICD version than the line's;
-- ``addon_without_primary`` (a claim-level edit, see determination).
+- ``addon_without_primary``, ``invalid_date``, ``invalid_icd_version`` (line and claim
+  edits, see determination).
 """
 
 from __future__ import annotations
