@@ -1,0 +1,68 @@
+"""How close can a screen built the way codeindex's is come to a bare read of the file?
+
+Times, interleaved in one process (median of ``--repeat``): the bare read (``scan``), the screen
+with its explanation left out (every pass over all lines still runs: distinct procedures, the
+screened-line mask, picking the screened lines, placing results on every line; each screened line
+just gets the not-applicable result), and the real screen.  The middle one is the floor for the
+target "screening takes at most 1.5x the time of reading": whatever the explanation costs comes on
+top of it.
+
+    python benchmarks/floor.py --rows 2000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from unittest import mock
+
+import polars as pl
+from compare import DATA_DIR, claims_path  # the same file the engine comparison uses
+
+from codeindex.screen import determination, screen
+
+
+def _no_explanation(screened: pl.DataFrame, cols: object, policy: object, procedures: object) -> pl.DataFrame:
+    """The not-applicable result for every screened line: the cost of placing results without making them."""
+    row = pl.select(**determination._unscreened(policy, checked=False))  # type: ignore[arg-type]
+    return row.select(pl.all().gather(pl.zeros(screened.height, pl.UInt32, eager=True)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=2_000_000, help="claim lines (default 2,000,000)")
+    parser.add_argument("--repeat", type=int, default=11, help="runs of each; the median counts (default 11)")
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help=f"cache of generated data ({DATA_DIR})")
+    args = parser.parse_args(argv)
+    path = claims_path(args.rows, data_dir=args.data_dir)
+
+    def passes_only() -> pl.DataFrame:
+        with mock.patch.object(determination, "_explain", _no_explanation):
+            return screen(path).collect()
+
+    runs: dict[str, Callable[[], pl.DataFrame]] = {
+        "scan": lambda: pl.scan_parquet(path).collect(),
+        "screen without its explanation": passes_only,
+        "screen": lambda: screen(path).collect(),
+    }
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for run in runs.values():
+        run()  # warm: code sets loaded, file in the page cache
+    for _ in range(args.repeat):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    scan = statistics.median(times["scan"])
+    print(f"{args.rows:,} lines, median of {args.repeat}, interleaved")
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(f"{name:32s} {median:7.3f} s  {median / scan:5.2f}x scan")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
