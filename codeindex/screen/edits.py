@@ -170,22 +170,10 @@ def _spelled_in(spellings: pl.Series, values: pl.Series) -> tuple[pl.Series, pl.
     return at, (spellings.gather(at) == values).fill_null(False)
 
 
-def _by_spelling(values: pl.DataFrame, era: str, policy: Policy) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """What the values spelled as a defined code of either era's code set say, vectorized, and the values
-    that are not so spelled.  ``values`` has ``__dx``, ``__dx_text`` (trimmed) and ``__spelling`` (trimmed,
-    upper case).  Gives exactly what ``_parsed`` gives for those values (a test holds the two together)."""
-    other_era = ERAS[1 - ERAS.index(era)]
-    codes = code_set(DIAGNOSIS_SYSTEMS[era]).spellings  # sorted: a binary search is cheaper than a join
-    at, spelled = _spelled_in(codes["spelling"], values["__spelling"])
-    defined = pl.concat([values.select("__dx", "__dx_text"), codes.select("lo", "hi", "billable")[at]],
-                        how="horizontal").filter(spelled)
-    rest = values.filter(~spelled)  # a code of the other era's code set is a mismatch; the rest need the parser
-    _, elsewhere = _spelled_in(code_set(DIAGNOSIS_SYSTEMS[other_era]).spellings["spelling"], rest["__spelling"])
-    mismatched = rest.filter(elsewhere).select(
-        "__dx", __era=pl.lit(era), __dx_text="__dx_text", __edits=pl.lit("icd_version_mismatch"),
-        __notes=pl.format(f"diagnosis {{}} is an {ERA_NAMES[other_era]} code on an {ERA_NAMES[era]} line",
-                          "__dx_text"))
-
+def _defined_codes_say(defined: pl.DataFrame, era: str, policy: Policy) -> pl.DataFrame:
+    """What values spelled as defined codes of the era's code set say (``defined``: ``__dx``, ``__dx_text``
+    and the code's ``lo``, ``hi``, ``billable``): whether they are truncated, and the policy ranges they lie in
+    or only partly overlap, by a range join."""
     text = pl.col("__dx_text")
     partial = ~((pl.col("lo") >= pl.col("r_lo")) & (pl.col("hi") <= pl.col("r_hi")))
     not_covered = ~partial & (pl.col("r_coverage") == "not_covered")
@@ -208,7 +196,25 @@ def _by_spelling(values: pl.DataFrame, era: str, policy: Policy) -> tuple[pl.Dat
         __cov_dx=pl.when(pl.col("__covered")).then(text), __edits=pl.when(edits != "").then(edits),
         __notes=pl.when(notes != "").then(notes))
     says = pl.any_horizontal(pl.col(c).is_not_null() for c in list(DIAGNOSIS_SCHEMA)[3:])
-    said = pl.concat([said.filter(says).collect(engine="in-memory"), mismatched], how="diagonal_relaxed")
+    return said.filter(says).collect(engine="in-memory")
+
+
+def _by_spelling(values: pl.DataFrame, era: str, policy: Policy) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """What the values spelled as a defined code of either era's code set say, vectorized, and the values
+    that are not so spelled.  ``values`` has ``__dx``, ``__dx_text`` (trimmed) and ``__spelling`` (trimmed,
+    upper case).  Gives exactly what ``_parsed`` gives for those values (a test holds the two together)."""
+    other_era = ERAS[1 - ERAS.index(era)]
+    codes = code_set(DIAGNOSIS_SYSTEMS[era]).spellings  # sorted: a binary search is cheaper than a join
+    at, spelled = _spelled_in(codes["spelling"], values["__spelling"])
+    defined = pl.concat([values.select("__dx", "__dx_text"), codes.select("lo", "hi", "billable")[at]],
+                        how="horizontal").filter(spelled)
+    rest = values.filter(~spelled)  # a code of the other era's code set is a mismatch; the rest need the parser
+    _, elsewhere = _spelled_in(code_set(DIAGNOSIS_SYSTEMS[other_era]).spellings["spelling"], rest["__spelling"])
+    mismatched = rest.filter(elsewhere).select(
+        "__dx", __era=pl.lit(era), __dx_text="__dx_text", __edits=pl.lit("icd_version_mismatch"),
+        __notes=pl.format(f"diagnosis {{}} is an {ERA_NAMES[other_era]} code on an {ERA_NAMES[era]} line",
+                          "__dx_text"))
+    said = pl.concat([_defined_codes_say(defined, era, policy), mismatched], how="diagonal_relaxed")
     return said.select(DIAGNOSIS_SCHEMA.keys()).cast(DIAGNOSIS_SCHEMA), rest.filter(~elsewhere)
 
 
