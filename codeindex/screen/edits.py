@@ -222,9 +222,9 @@ def classify_diagnoses(pairs: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     """What each distinct (diagnosis value, era) of ``pairs`` (columns ``__dx``, ``__era``) says:
     ``DIAGNOSIS_SCHEMA``, a row for each value with an edit, a note, a not-covered or a covered range.
 
-    Values spelled as a code of the era's code set (nearly all of them) are classified vectorized,
-    by a search in the code set and a join against the policy's ranges; the rest go through the full
-    parser one by one.  A blank value is no diagnosis and says nothing.
+    Values spelled as a code of either era's code set (nearly all of them) are classified vectorized,
+    by a binary search in the code sets and a join against the policy's ranges; the rest go through the
+    full parser one by one.  A blank value is no diagnosis and says nothing.
     """
     tables = [pl.DataFrame(schema=DIAGNOSIS_SCHEMA)]
     distinct = (pairs.lazy().unique().with_columns(__dx_text=pl.col("__dx").str.strip_chars())
