@@ -25,7 +25,7 @@ import polars as pl
 
 from codeindex.errors import InputError
 from codeindex.policy.model import ERA_NAMES, ICD10_START, Policy
-from codeindex.screen.edits import ERAS, RANGE_SEPARATOR, classify_diagnoses, classify_procedures
+from codeindex.screen.edits import ERAS, RANGE_SEPARATOR, classify_diagnoses, classify_procedures, nonempty
 from codeindex.screen.layouts import LineColumns
 
 EditsMode = Literal["policy", "all"]
@@ -116,11 +116,6 @@ def _written(column: str) -> pl.Expr:
     return pl.col(column).str.strip_chars().str.len_bytes().fill_null(0) > 0
 
 
-def _nonempty(text: pl.Expr) -> pl.Expr:
-    """The text, or null when it is empty (so ``concat_str(..., ignore_nulls=True)`` skips it)."""
-    return pl.when(text != "").then(text)
-
-
 def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedures: pl.DataFrame) -> pl.DataFrame:
     """Determination, reason, matched ranges and edits of the screened lines, in their order."""
     era = pl.col("__era")
@@ -203,7 +198,7 @@ def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedur
             pl.lit(", the version for this line's date of service")))
         .otherwise(pl.format("{} is not named by {}", pl.col("__proc_label"), pl.lit(policy.name()))))
     notes = pl.concat_str(
-        _nonempty(pl.col("__dx_notes")),
+        nonempty(pl.col("__dx_notes")),
         pl.when(addon_alone).then(pl.format("add-on {} is billed without its primary {} on the claim",
                                             pl.col("__proc_code"), pl.col("__primary"))),
         pl.when(bad_date).then(pl.format("the date of service '{}' cannot be read", pl.col("__date_raw"))),
@@ -211,7 +206,7 @@ def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedur
         separator="; ", ignore_nulls=True)
     edits = pl.concat_str(
         pl.when(pl.col("__proc_error").is_not_null()).then(pl.lit("invalid_code")),
-        _nonempty(pl.col("__dx_edits")),
+        nonempty(pl.col("__dx_edits")),
         pl.when(addon_alone).then(pl.lit("addon_without_primary")),
         pl.when(bad_date).then(pl.lit("invalid_date")),
         pl.when(bad_version).then(pl.lit("invalid_icd_version")),

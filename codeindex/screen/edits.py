@@ -80,7 +80,16 @@ DIAGNOSIS_SCHEMA = {
 ``__edits`` its edits (comma-joined) and ``__notes`` the sentences the reason gives for them ("; "-joined).
 A value with nothing to say has no row: most values, so a line's lists are built from few rows."""
 RANGE_SEPARATOR = "\x1f"
+# The notes' wording, shared by the parser path (str.format) and the vectorized path (pl.format).
+TRUNCATED = "diagnosis {} is truncated (it has more specific codes)"
+PARTLY = "diagnosis {} only partly overlaps {}"
+MISMATCH = "diagnosis {} is an {} code on an {} line"
 Finding = tuple[int, str, str | None, str | None]  # (rank of the range, 0 for the code; kind; item; label)
+
+
+def nonempty(text: pl.Expr) -> pl.Expr:
+    """The text, or null when it is empty (so ``concat_str(..., ignore_nulls=True)`` skips it)."""
+    return pl.when(text != "").then(text)
 
 
 def _in_code_set(text: str, system: str) -> bool:
@@ -109,8 +118,7 @@ def _findings(text: str, era: str, policy: Policy, ranks: dict[tuple[int, int], 
     ``note`` (a sentence), ``nc`` (the value lies in the not-covered range ``item``) or ``cov``."""
     system, other_era = DIAGNOSIS_SYSTEMS[era], ERAS[1 - ERAS.index(era)]
     mismatch: list[Finding] = [(0, "edit", "icd_version_mismatch", None),
-                               (0, "note", f"diagnosis {text} is an {ERA_NAMES[other_era]} code on an "
-                                           f"{ERA_NAMES[era]} line", None)]
+                               (0, "note", MISMATCH.format(text, ERA_NAMES[other_era], ERA_NAMES[era]), None)]
     try:
         code = parse_code(text, system)
     except InvalidCodeError as exc:
@@ -127,14 +135,14 @@ def _findings(text: str, era: str, policy: Policy, ranks: dict[tuple[int, int], 
     findings: list[Finding] = []
     if not codes.billable(code):
         findings += [(0, "edit", "non_billable_code", None),
-                     (0, "note", f"diagnosis {text} is truncated (it has more specific codes)", None)]
+                     (0, "note", TRUNCATED.format(text), None)]
     for hit in policy.lookup(code, era=era):  # type: ignore[arg-type]
         if hit.group.system != system:
             continue
         seq = ranks[(hit.entry.range.lo, hit.entry.range.hi)]
         if hit.match == "partial":
             findings += [(seq, "edit", "partial_match", None),
-                         (seq, "note", f"diagnosis {text} only partly overlaps {hit.entry.range}", None)]
+                         (seq, "note", PARTLY.format(text, hit.entry.range), None)]
         elif hit.group.coverage == "not_covered":
             findings.append((seq, "nc", str(hit.entry.range), hit.entry.label()))
         elif hit.group.coverage in COVERED:
@@ -182,19 +190,17 @@ def _defined_codes_say(defined: pl.DataFrame, era: str, policy: Policy) -> pl.Da
             .sort("r_seq", maintain_order=True).group_by("__dx").agg(
                 __nc=pl.col("r_range").filter(not_covered), __label=pl.col("r_label").filter(not_covered).first(),
                 __covered=(~partial & pl.col("r_coverage").is_in(list(COVERED))).any(),
-                __partly=pl.format("diagnosis {} only partly overlaps {}", text, "r_range").filter(partial)))
+                __partly=pl.format(PARTLY, text, "r_range").filter(partial)))
     truncated, partly = ~pl.col("billable"), pl.col("__partly").list.len() > 0
     in_not_covered = pl.col("__nc").list.len() > 0
     edits = pl.concat_str(pl.when(truncated).then(pl.lit("non_billable_code")),
                           pl.when(partly).then(pl.lit("partial_match")), separator=",", ignore_nulls=True)
-    notes = pl.concat_str(pl.when(truncated).then(pl.format("diagnosis {} is truncated (it has more specific codes)",
-                                                            text)),
+    notes = pl.concat_str(pl.when(truncated).then(pl.format(TRUNCATED, text)),
                           pl.when(partly).then(pl.col("__partly").list.join("; ")), separator="; ", ignore_nulls=True)
     said = defined.lazy().join(hits, on="__dx", how="left").select(
         "__dx", __era=pl.lit(era), __dx_text=text, __nc_dx=pl.when(in_not_covered).then(text),
         __ranges=pl.when(in_not_covered).then(pl.col("__nc").list.join(RANGE_SEPARATOR)), __label="__label",
-        __cov_dx=pl.when(pl.col("__covered")).then(text), __edits=pl.when(edits != "").then(edits),
-        __notes=pl.when(notes != "").then(notes))
+        __cov_dx=pl.when(pl.col("__covered")).then(text), __edits=nonempty(edits), __notes=nonempty(notes))
     says = pl.any_horizontal(pl.col(c).is_not_null() for c in list(DIAGNOSIS_SCHEMA)[3:])
     return said.filter(says).collect(engine="in-memory")
 
@@ -212,8 +218,7 @@ def _by_spelling(values: pl.DataFrame, era: str, policy: Policy) -> tuple[pl.Dat
     _, elsewhere = _spelled_in(code_set(DIAGNOSIS_SYSTEMS[other_era]).spellings["spelling"], rest["__spelling"])
     mismatched = rest.filter(elsewhere).select(
         "__dx", __era=pl.lit(era), __dx_text="__dx_text", __edits=pl.lit("icd_version_mismatch"),
-        __notes=pl.format(f"diagnosis {{}} is an {ERA_NAMES[other_era]} code on an {ERA_NAMES[era]} line",
-                          "__dx_text"))
+        __notes=pl.format(MISMATCH, "__dx_text", pl.lit(ERA_NAMES[other_era]), pl.lit(ERA_NAMES[era])))
     said = pl.concat([_defined_codes_say(defined, era, policy), mismatched], how="diagonal_relaxed")
     return said.select(DIAGNOSIS_SCHEMA.keys()).cast(DIAGNOSIS_SCHEMA), rest.filter(~elsewhere)
 
