@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 
-class InvalidCodeError(ValueError):
+class CodeindexError(ValueError):
+    """The base of every error codeindex raises on purpose: catch this to catch them all."""
+
+
+class InvalidCodeError(CodeindexError):
     """A code or range that is not valid in its code system.
 
     The message names the system, the input as given and what is wrong with it.
@@ -23,10 +27,10 @@ class InvalidRangeError(InvalidCodeError):
         self.system = system
         self.text = text
         self.problem = problem
-        ValueError.__init__(self, f"{system}: {text!r} is not a valid range: {problem}")
+        CodeindexError.__init__(self, f"{system}: {text!r} is not a valid range: {problem}")
 
 
-class PolicyParseError(ValueError):
+class PolicyParseError(CodeindexError):
     """A bulletin's code section that cannot be read; names the line."""
 
     def __init__(self, line_no: int, line: str, problem: str, source: str | None = None) -> None:
@@ -44,5 +48,5 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-class InputError(ValueError):
+class InputError(CodeindexError):
     """Claim input that cannot be read: a missing file, column, or unreadable content."""
