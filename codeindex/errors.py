@@ -31,15 +31,21 @@ class InvalidRangeError(InvalidCodeError):
 
 
 class PolicyParseError(CodeindexError):
-    """A bulletin's code section that cannot be read; names the line."""
+    """A bulletin's code section that cannot be read; names the line (when there is one)."""
 
-    def __init__(self, line_no: int, line: str, problem: str, source: str | None = None) -> None:
+    SHOWN = 120  # characters of the line quoted in the message
+
+    def __init__(self, line_no: int | None, line: str | None, problem: str, source: str | None = None) -> None:
         self.line_no = line_no
         self.line = line
         self.problem = problem
         self.source = source
-        where = f"{source}, line {line_no}" if source else f"line {line_no}"
-        super().__init__(f"{where}: {problem}: {line.strip()!r}")
+        where = ", ".join(filter(None, [source, f"line {line_no}" if line_no else None])) or "policy text"
+        message = f"{where}: {problem}"
+        if line is not None:
+            text = " ".join(line.split())
+            message += f": {text[:self.SHOWN] + ' ...' if len(text) > self.SHOWN else text!r}"
+        super().__init__(message)
 
 
 def first_line(exc: BaseException) -> str:

@@ -1,12 +1,22 @@
 """Read the code section of an Aetna-style clinical policy bulletin, as copied from its page.
 
-The section starts at a header such as "CPT Codes / HCPCS Codes / ICD-9 Codes" (its
-era is the ICD version it names) and ends where the bulletin moves on (references,
-background).  Inside it: group headers ("CPT codes not covered for indications
-listed in the CPB:"), entries (codes or ranges, then a description), descriptions on
-lines of their own, notes, and the same text copied as a "|" table.  A line that looks
-like codes but cannot be read is a PolicyParseError naming its line; nothing is
-skipped silently.
+The section starts at a header such as "CPT Codes / HCPCS Codes / ICD-9 Codes" (its era is the
+ICD version it names) and ends where the bulletin moves on (references, background).  A page
+copied without that header still has its group headers, and they name their systems: when the
+text has no section header at all, the first group header starts the section and its ICD groups
+tell its era.
+
+Inside a section: group headers ("CPT codes not covered for indications listed in the CPB:"),
+code lines (codes and ranges, then a description), descriptions on lines of their own, notes, and
+the same text copied as a "|" table.  Code lines are read as bulletins write them: a bullet, any
+common dash or "to"/"through" between a range's ends, commas, semicolons or slashes between codes,
+a colon or dash before the description.  A line that starts like codes but cannot be read that
+way, a group header whose status is unknown, a group with no codes: each is a PolicyParseError
+naming its line.  Nothing is skipped silently.
+
+Every line is read in time linear in its length: runs of whitespace are collapsed first, headers
+are recognised by string tests, and code lines by one left-to-right scan with anchored patterns
+(a backtracking pattern over a whole line once took a minute on one long line).
 """
 
 from __future__ import annotations
@@ -15,172 +25,349 @@ import re
 from dataclasses import dataclass, field
 
 from codeindex.errors import InvalidCodeError, PolicyParseError
-from codeindex.policy.model import Coverage, Era, Policy, PolicyEntry, PolicyGroup, PolicyVersion
+from codeindex.policy.model import ERA_NAMES, Coverage, Era, Policy, PolicyEntry, PolicyGroup, PolicyVersion
 from codeindex.ranges import parse_range
 
-_SECTION = re.compile(
-    r"^(?:(?:CPT|HCPCS|ICD-9(?:-CM)?|ICD-10(?:-CM|-PCS)?)(?:\s+Procedure)?\s+Codes\s*/\s*)+"
-    r"(?:CPT|HCPCS|ICD-9(?:-CM)?|ICD-10(?:-CM|-PCS)?)(?:\s+Procedure)?\s+Codes\s*$", re.I)
+_SECTION_PART = re.compile(r"(?:CPT|HCPCS|ICD-9(?:-CM)?|ICD-10(?:-CM|-PCS)?)(?: Procedure)? Codes", re.I)
 _SECTION_END = re.compile(
-    r"^(?:The above policy is based on the following references|"
-    r"(?:Background|References|Appendix|Policy History)\s*:?\s*$|Copyright\b)", re.I)
-_GROUP = re.compile(
-    r"^(?P<other>Other\s+)?(?P<systems>(?:CPT|HCPCS|ICD-9|ICD-10)[\w\s/\-]*?)\s+codes?\b(?P<status>[^:]*?)"
-    r"\s*(?P<ni>\(not all[- ]inclusive\))?\s*:\s*(?P<ni2>\(not all[- ]inclusive\))?\s*$", re.I)
-# A code-like token: a digit, or a letter then a digit, then letters, digits, dots, "+".
-_CODE_TOKEN = r"[A-Za-z]?[0-9][0-9A-Za-z.+]*"
-_CODE_PART = re.compile(
-    rf"^(?P<addon>\+\s*)?(?P<codes>{_CODE_TOKEN}(?:(?:\s*[,\-\u2013\u2014]\s*|\s+){_CODE_TOKEN})*)"
-    r"(?:\s*,)?(?:\s+|$)(?P<rest>.*)$")
-_ITEM_SPLIT = re.compile(r"\s*,\s*|(?<![\-\u2013\u2014])\s+(?![\-\u2013\u2014\s])")
-_DASH = re.compile(r"\s*[\-\u2013\u2014]\s*")
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$")
-_COLUMN_HEADS = re.compile(r"^\s*Code\s*\|?\s*Code Description\s*$", re.I)
-_NO_CODE = re.compile(r"^no specific code", re.I)
+    r"(?:The above policy is based on the following references|"
+    r"(?:Background|References|Appendix|Policy History) ?:?$|Copyright\b)", re.I)
+# A group header: its systems, then the word "codes"; the status follows (lazy up to the first " codes").
+_GROUP = re.compile(r"(?P<other>other )?(?P<systems>(?:cpt|hcpcs|icd-?9|icd-?10)\b[^:]*?) codes?\b", re.I)
+_NOT_ALL_INCLUSIVE = re.compile(r" ?[(\[]not all[- ]inclusive[)\]] ?", re.I)
+_NO_CODE = re.compile(r"no specific code", re.I)
+_COLUMN_HEADS = "code code description"
+
+# Code lines.  Codes are ASCII; a code *start* is looked for in any script (a letter or not, then
+# a digit) so that fullwidth digits or a long s are refused, never taken for a description.
+_CODE_START = re.compile(r"[^\W\d_]?\d")
+_WORD = re.compile(r"[\w.+]+")
+_ASCII_CODE = re.compile(r"[A-Za-z]?[0-9][0-9A-Za-z.+]*")
+_LEAD = re.compile(r"\W*")  # bullets, "+", brackets and spaces before the first code
+_LEAD_FORMS = re.compile(r"(?:[*\u2022\u00b7\u25e6\u25aa\u25cf\u25cb\u25a0\u25ba\u25b8\u2023\u2043\u2013\u2014-] ?)?"
+                         r"(?P<addon>\+ ?)?(?P<open>[(\[] ?)?")
+_DASHES = "\\-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d"
+_RANGE_DASH = re.compile(f" ?[{_DASHES}]+ ?")  # "-", "--", en and em dashes, minus sign, fullwidth
+_RANGE_WORD = re.compile(r" (?:to|through|thru) ", re.I)
+_LIST_SEP = re.compile(r" ?[,;/] ?")
+_CLOSE = re.compile(r" ?[)\]]")
+_DESCRIPTION_SEP = f" :{_DASHES.replace(chr(92), '')}"
+# A word between codes that is neither a list separator nor a range's: which was meant is a guess.
+_CONNECTOR = re.compile(r"(?:and|or|&|\+|~|\.\.\.?|\u2026) ?(?=[^\W\d_]?\d)", re.I)
+
+_SYSTEM_WORDS = {"hcpcs": "CPT/HCPCS", "icd9dx": "ICD-9", "icd9pcs": "ICD-9 procedure", "icd10cm": "ICD-10"}
+_STATUS_WORDS = {"not_covered": "not covered for indications listed in the CPB",
+                 "covered_if_criteria_met": "covered if selection criteria are met",
+                 "related": "related to the CPB", "covered": "covered"}
+_SYSTEM_ERA: dict[str, Era] = {"icd9dx": "icd9", "icd9pcs": "icd9", "icd10cm": "icd10"}
 
 
-def _coverage(other: str | None, status: str) -> Coverage | None:
+def _coverage(other: bool, status: str) -> Coverage | None:
+    """The coverage a header's status words give, or None when they are not known."""
     status = status.lower()
-    if other and "related" in status:
-        return "related"
-    if "not covered" in status:
+    if "not covered" in status or re.search(r"\bdo(?:es)? not support medical necessity", status):
         return "not_covered"
-    if "selection criteria" in status or "criteria are met" in status:
+    if "selection criteria" in status or "criteria are met" in status or "support medical necessity" in status:
         return "covered_if_criteria_met"
+    if "related" in status or (other and not status.strip()):
+        return "related"
     if "covered" in status:
         return "covered"
     return None
 
 
-def _system(words: str, era: Era) -> str | None:
-    words = words.upper()
+def _system(words: str) -> str | None:
+    words = words.upper().replace("ICD9", "ICD-9").replace("ICD10", "ICD-10")
     if "ICD-10" in words:
         return None if "PROCEDURE" in words or "PCS" in words else "icd10cm"
     if "ICD-9" in words:
         return "icd9pcs" if "PROCEDURE" in words else "icd9dx"
-    if "CPT" in words or "HCPCS" in words:
-        return "hcpcs"
-    return None
+    return "hcpcs"  # CPT or HCPCS
+
+
+def _section_era(line: str) -> tuple[bool, Era | None]:
+    """Whether a line is a section header, and the one ICD era it names (None: none or both)."""
+    parts = [p.strip() for p in line.split("/")]
+    if len(parts) < 2 or not all(_SECTION_PART.fullmatch(p) for p in parts):
+        return False, None
+    eras = {"icd10" if "ICD-10" in p.upper() else "icd9" for p in parts if p.upper().startswith("ICD")}
+    return True, eras.pop() if len(eras) == 1 else None
+
+
+@dataclass
+class _Header:
+    system: str
+    coverage: Coverage
+    all_inclusive: bool
+    text: str
+
+
+def _group_header(line: str) -> _Header | str | None:
+    """A group header read from a line; its problem as text when it is one but cannot be read; None
+    when the line is not a group header."""
+    m = _GROUP.match(line)
+    if m is None:
+        return None
+    tail = line[m.end():]
+    all_inclusive = _NOT_ALL_INCLUSIVE.search(tail) is None
+    status, _, after = _NOT_ALL_INCLUSIVE.sub(" ", tail).partition(":")
+    coverage = _coverage(bool(m["other"]), status)
+    if coverage is None:
+        known = "; ".join(f"'{w}'" for w in _STATUS_WORDS.values())
+        return f"a group header whose status is not known (known: {known}; or codes that (do not) support " \
+               "medical necessity)"
+    if after.strip():
+        return "text after a group header's colon (put the codes on lines of their own)"
+    system = _system(m["systems"])
+    if system is None:
+        return f"codes of {m['systems'].strip()!r} are not supported"
+    return _Header(system, coverage, all_inclusive, line.rstrip(":").strip())
+
+
+@dataclass
+class _CodeLine:
+    add_on: bool
+    items: list[tuple[str, str, str]]  # (start, end, the item as written)
+    description: str
+
+
+def _word(line: str, pos: int) -> tuple[str, int]:
+    """The code-like word at ``pos`` (which holds a code start) and where it ends; raises ValueError
+    when it is not ASCII letters and digits."""
+    m = _WORD.match(line, pos)
+    assert m is not None  # pos holds a code start, so a word character
+    if not _ASCII_CODE.fullmatch(m.group()):
+        raise ValueError(f"only ASCII letters and digits are code characters: {m.group()!r}")
+    return m.group(), m.end()
+
+
+def _code_line(line: str) -> _CodeLine | None:
+    """A line read as codes, or None when it does not start like codes (a note or a description).
+
+    Raises ValueError (the problem) for a line that starts like codes but cannot be read as them.
+    """
+    first = _LEAD.match(line).end()  # type: ignore[union-attr]
+    if not _CODE_START.match(line, first):
+        return None
+    lead = _LEAD_FORMS.fullmatch(line, 0, first)
+    if lead is None:
+        raise ValueError(f"cannot read {line[:first].strip()!r} before the codes")
+    items: list[tuple[str, str, str]] = []
+    pos = first
+    while True:
+        item_start = pos
+        start, pos = _word(line, pos)
+        end, ranged = start, False
+        dash = _RANGE_DASH.match(line, pos)
+        joiner = dash or _RANGE_WORD.match(line, pos)
+        if joiner and _CODE_START.match(line, joiner.end()):
+            (end, pos), ranged = _word(line, joiner.end()), True
+        elif dash and dash.end() == len(line):
+            raise ValueError("a range with no end")
+        items.append((start, end, line[item_start:pos]))
+        if dash and not ranged:  # "800.00 - Injuries": the dash comes before the description
+            pos = dash.end()
+            break
+        if (sep := _LIST_SEP.match(line, pos)) is not None:
+            pos = sep.end()
+            if _CODE_START.match(line, pos):
+                continue
+            break  # "Z86.19, Z86.59, Personal history ...": a separator before the description
+        if line.startswith(" ", pos) and _CODE_START.match(line, pos + 1):
+            pos += 1
+            continue
+        break
+    if lead["open"]:
+        if (close := _CLOSE.match(line, pos)) is None:
+            raise ValueError("an opening bracket before the codes is not closed after them")
+        pos = close.end()
+    description = line[pos:].lstrip(_DESCRIPTION_SEP)
+    if (joined := _CONNECTOR.match(description)) is not None:
+        raise ValueError(f"{joined.group().strip()!r} between codes: write a comma for a list of codes, "
+                         "a dash for a range")
+    return _CodeLine(bool(lead["addon"]), items, description)
+
+
+@dataclass
+class _Group:
+    header: _Header
+    line_no: int
+    line: str
+    entries: list[PolicyEntry] = field(default_factory=list)
+    says_no_code: bool = False
 
 
 @dataclass
 class _Section:
-    era: Era
-    groups: list[PolicyGroup] = field(default_factory=list)
+    era: Era | None  # None until the section's header or an ICD group header names it
+    line_no: int
+    line: str
+    groups: list[_Group] = field(default_factory=list)
 
 
 def _heading(lines: list[str]) -> tuple[str | None, str | None, str | None]:
     """The title, number and source the page gives above its code section."""
     title = number = source = None
     for i, line in enumerate(lines):
-        text = line.strip()
-        if source is None and (m := re.match(r"^Source:\s*(.+)$", text, re.I)):
+        text = " ".join(line.split())
+        if source is None and (m := re.match(r"Source: ?(.+)$", text, re.I)):
             source = m.group(1).strip()
-        if number is None and (m := re.match(r"^Number:\s*(\S+)", text, re.I)):
+        if number is None and (m := re.match(r"Number: ?(\S+)", text, re.I)):
             number = m.group(1)
-        if title is None and (m := re.match(r"^Clinical Policy Bulletin:\s*(.*)$", text, re.I)):
+        if title is None and (m := re.match(r"Clinical Policy Bulletin: ?(.*)$", text, re.I)):
             title = m.group(1).strip() or next((x.strip() for x in lines[i + 1:] if x.strip()), None)
-        if _SECTION.match(text):
+        if _section_era(text)[0]:
             break
     return title, number, source
 
 
 def _cells(line: str) -> str:
-    """A table row as plain text: its non-empty cells joined by a space."""
-    if "|" not in line:
-        return line.strip()
-    return " ".join(c.strip() for c in line.strip().strip("|").split("|") if c.strip())
+    """A line as plain text: a table row's non-empty cells joined by a space, whitespace runs as one space."""
+    if "|" in line:
+        line = " ".join(c for c in line.split("|") if c.strip())
+    return " ".join(line.split())
+
+
+def _is_table_rule(line: str) -> bool:
+    return "---" in line and not line.strip("|:- ")
+
+
+class _Parser:
+    """One pass over a bulletin's lines; the state of the section and group being read."""
+
+    def __init__(self, source: str | None, implicit: bool) -> None:
+        self.source = source
+        self.implicit = implicit  # no section header anywhere: the first group header opens the section
+        self.sections: list[_Section] = []
+        self.section: _Section | None = None
+        self.group: _Group | None = None
+        self.pending: list[int] = []  # entries of the group still waiting for a description
+
+    def fail(self, line_no: int | None, line: str | None, problem: str) -> PolicyParseError:
+        return PolicyParseError(line_no, line, problem, self.source)
+
+    def close_group(self) -> None:
+        group, self.group = self.group, None
+        self.pending.clear()
+        if group is None:
+            return
+        if not group.entries and not group.says_no_code:
+            raise self.fail(group.line_no, group.line, "a group header with no codes under it (a group the "
+                            "bulletin leaves empty says 'No specific code')")
+
+    def close_section(self) -> None:
+        self.close_group()
+        section, self.section = self.section, None
+        if section is None:
+            return
+        if not section.groups:
+            raise self.fail(section.line_no, section.line, "a code section with no group headers")
+        if section.era is None:
+            raise self.fail(section.line_no, section.line, "cannot tell this code section's ICD era: neither "
+                            "its header nor its group headers name ICD-9 or ICD-10 codes")
+        if any(s.era == section.era for s in self.sections):
+            raise self.fail(section.line_no, section.line, f"a second {section.era} code section")
+        self.sections.append(section)
+
+    def open_section(self, line_no: int, raw: str, era: Era | None) -> None:
+        self.close_section()
+        self.section = _Section(era, line_no, raw)
+
+    def header(self, line_no: int, raw: str, header: _Header) -> None:
+        assert self.section is not None
+        self.close_group()
+        era = _SYSTEM_ERA.get(header.system)
+        if era is not None:
+            if self.section.era is None:
+                self.section.era = era
+            elif era != self.section.era:
+                raise self.fail(line_no, raw, f"{_SYSTEM_WORDS[header.system]} codes in the "
+                                f"{ERA_NAMES[self.section.era]} code section")
+        self.group = _Group(header, line_no, raw)
+        self.section.groups.append(self.group)
+
+    def codes(self, line_no: int, raw: str, code_line: _CodeLine) -> None:
+        group = self.group
+        if group is None:
+            raise self.fail(line_no, raw, "codes before any group header")
+        system = group.header.system
+        for start, end, written in code_line.items:
+            try:
+                code_range = parse_range(start if start == end else f"{start}-{end}", system)
+            except InvalidCodeError as exc:
+                raise self.fail(line_no, raw, f"cannot read {written.strip()!r} as {system}: {exc.problem}") \
+                    from None
+            if not code_line.description:
+                self.pending.append(len(group.entries))
+            group.entries.append(PolicyEntry(code_range, start, end, code_line.description, code_line.add_on))
+        if code_line.description:  # it also describes the codes above that had none
+            self.describe(self.pending, code_line.description)
+
+    def describe(self, positions: list[int], description: str) -> None:
+        assert self.group is not None
+        for i in positions:
+            entry = self.group.entries[i]
+            self.group.entries[i] = PolicyEntry(entry.range, entry.start, entry.end, description, entry.add_on)
+        positions.clear()
+
+    def line(self, line_no: int, raw: str) -> None:
+        text = " ".join(raw.split())
+        is_section, era = _section_era(text)
+        if is_section:
+            self.open_section(line_no, raw, era)
+            return
+        if self.section is None and not self.implicit:
+            return
+        if self.section is not None and _SECTION_END.match(text):
+            self.close_section()
+            self.implicit = False  # the header-less section is over; what follows is not codes
+            return
+        line = _cells(text)
+        if not line or _is_table_rule(line) or line.lower() == _COLUMN_HEADS:
+            return
+        header = _group_header(line)
+        if self.section is None:  # a header-less copy: the first readable group header opens the section
+            if not isinstance(header, _Header):
+                return
+            self.open_section(line_no, raw, None)
+        if isinstance(header, str):
+            raise self.fail(line_no, raw, header)
+        if header is not None:
+            self.header(line_no, raw, header)
+            return
+        if _NO_CODE.match(line):
+            if self.group is not None:
+                self.group.says_no_code = True
+            return
+        try:
+            code_line = _code_line(line)
+        except ValueError as exc:
+            raise self.fail(line_no, raw, str(exc)) from None
+        if code_line is not None:
+            self.codes(line_no, raw, code_line)
+        elif self.pending:  # a description on a line of its own
+            self.describe(self.pending, line)
+        # else: an explanatory note
 
 
 def parse_cpb(text: str, source: str | None = None) -> Policy:
     """Parse a bulletin page (or just its code sections) into a Policy."""
-    lines = text.splitlines()
+    lines = text.removeprefix("\ufeff").splitlines()
     title, number, described_source = _heading(lines)
-    sections: list[_Section] = []
-    section: _Section | None = None
-    group: dict | None = None
-    pending: list[dict] = []
-
-    def close_group() -> None:
-        nonlocal group
-        if group is not None and section is not None:
-            entries = tuple(PolicyEntry(e["range"], e["start"], e["end"], e["description"], e["add_on"])
-                            for e in group["entries"])
-            section.groups.append(PolicyGroup(group["system"], group["coverage"], group["all_inclusive"],
-                                              entries, group["header"]))
-        group = None
-        pending.clear()
-
+    implicit = not any(_section_era(" ".join(line.split()))[0] for line in lines)
+    parser = _Parser(source, implicit)
     for line_no, raw in enumerate(lines, start=1):
-        stripped = raw.strip()
-        if _SECTION.match(stripped):
-            close_group()
-            era: Era = "icd10" if "ICD-10" in stripped.upper() else "icd9"
-            if any(s.era == era for s in sections):
-                raise PolicyParseError(line_no, raw, f"a second {era} code section", source)
-            section = _Section(era)
-            sections.append(section)
-            continue
-        if section is None:
-            continue
-        if _SECTION_END.match(stripped):
-            close_group()
-            section = None
-            continue
-        if not stripped or _TABLE_RULE.match(stripped) or _COLUMN_HEADS.match(stripped):
-            continue
-        line = _cells(stripped)
-        if (m := _GROUP.match(line)) and (coverage := _coverage(m["other"], m["status"])):
-            system = _system(m["systems"], section.era)
-            if system is None:
-                raise PolicyParseError(line_no, raw, f"codes of {m['systems'].strip()!r} are not supported",
-                                       source)
-            close_group()
-            group = {"system": system, "coverage": coverage, "all_inclusive": not (m["ni"] or m["ni2"]),
-                     "entries": [], "header": line.rstrip(":").strip()}
-            continue
-        if _NO_CODE.match(line):
-            continue
-        m = _CODE_PART.match(line)
-        if m is None:
-            if pending:  # a description on a line of its own
-                for entry in pending:
-                    entry["description"] = line
-                pending.clear()
-            continue  # an explanatory note
-        if group is None:
-            raise PolicyParseError(line_no, raw, "codes before any group header", source)
-        entries = []
-        for item in _ITEM_SPLIT.split(" ".join(m["codes"].split())):  # runs of spaces as one
-            try:
-                code_range = parse_range(item, group["system"])
-            except InvalidCodeError as exc:
-                problem = f"cannot read {item!r} as {group['system']}: {exc.problem}"
-                raise PolicyParseError(line_no, raw, problem, source) from None
-            ends = _DASH.split(item)
-            entries.append({"range": code_range, "start": ends[0], "end": ends[-1],
-                            "description": "", "add_on": bool(m["addon"])})
-        group["entries"].extend(entries)
-        description = " ".join(m["rest"].split())
-        if description:
-            for entry in [*pending, *entries]:
-                entry["description"] = description
-            pending.clear()
-        else:
-            pending.extend(entries)
-    close_group()
-    if not sections:
-        raise PolicyParseError(0, "", "no code section found (expected a line such as "
-                               "'CPT Codes / HCPCS Codes / ICD-9 Codes')", source)
-    ordered = sorted(sections, key=lambda s: s.era == "icd10")
-    versions = tuple(PolicyVersion(s.era, tuple(s.groups)) for s in ordered)
+        parser.line(line_no, raw)
+    parser.close_section()
+    if not parser.sections:
+        raise PolicyParseError(None, None, "no code section found (expected a line such as "
+                               "'CPT Codes / HCPCS Codes / ICD-9 Codes', or group headers such as "
+                               "'CPT codes not covered for indications listed in the CPB:')", source)
+    ordered = sorted(parser.sections, key=lambda s: s.era == "icd10")
+    versions = tuple(PolicyVersion(s.era, tuple(  # type: ignore[arg-type]  # closed sections have an era
+        PolicyGroup(g.header.system, g.header.coverage, g.header.all_inclusive, tuple(g.entries), g.header.text)
+        for g in s.groups)) for s in ordered)
     return Policy(number, title, described_source or source, versions)
-
-
-_SYSTEM_WORDS = {"hcpcs": "CPT/HCPCS", "icd9dx": "ICD-9", "icd9pcs": "ICD-9 procedure", "icd10cm": "ICD-10"}
-_STATUS_WORDS = {"not_covered": "not covered for indications listed in the CPB",
-                 "covered_if_criteria_met": "covered if selection criteria are met",
-                 "related": "related to the CPB", "covered": "covered"}
 
 
 def group_header(group: PolicyGroup) -> str:
@@ -201,6 +388,8 @@ def format_cpb(policy: Policy) -> str:
         lines += ["", f"CPT Codes / HCPCS Codes / {'ICD-10' if version.era == 'icd10' else 'ICD-9'} Codes"]
         for group in version.groups:
             lines.append(group_header(group))
+            if not group.entries:
+                lines.append("No specific code")
             for e in group.entries:
                 codes = e.start if e.start == e.end else f"{e.start} - {e.end}"
                 lines.append(f"{'+ ' if e.add_on else ''}{codes} {e.description}".rstrip())
