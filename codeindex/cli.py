@@ -24,7 +24,7 @@ from rich.table import Table
 
 from codeindex.codesets import code_set, has_code_set
 from codeindex.errors import InputError, InvalidCodeError, PolicyParseError, first_line
-from codeindex.policy import Policy, era_for_date, load_policy, parse_cpb
+from codeindex.policy import Policy, load_policy, lookup_code, parse_cpb
 from codeindex.policy.bulletin import format_cpb, group_header
 from codeindex.policy.gem import translate
 from codeindex.policy.model import ERA_NAMES
@@ -32,10 +32,9 @@ from codeindex.ranges import parse_range
 from codeindex.screen import LAYOUTS, screen
 from codeindex.screen.summary import print_summary, summarize
 from codeindex.synth import write_sample
-from codeindex.systems import ALIASES, SYSTEMS, parse_code, system_name
+from codeindex.systems import ALIASES, SYSTEMS, parse_code
 
 SYSTEM_CHOICES = sorted([*SYSTEMS, *ALIASES])
-LOOKUP_ORDER = ["hcpcs", "icd9dx", "icd10cm", "icd9pcs"]
 
 
 class UsageError(Exception):
@@ -139,22 +138,14 @@ def _policy_translate(args: argparse.Namespace) -> int:
 
 def _lookup(args: argparse.Namespace) -> int:
     policy = load_policy(args.policy)
-    era = era_for_date(_parse_date(args.date)) if args.date else None
-    systems = [args.system] if args.system else sorted(
-        {g.system for v in policy.versions for g in v.groups}, key=LOOKUP_ORDER.index)
+    day = _parse_date(args.date) if args.date else None
     for text in args.codes:
-        system, hits = None, []
-        for candidate in systems:  # without --system: the first system that reads the code
-            try:
-                hits = policy.lookup(text, candidate, era)
-            except InvalidCodeError:
-                continue
-            system = system_name(candidate)
-            break
+        found = lookup_code(policy, text, args.system, day)
         matches = [{"policy": policy.id, "version": h.version.era,
                     "group": h.group.header or group_header(h.group), "coverage": h.group.coverage,
-                    "range": str(h.entry.range), "match": h.match} for h in hits]
-        print(json.dumps({"input": text, "system": system, "matches": matches}))
+                    "range": str(h.entry.range), "match": h.match} for h in found.hits]
+        print(json.dumps({"input": text, "system": found.system, "valid": found.valid, "error": found.error,
+                          "edits": found.edits, "matches": matches}))
     return 0
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from codeindex import PolicyParseError
-from codeindex.policy import Policy, PolicyVersion, load_policy, parse_cpb
+from codeindex import InputError, PolicyParseError
+from codeindex.policy import Policy, PolicyVersion, era_for_date, load_policy, lookup_code, parse_cpb
 from codeindex.policy.bulletin import format_cpb
 from codeindex.policy.gem import translate
 
@@ -419,9 +419,251 @@ def test_codes_before_any_group_header() -> None:
     assert "97545 Work hardening" in str(caught.value)
 
 
-def test_no_section_at_all() -> None:
-    with pytest.raises(PolicyParseError, match="no code section"):
+def test_no_section_at_all_names_no_line() -> None:
+    with pytest.raises(PolicyParseError, match="no code section") as caught:
+        parse_cpb("Clinical Policy Bulletin: Nothing\nSee CPB 0169.\n97545 Work\n", source="x.txt")
+    assert caught.value.line_no is None
+    assert str(caught.value).startswith("x.txt: no code section found")
+    assert "line" not in str(caught.value).split("(")[0]
+
+
+def test_header_less_section_with_no_icd_group_cannot_tell_its_era() -> None:
+    with pytest.raises(PolicyParseError, match="cannot tell this code section's ICD era") as caught:
         parse_cpb("Clinical Policy Bulletin: Nothing\nCPT codes covered:\n97545 Work\n")
+    assert caught.value.line_no == 2
+
+
+# ---------------------------------------------------------------- a page copied without its section header (#14)
+
+# CPB 0198's ICD-10 code list as a table copied from the page: from the first group header on, no
+# "CPT Codes / HCPCS Codes / ICD-10 Codes" line.  Once with "|" cells, once as a browser copies
+# (cells separated by tabs).
+ICD10_ROWS = [
+    ("CPT codes not covered for indications listed in the CPB:", ""),
+    ("97537", "Community/work reintegration training, direct one-on-one contact, each 15 minutes"),
+    ("97545", WORK_2H),
+    ("+ 97546", EACH_HOUR),
+    ("HCPCS codes not covered for indications listed in the CPB:", ""),
+    ("S9117", "Back school, per visit"),
+    ("ICD-10 codes not covered for indications listed in the CPB (not all-inclusive):", ""),
+    ("S00.00X+ - T88.9XX+", "Injuries and poisonings"),
+    ("Z51.89", "Encounter for other specified aftercare [vocational therapy and other specified "
+     "rehabilitation procedure]"),
+    ("Z85.00 - Z85.9", ""),
+    ("Z86.19, Z86.59", MALIGNANT),
+    ("Z87.81 - Z87.828, Z91.410 - Z91.414", ""),
+    ("Z92.3, Z98.870 - Z98.89", SURGERY),
+]
+ICD10_PIPE_TABLE = "\n".join([f"| {ICD10_ROWS[0][0]} | |", "|---|---|",
+                              *(f"| {code} | {text} |" for code, text in ICD10_ROWS[1:])]) + "\n"
+ICD10_TAB_TABLE = "\n".join(f"{code}\t{text}".rstrip() for code, text in ICD10_ROWS) + "\n"
+
+
+@pytest.mark.parametrize("table", [ICD10_PIPE_TABLE, ICD10_TAB_TABLE], ids=["pipes", "tabs"])
+def test_icd10_table_copied_without_its_section_header(policy: Policy, table: str) -> None:
+    assert ICD10_HEADER not in table
+    copied = parse_cpb("Some words the copy caught before the table.\n" + table)
+    assert copied.versions == (policy.version("icd10"),)
+    assert groups(copied.versions[0]) == ICD10_0198
+
+
+def test_cli_parses_the_header_less_table_copy(tmp_path: Path, policy: Policy) -> None:
+    path = tmp_path / "0198-icd10-table.txt"
+    path.write_text(ICD10_PIPE_TABLE, encoding="utf-8")
+    result = run_cli("policy", "parse", str(path), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["versions"] == [policy.to_json()["versions"][1]]
+
+
+def test_header_less_copy_takes_its_era_from_an_icd9_group() -> None:
+    policy = parse_cpb("CPT codes covered:\n97545 Work\nICD-9 codes covered:\n250.00 Diabetes\n")
+    assert [v.era for v in policy.versions] == ["icd9"]
+
+
+def test_section_header_naming_no_icd_takes_its_era_from_its_groups() -> None:
+    text = "CPT Codes / HCPCS Codes\nCPT codes covered:\n97545 Work\nICD-10 codes covered:\nE11.9 Diabetes\n"
+    assert [v.era for v in parse_cpb(text).versions] == ["icd10"]
+
+
+def test_header_less_copy_ends_at_the_references() -> None:
+    text = ("ICD-9 codes covered:\n250.00 Diabetes\nReferences\nCPT codes covered:\n"
+            "1. Lechner DE. Phys Ther. 1994;74(5):471-493.\n")
+    assert only_version(text) == [("icd9dx", "covered", True, [("250.00", "250.00", "Diabetes", False)])]
+
+
+# ---------------------------------------------------------------- group headers never misfile (#14, #18)
+
+
+def test_unknown_group_status_is_an_error_naming_the_line() -> None:
+    text = icd9("CPT codes covered if selection criteria are met:", "97545 Work",
+                "ICD-9 codes of interest to the reviewer:", "800.00 - 999.9 Injuries")
+    with pytest.raises(PolicyParseError, match="status is not known") as caught:
+        parse_cpb(text)
+    assert caught.value.line_no == 4
+    assert "ICD-9 codes of interest" in str(caught.value)
+
+
+@pytest.mark.parametrize(("header", "coverage"), [
+    ("ICD-9 codes that do not support medical necessity:", "not_covered"),
+    ("ICD-9 codes that support medical necessity:", "covered_if_criteria_met"),
+    ("ICD-9 codes related to the CPB:", "related"),
+])
+def test_medical_necessity_headers_are_read(header: str, coverage: str) -> None:
+    """Issue 14's header: its codes are its own, never lent to the group above."""
+    text = icd9("CPT codes covered if selection criteria are met:", "97545 Work", header, "800.00 - 999.9 Injuries")
+    hcpcs, diagnoses = only_version(text)
+    assert hcpcs == ("hcpcs", "covered_if_criteria_met", True, [("97545", "97545", "Work", False)])
+    assert diagnoses[1] == coverage
+    assert diagnoses[3] == [("800.00", "999.9", "Injuries", False)]
+
+
+def test_header_with_a_status_but_no_colon_is_still_a_header() -> None:
+    text = icd9("CPT codes covered:", "97545 Work", "ICD-9 codes not covered for indications listed in the CPB",
+                "800.00 - 999.9 Injuries")
+    assert [g[1] for g in only_version(text)] == ["covered", "not_covered"]
+
+
+def test_text_after_a_group_headers_colon_is_an_error() -> None:
+    with pytest.raises(PolicyParseError, match="after a group header's colon") as caught:
+        parse_cpb(icd9("CPT codes covered: 97545, 97546"))
+    assert caught.value.line_no == 2
+
+
+@pytest.mark.parametrize(("lines", "header_line"), [
+    (["CPT codes covered:", "ICD-9 codes covered:", "250.00 Diabetes"], 2),
+    (["CPT codes covered:", "97545 Work", "ICD-9 codes covered:"], 4),
+    (["CPT codes covered:", "Note: no codes listed here", "ICD-9 codes covered:", "250.00 Diabetes"], 2),
+])
+def test_group_with_no_codes_is_an_error_naming_its_header(lines: list[str], header_line: int) -> None:
+    with pytest.raises(PolicyParseError, match="no codes under it") as caught:
+        parse_cpb(icd9(*lines))
+    assert caught.value.line_no == header_line
+
+
+def test_section_with_no_groups_is_an_error() -> None:
+    with pytest.raises(PolicyParseError, match="no group headers") as caught:
+        parse_cpb(icd9("Code Code Description", "References"))
+    assert caught.value.line_no == 1
+
+
+def test_group_of_the_other_era_is_an_error() -> None:
+    with pytest.raises(PolicyParseError, match="ICD-10 codes in the ICD-9 code section") as caught:
+        parse_cpb(icd9("ICD-9 codes covered:", "250.00 Diabetes", "ICD-10 codes covered:", "E11.9 Diabetes"))
+    assert caught.value.line_no == 4
+
+
+# ---------------------------------------------------------------- code lines as written (#18)
+
+
+@pytest.mark.parametrize("line", [
+    "800.00 \u2212 999.9 Injuries",  # minus sign
+    "800.00 \u2010 999.9 Injuries",  # hyphen
+    "800.00 \u2011 999.9 Injuries",  # non-breaking hyphen
+    "800.00 \uff0d 999.9 Injuries",  # fullwidth hyphen-minus
+    "800.00 \u2014 999.9 Injuries",
+    "800.00 -- 999.9 Injuries",
+    "800.00--999.9 Injuries",
+    "800.00 to 999.9 Injuries",
+    "800.00 through 999.9 Injuries",
+    "800.00 thru 999.9 Injuries",
+    "\u2022 800.00 - 999.9 Injuries",
+    "\u2022800.00 - 999.9 Injuries",
+    "* 800.00 - 999.9 Injuries",
+    "- 800.00 - 999.9 Injuries",
+    "\u2013 800.00 - 999.9 Injuries",
+    "\u00b7 800.00 - 999.9 Injuries",
+    "(800.00 - 999.9) Injuries",
+    "[800.00 - 999.9] Injuries",
+    "800.00 - 999.9: Injuries",
+    "800.00 - 999.9 - Injuries",
+    "800.00 - 999.9 \u2013 Injuries",
+    "| \u2022 800.00 \u2212 999.9 | Injuries |",
+])
+def test_range_as_written(line: str) -> None:
+    assert only_version(icd9("ICD-9 codes covered:", line)) == [
+        ("icd9dx", "covered", True, [("800.00", "999.9", "Injuries", False)])]
+
+
+@pytest.mark.parametrize(("line", "entries"), [
+    ("800.00: Injuries", [("800.00", "800.00", "Injuries")]),
+    ("800.00 - Injuries", [("800.00", "800.00", "Injuries")]),
+    ("800.00-Injuries", [("800.00", "800.00", "Injuries")]),
+    ("800.00 \u2013 Injuries", [("800.00", "800.00", "Injuries")]),
+    ("800.00; 801.0 Injuries", [("800.00", "800.00", "Injuries"), ("801.0", "801.0", "Injuries")]),
+    ("800.00/801.0 Injuries", [("800.00", "800.00", "Injuries"), ("801.0", "801.0", "Injuries")]),
+    ("800.00 / 801.0 - 801.9; V15.1 Injuries", [("800.00", "800.00", "Injuries"), ("801.0", "801.9", "Injuries"),
+                                               ("V15.1", "V15.1", "Injuries")]),
+    ("(800.00)", [("800.00", "800.00", "")]),
+    ("800.00 and more injuries", [("800.00", "800.00", "and more injuries")]),
+    ("800.00 to be reviewed", [("800.00", "800.00", "to be reviewed")]),
+])
+def test_codes_and_descriptions_as_written(line: str, entries: list[tuple[str, str, str]]) -> None:
+    [(_, _, _, found)] = only_version(icd9("ICD-9 codes covered:", line))
+    assert [e[:3] for e in found] == entries
+
+
+def test_bulleted_add_on() -> None:
+    assert only_version(icd9("CPT codes covered:", "\u2022 + 97546 each hour")) == [
+        ("hcpcs", "covered", True, [("97546", "97546", "each hour", True)])]
+
+
+@pytest.mark.parametrize(("line", "problem"), [
+    ("800.00 and 999.9 Injuries", "'and' between codes"),
+    ("800.00 or 801.0 Injuries", "'or' between codes"),
+    ("800.00 & 801.0", "'&' between codes"),
+    ("800.00 ~ 999.9", "'~' between codes"),
+    ("800.00~999.9", "'~' between codes"),
+    ("800.00 ... 999.9", "'...' between codes"),
+    ("800.00 -", "a range with no end"),
+    ("800.00 \u2212", "a range with no end"),
+    ("\uff18\uff10\uff10.\uff10\uff10 - 999.9 Injuries", "only ASCII letters and digits"),
+    ("800.00 - \uff19\uff19\uff19.\uff19 Injuries", "only ASCII letters and digits"),
+    ("\u017f9117 Back school", "only ASCII letters and digits"),
+    ("\u0668\u0660\u0660.00 Injuries", "only ASCII letters and digits"),
+    ("#800.00 Injuries", "cannot read '#' before the codes"),
+    ("\u2212800.00 Injuries", "before the codes"),
+    ("(800.00 - 999.9 Injuries", "not closed"),
+    ("800.00 - 99.9.9 Injuries", "cannot read '800.00 - 99.9.9' as icd9dx"),
+    ("800.00, 8OO.01 Injuries", "cannot read '8OO.01' as icd9dx"),
+])
+def test_code_line_that_cannot_be_read_is_an_error_naming_the_line(line: str, problem: str) -> None:
+    with pytest.raises(PolicyParseError) as caught:
+        parse_cpb(icd9("ICD-9 codes covered:", "250.00 Diabetes", line), source="b.txt")
+    assert caught.value.line_no == 4, str(caught.value)
+    assert problem in str(caught.value)
+    assert str(caught.value).startswith("b.txt, line 4: ")
+
+
+def test_a_long_line_is_quoted_shortened() -> None:
+    line = "800.00 and 999.9 " + "x" * 100_000
+    with pytest.raises(PolicyParseError) as caught:
+        parse_cpb(icd9("ICD-9 codes covered:", line))
+    assert len(str(caught.value)) < 400
+    assert caught.value.line == line
+
+
+def test_bom_before_the_section_header() -> None:
+    assert [v.era for v in parse_cpb("\ufeff" + icd9("CPT codes covered:", "97545 Work")).versions] == ["icd9"]
+
+
+# ---------------------------------------------------------------- loading by id or path (#18)
+
+
+def test_a_bundled_id_is_never_a_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "some").mkdir()
+    (tmp_path / "some" / "x.txt").write_text(icd9("CPT codes covered:", "97545 Work"), encoding="utf-8")
+    monkeypatch.chdir(tmp_path / "some")
+    relative = os.path.relpath(tmp_path / "some" / "x", ROOT / "data" / "policies")
+    for given in (relative, "x", "../some/x", "0198/../0198"):
+        with pytest.raises(InputError, match="not a bundled policy id"):
+            load_policy(given)
+    assert load_policy("x.txt").id == "x"  # a file is given as its path
+    assert load_policy(str(tmp_path / "some" / "x.txt")).id == "x"
+
+
+def test_a_directory_is_not_a_policy(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="not a file"):
+        load_policy(str(tmp_path))
 
 
 # ---------------------------------------------------------------- GEM translation
@@ -534,15 +776,16 @@ def test_cli_lookup() -> None:
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["input"] for r in records] == ["97546", "812.01", "V15"]
     for record in records:
-        assert set(record) == {"input", "system", "matches"}
+        assert set(record) == {"input", "system", "valid", "error", "edits", "matches"}
+        assert (record["valid"], record["error"], record["edits"]) == (True, None, [])
         for match in record["matches"]:
             assert set(match) == {"policy", "version", "group", "coverage", "range", "match"}
             assert match["policy"] == "0198"
             assert match["coverage"] == "not_covered"
     add_on, fracture, history = records
     assert add_on["system"] == "hcpcs"
-    assert sorted((m["version"], m["range"], m["match"]) for m in add_on["matches"]) == [
-        ("icd10", "97546", "contained"), ("icd9", "97546", "contained")]
+    assert [(m["version"], m["range"], m["match"]) for m in add_on["matches"]] == [
+        ("icd9", "97546", "contained"), ("icd10", "97546", "contained")]
     assert fracture["system"] == "icd9dx"
     assert [(m["version"], m["range"], m["match"]) for m in fracture["matches"]] == [
         ("icd9", "800.00-999.9", "contained")]
@@ -565,3 +808,96 @@ def test_cli_policy_translate() -> None:
     result = run_cli("policy", "translate", "0198", "--to", "icd10cm")
     assert result.returncode == 0, result.stderr
     assert "S0000XD" in result.stdout
+
+
+# ---------------------------------------------------------------- lookups say what they read (#14)
+
+
+@pytest.mark.parametrize(("code", "system", "fragment"), [
+    ("ZZZ", None, "'ZZZ' is not a valid code of any system (hcpcs: expected 5 digits"),
+    ("8OO.00", None, "icd9dx: contains the letter O where a digit 0 belongs"),
+    ("97545-GP", None, "hcpcs: a modifier is attached"),
+    ("S12.250B", "icd9", "icd9dx: 'S12.250B' is not a valid code"),
+    ("", None, "is not a valid code of any system"),
+])
+def test_lookup_of_an_unreadable_code_says_so(policy: Policy, code: str, system: str | None, fragment: str) -> None:
+    found = lookup_code(policy, code, system)
+    assert (found.valid, found.hits, found.edits) == (False, (), [])
+    assert found.system == (None if system is None else "icd9dx")
+    assert fragment in found.error
+
+
+def test_lookup_of_a_readable_code_that_matches_nothing_is_valid(policy: Policy) -> None:
+    found = lookup_code(policy, "99213")
+    assert (found.system, found.valid, found.error, found.hits) == ("hcpcs", True, None, ())
+
+
+@pytest.mark.parametrize(("code", "day", "system", "flagged"), [
+    ("812.01", date(2016, 1, 1), "icd9dx", True),
+    ("812.01", date(2015, 9, 30), "icd9dx", False),
+    ("S72.001D", date(2012, 1, 5), "icd10cm", True),
+    ("S72.001D", date(2015, 10, 1), "icd10cm", False),
+    ("97546", date(2016, 1, 1), "hcpcs", False),
+    ("V15", date(2016, 1, 1), "icd10cm", False),  # read in the date's era first: ICD-10's V15
+    ("V15", date(2012, 1, 5), "icd9dx", False),
+])
+def test_lookup_flags_a_code_of_the_other_era(policy: Policy, code: str, day: date, system: str,
+                                              flagged: bool) -> None:
+    found = lookup_code(policy, code, day=day)
+    assert (found.system, found.valid, found.era_mismatch) == (system, True, flagged)
+    assert found.edits == (["icd_version_mismatch"] if flagged else [])
+    assert all(h.version.era == era_for_date(day) for h in found.hits)
+    if flagged:
+        assert found.hits == ()
+
+
+def test_lookup_flags_a_code_of_the_other_era_in_the_system_asked_for(policy: Policy) -> None:
+    found = lookup_code(policy, "V15.1", "icd9", date(2016, 1, 1))
+    assert (found.system, found.era_mismatch, found.hits) == ("icd9dx", True, ())
+
+
+@pytest.mark.parametrize("code", ["97545", "97546"])
+def test_lookup_order_is_era_then_range(policy: Policy, code: str) -> None:
+    assert [h.version.era for h in policy.lookup(code, "hcpcs")] == ["icd9", "icd10"]
+    assert [h.version.era for h in lookup_code(policy, code).hits] == ["icd9", "icd10"]
+
+
+def test_lookup_order_within_an_era_is_range_order() -> None:
+    policy = parse_cpb(icd9("ICD-9 codes covered:", "800.00 - 999.9 Injuries",
+                            "ICD-9 codes not covered for indications listed in the CPB:", "800 - 805.9 Skull",
+                            "812.01 Neck of humerus", "801 Skull again"))
+    hits = policy.lookup("801.00", "icd9dx")
+    assert [(str(h.entry.range), h.group.coverage) for h in hits] == [
+        ("800-805.9", "not_covered"), ("800.00-999.9", "covered"), ("801", "not_covered")]
+    assert lookup_code(policy, "801.00").hits == tuple(hits)
+
+
+def test_cli_lookup_says_what_it_read() -> None:
+    result = run_cli("lookup", "--policy", "0198", "ZZZ", "8OO.00", "97545-GP", "97545")
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["input"], r["system"], r["valid"], r["matches"] == []) for r in records] == [
+        ("ZZZ", None, False, True), ("8OO.00", None, False, True), ("97545-GP", None, False, True),
+        ("97545", "hcpcs", True, False)]
+    assert "letter O" in records[1]["error"]
+    assert "modifier" in records[2]["error"]
+    assert records[3]["error"] is None
+    assert [m["version"] for m in records[3]["matches"]] == ["icd9", "icd10"]
+
+
+def test_cli_lookup_in_a_system_and_by_date() -> None:
+    result = run_cli("lookup", "--policy", "0198", "--system", "icd9", "S12.250B")
+    [record] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (record["system"], record["valid"], record["matches"]) == ("icd9dx", False, [])
+    assert "S12.250B" in record["error"]
+    result = run_cli("lookup", "--policy", "0198", "--date", "2016-01-01", "812.01", "Z92.3")
+    old, new = (json.loads(line) for line in result.stdout.splitlines())
+    assert (old["system"], old["valid"], old["edits"], old["matches"]) == ("icd9dx", True, ["icd_version_mismatch"], [])
+    assert (new["system"], new["edits"], [m["range"] for m in new["matches"]]) == ("icd10cm", [], ["Z92.3"])
+
+
+def test_cli_lookup_with_a_path_for_an_id_is_one_line() -> None:
+    result = run_cli("lookup", "--policy", "../../../../tmp/x", "97545")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "not a bundled policy id" in result.stderr

@@ -1,6 +1,7 @@
 """Policies: the model, the bulletin parser, loading, and GEM translation."""
 
 from codeindex.policy.bulletin import parse_cpb
+from codeindex.policy.lookup import CodeLookup, lookup_code
 from codeindex.policy.model import (
     ICD10_START,
     Policy,
@@ -12,5 +13,5 @@ from codeindex.policy.model import (
 )
 from codeindex.policy.registry import bundled_policies, load_policy
 
-__all__ = ["ICD10_START", "Policy", "PolicyEntry", "PolicyGroup", "PolicyHit", "PolicyVersion",
-           "bundled_policies", "era_for_date", "load_policy", "parse_cpb"]
+__all__ = ["ICD10_START", "CodeLookup", "Policy", "PolicyEntry", "PolicyGroup", "PolicyHit", "PolicyVersion",
+           "bundled_policies", "era_for_date", "load_policy", "lookup_code", "parse_cpb"]

@@ -92,15 +92,20 @@ class Policy:
 
     @cached_property
     def index(self) -> CodeIndex:
-        """Every entry of every version in one interval index; payloads are (version, group)."""
-        return CodeIndex(Entry(entry.range, (version, group, entry)) for version in self.versions
-                         for group in version.groups for entry in group.entries)
+        """Every entry of every version in one interval index; payloads are (version, group, entry,
+        place), the place being (era, group, entry) positions in the bulletin, the order of lookups."""
+        return CodeIndex(Entry(entry.range, (version, group, entry, (version.era == "icd10", g, e)))
+                         for version in self.versions for g, group in enumerate(version.groups)
+                         for e, entry in enumerate(group.entries))
 
     def lookup(self, code: Code | str, system: str | None = None, era: Era | None = None) -> list[PolicyHit]:
-        """Every entry a code matches, optionally in one era's version only."""
+        """Every entry a code matches, optionally in one era's version only: ICD-9 era first, then in
+        range order (then the bulletin's order)."""
         hits: list[Hit] = self.index.lookup(code, system)
-        return [PolicyHit(*h.entry.payload, match=h.match) for h in hits
-                if era is None or h.entry.payload[0].era == era]
+        found = [h for h in hits if era is None or h.entry.payload[0].era == era]
+        if len(found) > 1:
+            found.sort(key=lambda h: (h.entry.payload[3][0], h.entry.range.lo, h.entry.range.hi, h.entry.payload[3]))
+        return [PolicyHit(*h.entry.payload[:3], match=h.match) for h in found]
 
     def to_json(self) -> dict[str, Any]:
         return {

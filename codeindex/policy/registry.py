@@ -17,15 +17,22 @@ def bundled_policies() -> list[str]:
 
 
 def load_policy(policy: str | Path | Policy) -> Policy:
-    """A Policy from a bundled id ("0198"), a bulletin file's path, or a Policy (returned as is)."""
+    """A Policy from a bundled id ("0198"), a bulletin file's path, or a Policy (returned as is).
+
+    A text that names an existing file is that file; otherwise it must be one of the bundled ids
+    exactly (an id is never a path: "../x" is not looked for among the bundled policies).  A Path
+    is always a file.
+    """
     if isinstance(policy, Policy):
         return policy
     path = Path(policy)
-    if not path.is_file():
+    if not path.exists() and isinstance(policy, str) and policy in bundled_policies():
         path = data_path("policies", f"{policy}.txt")
-        if not path.is_file():
-            raise InputError(f"policy {str(policy)!r}: no such file, and not a bundled policy "
-                             f"({', '.join(bundled_policies())})")
+    elif not path.exists():
+        bundled = ", ".join(bundled_policies())
+        raise InputError(f"policy {str(policy)!r}: no such file, and not a bundled policy id ({bundled})")
+    elif not path.is_file():
+        raise InputError(f"policy {str(policy)!r}: not a file")
     return _load(path.resolve(), path.stat().st_mtime_ns)
 
 

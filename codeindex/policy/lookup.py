@@ -1,0 +1,62 @@
+"""Looking up a code in a policy as a person types it, and saying what was read.
+
+A miss and an unreadable code are different answers: the result says which system read the code
+(the one asked for, else the first that reads it: HCPCS, then the diagnosis systems, the date's era
+first), or why none did; whether the code belongs to the other ICD era than the date of service
+(which the policy's version for that date cannot match); and every entry it matches, ICD-9 era
+first, then in range order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from codeindex.errors import InvalidCodeError
+from codeindex.policy.model import Era, Policy, PolicyHit, era_for_date
+from codeindex.systems import parse_code, system_name
+
+LOOKUP_ORDER = ("hcpcs", "icd9dx", "icd10cm", "icd9pcs")
+SYSTEM_ERAS: dict[str, Era] = {"icd9dx": "icd9", "icd9pcs": "icd9", "icd10cm": "icd10"}
+
+
+@dataclass(frozen=True)
+class CodeLookup:
+    """One code's lookup: what read it (or why nothing did), an era flag, and its matches."""
+
+    input: str
+    system: str | None
+    error: str | None
+    era_mismatch: bool
+    hits: tuple[PolicyHit, ...]
+
+    @property
+    def valid(self) -> bool:
+        return self.error is None
+
+    @property
+    def edits(self) -> list[str]:
+        """The screen's flags that apply to the code alone."""
+        return ["icd_version_mismatch"] if self.era_mismatch else []
+
+
+def lookup_code(policy: Policy, text: str, system: str | None = None, day: date | None = None) -> CodeLookup:
+    """Look ``text`` up in ``policy``: in ``system`` if given, in the version for ``day`` if given."""
+    era = era_for_date(day) if day is not None else None
+    if system is not None:
+        candidates = [system_name(system)]
+    else:  # the date's era first, so that V15 on an ICD-10 date is read as ICD-10's V15
+        candidates = sorted(LOOKUP_ORDER, key=lambda s: era is not None and SYSTEM_ERAS.get(s, era) != era)
+    problems: list[InvalidCodeError] = []
+    for candidate in candidates:
+        try:
+            code = parse_code(text, candidate)
+        except InvalidCodeError as exc:
+            problems.append(exc)
+            continue
+        mismatch = era is not None and SYSTEM_ERAS.get(code.system, era) != era
+        return CodeLookup(text, code.system, None, mismatch, tuple(policy.lookup(code, era=era)))
+    if system is not None:
+        return CodeLookup(text, candidates[0], str(problems[0]), False, ())
+    reasons = "; ".join(f"{p.system}: {p.problem}" for p in problems)
+    return CodeLookup(text, None, f"{text!r} is not a valid code of any system ({reasons})", False, ())
