@@ -220,7 +220,7 @@ STREAMING_ABOVE_BYTES = 200 * 1024 * 1024  # about 10 million claim lines of par
 def _streaming(args: argparse.Namespace) -> bool:
     """Stream when asked, or (auto) when the input files are too big to hold comfortably in memory."""
     if args.streaming != "auto":
-        return args.streaming == "on"
+        return bool(args.streaming == "on")
     files = [f for given in args.inputs for f in (Path(given).rglob("*") if Path(given).is_dir() else [Path(given)])]
     return sum(f.stat().st_size for f in files if f.is_file()) > STREAMING_ABOVE_BYTES
 
@@ -319,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        return int(args.run(args))
     except (InvalidCodeError, PolicyParseError, InputError, UsageError) as exc:
         print(f"codeindex {args.command}: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2

@@ -105,7 +105,7 @@ class CodeSet:
                              parents.join(self.table.select("short"), on="short", how="anti")
                              .with_columns(billable=pl.lit(False))])
         keyed = defined.with_columns(lo=lo, hi=hi, decimal=decimal)
-        columns = {"short": short, "lo": "lo", "hi": "hi", "billable": "billable"}
+        columns: dict[str, pl.Expr | str] = {"short": short, "lo": "lo", "hi": "hi", "billable": "billable"}
         spelled = [keyed.select(spelling=short, **columns),
                    keyed.filter(pl.col("decimal") != short).select(spelling="decimal", **columns)]
         return pl.concat(spelled).sort("spelling")

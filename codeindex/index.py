@@ -53,7 +53,8 @@ class CodeIndex:
     def add(self, entry: Entry | CodeRange, payload: Any = None) -> Entry:
         interval = _interval(entry, payload)
         self.trees.setdefault(interval.data.range.system, IntervalTree()).add(interval)
-        return interval.data
+        added: Entry = interval.data
+        return added
 
     def __len__(self) -> int:
         return sum(len(t) for t in self.trees.values())

@@ -174,7 +174,7 @@ def _claim_key(layout: str, columns: Mapping[str, Any]) -> str:
     return "CLM_ID" if layout == "synpuf-carrier" else str(columns.get("claim_id", "claim_id"))
 
 
-def screen(df: DataFrame, policy: str | os.PathLike | Policy = "0198", layout: str = "long", *,
+def screen(df: DataFrame, policy: str | os.PathLike[str] | Policy = "0198", layout: str = "long", *,
            partitions: int | None = None, stats: Any = None, **columns: Any) -> DataFrame:
     """Screen the claim lines of a Spark DataFrame: the same rows and columns as the embedded screen.
 
@@ -193,7 +193,7 @@ def screen(df: DataFrame, policy: str | os.PathLike | Policy = "0198", layout: s
     return _map(shuffled, _partition_screener(compiled, layout, columns, out, stats), out)
 
 
-def _prepare(df: DataFrame, policy: str | os.PathLike | Policy, layout: str,
+def _prepare(df: DataFrame, policy: str | os.PathLike[str] | Policy, layout: str,
              columns: Mapping[str, Any]) -> tuple[Policy, pa.Schema]:
     """The policy, loaded and compiled on the driver, and the Arrow schema of the screen's output.
 
@@ -271,7 +271,7 @@ def session(master: str | None = None, app_name: str = "codeindex", **conf: str)
         return builder.getOrCreate()
 
 
-def read(spark: SparkSession, inputs: Sequence[str | os.PathLike]) -> DataFrame:
+def read(spark: SparkSession, inputs: Sequence[str | os.PathLike[str]]) -> DataFrame:
     """Parquet files or directories (any Spark path: local, ``hdfs://``, ``s3a://``) as one DataFrame.
 
     CSV files (``.csv``) are read with a header and every column as text, as the embedded
@@ -293,8 +293,8 @@ def read(spark: SparkSession, inputs: Sequence[str | os.PathLike]) -> DataFrame:
         raise InputError(f"{', '.join(paths)}: cannot read: {first_line(exc)}") from None
 
 
-def screen_files(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, master: str | None = None,
-                 policy: str | os.PathLike | Policy = "0198", layout: str = "long", *,
+def screen_files(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str], master: str | None = None,
+                 policy: str | os.PathLike[str] | Policy = "0198", layout: str = "long", *,
                  partitions: int | None = None, spark: SparkSession | None = None, **columns: Any) -> int:
     """Read ``inputs`` with Spark, screen them, write a directory of parquet part files; the lines written.
 
@@ -345,7 +345,7 @@ def _local_path(spark: SparkSession, target: str) -> Path | None:
     if "://" in target:
         return None
     try:
-        default_fs = spark.sparkContext._jsc.hadoopConfiguration().get("fs.defaultFS")  # type: ignore[union-attr]
+        default_fs = spark.sparkContext._jsc.hadoopConfiguration().get("fs.defaultFS")
     except Exception:  # Spark Connect has no JVM here: trust the configuration, if it says
         default_fs = spark.conf.get("spark.hadoop.fs.defaultFS", None)
     return Path(target).resolve() if (default_fs or "file:///").startswith("file:") else None
@@ -374,7 +374,7 @@ def to_polars(df: DataFrame) -> pl.DataFrame:
     if hasattr(df, "toArrow"):  # pyspark >= 4
         table = df.toArrow()
     else:
-        batches = df._collect_as_arrow()
+        batches = df._collect_as_arrow()  # type: ignore[operator]  # pyspark 3.5: a method, not a column
         table = pa.Table.from_batches(batches) if batches else _arrow_schema_of(df).empty_table()
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)

@@ -59,7 +59,7 @@ def long_claims(rows: int, seed: int = 0, dx_columns: int = 12, policy_share: fl
     """``rows`` claim lines in the long layout."""
     rng = random.Random(seed)
     pool9, pool10 = _pools(rng)
-    columns: dict[str, list] = {n: [] for n in ("claim_id", "line_no", "procedure_code", "service_date",
+    columns: dict[str, list[object]] = {n: [] for n in ("claim_id", "line_no", "procedure_code", "service_date",
                                                 "paid_amount")}
     dx: list[list[str | None]] = [[] for _ in range(dx_columns)]
     claim = 0

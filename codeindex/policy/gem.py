@@ -17,6 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
 
+from codeindex.code import Code
 from codeindex.codesets import code_set
 from codeindex.data import data_path
 from codeindex.policy.model import Policy, PolicyEntry, PolicyGroup, PolicyVersion
@@ -79,7 +80,7 @@ def _entries(targets: dict[str, bool], label: str) -> tuple[PolicyEntry, ...]:
     ordered = [c for c in icd10.codes if c.short in targets]
     position = {c.short: i for i, c in enumerate(icd10.codes)}
     entries: list[PolicyEntry] = []
-    run: list = []
+    run: list[Code] = []
     for code in [*ordered, None]:
         if run and (code is None or position[code.short] != position[run[-1].short] + 1
                     or targets[code.short] != targets[run[0].short]):

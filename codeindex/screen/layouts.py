@@ -19,7 +19,7 @@ import polars as pl
 
 from codeindex.errors import InputError, first_line
 
-Source = pl.LazyFrame | pl.DataFrame | str | os.PathLike | Sequence[str | os.PathLike]
+Source = pl.LazyFrame | pl.DataFrame | str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 LAYOUTS = ("long", "synpuf-carrier")
 SYNPUF_LINES = 13
 SYNPUF_CLAIM_DX = 8
@@ -46,7 +46,7 @@ class LineColumns:
         return self.explode(rows) if self.explode else rows
 
 
-def _files(paths: Sequence[str | os.PathLike]) -> list[Path]:
+def _files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     files: list[Path] = []
     for given in paths:
         path = Path(given)

@@ -24,7 +24,8 @@ def system_name(system: str) -> str:
 
 @lru_cache(maxsize=1 << 17)
 def _parse_cached(text: str, system: str) -> Code:
-    return SYSTEMS[system_name(system)].parse(text)
+    code: Code = SYSTEMS[system_name(system)].parse(text)
+    return code
 
 
 def parse_code(text: str, system: str) -> Code:
