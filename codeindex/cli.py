@@ -6,6 +6,7 @@ Every error a user can cause ends in one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import sys
@@ -24,7 +25,7 @@ from rich.table import Table
 
 from codeindex.codesets import code_set, has_code_set
 from codeindex.errors import InputError, InvalidCodeError, PolicyParseError, first_line
-from codeindex.policy import Policy, load_policy, lookup_code, parse_cpb
+from codeindex.policy import Policy, bundled_policies, load_policy, lookup_code, parse_cpb
 from codeindex.policy.bulletin import format_cpb, group_header
 from codeindex.policy.gem import translate
 from codeindex.policy.model import ERA_NAMES
@@ -98,6 +99,14 @@ def _print_policy(policy: Policy) -> None:
             console.print(table)
 
 
+def _policy_list(args: argparse.Namespace) -> int:
+    for policy_id in bundled_policies():
+        policy = load_policy(policy_id)
+        eras = ", ".join(ERA_NAMES[v.era] for v in policy.versions)
+        print(f"{policy_id}\t{policy.title or ''}\t({eras})")
+    return 0
+
+
 def _policy_show(args: argparse.Namespace) -> int:
     _print_policy(load_policy(args.policy))
     return 0
@@ -169,8 +178,8 @@ def _screen(args: argparse.Namespace) -> int:
             try:
                 from codeindex import spark
             except ImportError as exc:
-                raise UsageError(f"--engine spark needs the spark extra (pip install 'codeindex[spark]'): {exc}") \
-                    from None
+                raise UsageError("--engine spark needs the spark extra "
+                                 f"(pip install 'codeindex-claims[spark]'): {exc}") from None
             progress.update(task, description="screening on Spark")
             written = spark.screen_files(args.inputs, args.output, master=args.master, policy=args.policy,
                                          layout=args.layout, partitions=args.partitions,
@@ -248,49 +257,82 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="codeindex", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+DESCRIPTION = """Clinical policy bulletin code lists as integer interval indexes, and bulk claim screening
+against them.  Errors a user can cause end in one line on stderr and exit status 2."""
+EXAMPLES = """examples:
+  codeindex screen data/sample_claims.parquet -o out/screened.parquet
+  codeindex lookup --system icd9 80000 V15
+  codeindex normalize --system icd9 800.00 80000 V15
+  codeindex policy list"""
 
-    normalize = commands.add_parser("normalize", help="parse codes; print one JSON object per code")
-    normalize.add_argument("--system", required=True, choices=SYSTEM_CHOICES)
-    normalize.add_argument("codes", nargs="+", metavar="CODE")
+
+def _command(commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str,
+             example: str) -> argparse.ArgumentParser:
+    """A subcommand whose --help ends with an example."""
+    return commands.add_parser(name, help=summary, description=summary, epilog=f"example:\n  {example}",
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="codeindex", description=DESCRIPTION, epilog=EXAMPLES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {importlib.metadata.version('codeindex-claims')}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    system_help = f"the code system: {', '.join(SYSTEM_CHOICES)} (icd9 = icd9dx, icd10 = icd10cm, cpt = hcpcs)"
+    policy_help = f"a bundled policy id ({', '.join(bundled_policies())}) or a bulletin file"
+
+    normalize = _command(commands, "normalize", "parse codes; print one JSON object per code",
+                         "codeindex normalize --system icd9 800.00 80000 V15")
+    normalize.add_argument("--system", required=True, choices=SYSTEM_CHOICES, metavar="SYSTEM", help=system_help)
+    normalize.add_argument("codes", nargs="+", metavar="CODE", help="a code, as written (80000, 800.00, v57.22)")
     normalize.set_defaults(run=_normalize)
 
-    expand = commands.add_parser("expand", help="list the billable codes of a range, in code order")
-    expand.add_argument("--system", required=True, choices=SYSTEM_CHOICES)
+    expand = _command(commands, "expand", "list the billable codes of a range, in code order",
+                      'codeindex expand --system icd9 "V15.1 - V15.6" --all')
+    expand.add_argument("--system", required=True, choices=SYSTEM_CHOICES, metavar="SYSTEM", help=system_help)
     expand.add_argument("--all", action="store_true", help="also list defined non-billable parents")
-    expand.add_argument("range", metavar="RANGE")
+    expand.add_argument("range", metavar="RANGE", help='a code or a range as bulletins write it ("800.00 - 999.9")')
     expand.set_defaults(run=_expand)
 
-    policy = commands.add_parser("policy", help="parse, show and translate policies").add_subparsers(
-        dest="policy_command", required=True)
-    parse = policy.add_parser("parse", help="parse a bulletin's code section")
-    parse.add_argument("file")
+    policy = commands.add_parser("policy", help="list, parse, show and translate policies",
+                                 description="list, parse, show and translate policies").add_subparsers(
+        dest="policy_command", required=True, metavar="COMMAND")
+    listed = _command(policy, "list", "list the bundled policies: id, title, versions", "codeindex policy list")
+    listed.set_defaults(run=_policy_list)
+    parse = _command(policy, "parse", "parse a bulletin's code section", "codeindex policy parse bulletin.txt --json")
+    parse.add_argument("file", metavar="FILE", help="the bulletin as text (its code section)")
     parse.add_argument("--json", action="store_true", help="print the policy as JSON")
     parse.set_defaults(run=_policy_parse)
-    show = policy.add_parser("show", help="print a policy's groups as tables")
-    show.add_argument("policy", help="a bundled policy id (0198) or a bulletin file")
+    show = _command(policy, "show", "print a policy's groups as tables", "codeindex policy show 0198")
+    show.add_argument("policy", metavar="POLICY", help=policy_help)
     show.set_defaults(run=_policy_show)
-    trans = policy.add_parser("translate", help="map the ICD-9 version to ICD-10-CM through the GEMs")
-    trans.add_argument("policy")
-    trans.add_argument("--to", default="icd10cm", choices=["icd10cm"])
+    trans = _command(policy, "translate", "map the ICD-9 version to ICD-10-CM through the GEMs",
+                     "codeindex policy translate 0198 --write 0198-gem.txt")
+    trans.add_argument("policy", metavar="POLICY", help=policy_help)
+    trans.add_argument("--to", default="icd10cm", choices=["icd10cm"], help="the target system (icd10cm)")
     trans.add_argument("--write", metavar="FILE", help="also write the translated policy as bulletin text")
-    trans.add_argument("--show", type=int, default=20, help="codes to list per difference (default 20)")
+    trans.add_argument("--show", type=int, default=20, metavar="N", help="codes to list per difference (default 20)")
     trans.set_defaults(run=_policy_translate)
 
-    lookup = commands.add_parser("lookup", help="which entries of a policy a code matches")
-    lookup.add_argument("--policy", required=True)
-    lookup.add_argument("--system", choices=SYSTEM_CHOICES)
+    lookup = _command(commands, "lookup", "which entries of a policy a code matches, contained or partial",
+                      "codeindex lookup --system icd9 --date 2014-06-01 80000 V15")
+    lookup.add_argument("--policy", default="0198", metavar="POLICY", help=f"{policy_help} (default 0198)")
+    lookup.add_argument("--system", choices=SYSTEM_CHOICES, metavar="SYSTEM",
+                        help=f"{system_help}; default: the first of the policy's systems that reads the code")
     lookup.add_argument("--date", help="date of service, YYYY-MM-DD: search that era's version only")
-    lookup.add_argument("codes", nargs="+", metavar="CODE")
+    lookup.add_argument("codes", nargs="+", metavar="CODE", help="a code, as written")
     lookup.set_defaults(run=_lookup)
 
-    scr = commands.add_parser("screen", help="screen claim files against a policy")
-    scr.add_argument("inputs", nargs="+", metavar="INPUT", help="parquet or CSV files, globs or directories")
-    scr.add_argument("-o", "--output", required=True, help="the output parquet file (a directory with spark)")
-    scr.add_argument("--policy", default="0198", help="a bundled policy id or a bulletin file (default 0198)")
-    scr.add_argument("--layout", default="long", choices=LAYOUTS)
+    scr = _command(commands, "screen", "screen claim files against a policy; print a summary",
+                   "codeindex screen claims/ -o out/screened.parquet --policy 0198 --edits all")
+    scr.add_argument("inputs", nargs="+", metavar="INPUT",
+                     help="parquet or CSV files, globs, directories (hive partitions kept) or cloud URIs (s3://...)")
+    scr.add_argument("-o", "--output", required=True, metavar="OUT",
+                     help="the output parquet file (a directory with --engine spark)")
+    scr.add_argument("--policy", default="0198", metavar="POLICY", help=f"{policy_help} (default 0198)")
+    scr.add_argument("--layout", default="long", choices=LAYOUTS,
+                     help="long: one claim line per row (default); synpuf-carrier: the CMS DE-SynPUF carrier file")
     scr.add_argument("--claim-id", help="claim id column (default claim_id)")
     scr.add_argument("--procedure", help="procedure code column (default procedure_code)")
     scr.add_argument("--dx", action="append", help="a diagnosis column, in order; repeat (default dx1..dxN)")
@@ -302,16 +344,18 @@ def build_parser() -> argparse.ArgumentParser:
                      help="policy: edits on lines the policy names (default); all: diagnosis edits on every line")
     scr.add_argument("--streaming", default="auto", choices=["auto", "on", "off"],
                      help="read the input in passes with bounded memory (auto: when the input files pass 200 MB)")
-    scr.add_argument("--engine", default="polars", choices=["polars", "spark"])
+    scr.add_argument("--engine", default="polars", choices=["polars", "spark"],
+                     help="polars: in this process (default); spark: on Apache Spark (the spark extra, Java 17)")
     scr.add_argument("--master", help="Spark master with --engine spark (default: spark-submit's, else local[2])")
     scr.add_argument("--partitions", type=int, help="Spark partitions (default: Spark's shuffle partitions)")
     scr.set_defaults(run=_screen)
 
-    syn = commands.add_parser("synth", help="write seeded sample claims")
+    syn = _command(commands, "synth", "write seeded sample claims",
+                   "codeindex synth --rows 10000 --seed 0 -o claims.parquet")
     syn.add_argument("--rows", type=int, required=True, help="lines (long) or claims (synpuf-carrier)")
-    syn.add_argument("--layout", default="long", choices=LAYOUTS)
-    syn.add_argument("--seed", type=int, default=0)
-    syn.add_argument("-o", "--output", required=True)
+    syn.add_argument("--layout", default="long", choices=LAYOUTS, help="long (default) or synpuf-carrier")
+    syn.add_argument("--seed", type=int, default=0, help="the random seed: one seed, one file (default 0)")
+    syn.add_argument("-o", "--output", required=True, metavar="FILE", help="the parquet file to write")
     syn.set_defaults(run=_synth)
     return parser
 

@@ -7,7 +7,7 @@ engine runs (``codeindex.screen.screen``), through ``DataFrame.mapInArrow``.  Th
 is loaded and compiled once, on the driver, and travels inside the task closure; the
 output schema is declared up front, by screening an empty frame of the input's schema.
 
-Spark is an optional dependency (``pip install 'codeindex[spark]'``, plus Java 17+).
+Spark is an optional dependency (``pip install 'codeindex-claims[spark]'``, plus Java 17+).
 Importing this module fails with ImportError when pyspark is missing, or pandas, which
 pyspark's ``mapInArrow`` insists on finding on the driver (no data goes through it).
 """
@@ -35,7 +35,7 @@ try:
     import pandas  # noqa: F401
     import pyspark  # noqa: F401
 except ImportError as exc:
-    raise ImportError(f"codeindex.spark needs pyspark and pandas (pip install 'codeindex[spark]'): {exc}") \
+    raise ImportError(f"codeindex.spark needs pyspark and pandas (pip install 'codeindex-claims[spark]'): {exc}") \
         from exc
 
 if TYPE_CHECKING:
