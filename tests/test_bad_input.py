@@ -260,7 +260,7 @@ FILE_ERRORS = [
     ("glob matching nothing", "no files match"),
     ("float dx column", "column 'dx1' holds Float64"),
     ("empty.csv", "cannot read it as csv"),
-    ("ragged.csv", "cannot read it"),
+    ("ragged.csv", "line 3: 2 fields, but the header has 4"),
     ("bad_utf8.csv", "cannot read it"),
     ("no_dx_columns.csv", "no diagnosis columns"),
     ("no_procedure_column.csv", "no column 'procedure_code'"),

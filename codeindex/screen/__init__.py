@@ -1,33 +1,81 @@
-"""Bulk claim screening: claim lines in, every line with its determination out."""
+"""Bulk claim screening: claim lines in, every line with its determination out.
+
+``screen`` returns a LazyFrame that has read no claim line yet: the screen runs when the frame is
+collected or sunk, as a polars IO source.  What must be known up front is read when it is called:
+the policy, and the input's columns (file footers and CSV headers), so a missing column or an
+unreadable file is an error at once.
+"""
 
 from __future__ import annotations
 
-import polars as pl
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
 
+import polars as pl
+from polars.io.plugins import register_io_source
+
+from codeindex.errors import InputError, first_line
 from codeindex.policy import Policy, load_policy
 from codeindex.screen.determination import DETERMINATIONS, RESULT_SCHEMA, EditsMode, screen_lines
-from codeindex.screen.layouts import LAYOUTS, Source, claim_lines, read_source
+from codeindex.screen.layouts import LAYOUTS, Source, check_csv_rows, claim_lines, read_source
 
 
 def screen(source: Source, policy: str | Policy = "0198", layout: str = "long", *,
            icd_version: int | None = None, edits: EditsMode = "policy", streaming: bool = False,
-           **columns: object) -> pl.LazyFrame:
+           storage_options: Mapping[str, Any] | None = None, **columns: Any) -> pl.LazyFrame:
     """Screen claim lines against a policy: every input line, in order, plus its determination.
 
-    ``source`` is a LazyFrame, a DataFrame, or parquet/CSV path(s), a glob or a directory.
-    Long-layout column names can be overridden: ``claim_id``, ``line_no``, ``procedure``,
-    ``dx`` (a list), ``date``, ``amount``.  ``icd_version`` (9 or 10) is the version of lines
-    with neither an ``icd_version`` column value nor a readable date.  The lines are read into memory once;
-    with ``streaming`` the source is read in passes instead, for input larger than memory.
+    ``source`` is a polars LazyFrame or DataFrame; anything with the Arrow PyCapsule stream interface
+    (a pyarrow Table or RecordBatchReader, a pandas DataFrame, a DuckDB relation: read into memory
+    here, as a stream can be read once); or parquet/CSV path(s), globs, directories (hive partition
+    folders such as ``year=2023/`` become columns) or URIs (``s3://...``, passed to polars' scanners
+    with ``storage_options``).  Long-layout column names can be overridden: ``claim_id``, ``line_no``,
+    ``procedure``, ``dx`` (a list), ``date``, ``amount``.  ``icd_version`` (9 or 10) is the version of
+    lines with neither an ``icd_version`` column value nor a readable date.
+
+    Nothing is screened until the result is collected or sunk; then the lines are read into memory
+    once, or with ``streaming`` in passes, for input larger than memory.  Filters and column choices
+    after it are applied as the screened lines come out; every line is still read and screened (an
+    add-on's primary may be on any line of its claim).  Content that cannot be read raises
+    ``InputError`` then: when the frame is collected.
     """
     compiled = load_policy(policy)
-    rows, cols = claim_lines(source, layout, **columns)
-    return screen_lines(rows, cols, compiled, where=_name(source), icd_version=icd_version, edits=edits,
-                        streaming=streaming)
+    rows, cols = claim_lines(source, layout, storage_options=storage_options, **columns)
+    where = _name(source)
+
+    def screened(lines: pl.LazyFrame) -> pl.LazyFrame:
+        return screen_lines(lines, cols, compiled, where=where, icd_version=icd_version, edits=edits,
+                            streaming=streaming)
+
+    # The output's columns, from screening no lines: a bad option or column type is an error here.
+    schema = screened(pl.LazyFrame(schema=rows.collect_schema())).collect_schema()
+    results = set(schema) - set(cols.output)
+
+    def io_source(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None,
+                  batch_size: int | None) -> Iterator[pl.DataFrame]:
+        try:
+            check_csv_rows(source)
+            if with_columns is not None and predicate is None and results.isdisjoint(with_columns):
+                plan = cols.lines(rows).select(with_columns)  # no result column asked for (a count): no screen
+            else:
+                plan = screened(rows)
+                plan = plan.select(with_columns) if with_columns is not None else plan
+            plan = plan.filter(predicate) if predicate is not None else plan
+            plan = plan.head(n_rows) if n_rows is not None else plan
+            yield from plan.collect_batches(chunk_size=batch_size)
+        except pl.exceptions.PolarsError as exc:  # unreadable content past the footers and headers
+            raise InputError(f"{where}: cannot read it: {first_line(exc)}") from None
+
+    return register_io_source(io_source, schema=schema, explain_name="codeindex screen", explain_detail=where)
 
 
 def _name(source: Source) -> str:
-    return "the input frame" if isinstance(source, (pl.LazyFrame, pl.DataFrame)) else str(source)
+    if isinstance(source, (pl.LazyFrame, pl.DataFrame)):
+        return "the input frame"
+    if isinstance(source, (list, tuple)):
+        return ", ".join(map(str, source))
+    return os.fspath(source) if isinstance(source, (str, os.PathLike)) else f"the input {type(source).__name__}"
 
 
 __all__ = ["DETERMINATIONS", "LAYOUTS", "RESULT_SCHEMA", "claim_lines", "read_source", "screen"]

@@ -8,21 +8,38 @@ DE-SynPUF carrier file, 13 lines per claim row.
 
 from __future__ import annotations
 
+import csv
 import glob
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 import polars as pl
 
 from codeindex.errors import InputError, first_line
 
-Source = pl.LazyFrame | pl.DataFrame | str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+
+@runtime_checkable
+class ArrowStream(Protocol):
+    """Anything that exports the Arrow PyCapsule stream interface: a pyarrow Table or RecordBatchReader,
+    a pandas DataFrame, a DuckDB relation, ..."""
+
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any: ...
+
+
+PathSource = str | os.PathLike[str]
+Source = pl.LazyFrame | pl.DataFrame | ArrowStream | PathSource | Sequence[PathSource]
+ACCEPTED = ("a polars LazyFrame or DataFrame, an object with the Arrow PyCapsule stream interface (a pyarrow "
+            "Table or RecordBatchReader, a pandas DataFrame, a DuckDB relation), or parquet/CSV paths, globs, "
+            "directories or URIs")
 LAYOUTS = ("long", "synpuf-carrier")
 SYNPUF_LINES = 13
 SYNPUF_CLAIM_DX = 8
+HIDDEN = (".", "_")  # files and folders that are no part of a data set (.snapshots, _SUCCESS, _temporary)
+FORMATS = (".parquet", ".csv")
 
 
 @dataclass(frozen=True)
@@ -46,59 +63,198 @@ class LineColumns:
         return self.explode(rows) if self.explode else rows
 
 
-def _files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+def _is_uri(path: str) -> bool:
+    return "://" in path
+
+
+def _kind(path: str) -> str:
+    return "csv" if path.lower().endswith(".csv") else "parquet"
+
+
+def _walk(root: Path) -> list[Path]:
+    """The data files under a directory, in path order: hidden files and folders left out, and each folder
+    read once however many symlinks lead to it (a link to an ancestor is no loop)."""
+    found, seen = [], set()
+    for folder, dirs, names in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(HIDDEN))
+        found += [Path(folder, n) for n in names if not n.startswith(HIDDEN) and n.lower().endswith(FORMATS)]
+    return sorted(found)
+
+
+def _files(paths: Sequence[PathSource]) -> tuple[list[Path], list[str]]:
+    """The local files the given paths name (each once, by its real path), and the hive keys of the given
+    folders' own names (``claims/run=5/``: ``run``), which are no partition of the data inside."""
     files: list[Path] = []
+    root_keys: list[str] = []
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in (".parquet", ".csv") and p.is_file())
+            found = _walk(path)
             if not found:
                 raise InputError(f"{path}: directory holds no .parquet or .csv files")
-            files += found
-        elif any(ch in str(given) for ch in "*?["):
-            found = sorted(Path(p) for p in glob.glob(str(given), recursive=True) if Path(p).is_file())
+            root_keys += [part.split("=")[0] for part in path.parts if "=" in part]
+        elif glob.has_magic(str(given)):
+            literal = Path(str(given).split("*")[0].split("?")[0].split("[")[0])
+            found = sorted(Path(p) for p in glob.glob(str(given), recursive=True) if Path(p).is_file()
+                           and not any(part.startswith(HIDDEN) for part in Path(p).relative_to(literal.parent)
+                                       .parts[1:]))
             if not found:
                 raise InputError(f"{given}: no files match")
-            files += found
+            root_keys += [part.split("=")[0] for part in literal.parent.parts if "=" in part]
         elif path.is_file():
-            files.append(path)
+            found = [path]
         else:
             raise InputError(f"{path}: no such file or directory")
-    return files
+        files += found
+    unique = {os.path.realpath(f): f for f in reversed(files)}  # a symlink loop reaches one file many times
+    return [f for f in files if unique.get(os.path.realpath(f)) is f], root_keys
 
 
-def _scan_file(path: Path) -> pl.LazyFrame:
+def _csv_header(path: Path) -> list[str]:
+    """The header of a CSV file, refused when polars would misread it: not UTF-8, CR-only line endings
+    (the whole file would be one header), a column named twice (polars renames the second)."""
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    if b"\r" in head and b"\n" not in head:
+        raise InputError(f"{path}: its lines end in CR only (old Mac line endings); save it with LF or CRLF")
+    first = head.split(b"\n", 1)[0].rstrip(b"\r")
     try:
-        # CSV columns stay text, so "0010" keeps its leading zeros.
-        frame = pl.scan_csv(path, infer_schema=False) if path.suffix.lower() == ".csv" else pl.scan_parquet(path)
+        text = first.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: the header is not UTF-8 (byte {first[exc.start]:#04x} at column "
+                         f"{exc.start + 1}); save the file as UTF-8") from None
+    names = next(csv.reader([text]), [])
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputError(f"{path}: column {twice[0]!r} is named twice in the header")
+    return names
+
+
+def _file_schema(path: Path) -> pl.Schema:
+    """A local file's columns, read from its footer or header only."""
+    kind = _kind(str(path))
+    try:
+        if kind == "csv":
+            names = _csv_header(path)
+            schema = pl.scan_csv(path, infer_schema=False).collect_schema()
+            if not names or schema.names() != names:
+                raise InputError(f"{path}: cannot read its header as CSV")
+            return schema
+        return pl.Schema(pl.read_parquet_schema(path))
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise InputError(f"{path}: cannot read it as {kind}: {first_line(exc)}") from None
+
+
+def _check_alike(files: list[Path], schemas: list[pl.Schema]) -> None:
+    """Files read as one must have the same columns of the same types: polars would otherwise cast them to
+    a common type (a Date to an integer, an integer claim id to text), altering the user's columns."""
+    first = schemas[0]
+    for path, schema in zip(files[1:], schemas[1:], strict=True):
+        if schema.names() != first.names():
+            raise InputError(f"{path}: its columns differ from those of {files[0]}")
+        for name, dtype in schema.items():
+            if dtype != first[name]:
+                raise InputError(f"{path}: column {name!r} holds {dtype}, but {first[name]} in {files[0]}")
+
+
+def _scan_local(paths: Sequence[PathSource]) -> tuple[pl.LazyFrame, str]:
+    files, root_keys = _files(paths)
+    kinds = sorted({_kind(str(f)) for f in files})
+    if len(kinds) > 1:
+        raise InputError(f"{', '.join(os.fspath(p) for p in paths)}: holds both parquet and CSV files; give one kind")
+    schemas = [_file_schema(f) for f in files]
+    _check_alike(files, schemas)
+    name = str(files[0]) if len(files) == 1 else f"{files[0]} and {len(files) - 1} more"
+    try:
+        if kinds == ["csv"]:  # CSV columns stay text, so "0010" keeps its leading zeros
+            frame = pl.scan_csv(files, infer_schema=False)
+        else:  # partition folders (year=2023/) become columns, as polars reads a partitioned data set
+            given_folders = any(Path(p).is_dir() or glob.has_magic(str(p)) for p in paths)
+            frame = pl.scan_parquet(files, hive_partitioning=given_folders)
+            hive_from_root = [k for k in dict.fromkeys(root_keys) if k not in schemas[0] and given_folders]
+            frame = frame.drop(hive_from_root, strict=False)
+        frame.collect_schema()
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(f"{name}: cannot read it: {first_line(exc)}") from None
+    return frame, name
+
+
+def _scan_uris(uris: list[str], storage_options: Mapping[str, Any] | None) -> tuple[pl.LazyFrame, str]:
+    """URIs (``s3://``, ``gs://``, ``az://``, ``file://`` ...) go to polars' scanners unchanged, with the
+    ``storage_options``: polars expands their globs and folders, and reads hive partitions."""
+    kinds = {_kind(u.rstrip("/")) for u in uris}
+    name = ", ".join(uris)
+    options = dict(storage_options) if storage_options else None
+    try:
+        if kinds == {"csv"}:
+            frame = pl.scan_csv(uris, infer_schema=False, storage_options=options)
+        elif kinds == {"parquet"}:
+            frame = pl.scan_parquet(uris, hidden_file_prefix=list(HIDDEN), storage_options=options)
+        else:
+            raise InputError(f"{name}: mixes parquet and CSV; give one kind")
         frame.collect_schema()
     except (pl.exceptions.PolarsError, OSError) as exc:
-        kind = path.suffix.lstrip(".") or "parquet"
-        raise InputError(f"{path}: cannot read it as {kind}: {first_line(exc)}") from None
-    return frame
+        raise InputError(f"{name}: cannot read it: {first_line(exc)}") from None
+    return frame, name
 
 
-def read_source(source: Source) -> tuple[pl.LazyFrame, str]:
-    """The source as one LazyFrame, and a name for messages."""
+def read_source(source: Source, storage_options: Mapping[str, Any] | None = None) -> tuple[pl.LazyFrame, str]:
+    """The source as one LazyFrame, and a name for messages.  Only schemas are read here (file footers
+    and headers); an Arrow stream is read into memory, since a stream can be read only once."""
     if isinstance(source, pl.LazyFrame):
         return source, "the input frame"
     if isinstance(source, pl.DataFrame):
         return source.lazy(), "the input frame"
-    paths = [source] if isinstance(source, (str, os.PathLike)) else list(source)
-    files = _files(paths)
-    frames = [_scan_file(f) for f in files]
-    if len(frames) > 1:
-        first = frames[0].collect_schema()
-        for path, frame in zip(files[1:], frames[1:], strict=True):
-            if frame.collect_schema().names() != first.names():
-                raise InputError(f"{path}: its columns differ from those of {files[0]}")
+    if isinstance(source, (str, os.PathLike)):
+        paths: list[PathSource] = [source]
+    elif isinstance(source, (list, tuple)) and source and all(isinstance(p, (str, os.PathLike)) for p in source):
+        paths = list(source)
+    elif isinstance(source, ArrowStream):
         try:
-            combined = pl.concat(frames, how="vertical_relaxed")
-            combined.collect_schema()
-        except pl.exceptions.PolarsError as exc:
-            raise InputError(f"{', '.join(map(str, files))}: cannot combine them: {exc}") from None
-        return combined, f"{files[0]} and {len(files) - 1} more"
-    return frames[0], str(files[0])
+            return pl.DataFrame(source).lazy(), f"the input {type(source).__name__}"
+        except (pl.exceptions.PolarsError, TypeError, ValueError) as exc:
+            raise InputError(f"the input {type(source).__name__}: cannot read it: {first_line(exc)}") from None
+    else:
+        raise TypeError(f"cannot screen a {type(source).__name__}: expected {ACCEPTED}")
+    uris = [os.fspath(p) for p in paths if _is_uri(os.fspath(p))]
+    if uris and len(uris) != len(paths):
+        raise InputError(f"{', '.join(os.fspath(p) for p in paths)}: mixes URIs and local paths; give URIs for all")
+    return _scan_uris(uris, storage_options) if uris else _scan_local(paths)
+
+
+def check_csv_rows(source: Source) -> None:
+    """Refuse a local CSV file with a line of more or fewer fields than its header (polars pads a short one
+    with nulls).  Reads each CSV file of ``source`` once, as lines; files with quoted line breaks are left
+    to polars."""
+    if isinstance(source, (str, os.PathLike)):
+        paths: list[PathSource] = [source]
+    elif isinstance(source, (list, tuple)):
+        paths = list(source)
+    else:
+        return
+    if any(_is_uri(os.fspath(p)) for p in paths):
+        return
+    for path in _files(paths)[0]:
+        if _kind(str(path)) != "csv":
+            continue
+        lines = pl.scan_csv(path, has_header=False, separator="\x00", quote_char=None, infer_schema=False,
+                            new_columns=["line"], truncate_ragged_lines=True, empty_string_is_null=False)
+        # Fields of a line: its commas outside quotes, plus one; an odd number of quotes is a quoted line break.
+        counted = lines.select(
+            n=pl.col("line").str.replace_all(r'"[^"]*"', "").str.count_matches(",") + 1,
+            odd=pl.col("line").str.count_matches('"') % 2 == 1).with_row_index("line_no", offset=1)
+        found = counted.select(
+            quoted_break=pl.col("odd").any(), header=pl.col("n").first(),
+            bad_line=pl.col("line_no").filter(pl.col("n") != pl.col("n").first()).first(),
+            bad_n=pl.col("n").filter(pl.col("n") != pl.col("n").first()).first()).collect().row(0, named=True)
+        if found["bad_line"] is not None and not found["quoted_break"]:
+            raise InputError(f"{path}, line {found['bad_line']}: {found['bad_n']} fields, but the header has "
+                             f"{found['header']} (a ragged CSV)")
 
 
 def _dx_columns(names: Sequence[str]) -> tuple[str, ...]:
@@ -169,9 +325,11 @@ def synpuf_carrier_lines(frame: pl.LazyFrame, name: str) -> tuple[pl.LazyFrame, 
     return frame, columns
 
 
-def claim_lines(source: Source, layout: str = "long", **columns: object) -> tuple[pl.LazyFrame, LineColumns]:
-    """Read ``source`` in ``layout``: its rows and the columns to screen (``cols.lines(rows)`` are the lines)."""
-    frame, name = read_source(source)
+def claim_lines(source: Source, layout: str = "long", *, storage_options: Mapping[str, Any] | None = None,
+                **columns: object) -> tuple[pl.LazyFrame, LineColumns]:
+    """Read ``source`` in ``layout``: its rows and the columns to screen (``cols.lines(rows)`` are the lines).
+    ``storage_options`` go to polars' scanners with cloud URIs."""
+    frame, name = read_source(source, storage_options)
     if layout == "long":
         return long_lines(frame, name, **columns)  # type: ignore[arg-type]
     if layout == "synpuf-carrier":

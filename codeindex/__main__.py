@@ -1,0 +1,7 @@
+"""``python -m codeindex``: the ``codeindex`` command."""
+
+import sys
+
+from codeindex.cli import main
+
+sys.exit(main())
