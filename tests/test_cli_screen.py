@@ -118,7 +118,7 @@ def test_synth_then_screen_synpuf_carrier(tmp_path: Path, suffix: str) -> None:
     assert frame.height == expected_lines
     assert frame.columns[:7] == ["DESYNPUF_ID", "CLM_ID", "CLM_FROM_DT", "line_num", "HCPCS_CD",
                                  "LINE_ICD9_DGNS_CD", "LINE_NCH_PMT_AMT"]
-    assert frame.columns[7:] == RESULTS
+    assert frame.columns[7:] == [*(f"ICD9_DGNS_CD_{i}" for i in range(1, 9)), *RESULTS]  # every claim column
     # Claim order, then line_num.
     order = frame.with_row_index("i").group_by("CLM_ID", maintain_order=True).agg("line_num")
     assert order["CLM_ID"].to_list() == [c for c in claims["CLM_ID"].cast(pl.String).to_list()

@@ -404,7 +404,7 @@ def carrier(claims_: list[dict]) -> pl.DataFrame:
 
 
 SYNPUF_OUTPUT = ["DESYNPUF_ID", "CLM_ID", "CLM_FROM_DT", "line_num", "HCPCS_CD", "LINE_ICD9_DGNS_CD",
-                 "LINE_NCH_PMT_AMT"]
+                 "LINE_NCH_PMT_AMT", *(f"ICD9_DGNS_CD_{i}" for i in range(1, 9))]  # every column of the claim
 
 
 def test_synpuf_carrier_layout(tmp_path: Path, custom: str) -> None:

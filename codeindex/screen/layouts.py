@@ -279,6 +279,9 @@ def long_lines(frame: pl.LazyFrame, name: str, *, claim_id: str = "claim_id", li
     dx_columns = tuple(dx) if dx else _dx_columns(schema.names())
     if not dx_columns:
         raise InputError(f"{name}: no diagnosis columns (dx1, dx2, ... or --dx)")
+    twice = [c for c in dict.fromkeys(dx_columns) if dx_columns.count(c) > 1]
+    if twice:
+        raise InputError(f"{name}: diagnosis column {twice[0]!r} is given twice")
     _require(schema, name, dx_columns, "a diagnosis")
     for what, given, default in (("the date of service", date, "service_date"),
                                  ("the amount", amount, "paid_amount"),
@@ -296,29 +299,37 @@ def long_lines(frame: pl.LazyFrame, name: str, *, claim_id: str = "claim_id", li
 
 def synpuf_carrier_lines(frame: pl.LazyFrame, name: str) -> tuple[pl.LazyFrame, LineColumns]:
     """Every non-empty HCPCS_CD_i of a carrier claim as a line numbered ``line_num`` = i (the claim rows,
-    which ``LineColumns.lines`` turns into lines)."""
+    which ``LineColumns.lines`` turns into lines).  Every column of the claim comes along: a per-line
+    column (``X_1`` .. ``X_13``) as the line's own ``X``, any other as it is."""
     schema = frame.collect_schema()
     claim_dx = [f"ICD9_DGNS_CD_{i}" for i in range(1, SYNPUF_CLAIM_DX + 1)]
-    per_line = [f"{c}_{i}" for i in range(1, SYNPUF_LINES + 1)
-                for c in ("HCPCS_CD", "LINE_ICD9_DGNS_CD", "LINE_NCH_PMT_AMT")]
-    _require(schema, name, ["DESYNPUF_ID", "CLM_ID", "CLM_FROM_DT", *claim_dx, *per_line],
-             "a column of the DE-SynPUF carrier layout")
+    line_fields = ("HCPCS_CD", "LINE_ICD9_DGNS_CD", "LINE_NCH_PMT_AMT")
     numbers = range(1, SYNPUF_LINES + 1)
+    _require(schema, name, ["DESYNPUF_ID", "CLM_ID", "CLM_FROM_DT", *claim_dx,
+                            *(f"{c}_{i}" for i in numbers for c in line_fields)],
+             "a column of the DE-SynPUF carrier layout")
+    stems = [m.group(1) for c in schema.names() if (m := re.fullmatch(r"(.+)_1", c))]
+    per_line = [s for s in dict.fromkeys([*line_fields, *stems]) if all(f"{s}_{i}" in schema for i in numbers)]
+    taken = [s for s in per_line if s in schema]
+    if taken:
+        raise InputError(f"{name}: column {taken[0]!r} is also the name of the lines' {taken[0]}_1..13")
+    typed = {"HCPCS_CD": pl.String, "LINE_ICD9_DGNS_CD": pl.String, "LINE_NCH_PMT_AMT": pl.Float64}
     per_line_columns = {  # each a list of the 13 lines' values, exploded together
         "line_num": pl.lit(list(numbers), pl.List(pl.Int32)),
-        "HCPCS_CD": pl.concat_list(pl.col(f"HCPCS_CD_{i}").cast(pl.String) for i in numbers),
-        "LINE_ICD9_DGNS_CD": pl.concat_list(pl.col(f"LINE_ICD9_DGNS_CD_{i}").cast(pl.String) for i in numbers),
-        "LINE_NCH_PMT_AMT": pl.concat_list(pl.col(f"LINE_NCH_PMT_AMT_{i}").cast(pl.Float64) for i in numbers),
-    }
+        **{s: pl.concat_list(pl.col(f"{s}_{i}").cast(typed[s]) if s in typed else pl.col(f"{s}_{i}")
+                             for i in numbers) for s in per_line}}
+    line_columns = {f"{s}_{i}" for s in per_line for i in numbers}
+    claim_columns = [c for c in schema.names() if c not in line_columns]
+    first = ["DESYNPUF_ID", "CLM_ID", "CLM_FROM_DT"]
+    rest = [c for c in claim_columns if c not in first]
 
     def explode(rows: pl.LazyFrame) -> pl.LazyFrame:
-        carried = [c for c in rows.collect_schema().names() if c.startswith("__")]
-        return (rows.select("DESYNPUF_ID", "CLM_ID", "CLM_FROM_DT", *claim_dx, *carried, **per_line_columns)
+        carried = [c for c in rows.collect_schema().names() if c.startswith("__") and c not in schema]
+        return (rows.select(*first, *rest, *carried, **per_line_columns)
                 .explode(*per_line_columns)
                 .filter(pl.col("HCPCS_CD").str.strip_chars().str.len_bytes() > 0))
 
-    output = ("DESYNPUF_ID", "CLM_ID", "CLM_FROM_DT", "line_num", "HCPCS_CD", "LINE_ICD9_DGNS_CD",
-              "LINE_NCH_PMT_AMT")
+    output = (*first, "line_num", *per_line, *rest)
     columns = LineColumns(claim_id="CLM_ID", procedure="HCPCS_CD", dx=("LINE_ICD9_DGNS_CD", *claim_dx),
                           date="CLM_FROM_DT", amount="LINE_NCH_PMT_AMT", icd_version=None, output=output,
                           explode=explode, lines_per_row=SYNPUF_LINES)
