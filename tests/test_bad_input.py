@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -420,3 +421,92 @@ def test_killed_run_leaves_no_output(tmp_path: Path) -> None:
     assert not out.exists()
     leftovers = [p.name for p in tmp_path.iterdir() if p.name not in ("BIG.parquet",)]
     assert all(name.startswith(".OUT.parquet.") and name.endswith(".partial") for name in leftovers), leftovers
+
+
+# ---- input, round two (issue 18): CSV shapes, several files, errors past the header --------------------------
+
+def _make_several(tmp_path: Path, kind: str) -> tuple[list[str], str]:
+    """Input of several files, or a CSV from the corpus; the CLI inputs and the name the error must give."""
+    if kind == "files whose columns share names, not types":
+        (path := tmp_path / "mixed").mkdir()
+        GOOD.with_columns(pl.col("service_date").str.to_date()).write_parquet(path / "a.parquet")
+        GOOD.with_columns(service_date=pl.lit(20120105)).write_parquet(path / "b.parquet")
+        return [str(path)], str(path / "b.parquet")
+    if kind == "a diagnosis column given twice":
+        GOOD.write_parquet(path := tmp_path / "good.parquet")
+        return [str(path), "--dx", "dx1", "--dx", "dx1"], str(path)
+    return [str(CORPUS / kind)], str(CORPUS / kind)
+
+
+INPUT_ERRORS = [
+    ("short_row.csv", "line 3: 3 fields, but the header has 4"),
+    ("cr_only.csv", "its lines end in CR only"),
+    ("duplicate_header.csv", "column 'dx1' is named twice in the header"),
+    ("latin1_header.csv", "the header is not UTF-8 (byte 0xe9"),
+    ("files whose columns share names, not types", "column 'service_date' holds Int32, but Date in"),
+    ("a diagnosis column given twice", "diagnosis column 'dx1' is given twice"),
+]
+
+
+@pytest.mark.parametrize(("kind", "fragment"), INPUT_ERRORS, ids=[k for k, _ in INPUT_ERRORS])
+def test_unreadable_input_round_two(kind: str, fragment: str, tmp_path: Path) -> None:
+    inputs, name = _make_several(tmp_path, kind)
+    assert_one_line_error(cli("screen", *inputs, "-o", str(tmp_path / "out.parquet")), name, fragment)
+    if "--dx" not in inputs:
+        with pytest.raises(InputError, match=re.escape(fragment)):
+            screen(inputs[0]).collect()
+
+
+def _csv_with_bad_row(path: Path, bad_row: bytes) -> Path:
+    """A CSV of 100,000 good lines, then ``bad_row``: found only by reading past the header."""
+    good = b"".join(b"%d,97545,800.00,2012-01-05\n" % i for i in range(100_000))
+    path.write_bytes(b"claim_id,procedure_code,dx1,service_date\n" + good + bad_row)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["corrupt page inside a parquet file", "an extra field at row 100,001",
+                                  "a Latin-1 byte at row 100,001"])
+def test_errors_past_the_header_are_input_errors_for_the_library(kind: str, tmp_path: Path) -> None:
+    if kind.startswith("corrupt"):
+        path = Path(_make(tmp_path, kind)[1])
+    elif "extra field" in kind:
+        path = _csv_with_bad_row(tmp_path / "extra.csv", b"100000,97545,800.00,2012-01-05,surplus\n")
+    else:
+        path = _csv_with_bad_row(tmp_path / "latin1.csv", b"100000,97545,800.00,caf\xe9\n")
+    lines = screen(path)  # the header and footer are fine: nothing else is read yet
+    with pytest.raises(InputError, match=f"^{re.escape(str(path))}"):
+        lines.collect()
+    if "extra field" in kind:
+        with pytest.raises(InputError, match="line 100002: 5 fields, but the header has 4"):
+            lines.collect()
+
+
+def test_a_glob_through_a_symlink_loop_reads_each_file_once(tmp_path: Path) -> None:
+    (folder := tmp_path / "lp").mkdir()
+    GOOD.write_parquet(folder / "a.parquet")
+    (folder / "me").symlink_to(folder, target_is_directory=True)
+    assert screen(str(folder / "**" / "*.parquet")).collect().height == GOOD.height
+    assert screen(folder).collect().height == GOOD.height
+
+
+def test_hidden_files_and_folders_are_not_read(tmp_path: Path) -> None:
+    (folder := tmp_path / "dir").mkdir()
+    GOOD.write_parquet(folder / "a.parquet")
+    for hidden in (".snap", "_temporary"):
+        (folder / hidden).mkdir()
+        GOOD.write_parquet(folder / hidden / "a.parquet")
+    GOOD.write_parquet(folder / ".a.parquet.crc.parquet")
+    assert screen(folder).collect()["claim_id"].to_list() == GOOD["claim_id"].to_list()
+    assert screen(str(folder / "**" / "*.parquet")).collect().height == GOOD.height
+
+
+def test_a_carrier_claims_columns_all_come_along(tmp_path: Path) -> None:
+    from codeindex.synth import synpuf_carrier_claims
+
+    claims = synpuf_carrier_claims(5, seed=1).with_columns(
+        CLM_THRU_DT=pl.lit(20090320), **{f"PRF_PHYSN_NPI_{i}": pl.lit(f"npi{i}") for i in range(1, 14)})
+    out = screen(claims, layout="synpuf-carrier").collect()
+    assert {"CLM_THRU_DT", "PRF_PHYSN_NPI", *(f"ICD9_DGNS_CD_{i}" for i in range(1, 9))} <= set(out.columns)
+    assert not [c for c in out.columns if c.startswith(("HCPCS_CD_", "PRF_PHYSN_NPI_"))]
+    assert out["PRF_PHYSN_NPI"].to_list() == [f"npi{n}" for n in out["line_num"]]
+    assert out["CLM_THRU_DT"].to_list() == [20090320] * out.height
