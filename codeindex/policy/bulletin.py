@@ -90,7 +90,7 @@ def _section_era(line: str) -> tuple[bool, Era | None]:
     parts = [p.strip() for p in line.split("/")]
     if len(parts) < 2 or not all(_SECTION_PART.fullmatch(p) for p in parts):
         return False, None
-    eras = {"icd10" if "ICD-10" in p.upper() else "icd9" for p in parts if p.upper().startswith("ICD")}
+    eras: set[Era] = {"icd10" if "ICD-10" in p.upper() else "icd9" for p in parts if p.upper().startswith("ICD")}
     return True, eras.pop() if len(eras) == 1 else None
 
 

@@ -105,7 +105,8 @@ class Policy:
         found = [h for h in hits if era is None or h.entry.payload[0].era == era]
         if len(found) > 1:
             found.sort(key=lambda h: (h.entry.payload[3][0], h.entry.range.lo, h.entry.range.hi, h.entry.payload[3]))
-        return [PolicyHit(*h.entry.payload[:3], match=h.match) for h in found]
+        payloads: list[tuple[PolicyVersion, PolicyGroup, PolicyEntry]] = [h.entry.payload[:3] for h in found]
+        return [PolicyHit(*payload, h.match) for h, payload in zip(found, payloads, strict=True)]
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -16,7 +17,7 @@ def bundled_policies() -> list[str]:
     return sorted(p.stem for p in data_path("policies").glob("*.txt"))
 
 
-def load_policy(policy: str | Path | Policy) -> Policy:
+def load_policy(policy: str | os.PathLike[str] | Policy) -> Policy:
     """A Policy from a bundled id ("0198"), a bulletin file's path, or a Policy (returned as is).
 
     A text that names an existing file is that file; otherwise it must be one of the bundled ids
