@@ -18,7 +18,7 @@ from typing import Literal
 
 import polars as pl
 
-from codeindex.codesets import code_set, has_code_set
+from codeindex.codesets import CodeSet, code_set, has_code_set
 from codeindex.errors import InvalidCodeError
 from codeindex.ranges import CodeRange, parse_range
 from codeindex.systems import parse_code, system_name
@@ -32,9 +32,12 @@ code set defines it and bills it (null when the system has no code set, or the v
 
 
 @cache
-def _spellings(system: str) -> pl.DataFrame:
-    """The defined codes of a system's code set by each spelling, sorted, with their decimal form."""
-    spellings = code_set(system).spellings
+def _spellings(system: str, release: str) -> pl.DataFrame:
+    """The defined codes of one release of a system's code set by each spelling, sorted, with their decimal
+    form."""
+    codes = code_set(system)
+    assert codes.release == release, (codes.release, release)
+    spellings = codes.spellings
     # The decimal form is the spelling with a dot, or the short form when the code has none (410, V15, A00).
     decimal = (spellings.group_by("short")
                .agg(decimal=pl.col("spelling").sort_by(pl.col("spelling").str.contains(".", literal=True)).last()))
@@ -42,9 +45,8 @@ def _spellings(system: str) -> pl.DataFrame:
         "spelling", "short", "decimal", "lo", "hi", defined=pl.lit(True), billable="billable")
 
 
-def _parsed(values: list[str], system: str) -> pl.DataFrame:
+def _parsed(values: list[str], system: str, codes: CodeSet | None) -> pl.DataFrame:
     """The fields of values the code set does not spell, through the parser, one call per value."""
-    codes = code_set(system) if has_code_set(system) else None
     rows: list[tuple[str, str | None, str | None, int | None, int | None, bool | None, bool | None]] = []
     for value in values:
         try:
@@ -57,17 +59,18 @@ def _parsed(values: list[str], system: str) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"value": pl.String, **FIELDS.to_schema()}, orient="row")
 
 
-def _fields_of(values: pl.Series, system: str) -> pl.DataFrame:
-    """Each value of a text Series (``value``) with its FIELDS, computed once per distinct value."""
+def _fields_of(values: pl.Series, system: str, codes: CodeSet | None) -> pl.DataFrame:
+    """Each value of a text Series (``value``) with its FIELDS in ``system`` (defined and billable in
+    ``codes``, when the system has a code set), computed once per distinct value."""
     distinct = values.unique().drop_nulls()
     tables = []
-    if has_code_set(system):
-        table = _spellings(system)
+    if codes is not None:
+        table = _spellings(system, codes.release)
         at = table["spelling"].search_sorted(distinct).clip(upper_bound=table.height - 1)
         spelled = (table["spelling"].gather(at) == distinct).fill_null(False)
         tables.append(table[at].filter(spelled).rename({"spelling": "value"}))
         distinct = distinct.filter(~spelled)
-    tables.append(_parsed(distinct.to_list(), system))
+    tables.append(_parsed(distinct.to_list(), system, codes))
     found = pl.concat(tables, how="vertical")
     return values.rename("value").to_frame().join(found, on="value", how="left", maintain_order="left")
 
@@ -97,9 +100,10 @@ class CodeExpressions:
     def _answer(self, system: str, answer: pl.Expr, dtype: pl.DataType) -> pl.Expr:
         """``answer``, an expression over a value's ``value`` and FIELDS, for each value of the column."""
         name = system_name(system)  # an unknown system is an error now, not at collect
+        codes = code_set(name) if has_code_set(name) else None
 
         def per_batch(values: pl.Series) -> pl.Series:
-            return _fields_of(_as_text(values), name).select(answer).to_series().alias(values.name)
+            return _fields_of(_as_text(values), name, codes).select(answer).to_series().alias(values.name)
 
         return self._expr.map_batches(per_batch, return_dtype=dtype, is_elementwise=True)
 
