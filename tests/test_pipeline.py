@@ -19,6 +19,7 @@ from polars.io.plugins import register_io_source
 from polars.testing import assert_frame_equal
 
 import codeindex
+from codeindex.code import Code
 from codeindex.codesets import code_set
 from codeindex.errors import InvalidCodeError
 from codeindex.ranges import parse_range
@@ -159,15 +160,16 @@ def test_a_remote_uri_that_cannot_be_read_is_an_input_error() -> None:
 
 # ---- the expression namespace, held to the scalar API over whole code sets ----------------------------------
 
-def _scalar(text: str | None, system: str) -> tuple[str | None, str | None, bool | None, bool | None, bool | None]:
+def _scalar(text: str | None, system: str) -> tuple[Code | None, tuple[object, ...]]:
+    """The code a value is, and (short, decimal, valid, defined, billable) by the scalar API."""
     if text is None:
-        return None, None, None, None, None
+        return None, (None, None, None, None, None)
     try:
         code = parse_code(text, system)
     except InvalidCodeError:
-        return None, None, False, False, False
+        return None, (None, None, False, False, False)
     codes = code_set(system)
-    return code.short, code.decimal, True, codes.defined(code), codes.billable(code)
+    return code, (code.short, code.decimal, True, codes.defined(code), codes.billable(code))
 
 
 ODD = [None, "", " ", "8OO.00", "800..00", "  800.00 ", "v57.22", "s72.001a", "800.", "NULL", "100.7", "E800",
@@ -187,12 +189,11 @@ def test_namespace_equals_the_scalar_api_on_the_whole_code_set(system: str, rang
                        ns.is_valid(system).alias("valid"), ns.is_defined(system).alias("defined"),
                        ns.is_billable(system).alias("billable"),
                        *(ns.match(r, system).alias(r) for r in ranges))
-    assert out.select("code", "decimal", "valid", "defined", "billable").rows() == [_scalar(v, system) for v in values]
+    scalar = [_scalar(v, system) for v in values]
+    assert out.select("code", "decimal", "valid", "defined", "billable").rows() == [fields for _, fields in scalar]
     for text in ranges:
         code_range = parse_range(text, system)
-        scalar = [None if v is None or short is None else code_range.match(v)
-                  for v, short in zip(values, out["code"], strict=True)]
-        assert out[text].to_list() == scalar, text
+        assert out[text].to_list() == [code_range.match(c) if c else None for c, _ in scalar], text
     assert out.schema[ranges[0]] == pl.Enum(["contained", "partial"])
 
 
@@ -215,6 +216,7 @@ def test_namespace_on_hcpcs_integers_and_in_a_lazy_plan() -> None:
 USER_SCRIPT = '''\
 import polars as pl
 import codeindex
+from codeindex.code import Code
 from codeindex.screen import screen
 
 short: str = codeindex.parse_code("80000", "icd9dx").decimal
