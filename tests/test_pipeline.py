@@ -216,7 +216,6 @@ def test_namespace_on_hcpcs_integers_and_in_a_lazy_plan() -> None:
 USER_SCRIPT = '''\
 import polars as pl
 import codeindex
-from codeindex.code import Code
 from codeindex.screen import screen
 
 short: str = codeindex.parse_code("80000", "icd9dx").decimal
