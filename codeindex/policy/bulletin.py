@@ -25,7 +25,16 @@ import re
 from dataclasses import dataclass, field
 
 from codeindex.errors import InvalidCodeError, PolicyParseError
-from codeindex.policy.model import ERA_NAMES, Coverage, Era, Policy, PolicyEntry, PolicyGroup, PolicyVersion
+from codeindex.policy.model import (
+    ERA_NAMES,
+    SYSTEM_ERAS,
+    Coverage,
+    Era,
+    Policy,
+    PolicyEntry,
+    PolicyGroup,
+    PolicyVersion,
+)
 from codeindex.ranges import parse_range
 
 _SECTION_PART = re.compile(r"(?:CPT|HCPCS|ICD-9(?:-CM)?|ICD-10(?:-CM|-PCS)?)(?: Procedure)? Codes", re.I)
@@ -46,12 +55,12 @@ _ASCII_CODE = re.compile(r"[A-Za-z]?[0-9][0-9A-Za-z.+]*")
 _LEAD = re.compile(r"\W*")  # bullets, "+", brackets and spaces before the first code
 _LEAD_FORMS = re.compile(r"(?:[*\u2022\u00b7\u25e6\u25aa\u25cf\u25cb\u25a0\u25ba\u25b8\u2023\u2043\u2013\u2014-] ?)?"
                          r"(?P<addon>\+ ?)?(?P<open>[(\[] ?)?")
-_DASHES = "\\-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d"
-_RANGE_DASH = re.compile(f" ?[{_DASHES}]+ ?")  # "-", "--", en and em dashes, minus sign, fullwidth
+_DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d"
+_RANGE_DASH = re.compile(f" ?[{re.escape(_DASHES)}]+ ?")  # "-", "--", en and em dashes, minus sign, fullwidth
 _RANGE_WORD = re.compile(r" (?:to|through|thru) ", re.I)
 _LIST_SEP = re.compile(r" ?[,;/] ?")
 _CLOSE = re.compile(r" ?[)\]]")
-_DESCRIPTION_SEP = f" :{_DASHES.replace(chr(92), '')}"
+_DESCRIPTION_SEP = f" :{_DASHES}"
 # A word between codes that is neither a list separator nor a range's: which was meant is a guess.
 _CONNECTOR = re.compile(r"(?:and|or|&|\+|~|\.\.\.?|\u2026) ?(?=[^\W\d_]?\d)", re.I)
 
@@ -59,7 +68,11 @@ _SYSTEM_WORDS = {"hcpcs": "CPT/HCPCS", "icd9dx": "ICD-9", "icd9pcs": "ICD-9 proc
 _STATUS_WORDS = {"not_covered": "not covered for indications listed in the CPB",
                  "covered_if_criteria_met": "covered if selection criteria are met",
                  "related": "related to the CPB", "covered": "covered"}
-_SYSTEM_ERA: dict[str, Era] = {"icd9dx": "icd9", "icd9pcs": "icd9", "icd10cm": "icd10"}
+
+
+class _Unreadable(Exception):
+    """A line's problem, raised by the line readers; the parser turns it into a PolicyParseError
+    naming the line."""
 
 
 def _coverage(other: bool, status: str) -> Coverage | None:
@@ -102,9 +115,9 @@ class _Header:
     text: str
 
 
-def _group_header(line: str) -> _Header | str | None:
-    """A group header read from a line; its problem as text when it is one but cannot be read; None
-    when the line is not a group header."""
+def _group_header(line: str) -> _Header | None:
+    """A group header read from a line, or None when the line is not one; raises _Unreadable for a
+    line that is a group header but cannot be read."""
     m = _GROUP.match(line)
     if m is None:
         return None
@@ -114,13 +127,13 @@ def _group_header(line: str) -> _Header | str | None:
     coverage = _coverage(bool(m["other"]), status)
     if coverage is None:
         known = "; ".join(f"'{w}'" for w in _STATUS_WORDS.values())
-        return f"a group header whose status is not known (known: {known}; or codes that (do not) support " \
-               "medical necessity)"
+        raise _Unreadable(f"a group header whose status is not known (known: {known}; or codes that (do not) "
+                          "support medical necessity)")
     if after.strip():
-        return "text after a group header's colon (put the codes on lines of their own)"
+        raise _Unreadable("text after a group header's colon (put the codes on lines of their own)")
     system = _system(m["systems"])
     if system is None:
-        return f"codes of {m['systems'].strip()!r} are not supported"
+        raise _Unreadable(f"codes of {m['systems'].strip()!r} are not supported")
     return _Header(system, coverage, all_inclusive, line.rstrip(":").strip())
 
 
@@ -132,26 +145,26 @@ class _CodeLine:
 
 
 def _word(line: str, pos: int) -> tuple[str, int]:
-    """The code-like word at ``pos`` (which holds a code start) and where it ends; raises ValueError
+    """The code-like word at ``pos`` (which holds a code start) and where it ends; raises _Unreadable
     when it is not ASCII letters and digits."""
     m = _WORD.match(line, pos)
     assert m is not None  # pos holds a code start, so a word character
     if not _ASCII_CODE.fullmatch(m.group()):
-        raise ValueError(f"only ASCII letters and digits are code characters: {m.group()!r}")
+        raise _Unreadable(f"only ASCII letters and digits are code characters: {m.group()!r}")
     return m.group(), m.end()
 
 
 def _code_line(line: str) -> _CodeLine | None:
     """A line read as codes, or None when it does not start like codes (a note or a description).
 
-    Raises ValueError (the problem) for a line that starts like codes but cannot be read as them.
+    Raises _Unreadable for a line that starts like codes but cannot be read as them.
     """
     first = _LEAD.match(line).end()  # type: ignore[union-attr]
     if not _CODE_START.match(line, first):
         return None
     lead = _LEAD_FORMS.fullmatch(line, 0, first)
     if lead is None:
-        raise ValueError(f"cannot read {line[:first].strip()!r} before the codes")
+        raise _Unreadable(f"cannot read {line[:first].strip()!r} before the codes")
     items: list[tuple[str, str, str]] = []
     pos = first
     while True:
@@ -163,7 +176,7 @@ def _code_line(line: str) -> _CodeLine | None:
         if joiner and _CODE_START.match(line, joiner.end()):
             (end, pos), ranged = _word(line, joiner.end()), True
         elif dash and dash.end() == len(line):
-            raise ValueError("a range with no end")
+            raise _Unreadable("a range with no end")
         items.append((start, end, line[item_start:pos]))
         if dash and not ranged:  # "800.00 - Injuries": the dash comes before the description
             pos = dash.end()
@@ -179,11 +192,11 @@ def _code_line(line: str) -> _CodeLine | None:
         break
     if lead["open"]:
         if (close := _CLOSE.match(line, pos)) is None:
-            raise ValueError("an opening bracket before the codes is not closed after them")
+            raise _Unreadable("an opening bracket before the codes is not closed after them")
         pos = close.end()
     description = line[pos:].lstrip(_DESCRIPTION_SEP)
     if (joined := _CONNECTOR.match(description)) is not None:
-        raise ValueError(f"{joined.group().strip()!r} between codes: write a comma for a list of codes, "
+        raise _Unreadable(f"{joined.group().strip()!r} between codes: write a comma for a list of codes, "
                          "a dash for a range")
     return _CodeLine(bool(lead["addon"]), items, description)
 
@@ -276,7 +289,7 @@ class _Parser:
     def header(self, line_no: int, raw: str, header: _Header) -> None:
         assert self.section is not None
         self.close_group()
-        era = _SYSTEM_ERA.get(header.system)
+        era = SYSTEM_ERAS.get(header.system)
         if era is not None:
             if self.section.era is None:
                 self.section.era = era
@@ -325,13 +338,16 @@ class _Parser:
         line = _cells(text)
         if not line or _is_table_rule(line) or line.lower() == _COLUMN_HEADS:
             return
-        header = _group_header(line)
-        if self.section is None:  # a header-less copy: the first readable group header opens the section
-            if not isinstance(header, _Header):
+        try:
+            header = _group_header(line)
+        except _Unreadable as exc:
+            if self.section is None:  # before a header-less section: prose that mentions codes
+                return
+            raise self.fail(line_no, raw, str(exc)) from None
+        if self.section is None:  # a header-less copy: the first group header opens the section
+            if header is None:
                 return
             self.open_section(line_no, raw, None)
-        if isinstance(header, str):
-            raise self.fail(line_no, raw, header)
         if header is not None:
             self.header(line_no, raw, header)
             return
@@ -341,7 +357,7 @@ class _Parser:
             return
         try:
             code_line = _code_line(line)
-        except ValueError as exc:
+        except _Unreadable as exc:
             raise self.fail(line_no, raw, str(exc)) from None
         if code_line is not None:
             self.codes(line_no, raw, code_line)

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from codeindex.errors import InvalidCodeError
-from codeindex.policy.model import Era, Policy, PolicyHit, era_for_date
+from codeindex.policy.model import SYSTEM_ERAS, Policy, PolicyHit, era_for_date
 from codeindex.systems import parse_code, system_name
 
 LOOKUP_ORDER = ("hcpcs", "icd9dx", "icd10cm", "icd9pcs")
-SYSTEM_ERAS: dict[str, Era] = {"icd9dx": "icd9", "icd9pcs": "icd9", "icd10cm": "icd10"}
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ Era = Literal["icd9", "icd10"]
 Coverage = Literal["not_covered", "covered_if_criteria_met", "related", "covered"]
 ICD10_START = date(2015, 10, 1)
 DIAGNOSIS_SYSTEMS = {"icd9": "icd9dx", "icd10": "icd10cm"}
+SYSTEM_ERAS: dict[str, Era] = {"icd9dx": "icd9", "icd9pcs": "icd9", "icd10cm": "icd10"}  # HCPCS has none
 ERA_NAMES = {"icd9": "ICD-9", "icd10": "ICD-10"}
 
 
