@@ -12,6 +12,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from codeindex import InputError, PolicyParseError
 from codeindex.policy import Policy, PolicyVersion, era_for_date, load_policy, lookup_code, parse_cpb
@@ -625,6 +627,8 @@ def test_bulleted_add_on() -> None:
     ("(800.00 - 999.9 Injuries", "not closed"),
     ("800.00 - 99.9.9 Injuries", "cannot read '800.00 - 99.9.9' as icd9dx"),
     ("800.00, 8OO.01 Injuries", "cannot read '8OO.01' as icd9dx"),
+    ("800.00: 801.0 Injuries", "'801.0' starts the description like a code"),
+    ("(800.00) 801.0 Injuries", "'801.0' starts the description like a code"),
 ])
 def test_code_line_that_cannot_be_read_is_an_error_naming_the_line(line: str, problem: str) -> None:
     with pytest.raises(PolicyParseError) as caught:
@@ -642,6 +646,22 @@ def test_a_long_line_is_quoted_shortened() -> None:
     assert caught.value.line == line
 
 
+LINE_PIECES = ["800.00", "999.9", "V15.1", "97545", " - ", "\u2212", " to ", " through ", "(", ")", "[", "]", "+",
+               "\u2022 ", "* ", ":", ";", "/", ",", " ", "and", "Injuries", "|", "--", "\t", "x", ": 801.0", ") 999.9",
+               "CPT codes covered:", "ICD-9 codes not covered for indications listed in the CPB:", "No specific code"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(LINE_PIECES), max_size=8).map("".join), max_size=8))
+def test_whatever_parses_formats_back_to_the_same_versions(lines: list[str]) -> None:
+    """parse(format(p)) == p for every policy the parser reads: format_cpb writes what was read."""
+    try:
+        policy = parse_cpb(icd9(*lines))
+    except PolicyParseError:
+        return
+    assert parse_cpb(format_cpb(policy)).versions == policy.versions
+
+
 def test_bom_before_the_section_header() -> None:
     assert [v.era for v in parse_cpb("\ufeff" + icd9("CPT codes covered:", "97545 Work")).versions] == ["icd9"]
 
@@ -654,9 +674,9 @@ def test_a_bundled_id_is_never_a_path(tmp_path: Path, monkeypatch: pytest.Monkey
     (tmp_path / "some" / "x.txt").write_text(icd9("CPT codes covered:", "97545 Work"), encoding="utf-8")
     monkeypatch.chdir(tmp_path / "some")
     relative = os.path.relpath(tmp_path / "some" / "x", ROOT / "data" / "policies")
-    for given in (relative, "x", "../some/x", "0198/../0198"):
+    for name in (relative, "x", "../some/x", "0198/../0198"):
         with pytest.raises(InputError, match="not a bundled policy id"):
-            load_policy(given)
+            load_policy(name)
     assert load_policy("x.txt").id == "x"  # a file is given as its path
     assert load_policy(str(tmp_path / "some" / "x.txt")).id == "x"
 

@@ -195,6 +195,9 @@ def _code_line(line: str) -> _CodeLine | None:
             raise _Unreadable("an opening bracket before the codes is not closed after them")
         pos = close.end()
     description = line[pos:].lstrip(_DESCRIPTION_SEP)
+    if _CODE_START.match(description):  # "800.00: 801.0", "(800.00) 801.0", "800.00 - 999.9 - 1000"
+        raise _Unreadable(f"{description.split()[0]!r} starts the description like a code: write a comma "
+                          "between codes, a dash for a range")
     if (joined := _CONNECTOR.match(description)) is not None:
         raise _Unreadable(f"{joined.group().strip()!r} between codes: write a comma for a list of codes, "
                          "a dash for a range")
