@@ -319,8 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
                       "codeindex lookup --system icd9 --date 2014-06-01 80000 V15")
     lookup.add_argument("--policy", default="0198", metavar="POLICY", help=f"{policy_help} (default 0198)")
     lookup.add_argument("--system", choices=SYSTEM_CHOICES, metavar="SYSTEM",
-                        help=f"{system_help}; default: the first of the policy's systems that reads the code")
-    lookup.add_argument("--date", help="date of service, YYYY-MM-DD: search that era's version only")
+                        help=f"{system_help}; default: the first that reads the code (CPT/HCPCS, ICD-9, ICD-10; "
+                             "with --date, that era first)")
+    lookup.add_argument("--date", help="date of service, YYYY-MM-DD: search that era's version only; a code of the "
+                        "other era is flagged icd_version_mismatch")
     lookup.add_argument("codes", nargs="+", metavar="CODE", help="a code, as written")
     lookup.set_defaults(run=_lookup)
 
