@@ -9,8 +9,10 @@ import pytest
 
 from codeindex.codesets import code_set
 from codeindex.policy import load_policy, parse_cpb
+from codeindex.policy.compiled import compile_policy
 from codeindex.screen import edits
-from codeindex.screen.edits import ERAS, classify_diagnoses
+from codeindex.screen.columns import ERAS
+from codeindex.screen.edits import classify_diagnoses
 
 CUSTOM = """CPT Codes / HCPCS Codes / ICD-9 Codes
 CPT codes covered if selection criteria are met:
@@ -40,14 +42,15 @@ def _values(era: str) -> list[str]:
 @pytest.mark.parametrize("policy", [load_policy("0198"), parse_cpb(CUSTOM)], ids=["0198", "custom"])
 @pytest.mark.parametrize("era", ERAS)
 def test_vectorized_path_equals_parser_path(policy, era: str) -> None:
-    pairs = pl.DataFrame({"__dx": _values(era)}).with_columns(__era=pl.lit(era)).unique()
-    fast = classify_diagnoses(pairs, policy).sort("__dx")
-    slow = edits._parsed(pairs.iter_rows(), policy).sort("__dx")
+    compiled = compile_policy(policy)
+    values = pl.Series(_values(era)).unique()
+    fast = classify_diagnoses(values, compiled, eras=[era]).sort("value")
+    slow = edits._parsed(((v, era) for v in values), compiled).sort("value")
     assert fast.columns == slow.columns
     assert fast.to_dicts() == slow.to_dicts()
-    said = fast.select(pl.all().is_not_null().any())
-    assert said.select("__nc_dx", "__edits", "__notes").row(0) == (True, True, True) or policy.version(era) is None
-    edits_found = set(fast["__edits"].str.split(",").explode())
+    assert fast["not_covered"].any() or policy.version(era) is None
+    assert (fast["edits"].is_null() == fast["notes"].is_null()).all()  # every edit comes with its note
+    edits_found = set(fast["edits"].str.split(",").explode())
     assert {"icd_version_mismatch", "invalid_code", "non_billable_code"} <= edits_found
 
 
@@ -55,10 +58,10 @@ def test_vectorized_path_equals_parser_path(policy, era: str) -> None:
 def test_vectorized_path_classifies_every_code_set_spelling(era: str) -> None:
     """Values written as in either code set never reach the parser (it is the slow path)."""
     spellings = [v for v in _values(era) if v == v.strip().upper() and v not in ("8OO.00", "800.", "V15..1", "Q")]
-    values = pl.DataFrame({"__dx": spellings}).unique().with_columns(__dx_text=pl.col("__dx"),
-                                                                      __spelling=pl.col("__dx"))
-    _, rest = edits._by_spelling(values, era, parse_cpb(CUSTOM))
+    values = pl.DataFrame({"value": spellings}).unique().with_columns(text=pl.col("value"), spelling=pl.col("value"))
+    policy = compile_policy(parse_cpb(CUSTOM))
+    _, rest = edits._by_spelling(values, era, policy)
     assert rest.height == 0
-    misspelled = pl.concat([values, values.with_columns(__spelling=pl.lit("X9.9.9"))])
-    _, rest = edits._by_spelling(misspelled, era, parse_cpb(CUSTOM))
+    misspelled = pl.concat([values, values.with_columns(spelling=pl.lit("X9.9.9"))])
+    _, rest = edits._by_spelling(misspelled, era, policy)
     assert rest.height == values.height

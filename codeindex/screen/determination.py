@@ -1,44 +1,43 @@
-"""The determination of every claim line against a policy, as one polars plan.
+"""The screen of every claim line against a policy, as a LazyFrame that does its work when collected.
 
 Only lines whose procedure the policy names (or whose codes are edited) need a
-per-line explanation; they are under 1 % of real claims.  So the screen:
+per-line explanation.  So the screen:
 
 1. classifies each distinct procedure value once (``edits.classify_procedures``);
-2. collects the lines that need an explanation (the *screened* lines), classifies
-   their distinct (diagnosis, era) pairs once, and works out their determination,
-   reason, matched ranges and edits with polars on that small frame;
-3. returns a plan over all lines in which the screened lines take their results
-   by position (the n-th screened line takes the n-th result) and every other
-   line gets constants: ``not_applicable``, null list columns (nothing looked for).
+2. picks the lines that need an explanation (the *screened* lines), classifies their
+   distinct diagnosis values once, and explains them column by column (``explain``);
+3. places the results by position beside the input rows (the n-th screened line takes
+   the n-th result), and gives every other line constants: ``not_applicable``, null
+   list columns (nothing was looked for).
 
-No per-row Python anywhere.  By default the lines are read into memory once.  In
-streaming mode the source is read in passes (distinct procedures, screened lines,
-output slice by slice), so a LazyFrame source must read the same each time.
+No per-row Python anywhere, and one code path whatever share of lines is screened.
+The returned LazyFrame reads nothing until it is collected or sunk.  By default the
+lines are then read into memory once; in streaming mode the source is read in passes
+(distinct procedures, the claims' primary lines, then the output one slice at a
+time, each slice explained on its own), so memory holds one slice.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Literal
 
 import polars as pl
+from polars.io.plugins import register_io_source
 
 from codeindex.errors import InputError
-from codeindex.policy.model import ERA_NAMES, ICD10_START, Policy
-from codeindex.screen.edits import ERAS, RANGE_SEPARATOR, classify_diagnoses, classify_procedures, nonempty
+from codeindex.policy.compiled import CompiledPolicy
+from codeindex.policy.model import ICD10_START
+from codeindex.screen.columns import ERAS, RESULT, dx_column
+from codeindex.screen.diagnoses import DiagnosisCodes
+from codeindex.screen.edits import classify_diagnoses, classify_procedures
+from codeindex.screen.explain import EMPTY, addon_primaries, explain
 from codeindex.screen.layouts import LineColumns
 
 EditsMode = Literal["policy", "all"]
-DETERMINATIONS = ("not_covered", "review", "covered", "not_applicable")
-# Low-cardinality text is categorical: cheap to place on millions of lines, dictionary-encoded in parquet.
-RESULT_SCHEMA = {
-    "policy": pl.Categorical(), "policy_version": pl.Enum(["icd9", "icd10"]),
-    "determination": pl.Enum(DETERMINATIONS), "reason": pl.Categorical(),
-    "matched_procedure_range": pl.Categorical(), "matched_dx": pl.List(pl.String),
-    "matched_dx_ranges": pl.List(pl.String), "edits": pl.List(pl.String),
-}
-_EMPTY = pl.lit([], dtype=pl.List(pl.String))
-SMALL = "in-memory"  # the engine for the screened lines' small frames: less start-up than streaming
+RESULT_SCHEMA = RESULT
+CHUNK_ROWS = 1_000_000  # lines in a slice of a streaming output, at most
 
 
 def _text(name: str) -> pl.Expr:
@@ -82,199 +81,179 @@ def icd_version_era(column: str) -> pl.Expr:
     return token.replace_strict(_ERA_OF_VERSION, default=None, return_dtype=pl.String)
 
 
-def era_expr(cols: LineColumns, schema: pl.Schema, where: str, icd_version: int | None) -> pl.Expr:
-    """The ICD era of a line: its icd_version, else its date of service, else the default."""
-    sources = []
-    if cols.icd_version:
-        sources.append(icd_version_era(cols.icd_version))
-    if cols.date:
-        day = service_date(cols.date, schema[cols.date], where)
-        sources.append(pl.when(day < ICD10_START).then(pl.lit("icd9")).when(day.is_not_null())
-                       .then(pl.lit("icd10")))
-    if icd_version is not None:
-        sources.append(pl.lit(f"icd{icd_version}"))
-    if not sources:
-        raise InputError(f"{where}: cannot tell the ICD version of the lines: no icd_version column, "
-                         "no date of service column, and no --icd-version")
-    return pl.coalesce(*sources, pl.lit(None, pl.String))
+@dataclass(frozen=True)
+class _Plan:
+    """What a screen reads of its input: the lines' expressions, and the screened-line mask's parts."""
+
+    cols: LineColumns
+    schema: pl.Schema
+    where: str
+    icd_version: int | None
+    policy: CompiledPolicy
+    edits: EditsMode
+
+    def era(self) -> pl.Expr:
+        """The ICD era of a line: its icd_version, else its date of service, else the default."""
+        sources = []
+        if self.cols.icd_version:
+            sources.append(icd_version_era(self.cols.icd_version))
+        if self.cols.date:
+            day = self.date()
+            sources.append(pl.when(day < ICD10_START).then(pl.lit("icd9")).when(day.is_not_null())
+                           .then(pl.lit("icd10")))
+        if self.icd_version is not None:
+            sources.append(pl.lit(f"icd{self.icd_version}"))
+        return pl.coalesce(*sources, pl.lit(None, pl.String))
+
+    def date(self) -> pl.Expr:
+        assert self.cols.date is not None
+        return service_date(self.cols.date, self.schema[self.cols.date], self.where)
+
+    def claim(self) -> pl.Expr:
+        claim = pl.col(self.cols.claim_id)
+        return claim.fill_nan(None) if self.schema[self.cols.claim_id].is_float() else claim  # NaN: no claim id
+
+    def line(self) -> dict[str, pl.Expr]:
+        """A screened line's ``LINE`` columns and its diagnoses."""
+        cols, none = self.cols, pl.lit(None, pl.String)
+        return {
+            "claim": self.claim(), "procedure": _text(cols.procedure), "era": self.era(),
+            "date_raw": _text(cols.date) if cols.date else none,
+            "date": self.date() if cols.date else pl.lit(None, pl.Date),
+            "version_raw": _text(cols.icd_version) if cols.icd_version else none,
+            "version_era": icd_version_era(cols.icd_version) if cols.icd_version else none,
+            **{dx_column(i): _text(c) for i, c in enumerate(cols.dx)}}
+
+    def procedures(self, lines: pl.LazyFrame, engine: str) -> pl.DataFrame:
+        """What each distinct procedure value of the lines says (``PROCEDURE``)."""
+        distinct = lines.select(_text(self.cols.procedure).unique()).collect(engine=engine)  # type: ignore[arg-type]
+        return classify_procedures(distinct.to_series().to_list(), self.policy)
+
+    def primaries(self, lines: pl.LazyFrame, procedures: pl.DataFrame, engine: str) -> pl.DataFrame:
+        """The (claim, code) pairs of lines whose code is an add-on's primary, each once."""
+        values = addon_primaries(procedures)
+        code = dict(procedures.select("procedure", "code").unique().iter_rows())
+        return (lines.filter(_text(self.cols.procedure).is_in(pl.Series(values, dtype=pl.String).implode()))
+                .select(claim=self.claim(), code=_text(self.cols.procedure).replace_strict(
+                    code, default=None, return_dtype=pl.String))
+                .filter(pl.col("claim").is_not_null()).unique().collect(engine=engine))  # type: ignore[arg-type]
+
+    def screened_mask(self, lines: pl.LazyFrame, procedures: pl.DataFrame, engine: str) -> pl.Expr:
+        """Whether a line needs an explanation: the policy names its procedure (in some version), its procedure
+        cannot be read, or (with ``edits="all"``) a diagnosis draws an edit in the line's era."""
+        proc = _text(self.cols.procedure)
+        wanted = procedures.filter(pl.col("coverage").is_not_null() | pl.col("error").is_not_null())["procedure"]
+        mask = _one_of(proc, wanted.unique(maintain_order=True))
+        if self.edits == "all":
+            era = self.era()
+            for era_name, values in _suspect_diagnoses(lines, self.cols, self.policy, engine).items():
+                suspect = pl.Series(values, dtype=pl.String).implode()
+                mask = mask | ((era == era_name) & pl.any_horizontal(_text(c).is_in(suspect) for c in self.cols.dx))
+        return mask.fill_null(False)
+
+    def screen(self, frame: pl.DataFrame, mask: pl.Expr, procedures: pl.DataFrame,
+               primaries: pl.DataFrame) -> pl.DataFrame:
+        """The output of a frame of lines: its columns and, beside them, each line's result."""
+        picked = frame.select(mask).to_series()
+        screened = frame.filter(picked).select(**self.line()).with_row_index("row")
+        codes = DiagnosisCodes.of(screened, len(self.cols.dx))
+        diagnoses = classify_diagnoses(codes.values, self.policy)
+        results = explain(screened, codes, procedures, diagnoses, primaries, self.policy)
+        return pl.concat([frame.select(self.cols.output), _placed(results, picked, self._unscreened())],
+                         how="horizontal")
+
+    def _unscreened(self) -> pl.DataFrame:
+        """What a line whose procedure the policy does not name gets, as a one-row frame.
+
+        Its list columns stay null (nothing was looked for), except ``edits`` when every line's
+        codes were checked (``edits="all"``): then an empty list says "checked, nothing found".
+        """
+        none = pl.lit(None, pl.List(pl.String))
+        return pl.select(
+            policy=pl.lit(self.policy.id, pl.String), policy_version=pl.lit(None, pl.String),
+            determination=pl.lit("not_applicable"),
+            reason=pl.lit(f"The procedure is not named by {self.policy.name()}, so the policy does not apply."),
+            matched_procedure_range=pl.lit(None, pl.String), matched_dx=none, matched_dx_ranges=none,
+            edits=EMPTY if self.edits == "all" else none).cast(RESULT)  # type: ignore[arg-type]
 
 
-def _suspect_diagnoses(lines: pl.LazyFrame, cols: LineColumns, policy: Policy) -> dict[str, list[str]]:
+def _suspect_diagnoses(lines: pl.LazyFrame, cols: LineColumns, policy: CompiledPolicy,
+                       engine: str) -> dict[str, list[str]]:
     """Per era, the distinct diagnosis values that draw an edit there (for ``edits="all"``)."""
     # Distinct values per column, then across columns: far cheaper than exploding a list of 12 columns.
     per_column = [lines.select(_text(c).unique().alias("v")) for c in cols.dx]
-    values = pl.concat(per_column).unique().collect()
-    distinct = [v for v in values["v"].to_list() if v is not None and v.strip()]
-    pairs = pl.DataFrame({"__dx": distinct}, schema={"__dx": pl.String}).join(
-        pl.DataFrame({"__era": ERAS}), how="cross")
-    edited = classify_diagnoses(pairs, policy).filter(pl.col("__edits").is_not_null())
-    return {era: edited.filter(pl.col("__era") == era)["__dx"].unique().to_list() for era in ERAS}
+    values = pl.concat(per_column).unique().collect(engine=engine)  # type: ignore[arg-type]
+    edited = classify_diagnoses(values["v"], policy).filter(pl.col("edits").is_not_null())
+    return {era: edited.filter(pl.col("era") == era)["value"].unique().to_list() for era in ERAS}
 
 
-def _written(column: str) -> pl.Expr:
-    """Whether a text column holds something other than blanks (a blank is a missing value)."""
-    return pl.col(column).str.strip_chars().str.len_bytes().fill_null(0) > 0
-
-
-def _explain(screened: pl.DataFrame, cols: LineColumns, policy: Policy, procedures: pl.DataFrame) -> pl.DataFrame:
-    """Determination, reason, matched ranges and edits of the screened lines, in their order."""
-    era = pl.col("__era")
-
-    def by_era(name: str) -> pl.Expr:
-        return pl.when(era == "icd9").then(pl.col(f"{name}_icd9")).when(era == "icd10").then(pl.col(f"{name}_icd10"))
-
-    # The diagnoses are classified eagerly (small frames); the rest is one lazy plan collected at the end.
-    screened = screened.with_row_index("__k")
-    lines = (screened.lazy().select("__k", cols.claim_id, "__era", "__date_raw", "__date", "__version_raw",
-                                    __proc=_text(cols.procedure))
-             .join(procedures.lazy(), on="__proc", how="left", maintain_order="left", nulls_equal=True)
-             .with_columns(__cov=by_era("__cov"), __prange=by_era("__prange"), __pdesc=by_era("__pdesc"),
-                           __addon=by_era("__addon"), __primary=by_era("__primary")))
-
-    dx_long = (screened.lazy().select("__k", "__era", *[_text(c) for c in cols.dx])
-               .unpivot(index=["__k", "__era"], on=list(cols.dx), value_name="__dx")  # column after column
-               .filter(pl.col("__dx").is_not_null(), era.is_not_null()).select("__k", "__era", "__dx")
-               .collect(engine=SMALL))
-    # Only diagnoses with something to say have a row: a line's lists are built from those, in column order
-    # (the join keeps the unpivoted order, and a group keeps the order of its rows).
-    said = classify_diagnoses(dx_long.select("__dx", "__era"), policy)
-    listed = (dx_long.lazy().join(said.lazy(), on=["__dx", "__era"], maintain_order="left")
-              .group_by("__k").agg(
-                  __matched_dx=pl.col("__nc_dx").drop_nulls(), __first_dx=pl.col("__nc_dx").drop_nulls().first(),
-                  __first_label=pl.col("__label").drop_nulls().first(), __n_dx=pl.col("__nc_dx").count(),
-                  __cov_dx=pl.col("__cov_dx").drop_nulls().first(),
-                  __ranges=pl.col("__ranges"), __dx_edits=pl.col("__edits"), __dx_notes=pl.col("__notes")))
-    ranges = pl.col("__ranges").list.join(RANGE_SEPARATOR, ignore_nulls=True)
-    per_line = listed.with_columns(
-        __matched_ranges=pl.when(ranges != "").then(ranges.str.split(RANGE_SEPARATOR).list.unique(maintain_order=True)),
-        __dx_edits=pl.col("__dx_edits").list.join(",", ignore_nulls=True),
-        __dx_notes=pl.col("__dx_notes").list.join("; ", ignore_nulls=True))
-    claims = (lines.filter(pl.col("__proc_code").is_not_null())
-              .group_by(cols.claim_id).agg(__claim_codes=pl.col("__proc_code").unique()))
-    lines = (lines.join(per_line, on="__k", how="left", maintain_order="left")
-             .join(claims, on=cols.claim_id, how="left", maintain_order="left", nulls_equal=True))
-
-    cov, n_dx = pl.col("__cov"), pl.col("__n_dx").fill_null(0)
-    addon_alone = (pl.col("__addon").fill_null(False)
-                   & ~pl.col("__claim_codes").list.contains(pl.col("__primary")).fill_null(False))
-    # A date that is there but cannot be read, whatever else told the era (icd_version, --icd-version).
-    bad_date = _written("__date_raw") & pl.col("__date").is_null()
-    # An icd_version that names no version: the era came from the date or the default.
-    bad_version = _written("__version_raw") & icd_version_era("__version_raw").is_null()
-    named_elsewhere = pl.any_horizontal(pl.col(f"__cov_{e}").is_not_null() for e in ERAS)
-    determination = (
-        pl.when(era.is_null() & named_elsewhere).then(pl.lit("review"))
-        .when(cov == "not_covered").then(pl.lit("not_covered"))
-        .when(cov == "covered_if_criteria_met").then(
-            pl.when(pl.col("__cov_dx").is_not_null()).then(pl.lit("review"))
-            .when(n_dx > 0).then(pl.lit("not_covered")).otherwise(pl.lit("review")))
-        .when(cov == "covered").then(pl.lit("covered"))
-        .otherwise(pl.lit("not_applicable")))
-
-    version_name = pl.concat_str(pl.lit(f"{policy.name()} ("),
-                                 era.replace_strict(ERA_NAMES, default="unknown"), pl.lit(" version)"))
-    procedure = pl.format("{} ({})", pl.col("__proc_label"), pl.col("__pdesc"))
-    dx_found = pl.format("diagnosis {} is in {}", pl.col("__first_dx"), pl.col("__first_label")) + pl.when(
-        n_dx > 1).then(pl.format(" (and {} more)", n_dx - 1)).otherwise(pl.lit(""))
-    reason = (
-        pl.when(pl.col("__proc_error").is_not_null()).then(pl.format(
-            "Procedure code '{}' cannot be read ({}), so the line was not screened",
-            pl.col("__proc").fill_null(""), pl.col("__proc_error")))
-        .when(era.is_null()).then(pl.lit(
-            "The date of service cannot be read and the line has no readable ICD version, so the policy version "
-            "that applies is unknown: review it"))
-        .when(cov == "not_covered").then(pl.concat_str(
-            procedure, pl.lit(" is not covered by "), version_name, pl.lit("; "),
-            pl.when(n_dx > 0).then(dx_found).otherwise(pl.lit("it is not covered whatever the diagnosis"))))
-        .when(cov == "covered_if_criteria_met").then(pl.concat_str(
-            procedure, pl.lit(" is covered by "), version_name, pl.lit(" only if its criteria are met; "),
-            pl.when(pl.col("__cov_dx").is_not_null()).then(
-                pl.format("diagnosis {} is in its covered list: review the criteria", pl.col("__cov_dx")))
-            .when(n_dx > 0).then(pl.concat_str(dx_found, pl.lit(" and no diagnosis is in its covered list")))
-            .otherwise(pl.lit("no diagnosis on the line is in its lists: review the criteria"))))
-        .when(cov == "covered").then(pl.concat_str(procedure, pl.lit(" is covered by "), version_name))
-        .when(named_elsewhere).then(pl.concat_str(
-            pl.col("__proc_label"), pl.lit(" is not named by "), version_name,
-            pl.lit(", the version for this line's date of service")))
-        .otherwise(pl.format("{} is not named by {}", pl.col("__proc_label"), pl.lit(policy.name()))))
-    notes = pl.concat_str(
-        nonempty(pl.col("__dx_notes")),
-        pl.when(addon_alone).then(pl.format("add-on {} is billed without its primary {} on the claim",
-                                            pl.col("__proc_code"), pl.col("__primary"))),
-        pl.when(bad_date).then(pl.format("the date of service '{}' cannot be read", pl.col("__date_raw"))),
-        pl.when(bad_version).then(pl.format("the ICD version '{}' cannot be read", pl.col("__version_raw"))),
-        separator="; ", ignore_nulls=True)
-    edits = pl.concat_str(
-        pl.when(pl.col("__proc_error").is_not_null()).then(pl.lit("invalid_code")),
-        nonempty(pl.col("__dx_edits")),
-        pl.when(addon_alone).then(pl.lit("addon_without_primary")),
-        pl.when(bad_date).then(pl.lit("invalid_date")),
-        pl.when(bad_version).then(pl.lit("invalid_icd_version")),
-        separator=",", ignore_nulls=True)
-    full_reason = pl.concat_str(reason, pl.when(notes != "").then(pl.concat_str(pl.lit("; "), notes))
-                                .otherwise(pl.lit("")), pl.lit("."))
-    return lines.sort("__k").select(
-        policy=pl.lit(policy.id, pl.String),
-        policy_version=era,
-        determination=determination,
-        reason=full_reason,
-        matched_procedure_range=pl.col("__prange"),
-        matched_dx=pl.when(cov.is_not_null()).then(pl.col("__matched_dx").fill_null(_EMPTY)).otherwise(_EMPTY),
-        matched_dx_ranges=pl.when(cov.is_not_null()).then(pl.col("__matched_ranges").fill_null(_EMPTY))
-        .otherwise(_EMPTY),
-        edits=pl.when(edits == "").then(_EMPTY).otherwise(edits.str.split(",").list.unique(maintain_order=True)),
-    ).cast(RESULT_SCHEMA).collect(engine=SMALL)
-
-
-def screen_lines(rows: pl.LazyFrame, cols: LineColumns, policy: Policy, *, where: str = "the input",
+def screen_lines(rows: pl.LazyFrame, cols: LineColumns, policy: CompiledPolicy, *, where: str = "the input",
                  icd_version: int | None = None, edits: EditsMode = "policy", streaming: bool = False) -> pl.LazyFrame:
     """Every claim line of the input ``rows``, in order, with its columns and its determination against ``policy``.
 
-    By default the lines are read into memory once and every step runs over them.  With
-    ``streaming`` the source is read three times instead (distinct procedures, screened lines,
-    output) and the output plan streams, for input larger than memory.
+    The input's schema is checked now (a missing or mistyped column, a bad option is an ``InputError``
+    before any work); the lines are read when the result is collected or sunk.  By default they are read
+    into memory once; with ``streaming`` the source is read in passes and the output made one slice at a
+    time, for input larger than memory.
     """
     if edits not in ("policy", "all"):
         raise InputError(f"edits must be 'policy' or 'all', not {edits!r}")
+    if icd_version not in (None, 9, 10):
+        raise InputError(f"icd_version must be 9 or 10 (or None), not {icd_version!r}")
     lines = cols.lines(rows)
     schema = lines.collect_schema()
     check_code_columns(cols, schema, where)
-    era = era_expr(cols, schema, where, icd_version)
-    if not streaming:
-        frame = lines.collect()  # read once; every pass below runs over memory
-        lines = frame.lazy()
-    proc = _text(cols.procedure)
-    distinct = lines.select(proc.unique()).collect().to_series().to_list()
-    procedures = classify_procedures(distinct, policy)
-    named = pl.any_horizontal(pl.col(f"__cov_{e}").is_not_null() for e in ERAS)
-    wanted = procedures.filter(named | pl.col("__proc_error").is_not_null())["__proc"]
-    screened_mask = _one_of(proc, wanted)
-    if edits == "all":
-        for era_name, values in _suspect_diagnoses(lines, cols, policy).items():
-            suspect = pl.Series(values, dtype=pl.String).implode()
-            screened_mask = screened_mask | ((era == era_name)
-                                             & pl.any_horizontal(_text(c).is_in(suspect) for c in cols.dx))
-    screened_mask = screened_mask.fill_null(False)
+    plan = _Plan(cols, schema, where, icd_version, policy, edits)
+    if not (cols.icd_version or cols.date or icd_version is not None):
+        raise InputError(f"{where}: cannot tell the ICD version of the lines: no icd_version column, "
+                         "no date of service column, and no --icd-version")
+    plan.line()  # every expression builds (a date column of the wrong type is an error now, not when collected)
+    clashes = [name for name in RESULT if name in cols.output]
+    if clashes:
+        raise InputError(f"{where}: the input already has column(s) {', '.join(map(repr, clashes))}, which the "
+                         "screen adds; rename or drop them (a screened output screened again?)")
+    output_schema = {name: schema[name] for name in cols.output} | RESULT
 
-    extra = {"__era": era, "__date_raw": pl.lit(None, pl.String), "__date": pl.lit(None, pl.Date),
-             "__version_raw": _text(cols.icd_version) if cols.icd_version else pl.lit(None, pl.String)}
-    if cols.date:
-        extra["__date_raw"] = _text(cols.date)
-        extra["__date"] = service_date(cols.date, schema[cols.date], where)
-    output = [pl.col(c) for c in cols.output]
-    unscreened = _unscreened(policy, checked=edits == "all")
-    if streaming:  # each screened line with the input row it came from, to find its slice of the output
-        screened = cols.lines(rows.with_row_index("__input_row")).filter(screened_mask).with_columns(**extra).collect()
-    else:  # the mask once, as a Series: it picks the screened lines and places their results
-        mask = frame.select(screened_mask).to_series()
-        screened = frame.filter(mask).with_columns(**extra)
-    if screened.height == 0:
-        return lines.select(*output, **unscreened)
-    results = _explain(screened, cols, policy, procedures)
-    if streaming:
-        return _by_chunks(rows, cols, screened_mask, screened["__input_row"], results, output, unscreened)
-    # In memory: the n-th screened line takes the n-th result, every other line the extra last row.
-    return frame.lazy().select(*output, __result=_placed(results, mask, unscreened)).unnest("__result")
+    def batches(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None,
+                batch_size: int | None) -> Iterator[pl.DataFrame]:
+        for batch in (_by_slices(rows, plan) if streaming else _in_memory(lines, plan)):
+            if predicate is not None:
+                batch = batch.filter(predicate)
+            if with_columns is not None:
+                batch = batch.select(with_columns)
+            if n_rows is not None:
+                batch, n_rows = batch.head(n_rows), n_rows - min(n_rows, batch.height)
+            yield batch
+            if n_rows == 0:
+                return
+
+    return register_io_source(batches, schema=output_schema)
+
+
+def _in_memory(lines: pl.LazyFrame, plan: _Plan) -> Iterator[pl.DataFrame]:
+    """The output in one piece: the lines read into memory once, every pass over memory."""
+    frame = lines.collect()
+    memory = frame.lazy()
+    procedures = plan.procedures(memory, "in-memory")
+    primaries = plan.primaries(memory, procedures, "in-memory")
+    yield plan.screen(frame, plan.screened_mask(memory, procedures, "in-memory"), procedures, primaries)
+
+
+def _by_slices(rows: pl.LazyFrame, plan: _Plan) -> Iterator[pl.DataFrame]:
+    """The output one slice of the input rows after another, each explained on its own, so that memory holds
+    one slice.  The whole input is read first for what crosses slices: the distinct procedures, the claims'
+    primary lines (an add-on may be in another slice than its primary) and, with ``edits="all"``, the
+    diagnoses that draw an edit.  The input is sliced before it becomes lines (a slice of exploded lines
+    would explode every row before it again)."""
+    lines = plan.cols.lines(rows)
+    procedures = plan.procedures(lines, "streaming")
+    primaries = plan.primaries(lines, procedures, "streaming")
+    mask = plan.screened_mask(lines, procedures, "streaming")
+    chunk_rows = max(1, CHUNK_ROWS // plan.cols.lines_per_row)
+    total = rows.select(pl.len()).collect(engine="streaming").item()
+    for start in range(0, max(total, 1), chunk_rows):
+        frame = plan.cols.lines(rows.slice(start, chunk_rows)).collect()
+        yield plan.screen(frame, mask, procedures, primaries)
 
 
 def _one_of(expr: pl.Expr, values: pl.Series) -> pl.Expr:
@@ -286,53 +265,10 @@ def _one_of(expr: pl.Expr, values: pl.Series) -> pl.Expr:
     return test | expr.is_null() if values.null_count() else test
 
 
-def _placed(results: pl.DataFrame, mask: pl.Series | pl.Expr, unscreened: dict[str, pl.Expr]) -> pl.Expr:
-    """The result of each line: the n-th line under ``mask`` takes row n, any other the unscreened row."""
-    table = pl.concat([results, pl.select(**unscreened)], how="vertical").to_struct("__result")
-    if isinstance(mask, pl.Series):  # every line points at the last row, then the screened ones at theirs
-        position = pl.repeat(results.height, mask.len(), dtype=pl.UInt32, eager=True)
-        position = position.scatter(mask.arg_true(), pl.int_range(results.height, dtype=pl.UInt32, eager=True))
-    else:  # in a slice of a streaming plan
-        position = pl.when(mask).then(mask.cum_sum() - 1).otherwise(results.height)
-    return pl.lit(table).gather(position)
-
-
-CHUNK_ROWS = 1_000_000  # lines in a slice of a streaming output, at most
-
-
-def _by_chunks(rows: pl.LazyFrame, cols: LineColumns, mask: pl.Expr, input_rows: pl.Series, results: pl.DataFrame,
-               output: list[pl.Expr], unscreened: dict[str, pl.Expr]) -> pl.LazyFrame:
-    """The output as the lines of one slice of the input rows after another, each placing its own screened
-    lines' results, so that a streaming sink holds one slice at a time.  The input is sliced before it
-    becomes lines (a slice of exploded lines would explode every row before it again)."""
-    chunk_rows = max(1, CHUNK_ROWS // cols.lines_per_row)
-    total = rows.select(pl.len()).collect().item()
-    chunk_of = (input_rows // chunk_rows).to_list()
-    parts, start = [], 0
-    for k in range(max(1, -(-total // chunk_rows))):
-        count = bisect_right(chunk_of, k) - start
-        part = cols.lines(rows.slice(k * chunk_rows, chunk_rows))
-        parts.append(part.select(*output, __result=_placed(results.slice(start, count), mask, unscreened))
-                     .unnest("__result"))
-        start += count
-    return pl.concat(parts, how="vertical", parallel=False)  # one slice in memory at a time
-
-
-def _unscreened(policy: Policy, checked: bool) -> dict[str, pl.Expr]:
-    """What a line whose procedure the policy does not name gets.
-
-    Its list columns stay null (nothing was looked for), except ``edits`` when every line's
-    codes were checked (``edits="all"``): then an empty list says "checked, nothing found".
-    """
-    empty = _EMPTY if checked else pl.lit(None, pl.List(pl.String))
-    values = {
-        "policy": pl.lit(policy.id, pl.String),
-        "policy_version": pl.lit(None, pl.String),
-        "determination": pl.lit("not_applicable"),
-        "reason": pl.lit(f"The procedure is not named by {policy.name()}, so the policy does not apply."),
-        "matched_procedure_range": pl.lit(None, pl.String),
-        "matched_dx": pl.lit(None, pl.List(pl.String)),
-        "matched_dx_ranges": pl.lit(None, pl.List(pl.String)),
-        "edits": empty,
-    }
-    return {name: value.cast(RESULT_SCHEMA[name]) for name, value in values.items()}
+def _placed(results: pl.DataFrame, picked: pl.Series, unscreened: pl.DataFrame) -> pl.DataFrame:
+    """The result of each line: the n-th picked line takes row n of ``results``, any other the unscreened row."""
+    table = pl.concat([results, unscreened], how="vertical")
+    # Every line points at the last row, then the picked ones at theirs.
+    position = pl.repeat(results.height, picked.len(), dtype=pl.UInt32, eager=True)
+    position = position.scatter(picked.arg_true(), pl.int_range(results.height, dtype=pl.UInt32, eager=True))
+    return table[position]

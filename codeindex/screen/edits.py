@@ -22,69 +22,75 @@ import polars as pl
 
 from codeindex.codesets import code_set
 from codeindex.errors import InvalidCodeError
-from codeindex.policy.model import DIAGNOSIS_SYSTEMS, ERA_NAMES, Policy, PolicyGroup
+from codeindex.policy.compiled import CompiledPolicy
+from codeindex.policy.model import DIAGNOSIS_SYSTEMS, ERA_NAMES
+from codeindex.screen.columns import DIAGNOSIS, ERAS, PROCEDURE, RANGE_SEPARATOR
 from codeindex.systems import parse_code
 
-ERAS = ("icd9", "icd10")
 COVERED = ("covered", "covered_if_criteria_met")
-PROCEDURE_SYSTEMS = ("hcpcs",)
+# The notes' wording, shared by the parser path (str.format) and the vectorized path (pl.format).
+TRUNCATED = "diagnosis {} is truncated (it has more specific codes)"
+PARTLY = "diagnosis {} only partly overlaps {}"
+MISMATCH = "diagnosis {} is an {} code on an {} line"
+UNKNOWN_VERSION = ("The date of service cannot be read and the line has no readable ICD version, so the policy "
+                   "version that applies is unknown: review it")
+Finding = tuple[int, str, str | None, str | None]  # (rank of the range, 0 for the code; kind; item; label)
 
 
 def procedure_label(short: str) -> str:
     return f"{'CPT' if short[0].isdigit() else 'HCPCS'} {short}"
 
 
-def _primary(group: PolicyGroup, index: int) -> str | None:
-    """The primary of an add-on entry: the nearest entry above it that is not an add-on."""
-    for entry in reversed(group.entries[:index]):
-        if not entry.add_on:
-            return entry.start
-    return None
+def _procedure_says(value: str | None, era: str | None, code: str | None, error: str | None,
+                    entries: dict[str, dict[str, object]], policy: CompiledPolicy) -> dict[str, object]:
+    """What one procedure value says on a line of ``era`` (``PROCEDURE``); ``entries`` maps each era to the
+    first entry of the policy holding the code (a row of ``PROCEDURE_RANGES``)."""
+    entry = entries.get(era) if era else None
+    said: dict[str, object] = {"procedure": value, "era": era, "code": code, "error": error, "coverage": None,
+                               "range": None, "add_on": None, "primary": None, "rule": "fixed",
+                               "determination": "not_applicable"}
+    if error is not None:
+        return said | {"head": f"Procedure code '{value or ''}' cannot be read ({error}), so the line was not screened"}
+    label = procedure_label(code or "")
+    if era is None:
+        return said | {"determination": "review" if entries else "not_applicable", "head": UNKNOWN_VERSION}
+    if entry is None:
+        head = (f"{label} is not named by {policy.version_name(era)}, the version for this line's date of service"
+                if entries else f"{label} is not named by {policy.name()}")
+        return said | {"head": head}
+    coverage, version = entry["coverage"], policy.version_name(era)
+    procedure = f"{label} ({entry['description']})"
+    said |= {"coverage": coverage, "range": entry["range"], "add_on": entry["add_on"], "primary": entry["primary"]}
+    if coverage == "not_covered":
+        return said | {"rule": "not_covered", "determination": "not_covered",
+                       "head": f"{procedure} is not covered by {version}; "}
+    if coverage == "covered_if_criteria_met":
+        return said | {"rule": "criteria", "determination": None,
+                       "head": f"{procedure} is covered by {version} only if its criteria are met; "}
+    if coverage == "covered":
+        return said | {"determination": "covered", "head": f"{procedure} is covered by {version}"}
+    return said | {"head": f"{procedure} is listed by {version} among the codes related to the policy, which "
+                           "makes no coverage determination for them, so it does not decide this line"}
 
 
-def classify_procedures(values: Iterable[str | None], policy: Policy) -> pl.DataFrame:
-    """One row per distinct procedure value: its code, error, and per era the policy entry it is in."""
+def classify_procedures(values: Iterable[str | None], policy: CompiledPolicy) -> pl.DataFrame:
+    """What each distinct procedure value says on lines of each era, and of no era (``PROCEDURE``)."""
+    ranges = policy.procedures.sort("seq")
     rows = []
-    for raw in values:
-        row: dict[str, object] = {"__proc": raw, "__proc_code": None, "__proc_label": None, "__proc_error": None}
+    for value in values:
+        code = error = None
+        entries: dict[str, dict[str, object]] = {}
         try:
-            code = parse_code(raw if raw is not None else "", "hcpcs")
+            parsed = parse_code(value if value is not None else "", "hcpcs")
         except InvalidCodeError as exc:
-            row["__proc_error"] = exc.problem if raw not in (None, "") else "the procedure code is empty"
+            error = exc.problem if value not in (None, "") else "the procedure code is empty"
         else:
-            row["__proc_code"], row["__proc_label"] = code.short, procedure_label(code.short)
-            for hit in policy.lookup(code):
-                if hit.match != "contained" or hit.group.system not in PROCEDURE_SYSTEMS:
-                    continue
-                era = hit.version.era
-                if row.get(f"__cov_{era}") is None:
-                    position = hit.group.entries.index(hit.entry)
-                    row.update({f"__cov_{era}": hit.group.coverage, f"__prange_{era}": str(hit.entry.range),
-                                f"__pdesc_{era}": hit.entry.description, f"__addon_{era}": hit.entry.add_on,
-                                f"__primary_{era}": _primary(hit.group, position) if hit.entry.add_on else None})
-        rows.append(row)
-    schema = {"__proc": pl.String, "__proc_code": pl.String, "__proc_label": pl.String, "__proc_error": pl.String}
-    for era in ERAS:
-        schema |= {f"__cov_{era}": pl.String, f"__prange_{era}": pl.String, f"__pdesc_{era}": pl.String,
-                   f"__addon_{era}": pl.Boolean, f"__primary_{era}": pl.String}
-    return pl.DataFrame(rows, schema=schema)
-
-
-DIAGNOSIS_SCHEMA = {
-    "__dx": pl.String, "__era": pl.String, "__dx_text": pl.String, "__nc_dx": pl.String, "__ranges": pl.String,
-    "__label": pl.String, "__cov_dx": pl.String, "__edits": pl.String, "__notes": pl.String,
-}
-"""What a diagnosis value says on a line of its era, in one row: ``__dx_text`` the value trimmed;
-``__nc_dx`` that text when it lies in a not-covered range, ``__ranges`` those ranges in policy order (joined by
-``RANGE_SEPARATOR``), ``__label`` the first one's label; ``__cov_dx`` the text when it lies in a covered range;
-``__edits`` its edits (comma-joined) and ``__notes`` the sentences the reason gives for them ("; "-joined).
-A value with nothing to say has no row: most values, so a line's lists are built from few rows."""
-RANGE_SEPARATOR = "\x1f"
-# The notes' wording, shared by the parser path (str.format) and the vectorized path (pl.format).
-TRUNCATED = "diagnosis {} is truncated (it has more specific codes)"
-PARTLY = "diagnosis {} only partly overlaps {}"
-MISMATCH = "diagnosis {} is an {} code on an {} line"
-Finding = tuple[int, str, str | None, str | None]  # (rank of the range, 0 for the code; kind; item; label)
+            code = parsed.short
+            holding = ranges.filter(pl.col("lo") <= parsed.lo, pl.col("hi") >= parsed.hi)
+            for entry in holding.iter_rows(named=True):
+                entries.setdefault(entry["era"], entry)
+        rows += [_procedure_says(value, era, code, error, entries, policy) for era in (*ERAS, None)]
+    return pl.DataFrame(rows, schema=PROCEDURE)
 
 
 def nonempty(text: pl.Expr) -> pl.Expr:
@@ -99,20 +105,7 @@ def _in_code_set(text: str, system: str) -> bool:
         return False
 
 
-def _range_table(policy: Policy, era: str) -> pl.DataFrame:
-    """The diagnosis entries of one era's version: keys, coverage, range text, label, and ``r_seq``, the
-    rank of the range by its keys (the order a value's ranges are given in)."""
-    version = policy.version(era)  # type: ignore[arg-type]
-    rows = [] if version is None else [
-        (e.range.lo, e.range.hi, g.coverage, str(e.range), e.label())
-        for g in version.groups if g.system == version.diagnosis_system for e in g.entries]
-    rank = {pair: i for i, pair in enumerate(sorted({(lo, hi) for lo, hi, *_ in rows}), start=1)}
-    return pl.DataFrame([(*row, rank[row[:2]]) for row in rows], orient="row", schema={
-        "r_lo": pl.Int64, "r_hi": pl.Int64, "r_coverage": pl.String, "r_range": pl.String, "r_label": pl.String,
-        "r_seq": pl.Int32})
-
-
-def _findings(text: str, era: str, policy: Policy, ranks: dict[tuple[int, int], int]) -> list[Finding]:
+def _findings(text: str, era: str, policy: CompiledPolicy, ranks: dict[tuple[int, int], int]) -> list[Finding]:
     """What one trimmed diagnosis value on a line of ``era`` says, finding by finding, through the parser;
     ``ranks`` gives the rank of each of the era's ranges by its keys.  A finding's kind is ``edit``,
     ``note`` (a sentence), ``nc`` (the value lies in the not-covered range ``item``) or ``cov``."""
@@ -136,24 +129,24 @@ def _findings(text: str, era: str, policy: Policy, ranks: dict[tuple[int, int], 
     if not codes.billable(code):
         findings += [(0, "edit", "non_billable_code", None),
                      (0, "note", TRUNCATED.format(text), None)]
-    for hit in policy.lookup(code, era=era):  # type: ignore[arg-type]
-        if hit.group.system != system:
+    for entry in policy.diagnosis_ranges(era).iter_rows(named=True):
+        inside = entry["lo"] <= code.lo and code.hi <= entry["hi"]
+        if code.lo > entry["hi"] or code.hi < entry["lo"]:  # no overlap
             continue
-        seq = ranks[(hit.entry.range.lo, hit.entry.range.hi)]
-        if hit.match == "partial":
-            findings += [(seq, "edit", "partial_match", None),
-                         (seq, "note", PARTLY.format(text, hit.entry.range), None)]
-        elif hit.group.coverage == "not_covered":
-            findings.append((seq, "nc", str(hit.entry.range), hit.entry.label()))
-        elif hit.group.coverage in COVERED:
+        seq = ranks[(entry["lo"], entry["hi"])]
+        if not inside:
+            findings += [(seq, "edit", "partial_match", None), (seq, "note", PARTLY.format(text, entry["range"]), None)]
+        elif entry["coverage"] == "not_covered":
+            findings.append((seq, "nc", entry["range"], entry["label"]))
+        elif entry["coverage"] in COVERED:
             findings.append((seq, "cov", None, None))
     return sorted(findings, key=lambda finding: finding[0])
 
 
-def _parsed(pairs: Iterable[tuple[str, str]], policy: Policy) -> pl.DataFrame:
-    """What values say (``DIAGNOSIS_SCHEMA``) through the full parser: for values not spelled as in the
-    code set (and, in the tests, to hold the vectorized path to)."""
-    ranks = {era: {(lo, hi): seq for lo, hi, seq in _range_table(policy, era).select("r_lo", "r_hi", "r_seq")
+def _parsed(pairs: Iterable[tuple[str, str]], policy: CompiledPolicy) -> pl.DataFrame:
+    """What values say (``DIAGNOSIS``) through the full parser: for values not spelled as in the code set
+    (and, in the tests, to hold the vectorized path to)."""
+    ranks = {era: {(lo, hi): rank for lo, hi, rank in policy.diagnosis_ranges(era).select("lo", "hi", "rank")
                    .iter_rows()} for era in ERAS}
     rows = []
     for raw, era in pairs:
@@ -165,11 +158,11 @@ def _parsed(pairs: Iterable[tuple[str, str]], policy: Policy) -> pl.DataFrame:
             continue
         items = {kind: [item for _, k, item, _ in findings if k == kind] for kind in ("nc", "edit", "note")}
         labels = [label for _, kind, _, label in findings if kind == "nc"]
-        cov = any(kind == "cov" for _, kind, _, _ in findings)
-        rows.append((raw, era, text, text if labels else None, RANGE_SEPARATOR.join(items["nc"]) or None,
-                     labels[0] if labels else None, text if cov else None,
+        covered = any(kind == "cov" for _, kind, _, _ in findings)
+        rows.append((raw, era, text, bool(labels), RANGE_SEPARATOR.join(items["nc"]) or None,
+                     labels[0] if labels else None, covered,
                      ",".join(dict.fromkeys(items["edit"])) or None, "; ".join(items["note"]) or None))
-    return pl.DataFrame(rows, schema=DIAGNOSIS_SCHEMA, orient="row")
+    return pl.DataFrame(rows, schema=DIAGNOSIS, orient="row")
 
 
 def _spelled_in(spellings: pl.Series, values: pl.Series) -> tuple[pl.Series, pl.Series]:
@@ -178,65 +171,66 @@ def _spelled_in(spellings: pl.Series, values: pl.Series) -> tuple[pl.Series, pl.
     return at, (spellings.gather(at) == values).fill_null(False)
 
 
-def _defined_codes_say(defined: pl.DataFrame, era: str, policy: Policy) -> pl.DataFrame:
-    """What values spelled as defined codes of the era's code set say (``defined``: ``__dx``, ``__dx_text``
-    and the code's ``lo``, ``hi``, ``billable``): whether they are truncated, and the policy ranges they lie in
-    or only partly overlap, by a range join."""
-    text = pl.col("__dx_text")
+def _defined_codes_say(defined: pl.DataFrame, era: str, policy: CompiledPolicy) -> pl.DataFrame:
+    """What values spelled as defined codes of the era's code set say (``defined``: ``value``, ``text`` and the
+    code's ``lo``, ``hi``, ``billable``): whether they are truncated, and the policy ranges they lie in or only
+    partly overlap, by a range join."""
+    text = pl.col("text")
+    ranges = policy.diagnosis_ranges(era).lazy().select(
+        r_lo="lo", r_hi="hi", r_coverage="coverage", r_range="range", r_label="label", r_rank="rank")
     partial = ~((pl.col("lo") >= pl.col("r_lo")) & (pl.col("hi") <= pl.col("r_hi")))
     not_covered = ~partial & (pl.col("r_coverage") == "not_covered")
-    ranges = _range_table(policy, era).lazy()
     hits = (defined.lazy().join_where(ranges, pl.col("lo") <= pl.col("r_hi"), pl.col("hi") >= pl.col("r_lo"))
-            .sort("r_seq", maintain_order=True).group_by("__dx").agg(
-                __nc=pl.col("r_range").filter(not_covered), __label=pl.col("r_label").filter(not_covered).first(),
-                __covered=(~partial & pl.col("r_coverage").is_in(list(COVERED))).any(),
-                __partly=pl.format(PARTLY, text, "r_range").filter(partial)))
-    truncated, partly = ~pl.col("billable"), pl.col("__partly").list.len() > 0
-    in_not_covered = pl.col("__nc").list.len() > 0
+            .sort("r_rank", maintain_order=True).group_by("value").agg(
+                nc=pl.col("r_range").filter(not_covered), label=pl.col("r_label").filter(not_covered).first(),
+                covered=(~partial & pl.col("r_coverage").is_in(list(COVERED))).any(),
+                partly=pl.format(PARTLY, text, "r_range").filter(partial)))
+    truncated, partly = ~pl.col("billable"), pl.col("partly").list.len() > 0
+    in_not_covered = pl.col("nc").list.len() > 0
     edits = pl.concat_str(pl.when(truncated).then(pl.lit("non_billable_code")),
                           pl.when(partly).then(pl.lit("partial_match")), separator=",", ignore_nulls=True)
     notes = pl.concat_str(pl.when(truncated).then(pl.format(TRUNCATED, text)),
-                          pl.when(partly).then(pl.col("__partly").list.join("; ")), separator="; ", ignore_nulls=True)
-    said = defined.lazy().join(hits, on="__dx", how="left").select(
-        "__dx", __era=pl.lit(era), __dx_text=text, __nc_dx=pl.when(in_not_covered).then(text),
-        __ranges=pl.when(in_not_covered).then(pl.col("__nc").list.join(RANGE_SEPARATOR)), __label="__label",
-        __cov_dx=pl.when(pl.col("__covered")).then(text), __edits=nonempty(edits), __notes=nonempty(notes))
-    says = pl.any_horizontal(pl.col(c).is_not_null() for c in list(DIAGNOSIS_SCHEMA)[3:])
+                          pl.when(partly).then(pl.col("partly").list.join("; ")), separator="; ", ignore_nulls=True)
+    said = defined.lazy().join(hits, on="value", how="left").select(
+        "value", era=pl.lit(era), text=text, not_covered=in_not_covered.fill_null(False),
+        ranges=pl.when(in_not_covered).then(pl.col("nc").list.join(RANGE_SEPARATOR)), label="label",
+        covered=pl.col("covered").fill_null(False), edits=nonempty(edits), notes=nonempty(notes))
+    says = pl.col("not_covered") | pl.col("covered") | pl.col("edits").is_not_null()
     return said.filter(says).collect(engine="in-memory")
 
 
-def _by_spelling(values: pl.DataFrame, era: str, policy: Policy) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _by_spelling(values: pl.DataFrame, era: str, policy: CompiledPolicy) -> tuple[pl.DataFrame, pl.DataFrame]:
     """What the values spelled as a defined code of either era's code set say, vectorized, and the values
-    that are not so spelled.  ``values`` has ``__dx``, ``__dx_text`` (trimmed) and ``__spelling`` (trimmed,
-    upper case).  Gives exactly what ``_parsed`` gives for those values (a test holds the two together)."""
+    that are not so spelled.  ``values`` has ``value``, ``text`` (trimmed) and ``spelling`` (trimmed, upper
+    case).  Gives exactly what ``_parsed`` gives for those values (a test holds the two together)."""
     other_era = ERAS[1 - ERAS.index(era)]
     codes = code_set(DIAGNOSIS_SYSTEMS[era]).spellings  # sorted: a binary search is cheaper than a join
-    at, spelled = _spelled_in(codes["spelling"], values["__spelling"])
-    defined = pl.concat([values.select("__dx", "__dx_text"), codes.select("lo", "hi", "billable")[at]],
+    at, spelled = _spelled_in(codes["spelling"], values["spelling"])
+    defined = pl.concat([values.select("value", "text"), codes.select("lo", "hi", "billable")[at]],
                         how="horizontal").filter(spelled)
     rest = values.filter(~spelled)  # a code of the other era's code set is a mismatch; the rest need the parser
-    _, elsewhere = _spelled_in(code_set(DIAGNOSIS_SYSTEMS[other_era]).spellings["spelling"], rest["__spelling"])
+    _, elsewhere = _spelled_in(code_set(DIAGNOSIS_SYSTEMS[other_era]).spellings["spelling"], rest["spelling"])
     mismatched = rest.filter(elsewhere).select(
-        "__dx", __era=pl.lit(era), __dx_text="__dx_text", __edits=pl.lit("icd_version_mismatch"),
-        __notes=pl.format(MISMATCH, "__dx_text", pl.lit(ERA_NAMES[other_era]), pl.lit(ERA_NAMES[era])))
+        "value", era=pl.lit(era), text="text", not_covered=pl.lit(False), covered=pl.lit(False),
+        edits=pl.lit("icd_version_mismatch"),
+        notes=pl.format(MISMATCH, "text", pl.lit(ERA_NAMES[other_era]), pl.lit(ERA_NAMES[era])))
     said = pl.concat([_defined_codes_say(defined, era, policy), mismatched], how="diagonal_relaxed")
-    return said.select(DIAGNOSIS_SCHEMA.keys()).cast(DIAGNOSIS_SCHEMA), rest.filter(~elsewhere)
+    return said.select(DIAGNOSIS.keys()).cast(DIAGNOSIS), rest.filter(~elsewhere)  # type: ignore[arg-type]
 
 
-def classify_diagnoses(pairs: pl.DataFrame, policy: Policy) -> pl.DataFrame:
-    """What each distinct (diagnosis value, era) of ``pairs`` (columns ``__dx``, ``__era``) says:
-    ``DIAGNOSIS_SCHEMA``, a row for each value with an edit, a note, a not-covered or a covered range.
+def classify_diagnoses(values: pl.Series, policy: CompiledPolicy, eras: Iterable[str] = ERAS) -> pl.DataFrame:
+    """What each distinct diagnosis value says on a line of each of ``eras`` (``DIAGNOSIS``): a row for each
+    (value, era) with an edit, a note, a not-covered or a covered range.
 
     Values spelled as a code of either era's code set (nearly all of them) are classified vectorized,
     by a binary search in the code sets and a join against the policy's ranges; the rest go through the
     full parser one by one.  A blank value is no diagnosis and says nothing.
     """
-    tables = [pl.DataFrame(schema=DIAGNOSIS_SCHEMA)]
-    distinct = (pairs.lazy().unique().with_columns(__dx_text=pl.col("__dx").str.strip_chars())
-                .filter(pl.col("__dx_text") != "").with_columns(__spelling=pl.col("__dx_text").str.to_uppercase())
-                .collect(engine="in-memory"))
-    for (era,), values in distinct.partition_by("__era", as_dict=True).items():
-        if era in ERAS:
-            known, rest = _by_spelling(values, era, policy)
-            tables += [known, _parsed(rest.select("__dx", pl.lit(era)).iter_rows(), policy)]
+    tables = [pl.DataFrame(schema=DIAGNOSIS)]
+    distinct = (pl.DataFrame({"value": values}, schema={"value": pl.String}).unique()
+                .with_columns(text=pl.col("value").str.strip_chars())
+                .filter(pl.col("text") != "").with_columns(spelling=pl.col("text").str.to_uppercase()))
+    for era in eras:
+        known, rest = _by_spelling(distinct, era, policy)
+        tables += [known, _parsed(rest.select("value", pl.lit(era)).iter_rows(), policy)]
     return pl.concat(tables, how="vertical")

@@ -1,0 +1,71 @@
+"""Every frame the screen builds, and what each of its columns holds, in one place.
+
+A claim line goes: input row -> a row of ``LINE`` (the screened line, under these names, so
+the user's own columns never meet the screen's) -> joined with the ``PROCEDURE`` row of its
+procedure value and era, and each diagnosis column with the ``DIAGNOSIS`` row of its value
+-> a row of ``RESULT``, placed back beside the input row it came from.  The user's columns
+are never renamed, dropped or shadowed: only ``RESULT``'s names join them, and those can be
+prefixed.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+ERAS = ("icd9", "icd10")
+DETERMINATIONS = ("not_covered", "review", "covered", "not_applicable")
+
+LINE = {  # a screened line, in input order (its diagnoses follow as dx_column(0), dx_column(1), ...)
+    "row": pl.UInt32,  # position among the lines being explained (the order results are returned in)
+    "claim": None,  # the claim id, as the input holds it (a NaN id reads as null: no claim)
+    "procedure": pl.String,  # the procedure value as written
+    "era": pl.String,  # icd9 / icd10 from the ICD version, the date of service or the default; null if none
+    "date_raw": pl.String,  # the date of service as written (null when there is no date column)
+    "date": pl.Date,  # the date of service read, null when it cannot be read
+    "version_raw": pl.String,  # the icd_version as written (null when there is no such column)
+    "version_era": pl.String,  # the era that icd_version names, null when blank or unreadable
+}
+
+
+def dx_column(position: int) -> str:
+    """The name of a screened line's diagnosis column at ``position`` (0-based, in the layout's order)."""
+    return f"dx{position}"
+
+
+PROCEDURE = {  # what one procedure value says on lines of one era (era null: no version could be told)
+    "procedure": pl.String,  # the value as written (the join key, with era)
+    "era": pl.String,
+    "code": pl.String,  # the code read from it (short form), null when it cannot be read
+    "error": pl.String,  # why it cannot be read, null when it can
+    "coverage": pl.String,  # the coverage of the first entry holding it in the era's version, or null
+    "range": pl.String,  # that entry's range as text (matched_procedure_range)
+    "add_on": pl.Boolean,  # that entry is an add-on
+    "primary": pl.String,  # and its primary's code
+    "rule": pl.String,  # how the diagnoses decide: "fixed", "not_covered" or "criteria" (see explain)
+    "determination": pl.String,  # the determination when the rule is "fixed" or "not_covered"
+    "head": pl.String,  # the reason's first part, up to what the diagnoses add
+}
+
+DIAGNOSIS = {  # what one diagnosis value says on lines of one era; only values with something to say
+    "value": pl.String,  # the value as written (the lookup key, with era)
+    "era": pl.String,
+    "text": pl.String,  # the value trimmed, as the reason and matched_dx quote it
+    "not_covered": pl.Boolean,  # it lies in a not-covered range of the era's version
+    "ranges": pl.String,  # those ranges in rank order, joined by RANGE_SEPARATOR (null if none)
+    "label": pl.String,  # the first one's label, as the reason quotes it
+    "covered": pl.Boolean,  # it lies in a covered (or covered-if-criteria-met) range
+    "edits": pl.String,  # its edits, comma-joined, null if none
+    "notes": pl.String,  # the sentences the reason gives for them, "; "-joined, null if none
+}
+RANGE_SEPARATOR = "\x1f"  # never in a range's text
+
+RESULT = {  # what the screen adds to every input line; low-cardinality text is categorical
+    "policy": pl.Categorical(),
+    "policy_version": pl.Enum(list(ERAS)),
+    "determination": pl.Enum(DETERMINATIONS),
+    "reason": pl.Categorical(),
+    "matched_procedure_range": pl.Categorical(),
+    "matched_dx": pl.List(pl.String),
+    "matched_dx_ranges": pl.List(pl.String),
+    "edits": pl.List(pl.String),
+}
