@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import polars as pl
 
@@ -82,7 +83,8 @@ def _primary(group: PolicyGroup, index: int) -> str | None:
 @cache
 def compile_policy(policy: Policy) -> CompiledPolicy:
     """The policy's tables, built once per policy."""
-    procedures, diagnoses = [], []
+    procedures: list[tuple[Any, ...]] = []
+    diagnoses: list[tuple[Any, ...]] = []
     for version in policy.versions:
         for group in version.groups:
             for position, entry in enumerate(group.entries):
@@ -93,8 +95,7 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
                 elif group.system == version.diagnosis_system:
                     diagnoses.append((version.era, entry.range.lo, entry.range.hi, group.coverage,
                                       str(entry.range), entry.label()))
-    by_keys = {(era, lo, hi) for era, lo, hi, *_ in diagnoses}
-    rank = {(era, lo, hi): i for i, (era, lo, hi) in enumerate(sorted(by_keys), start=1)}
+    rank = {keys: i for i, keys in enumerate(sorted({row[:3] for row in diagnoses}), start=1)}  # by (era, lo, hi)
     diagnoses = [(*row, rank[row[:3]]) for row in diagnoses]
     return CompiledPolicy(
         policy=policy,

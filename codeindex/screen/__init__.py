@@ -20,7 +20,7 @@ from codeindex.policy import Policy, load_policy
 from codeindex.policy.compiled import compile_policy
 from codeindex.screen.columns import DETERMINATIONS
 from codeindex.screen.determination import RESULT_SCHEMA, EditsMode, screen_lines
-from codeindex.screen.layouts import LAYOUTS, Source, check_csv_rows, claim_lines, read_source (issue 12: compile the policy once (policy/compiled.py), declare every frame's columns (screen/columns.py), explain screened lines column by column (screen/diagnoses.py, screen/explain.py); screen() is a LazyFrame that reads nothing until collected (polars IO source); streaming explains slice by slice; 'related' procedures get a reason saying so; null claim ids are no claim. Outputs identical on sample, sample --edits all, 2M benchmark, 2M --edits all, 1M at 10% and 99% share, 100k carrier claims)
+from codeindex.screen.layouts import LAYOUTS, Source, check_csv_rows, claim_lines, read_source
 
 
 def screen(source: Source, policy: str | Policy = "0198", layout: str = "long", *,

@@ -10,6 +10,8 @@ those facts: ``determination``, ``reason``, ``line_edits`` and the matched lists
 
 from __future__ import annotations
 
+from typing import Final
+
 import polars as pl
 
 from codeindex.policy.compiled import CompiledPolicy
@@ -17,7 +19,7 @@ from codeindex.screen.columns import LINE, RANGE_SEPARATOR, RESULT
 from codeindex.screen.diagnoses import LIST_SEPARATOR, DiagnosisCodes, diagnosis_facts
 
 EMPTY = pl.lit([], dtype=pl.List(pl.String))
-ENGINE = "in-memory"  # the engine for the screened lines' frames: less start-up than streaming
+ENGINE: Final = "in-memory"  # the engine for the screened lines' frames: less start-up than streaming
 
 
 def _written(column: str) -> pl.Expr:
