@@ -510,3 +510,13 @@ def test_a_carrier_claims_columns_all_come_along(tmp_path: Path) -> None:
     assert not [c for c in out.columns if c.startswith(("HCPCS_CD_", "PRF_PHYSN_NPI_"))]
     assert out["PRF_PHYSN_NPI"].to_list() == [f"npi{n}" for n in out["line_num"]]
     assert out["CLM_THRU_DT"].to_list() == [20090320] * out.height
+
+
+def test_quoted_commas_quotes_and_line_breaks_are_no_ragged_csv(tmp_path: Path) -> None:
+    path = tmp_path / "quoted.csv"
+    path.write_text('claim_id,procedure_code,dx1,service_date,note\n'
+                    '1,97545,800.00,2012-01-05,"a, b"\n'
+                    '2,97545,800.00,2012-01-05,"say ""hi"", twice"\n'
+                    '3,97545,800.00,2012-01-05,"two\nlines, here"\n')
+    out = screen(path).collect()
+    assert out["note"].to_list() == ["a, b", 'say "hi", twice', "two\nlines, here"]

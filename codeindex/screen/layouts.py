@@ -242,19 +242,22 @@ def check_csv_rows(source: Source) -> None:
     for path in _files(paths)[0]:
         if _kind(str(path)) != "csv":
             continue
+        fields = len(_csv_header(path))
         lines = pl.scan_csv(path, has_header=False, separator="\x00", quote_char=None, infer_schema=False,
                             new_columns=["line"], truncate_ragged_lines=True, empty_string_is_null=False)
-        # Fields of a line: its commas outside quotes, plus one; an odd number of quotes is a quoted line break.
-        counted = lines.select(
-            n=pl.col("line").str.replace_all(r'"[^"]*"', "").str.count_matches(",") + 1,
-            odd=pl.col("line").str.count_matches('"') % 2 == 1).with_row_index("line_no", offset=1)
-        found = counted.select(
-            quoted_break=pl.col("odd").any(), header=pl.col("n").first(),
-            bad_line=pl.col("line_no").filter(pl.col("n") != pl.col("n").first()).first(),
-            bad_n=pl.col("n").filter(pl.col("n") != pl.col("n").first()).first()).collect().row(0, named=True)
-        if found["bad_line"] is not None and not found["quoted_break"]:
-            raise InputError(f"{path}, line {found['bad_line']}: {found['bad_n']} fields, but the header has "
-                             f"{found['header']} (a ragged CSV)")
+        line = pl.col("line")
+        # Lines whose commas don't give the header's fields, or that hold quotes (few): counted with care below.
+        suspects = (lines.with_row_index("line_no", offset=1)
+                    .filter((line.str.count_matches(",", literal=True) + 1 != fields)
+                            | line.str.contains('"', literal=True)).collect())
+        if suspects.filter(line.str.count_matches('"', literal=True) % 2 == 1).height:
+            continue  # a quoted line break: lines are not rows, polars is left to read it
+        # The fields of a line: its commas outside quotes, plus one.
+        bad = suspects.filter(line.str.replace_all(r'"[^"]*"', "").str.count_matches(",", literal=True) + 1 != fields)
+        if bad.height:
+            line_no, text = bad.row(0)
+            found = len(next(csv.reader([text]), []))
+            raise InputError(f"{path}, line {line_no}: {found} fields, but the header has {fields} (a ragged CSV)")
 
 
 def _dx_columns(names: Sequence[str]) -> tuple[str, ...]:
