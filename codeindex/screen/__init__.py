@@ -45,24 +45,21 @@ def screen(source: Source, policy: str | Policy = "0198", layout: str = "long", 
     compiled = compile_policy(load_policy(policy))
     rows, cols = claim_lines(source, layout, storage_options=storage_options, **columns)
     where = _name(source)
-
-    def screened(lines: pl.LazyFrame) -> pl.LazyFrame:
-        return screen_lines(lines, cols, compiled, where=where, icd_version=icd_version, edits=edits,
-                            streaming=streaming)
-
-    # The output's columns, from screening no lines: a bad option or column type is an error here.
-    schema = screened(pl.LazyFrame(schema=rows.collect_schema())).collect_schema()
+    screened = screen_lines(rows, cols, compiled, where=where, icd_version=icd_version, edits=edits,
+                            streaming=streaming)  # deferred too: its columns and options are checked now
+    schema = screened.collect_schema()
     results = set(schema) - set(cols.output)
 
     def io_source(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None,
                   batch_size: int | None) -> Iterator[pl.DataFrame]:
+        """The screened lines, with what polars pushes down (columns, filter, count) passed on to the
+        screen's own IO source; errors of reading the input as ``InputError``."""
         try:
             check_csv_rows(source)
             if with_columns is not None and predicate is None and results.isdisjoint(with_columns):
                 plan = cols.lines(rows).select(with_columns)  # no result column asked for (a count): no screen
             else:
-                plan = screened(rows)
-                plan = plan.select(with_columns) if with_columns is not None else plan
+                plan = screened.select(with_columns) if with_columns is not None else screened
             plan = plan.filter(predicate) if predicate is not None else plan
             plan = plan.head(n_rows) if n_rows is not None else plan
             yield from plan.collect_batches(chunk_size=batch_size)
