@@ -140,6 +140,13 @@ def _policy_translate(args: argparse.Namespace) -> int:
                 shown = ", ".join(codes[: args.show])
                 more = f" ... and {len(codes) - args.show} more" if len(codes) > args.show else ""
                 console.print(f"{c.coverage}, {name} ({len(codes)}): {shown}{more}", highlight=False)
+    if translation.followed:
+        replaced = {t: codes for t, codes in translation.followed.items() if codes}
+        kept = translation.unreplaced
+        console.print(f"GEM targets not billable in {translation.release}: {len(translation.followed)}; "
+                      f"{len(replaced)} followed to the {len({c for v in replaced.values() for c in v})} codes "
+                      f"that replaced them, {len(kept)} that nothing replaced kept as written"
+                      + (f": {', '.join(kept[: args.show])}" if kept else ""), highlight=False)
     if args.write:
         console.print(f"wrote the translated policy to {args.write}")
     return 0

@@ -1,66 +1,166 @@
-"""The official CMS code sets: which codes are defined, and which are billable.
+"""The official CMS code sets, release by release: which codes are defined, and which are billable.
 
-A code is billable when it is a leaf of the list, and defined when it is in the list
-or a parent of codes in the list ("410" and "100.8" are defined, not billable).
-The lists ship in ``data/codesets/`` (see ``data/README.md`` for their source).
-CPT is the AMA's and not published, so ``hcpcs`` has no code set.
+ICD-10-CM changes every October 1 (and some years on January 1 or April 1); ICD-9-CM changed every
+October until its last version, v32.  Every release from ICD-10-CM FY2016 to FY2026 and ICD-9-CM
+v27 to v32 ships in ``data/codesets/`` (see ``data/README.md``), so a claim's codes are checked in
+the release in force on its date: ``code_set("icd10cm", on=date)``.  A code is defined in a
+release when the release lists it (for ICD-10-CM its order file, headers included; for ICD-9-CM
+a billable code or a parent of one), billable when it is a leaf there.  Within a release a code
+spans the billable codes beneath it in that release.  CPT is the AMA's and not published, so
+``hcpcs`` has no code set; ICD-9-CM procedures have one release, v32.
 """
 
 from __future__ import annotations
 
 import gzip
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from functools import cache, cached_property
 
 import polars as pl
 
-from codeindex.code import KIND_BITS, SYSTEM_BITS, SYSTEM_IDS, Code
+from codeindex.code import SYSTEM_BITS, SYSTEM_IDS, Code, subtree_spans
 from codeindex.data import data_path
 from codeindex.errors import InvalidCodeError
 from codeindex.ranges import CodeRange
-from codeindex.systems import SYSTEMS, parse_code, system_name
+from codeindex.systems import SYSTEMS, icd9dx, icd10cm, parse_code, system_name
 
-FILES = {
-    "icd9dx": ("icd9cm_v32_dx_long.txt.gz", "latin-1", "ICD-9-CM v32 diagnoses"),
-    "icd9pcs": ("icd9cm_v32_sg_long.txt.gz", "ascii", "ICD-9-CM v32 procedures"),
-    "icd10cm": ("icd10cm_2024_codes.txt.gz", "ascii", "ICD-10-CM FY2024"),
+LABELS = {"icd10cm": "ICD-10-CM", "icd9dx": "ICD-9-CM", "icd9pcs": "ICD-9-CM procedures"}
+# When each bundled release came into force (the column names of the bundled tables).
+IN_FORCE = {
+    "icd10cm": {"FY2016": "2015-10-01", "FY2017": "2016-10-01", "FY2018": "2017-10-01", "FY2019": "2018-10-01",
+                "FY2020": "2019-10-01", "FY2020 April": "2020-04-01", "FY2021": "2020-10-01",
+                "FY2021 January": "2021-01-01", "FY2022": "2021-10-01", "FY2022 April": "2022-04-01",
+                "FY2023": "2022-10-01", "FY2023 April": "2023-04-01", "FY2024": "2023-10-01",
+                "FY2024 April": "2024-04-01", "FY2025": "2024-10-01", "FY2025 April": "2025-04-01",
+                "FY2026": "2025-10-01", "FY2026 April": "2026-04-01"},
+    "icd9dx": {f"v{v}": f"{v + 1982}-10-01" for v in range(27, 33)},
+    "icd9pcs": {"v32": "2014-10-01"},
 }
+_HISTORIES = {"icd10cm": icd10cm.history, "icd9dx": icd9dx.history}
 
 
-def _key_columns(system: str, short: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr]:
-    """(lo, hi, decimal form, major length) of known-valid short forms, computed by polars: the same keys and forms
-    ``parse_code`` gives (a test holds the two together), without a Python call per code."""
-    base = SYSTEM_IDS[system] << SYSTEM_BITS
-    if system == "icd9dx":
-        kind = pl.when(short.str.starts_with("V")).then(1).when(short.str.starts_with("E")).then(2).otherwise(0)
-        body = pl.when(kind > 0).then(short.str.slice(1)).otherwise(short)
-        width = pl.when(kind > 0).then(4).otherwise(5)
-        major = pl.when(kind == 2).then(4).otherwise(3)
-        radix, low, high = 10, "0", "9"
-    else:
-        kind, body = pl.lit(0), short
-        width = pl.lit(4 if system == "icd9pcs" else 7)
-        major = pl.lit(2 if system == "icd9pcs" else 3)
-        radix, low, high = (10, "0", "9") if system == "icd9pcs" else (36, "0", "Z")
-
-    def key(fill: str) -> pl.Expr:
-        padded = pl.concat_str(body, pl.lit(fill * 7)).str.slice(0, width)
-        return pl.lit(base, pl.Int64) + (kind.cast(pl.Int64) * (1 << KIND_BITS)) + padded.str.to_integer(base=radix)
-
-    rest = short.str.slice(major)
-    dotted = pl.when(rest.str.len_chars() > 0).then(pl.concat_str(pl.lit("."), rest)).otherwise(pl.lit(""))
-    decimal = pl.concat_str(short.str.slice(0, major), dotted)
-    return key(low), key(high), decimal, major
-
-
-@dataclass(frozen=True)
-class CodeSet:
-    """The billable codes of one system, sorted by key, with their descriptions."""
+@dataclass(frozen=True, slots=True)
+class Release:
+    """One release of a code set: ``index`` its place among the system's releases (0 the oldest),
+    ``start`` the day it came into force; it stays in force until the next one starts."""
 
     system: str
-    release: str
-    table: pl.DataFrame  # short, lo, hi, description: billable codes in key order
+    index: int
+    name: str
+    start: date
+
+    def __str__(self) -> str:
+        return f"{LABELS[self.system]} {self.name}"
+
+    @property
+    def in_force(self) -> str:
+        return f"{self}, in force from {self.start.isoformat()}"
+
+
+@cache
+def releases(system: str) -> tuple[Release, ...]:
+    """The bundled releases of ``system``, oldest first."""
+    name = _with_code_set(system)
+    return tuple(Release(name, i, release, date.fromisoformat(start))
+                 for i, (release, start) in enumerate(IN_FORCE[name].items()))
+
+
+def bundled_until(system: str) -> date:
+    """The last day the bundled releases cover: the end of the last release's fiscal year (Sep 30)."""
+    last = releases(system)[-1]
+    return date(last.start.year + (last.start.month >= 10), 9, 30)
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseOn:
+    """The release used for a date, and a note when the date lies outside the bundled releases."""
+
+    release: Release
+    note: str | None
+
+
+def release_on(system: str, day: date) -> ReleaseOn:
+    """The release in force on ``day``; outside the bundled releases, the nearest one, saying so."""
+    known = releases(system)
+    starts = [r.start for r in known]
+    at = bisect_right(starts, day) - 1
+    if at < 0:
+        return ReleaseOn(known[0], f"{day.isoformat()} is before the first bundled release; "
+                                   f"used {known[0].in_force}")
+    if day > bundled_until(system):
+        return ReleaseOn(known[-1], f"{day.isoformat()} is after the bundled releases (to "
+                                    f"{bundled_until(system).isoformat()}); used {known[-1].in_force}")
+    return ReleaseOn(known[at], None)
+
+
+def release_index(system: str, day: pl.Expr) -> pl.Expr:
+    """The index of the release in force on each date of ``day`` (a Date expression), the nearest
+    release outside the bundled ones, null for a null date: a vectorized ``release_on``."""
+    known = releases(system)
+    index: pl.Expr = pl.lit(0, pl.UInt8)
+    for release in known[1:]:  # each start overrides the ones before it
+        index = pl.when(day >= pl.lit(release.start)).then(pl.lit(release.index, pl.UInt8)).otherwise(index)
+    return pl.when(day.is_not_null()).then(index)
+
+
+def _with_code_set(system: str) -> str:
+    name = system_name(system)
+    if name not in IN_FORCE:
+        raise InvalidCodeError(name, "", "no official code set is bundled for this system (CPT is the AMA's)")
+    return name
+
+
+def _decimal(system: str, short: pl.Expr) -> pl.Expr:
+    """The decimal form of known-valid short forms."""
+    major = icd9dx.major_length(short) if system == "icd9dx" else pl.lit(2 if system == "icd9pcs" else 3)
+    rest = short.str.slice(major)
+    return pl.concat_str(short.str.slice(0, major), pl.when(rest != "").then(pl.concat_str(pl.lit("."), rest))
+                         .otherwise(pl.lit("")))
+
+
+@cache
+def _icd9pcs_history() -> pl.DataFrame:
+    """ICD-9-CM procedures, v32: the billable codes and their parents, keyed by their padded digits."""
+    with gzip.open(data_path("codesets", "icd9cm_v32_sg_long.txt.gz"), "rt", encoding="ascii") as lines:
+        rows = [line.rstrip("\n").partition(" ") for line in lines if line.strip()]
+    billable = pl.DataFrame({"short": [r[0] for r in rows], "description": [r[2].strip() for r in rows],
+                             "v32": [2] * len(rows)}, schema_overrides={"v32": pl.UInt8})
+    short = pl.col("short")
+    parents = (billable.select(short, n=pl.int_ranges(2, short.str.len_chars())).explode("n").drop_nulls("n")
+               .select(short=short.str.slice(0, pl.col("n"))).unique().join(billable, on="short", how="anti")
+               .with_columns(v32=pl.lit(1, pl.UInt8)))
+
+    def padded(fill: str) -> pl.Expr:
+        value = pl.concat_str(short, pl.lit(fill * 4)).str.slice(0, 4).str.to_integer()
+        return pl.lit(SYSTEM_IDS["icd9pcs"] << SYSTEM_BITS, pl.Int64) + value
+
+    return (pl.concat([billable, parents], how="diagonal").with_columns(key=padded("0"), lo=padded("0"),
+                                                                         hi=padded("9"))
+            .sort("lo", short.str.len_chars()).select("short", "key", "lo", "hi", "description", "v32"))
+
+
+def history(system: str) -> pl.DataFrame:
+    """Every code any bundled release of ``system`` defines: ``short``, ``key``, ``lo``/``hi`` (its
+    span over every release, as ``parse_code`` gives it), ``description`` and one column per release
+    (0 absent, 1 defined, not billable, 2 billable)."""
+    name = _with_code_set(system)
+    return _HISTORIES.get(name, _icd9pcs_history)()
+
+
+@dataclass(frozen=True, eq=False)
+class CodeSet:
+    """The codes one release of one system defines."""
+
+    system: str
+    release: Release
+    defined_codes: pl.DataFrame  # short, lo, hi, billable, description: in key order, parents first
+
+    @cached_property
+    def table(self) -> pl.DataFrame:
+        """The billable codes (short, lo, hi, description) in key order."""
+        return self.defined_codes.filter("billable").select("short", "lo", "hi", "description")
 
     def __len__(self) -> int:
         return self.table.height
@@ -70,84 +170,139 @@ class CodeSet:
         return self.table["lo"].to_list()
 
     @cached_property
-    def _his(self) -> list[int]:
-        return self.table["hi"].to_list()
+    def _rows(self) -> dict[str, tuple[int, int, bool, str | None]]:
+        """short -> (lo, hi, billable, description) of every defined code."""
+        return {row[0]: row[1:] for row in self.defined_codes.iter_rows()}
 
     @cached_property
     def descriptions(self) -> dict[str, str]:
+        """The descriptions of the billable codes, by short form."""
         return dict(zip(self.table["short"], self.table["description"], strict=True))
 
     @cached_property
     def codes(self) -> tuple[Code, ...]:
         """Every billable code as a Code, in key order (parsed on first use)."""
-        parse = SYSTEMS[self.system].parse
-        return tuple(parse(short) for short in self.table["short"])
+        return tuple(self.code(short) for short in self.table["short"])
 
-    def billable(self, code: Code) -> bool:
-        return code.short in self.descriptions and code.decimal[-1:] != "+"
+    def code(self, text: str | Code) -> Code:
+        """The code with its span in this release (``parse_code`` gives its span over every release)."""
+        code = parse_code(text, self.system) if isinstance(text, str) else text
+        row = self._rows.get(code.short) if self.defined(code) else None
+        return code if row is None else replace(code, lo=row[0], hi=row[1])
 
     def defined(self, code: Code) -> bool:
-        i = bisect_left(self._keys, code.lo)
-        # The first leaf at or after the code's start must lie inside its span: a leaf that
-        # starts there but ends beyond it is an ancestor ("001.00" under billable "001.0").
-        return i < len(self._keys) and self._his[i] <= code.hi
+        """True when this release lists the code (a "+" pattern such as S00.00X+ is no code)."""
+        return code.short in self._rows and not code.decimal.endswith("+")
+
+    def billable(self, code: Code) -> bool:
+        return self.defined(code) and self._rows[code.short][2]
+
+    def description(self, code: Code) -> str | None:
+        """The release's long description of a defined code (headers included; ICD-9 parents have none)."""
+        return self._rows[code.short][3] if self.defined(code) else None
 
     @cached_property
     def spellings(self) -> pl.DataFrame:
-        """Every defined code (billable, and the parents of billable codes) by each way it is
-        written, short and decimal, with its keys, sorted by spelling: a table claims' codes can be
-        looked up in by binary search."""
-        short = pl.col("short")
-        lo, hi, decimal, major = _key_columns(self.system, short)
-        parents = (self.table.select(short, n=pl.int_ranges(major, short.str.len_chars()))
-                   .explode("n").drop_nulls("n").select(short=short.str.slice(0, pl.col("n"))).unique())
-        defined = pl.concat([self.table.select("short", billable=pl.lit(True)),
-                             parents.join(self.table.select("short"), on="short", how="anti")
-                             .with_columns(billable=pl.lit(False))])
-        keyed = defined.with_columns(lo=lo, hi=hi, decimal=decimal)
-        columns: dict[str, pl.Expr | str] = {"short": short, "lo": "lo", "hi": "hi", "billable": "billable"}
-        spelled = [keyed.select(spelling=short, **columns),
-                   keyed.filter(pl.col("decimal") != short).select(spelling="decimal", **columns)]
+        """Every defined code by each way it is written, short and decimal, with its keys in this release
+        (spelling, short, lo, hi, billable), sorted by spelling: a table claims' codes can be looked up
+        in by binary search."""
+        keyed = self.defined_codes.select("short", "lo", "hi", "billable",
+                                          decimal=_decimal(self.system, pl.col("short")))
+        columns = ("short", "lo", "hi", "billable")
+        spelled = [keyed.select(pl.col("short").alias("spelling"), *columns),
+                   keyed.filter(pl.col("decimal") != pl.col("short")).select(pl.col("decimal").alias("spelling"),
+                                                                              *columns)]
         return pl.concat(spelled).sort("spelling")
-
-    def description(self, code: Code) -> str | None:
-        return self.descriptions.get(code.short)
 
     def leaves(self, lo: int, hi: int) -> tuple[Code, ...]:
         """The billable codes whose keys lie in [lo, hi], in code order."""
-        return self.codes[bisect_left(self._keys, lo):bisect_right(self._keys, hi)]
+        shorts = self.table["short"][bisect_left(self._keys, lo):bisect_right(self._keys, hi)]
+        return tuple(self.code(short) for short in shorts)
 
     def expand(self, code_range: CodeRange, parents: bool = False) -> list[Code]:
-        """The billable codes inside a range, in code order; with ``parents``, also the
-        defined non-billable codes whose span lies inside it, each before its children."""
-        leaves = self.leaves(code_range.lo, code_range.hi)
-        if leaves and leaves[-1].hi > code_range.hi:  # a billable ancestor of the range's end
-            leaves = leaves[:-1]
+        """The billable codes inside a range, in code order; with ``parents``, also the defined
+        non-billable codes whose span lies inside it, each before its children."""
+        leaves = [c for c in self.leaves(code_range.lo, code_range.hi) if c.hi <= code_range.hi]
         if not parents:
-            return list(leaves)
-        inside = self.spellings.filter(~pl.col("billable"), pl.col("lo") >= code_range.lo,
-                                       pl.col("hi") <= code_range.hi)
-        found = [*leaves, *(parse_code(short, self.system) for short in inside["short"].unique())]
+            return leaves
+        inside = self.defined_codes.filter(~pl.col("billable"), pl.col("lo") >= code_range.lo,
+                                           pl.col("hi") <= code_range.hi)
+        found = [*leaves, *(self.code(short) for short in inside["short"])]
         return sorted(found, key=lambda c: (c.lo, len(c.short)))
 
 
 @cache
-def code_set(system: str) -> CodeSet:
-    """The bundled code set of ``system`` (loaded once)."""
-    name = system_name(system)
-    if name != system:  # an alias: share the canonical name's one copy
-        return code_set(name)
-    if name not in FILES:
-        raise InvalidCodeError(name, "", "no official code set is bundled for this system (CPT is the AMA's)")
-    file_name, encoding, release = FILES[name]
-    with gzip.open(data_path("codesets", file_name), "rt", encoding=encoding) as lines:
-        rows = [line.rstrip("\n").partition(" ") for line in lines]
-    table = pl.DataFrame({"short": [r[0] for r in rows if r[0]],
-                          "description": [r[2].strip() for r in rows if r[0]]})
-    lo, hi, _, _ = _key_columns(name, pl.col("short"))
-    table = table.with_columns(lo=lo, hi=hi).sort("lo").select("short", "lo", "hi", "description")
-    return CodeSet(name, release, table)
+def _release_code_set(system: str, index: int) -> CodeSet:
+    release = releases(system)[index]
+    table = history(system)
+    status = pl.col(release.name)
+    defined = table.filter(status > 0).select("short", "description", billable=status == 2)
+    keys = table.filter(status == 2).select("short", "key")
+    spans = subtree_spans(defined, keys) if system != "icd9pcs" else table.select("short", "lo", "hi")
+    ordered = (defined.join(spans, on="short").sort("lo", pl.col("short").str.len_chars())
+               .select("short", "lo", "hi", "billable", "description"))
+    return CodeSet(system, release, ordered)
+
+
+@cache
+def _statuses(system: str) -> tuple[dict[str, tuple[int, ...]], dict[str, list[str]]]:
+    """Each code's status in every release, and the codes by category (its first 3 characters)."""
+    table = history(system)
+    names = [r.name for r in releases(system)]
+    statuses = {row[0]: row[1:] for row in table.select("short", *names).iter_rows()}
+    by_category: dict[str, list[str]] = {}
+    for short in table["short"]:
+        by_category.setdefault(short[:3], []).append(short)
+    return statuses, by_category
+
+
+def successors(system: str, short: str, release: str | None = None) -> tuple[str, ...]:
+    """The codes billable in ``release`` (the newest when None) that a code stands for: itself when it is
+    billable there; else, followed release by release, the codes that replaced it when it stopped being
+    billable: the new billable codes of that release beneath its nearest ancestor there (with the same
+    7th character, for a 7-character code), which are, almost always, its new children (K91.3 became
+    K91.30-K91.32; S02.10XA became S02.101A, S02.102A, S02.109A).  Empty when nothing replaced it."""
+    statuses, by_category = _statuses(system)
+    target = code_set(system, release=release).release.index
+    status = statuses.get(short)
+    if status is None or 2 not in status[:target + 1]:
+        return ()
+    if status[target] == 2:
+        return (short,)
+    last = max(i for i in range(target + 1) if status[i] == 2)
+    after = last + 1
+    ancestor = next((short[:n] for n in range(len(short), 2, -1)
+                     if statuses.get(short[:n], (0,) * (after + 1))[after] > 0), None)
+    if ancestor is None:
+        return ()
+    new = [s for s in by_category[short[:3]] if s.startswith(ancestor) and statuses[s][after] == 2
+           and statuses[s][last] == 0]
+    if len(short) == 7 and any(s[6:] == short[6:] for s in new):
+        new = [s for s in new if s[6:] == short[6:]]
+    name = releases(system)[target].name
+    return tuple(dict.fromkeys(c for s in new for c in successors(system, s, name)))
+
+
+def code_set(system: str, on: date | None = None, release: str | None = None) -> CodeSet:
+    """The bundled code set of ``system`` (loaded once per release): the release in force ``on`` a date
+    (the nearest one outside the bundled releases: ``release_on`` says when), the release named
+    ``release`` ("FY2022", "v32"), or else the newest."""
+    name = _with_code_set(system)
+    known = releases(name)
+    if on is not None:
+        return _release_code_set(name, release_on(name, on).release.index)
+    if release is not None:
+        found = [r for r in known if r.name.casefold() == release.strip().casefold()]
+        if not found:
+            raise InvalidCodeError(name, release, "no such release is bundled (known: "
+                                   + ", ".join(r.name for r in known) + ")")
+        return _release_code_set(name, found[0].index)
+    return _release_code_set(name, known[-1].index)
 
 
 def has_code_set(system: str) -> bool:
-    return system_name(system) in FILES
+    return system_name(system) in IN_FORCE
+
+
+__all__ = ["SYSTEMS", "CodeSet", "Release", "ReleaseOn", "code_set", "has_code_set", "history", "release_index",
+           "release_on", "releases", "successors"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tabular_model import model
 
 from codeindex import InvalidCodeError, code_set, parse_code, parse_range
 from codeindex.codesets import has_code_set
@@ -27,9 +28,11 @@ def defined_by_brute_force(system: str) -> set[str]:
     return out
 
 
-@pytest.mark.parametrize(("system", "count"), [("icd9dx", 14567), ("icd9pcs", 3882), ("icd10cm", 74044)])
-def test_counts(system: str, count: int) -> None:
-    codes = code_set(system)
+@pytest.mark.parametrize(("system", "release", "count"), [
+    ("icd9dx", "v32", 14567), ("icd9dx", "v27", 14315), ("icd9pcs", "v32", 3882), ("icd10cm", "FY2024", 74044),
+    ("icd10cm", "FY2016", 69823), ("icd10cm", "FY2026", 74719)])
+def test_counts(system: str, release: str, count: int) -> None:
+    codes = code_set(system, release=release)
     assert len(codes) == len(codes.codes) == len(codes.descriptions) == count
     keys = [c.lo for c in codes.codes]
     assert keys == sorted(keys)
@@ -70,7 +73,9 @@ def test_hcpcs_has_no_code_set() -> None:
         ("S72.001A", "icd10cm", True, True),
         ("S72.001", "icd10cm", True, False),
         ("S72", "icd10cm", True, False),
-        ("S00.00X+", "icd10cm", True, False),  # any 7th character: never itself billable
+        ("S00.00X+", "icd10cm", False, False),  # any 7th character of S00.00X, which is no code
+        ("S00.00X", "icd10cm", False, False),  # a placeholder: S00.00XA is the code
+        ("T46.4X", "icd10cm", True, False),  # a header: T46.4X1A ...
         ("I10", "icd10cm", True, True),
         ("I100", "icd10cm", False, False),
         ("I10.0", "icd10cm", False, False),
@@ -80,7 +85,8 @@ def test_hcpcs_has_no_code_set() -> None:
 def test_defined_and_billable(text: str, system: str, defined: bool, billable: bool) -> None:
     codes, code = code_set(system), parse_code(text, system)
     assert (codes.defined(code), codes.billable(code)) == (defined, billable)
-    assert (codes.description(code) is not None) == billable
+    # ICD-10-CM headers are described; ICD-9-CM parents are not
+    assert (codes.description(code) is not None) == (billable or (defined and system == "icd10cm"))
 
 
 def test_descriptions() -> None:
@@ -110,20 +116,19 @@ def test_defined_equals_brute_force_for_every_code_of_the_form(system: str) -> N
         assert codes.billable(code) == (short in codes.descriptions), short
 
 
-_ICD10_DEFINED: set[str] = set()
-
-
-def defined_by_brute_force_icd10() -> set[str]:
-    if not _ICD10_DEFINED:
-        _ICD10_DEFINED.update(defined_by_brute_force("icd10cm"))
-    return _ICD10_DEFINED
+def defined_icd10() -> set[str]:
+    """What the newest release's order file lists (tabular_model reads the bundled table)."""
+    m = model("icd10cm")
+    return set(m.defined(len(m.releases) - 1))
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.integers(0, 74043), st.integers(3, 7), st.sampled_from("0AXZ9"))
-def test_icd10cm_defined_equals_brute_force(i: int, n: int, extra: str) -> None:
-    codes, expected = code_set("icd10cm"), defined_by_brute_force_icd10()
-    short = codes.codes[i].short
+@given(st.integers(0, 74718), st.integers(3, 7), st.sampled_from("0AXZ9"))
+def test_icd10cm_defined_is_what_the_release_lists(i: int, n: int, extra: str) -> None:
+    """Every prefix of a code, and a character more: defined exactly when the release lists it (so
+    placeholder prefixes such as V29.91X are not)."""
+    codes, expected = code_set("icd10cm"), defined_icd10()
+    short = codes.table["short"][i]
     for text in (short[:n], (short[:n] + extra)[:7]):
         code = parse_code(text, "icd10cm")
         assert codes.defined(code) == (text in expected), text
@@ -151,7 +156,7 @@ def test_expand_equals_brute_force_and_parents_come_before_children(text: str, s
     billable = codes.expand(r)
     assert billable == [c for c in codes.codes if r.contains(c)]
     with_parents = codes.expand(r, parents=True)
-    defined = defined_by_brute_force(system) if system != "icd10cm" else defined_by_brute_force_icd10()
+    defined = defined_by_brute_force(system) if system != "icd10cm" else defined_icd10()
     expected = {s for s in defined if r.contains(parse_code(s, system))}
     assert {c.short for c in with_parents} == expected
     assert len(with_parents) == len(expected)
@@ -164,11 +169,11 @@ def test_expand_equals_brute_force_and_parents_come_before_children(text: str, s
     assert keys == sorted(keys)
 
 
-def test_expand_leaves_out_a_billable_code_only_partly_inside() -> None:
-    r = parse_range("001 - 042.0", "icd9dx")  # 042 is billable and runs to 042.99
-    codes = code_set("icd9dx").expand(r)
-    assert codes[-1].decimal == "041.9"
-    assert "042" not in {c.short for c in code_set("icd9dx").expand(r, parents=True)}
+def test_expand_to_a_code_below_a_billable_code() -> None:
+    r = parse_range("001 - 042.0", "icd9dx")  # 042 is billable: 042.0 is no code, it sits just after 042
+    assert code_set("icd9dx").expand(r)[-1].decimal == "042"
+    r = parse_range("001 - 041.9", "icd9dx")
+    assert code_set("icd9dx").expand(r)[-1].decimal == "041.9"
 
 
 def test_expand_of_single_codes() -> None:
@@ -182,11 +187,13 @@ def test_expand_of_single_codes() -> None:
 
 @pytest.mark.parametrize("system", ["icd9dx", "icd9pcs", "icd10cm"])
 def test_vectorized_keys_and_spellings_equal_the_parser(system: str) -> None:
-    """The code-set table's keys (computed by polars) and spellings agree with parse_code for every code."""
+    """The code-set table's keys (computed by polars) and spellings agree with parse_code for every code:
+    the span in the release lies within the span over every release."""
     codes = code_set(system)
     for spelling, short, lo, hi, billable in codes.spellings.iter_rows():
         code = parse_code(short, system)
-        assert (code.lo, code.hi) == (lo, hi), short
+        assert (codes.code(short).lo, codes.code(short).hi) == (lo, hi), short
+        assert code.lo <= lo <= hi <= code.hi, short
         assert spelling in (code.short, code.decimal)
         assert billable == codes.billable(code)
         assert codes.defined(code)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tabular_model import match, model
 
 from codeindex import CodeIndex, CodeRange, Entry, Hit, code_set, parse_code, parse_range
 
@@ -26,11 +27,12 @@ def test_lookup_contained_partial_and_miss() -> None:
     index = cpb_index()
     assert len(index) == 5
     assert found(index.lookup("800.00", "icd9dx")) == [("800.00-999.9", "contained")]
-    assert found(index.lookup("999.99", "icd9")) == [("800.00-999.9", "contained")]  # the last leaf
+    assert found(index.lookup("999.9", "icd9")) == [("800.00-999.9", "contained")]  # the last code
+    assert index.lookup("999.99", "icd9") == []  # no code: it sits after 999.9
     assert found(index.lookup("850", "icd9dx")) == [("800.00-999.9", "contained")]  # a parent inside
     assert found(index.lookup("V15.59", "icd9dx")) == [("V15.1-V15.6", "contained")]
     assert found(index.lookup("V15", "icd9dx")) == [("V15.1-V15.6", "partial")]
-    assert found(index.lookup("V13.99", "icd9dx")) == [("V10.00-V13.9", "contained")]
+    assert found(index.lookup("V13.9", "icd9dx")) == [("V10.00-V13.9", "contained")]
     assert found(index.lookup("V57", "icd9dx")) == [("V57.22", "partial"), ("V57.89", "partial")]
     assert found(index.lookup("V57.22", "icd9dx")) == [("V57.22", "contained")]
     for miss in ("799.99", "410.00", "V14", "V15.0", "V15.7", "V57.21", "E880.9", "V09.9"):
@@ -54,8 +56,12 @@ def test_overlapping_ranges_are_all_returned_in_range_order() -> None:
     assert [(h.entry.payload, h.match) for h in hits] == [
         ("injury", "contained"), ("head injury", "contained"), ("contusion", "contained"),
     ]
-    hits = index.lookup("854", "icd9dx")  # 85400-85499: past 854.19
-    assert [(h.entry.payload, h.match) for h in hits] == [("injury", "contained"), ("head injury", "partial")]
+    hits = index.lookup("854", "icd9dx")  # 854.00-854.19: every code beneath it inside
+    assert [(h.entry.payload, h.match) for h in hits] == [("injury", "contained"), ("head injury", "contained")]
+    hits = index.lookup("854.1", "icd9dx")
+    assert [(h.entry.payload, h.match) for h in hits] == [("injury", "contained"), ("head injury", "contained")]
+    index.add(parse_range("854.00 - 854.09", "icd9dx"), payload="unspecified")
+    assert [h.match for h in index.lookup("854", "icd9dx")] == ["contained", "contained", "partial"]
     hits = index.lookup("851", "icd9dx")
     assert [h.match for h in hits] == ["contained", "contained", "contained"]
     # The same range twice, with different payloads: both.
@@ -81,7 +87,8 @@ def test_systems_are_kept_apart() -> None:
     assert index.lookup("S72.001A", "icd10cm")[0].entry.payload == "icd10 injury"
     assert index.lookup("S72", "icd10cm")[0].match == "contained"
     assert index.lookup("T88.9XX", "icd10cm")[0].match == "contained"
-    assert index.lookup("T88.9", "icd10cm")[0].match == "partial"  # T88.9 runs to T88.9ZZZ, past T88.9XX
+    assert index.lookup("T88.9", "icd10cm")[0].match == "contained"  # T88.9 spans T88.9XXA-T88.9XXS
+    assert index.lookup("T88", "icd10cm")[0].match == "contained"  # a parent at the edge
     assert index.lookup("T89", "icd10cm") == []
     assert [h.entry.payload for h in index.lookup("97546", "cpt")] == ["work hardening"]
     assert index.lookup("81.08", "icd9pcs") == []  # no tree for the system
@@ -125,21 +132,23 @@ def test_expand_through_the_code_set() -> None:
     assert index.expand(parse_range("V57.22", "icd9")) == [parse_code("V57.22", "icd9dx")]
 
 
-# A range of the hypothesis strategies: a numeric icd9dx code with 0 to 2 minor digits near 850.
-SHORT = st.builds(lambda n, m: f"{n:03d}{m}", st.integers(849, 852), st.text(alphabet="0159", max_size=2))
+# The ICD-9-CM codes near 850 any version defines, in order, and their brute-force spans (tabular_model).
+NEAR_850 = [s for s in model("icd9dx").order if s[:3] in ("849", "850", "851", "852")]
+SHORT = st.sampled_from(NEAR_850)
+
+
+def ordered(pair: tuple[str, str]) -> list[str]:
+    return sorted(pair, key=NEAR_850.index)
 
 
 def brute(code: str, start: str, end: str) -> str | None:
-    c_lo, c_hi, r_lo, r_hi = code.ljust(5, "0"), code.ljust(5, "9"), start.ljust(5, "0"), end.ljust(5, "9")
-    if c_hi < r_lo or c_lo > r_hi:
-        return None
-    return "contained" if r_lo <= c_lo and c_hi <= r_hi else "partial"
+    m = model("icd9dx")
+    return match(m.span(code), m.span(start)[0], m.span(end)[1])  # type: ignore[index]
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(SHORT, SHORT).map(sorted), min_size=0, max_size=8), SHORT)
+@given(st.lists(st.tuples(SHORT, SHORT).map(ordered), min_size=0, max_size=8), SHORT)
 def test_lookup_equals_brute_force(pairs: list[list[str]], code: str) -> None:
-    pairs = [[a, b] for a, b in pairs if a.ljust(5, "0") <= b.ljust(5, "0")]
     index = CodeIndex()
     for i, (a, b) in enumerate(pairs):
         index.add(parse_range(f"{a}-{b}", "icd9dx"), payload=i)
@@ -151,17 +160,16 @@ def test_lookup_equals_brute_force(pairs: list[list[str]], code: str) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(SHORT, SHORT).map(sorted), min_size=1, max_size=8),
-       st.tuples(SHORT, SHORT).map(sorted))
+@given(st.lists(st.tuples(SHORT, SHORT).map(ordered), min_size=1, max_size=8), st.tuples(SHORT, SHORT).map(ordered))
 def test_overlapping_equals_brute_force(pairs: list[list[str]], query: list[str]) -> None:
-    pairs = [[a, b] for a, b in pairs if a.ljust(5, "0") <= b.ljust(5, "0")]
-    q_lo, q_hi = query[0].ljust(5, "0"), query[1].ljust(5, "9")
+    m = model("icd9dx")
+    q_lo, q_hi = m.span(query[0])[0], m.span(query[1])[1]  # type: ignore[index]
     index = CodeIndex(Entry(parse_range(f"{a}-{b}", "icd9dx"), i) for i, (a, b) in enumerate(pairs))
     hits = index.overlapping(parse_range("-".join(query), "icd9dx"))
     got = sorted((h.entry.payload, h.match) for h in hits)
     expected = []
     for i, (a, b) in enumerate(pairs):
-        r_lo, r_hi = a.ljust(5, "0"), b.ljust(5, "9")
+        r_lo, r_hi = m.span(a)[0], m.span(b)[1]  # type: ignore[index]
         if q_hi < r_lo or q_lo > r_hi:
             continue
         expected.append((i, "contained" if r_lo <= q_lo and q_hi <= r_hi else "partial"))

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from functools import cache
 
 from codeindex.code import Code
-from codeindex.codesets import code_set
+from codeindex.codesets import code_set, successors
 from codeindex.data import data_path
 from codeindex.policy.model import Policy, PolicyEntry, PolicyGroup, PolicyVersion
 from codeindex.ranges import CodeRange
+from codeindex.systems import parse_code
 
 
 @cache
@@ -65,8 +66,17 @@ class GroupComparison:
 
 @dataclass(frozen=True)
 class Translation:
+    """The translated version; ``followed``: each GEM target the newest release no longer bills, and the
+    codes that replaced it there (empty when none did: the target is kept as written)."""
+
     version: PolicyVersion
     comparisons: tuple[GroupComparison, ...]
+    followed: dict[str, tuple[str, ...]]
+    release: str
+
+    @property
+    def unreplaced(self) -> list[str]:
+        return sorted(target for target, codes in self.followed.items() if not codes)
 
 
 def _billable(group: PolicyGroup) -> set[str]:
@@ -75,7 +85,8 @@ def _billable(group: PolicyGroup) -> set[str]:
 
 
 def _entries(targets: dict[str, bool], label: str) -> tuple[PolicyEntry, ...]:
-    """Runs of consecutive ICD-10 codes with one approximate flag, as entries."""
+    """Runs of consecutive ICD-10 codes with one approximate flag, as entries; a target the release does
+    not bill (nothing replaced it) stands alone, saying so."""
     icd10 = code_set("icd10cm")
     ordered = [c for c in icd10.codes if c.short in targets]
     position = {c.short: i for i, c in enumerate(icd10.codes)}
@@ -90,7 +101,24 @@ def _entries(targets: dict[str, bool], label: str) -> tuple[PolicyEntry, ...]:
             run = []
         if code is not None:
             run.append(code)
+    for short in sorted(set(targets) - set(position)):
+        code = parse_code(short, "icd10cm")
+        entries.append(PolicyEntry(CodeRange(code, code), code.decimal, code.decimal,
+                                   f"{label} (GEM, not billable in {icd10.release}, nothing replaced it)"))
     return tuple(entries)
+
+
+def _current(targets: list[tuple[str, bool]], followed: dict[str, tuple[str, ...]]) -> list[tuple[str, bool]]:
+    """The targets in the newest release: each one it no longer bills replaced by its successors (kept
+    when it has none), recorded in ``followed``."""
+    current = []
+    for target, approx in targets:
+        if target not in followed:
+            now = successors("icd10cm", target)
+            if now != (target,):
+                followed[target] = now
+        current += [(code, approx) for code in followed.get(target) or (target,)]
+    return current
 
 
 def translate(policy: Policy, to: str = "icd10cm") -> Translation:
@@ -102,6 +130,7 @@ def translate(policy: Policy, to: str = "icd10cm") -> Translation:
         raise ValueError(f"{policy.name()} has no ICD-9 version to translate")
     own = policy.version("icd10")
     forward, backward = forward_gem(), backward_gem()
+    followed: dict[str, tuple[str, ...]] = {}
     groups: list[PolicyGroup] = []
     comparisons: list[GroupComparison] = []
     for group in source.groups:
@@ -115,7 +144,7 @@ def translate(policy: Policy, to: str = "icd10cm") -> Translation:
             found = [m for s in sorted(icd9) for m in forward.get(s, [])]
             found += [(t, approx) for t, maps in backward.items() for s, approx in maps if s in icd9]
             mine: dict[str, bool] = {}
-            for target, approx in found:
+            for target, approx in _current(found, followed):
                 mine[target] = mine.get(target, True) and approx
                 targets[target] = targets.get(target, True) and approx
             entries.extend(_entries(mine, f"from {entry.label()}"))
@@ -127,4 +156,5 @@ def translate(policy: Policy, to: str = "icd10cm") -> Translation:
         comparisons.append(GroupComparison(
             group.coverage, frozenset(targets), frozenset(t for t, a in targets.items() if a),
             frozenset(_billable(theirs)) if theirs else None))
-    return Translation(PolicyVersion("icd10", tuple(groups)), tuple(comparisons))
+    return Translation(PolicyVersion("icd10", tuple(groups)), tuple(comparisons), followed,
+                       str(code_set("icd10cm").release))
