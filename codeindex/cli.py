@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from codeindex.codesets import code_set, has_code_set
+from codeindex.codesets import code_set, defined_in, has_code_set, release_on
 from codeindex.errors import InputError, InvalidCodeError, PolicyParseError, first_line
 from codeindex.policy import Policy, bundled_policies, load_policy, lookup_code, parse_cpb
 from codeindex.policy.bulletin import format_cpb, group_header
@@ -43,9 +43,11 @@ class UsageError(Exception):
 
 
 def _normalize(args: argparse.Namespace) -> int:
+    day = None if args.date is None else _parse_date(args.date)
     for text in args.codes:
         record: dict[str, object] = {"input": text, "system": None, "valid": False, "short": None,
-                                     "decimal": None, "defined": None, "billable": None, "error": None}
+                                     "decimal": None, "defined": None, "billable": None, "error": None,
+                                     "release": None, "defined_in": None, "note": None}
         try:
             code = parse_code(text, args.system)
         except InvalidCodeError as exc:
@@ -54,15 +56,20 @@ def _normalize(args: argparse.Namespace) -> int:
         else:
             record.update(system=code.system, valid=True, short=code.short, decimal=code.decimal)
             if has_code_set(code.system):
-                codes = code_set(code.system)
-                record.update(defined=codes.defined(code), billable=codes.billable(code))
+                codes = code_set(code.system, on=day)
+                record.update(defined=codes.defined(code), billable=codes.billable(code), release=codes.release.name)
+                if not codes.defined(code):  # defined in other releases, or never ([])
+                    record["defined_in"] = [r.name for r in defined_in(code.system, code)]
+                if day is not None and (note := release_on(code.system, day).note):
+                    record["note"] = note
         print(json.dumps(record))
     return 0
 
 
 def _expand(args: argparse.Namespace) -> int:
     code_range = parse_range(args.range, args.system)
-    for code in code_set(code_range.system).expand(code_range, parents=args.all):
+    day = None if args.date is None else _parse_date(args.date)
+    for code in code_set(code_range.system, on=day).expand(code_range, parents=args.all):
         print(code.short)
     return 0
 
@@ -293,12 +300,16 @@ def build_parser() -> argparse.ArgumentParser:
                          "codeindex normalize --system icd9 800.00 80000 V15")
     normalize.add_argument("--system", required=True, choices=SYSTEM_CHOICES, metavar="SYSTEM", help=system_help)
     normalize.add_argument("codes", nargs="+", metavar="CODE", help="a code, as written (80000, 800.00, v57.22)")
+    normalize.add_argument("--date", help="date of service, YYYY-MM-DD: defined and billable in "
+                           "the code-set release in force that day (default: the newest release)")
     normalize.set_defaults(run=_normalize)
 
     expand = _command(commands, "expand", "list the billable codes of a range, in code order",
                       'codeindex expand --system icd9 "V15.1 - V15.6" --all')
     expand.add_argument("--system", required=True, choices=SYSTEM_CHOICES, metavar="SYSTEM", help=system_help)
     expand.add_argument("--all", action="store_true", help="also list defined non-billable parents")
+    expand.add_argument("--date", help="date of service, YYYY-MM-DD: the codes of the code-set "
+                        "release in force that day (default: the newest release)")
     expand.add_argument("range", metavar="RANGE", help='a code or a range as bulletins write it ("800.00 - 999.9")')
     expand.set_defaults(run=_expand)
 

@@ -24,7 +24,7 @@ from codeindex.code import SYSTEM_BITS, SYSTEM_IDS, Code, subtree_spans
 from codeindex.data import data_path
 from codeindex.errors import InvalidCodeError
 from codeindex.ranges import CodeRange
-from codeindex.systems import SYSTEMS, icd9dx, icd10cm, parse_code, system_name
+from codeindex.systems import icd9dx, icd10cm, parse_code, system_name
 
 LABELS = {"icd10cm": "ICD-10-CM", "icd9dx": "ICD-9-CM", "icd9pcs": "ICD-9-CM procedures"}
 # When each bundled release came into force (the column names of the bundled tables).
@@ -256,6 +256,14 @@ def _statuses(system: str) -> tuple[dict[str, tuple[int, ...]], dict[str, list[s
     return statuses, by_category
 
 
+def defined_in(system: str, code: Code) -> tuple[Release, ...]:
+    """The bundled releases that define a code: none for one that never existed (a "+" pattern is no code)."""
+    status = _statuses(_with_code_set(system))[0].get(code.short)
+    if status is None or code.decimal.endswith("+"):
+        return ()
+    return tuple(r for r, state in zip(releases(system), status, strict=True) if state > 0)
+
+
 def successors(system: str, short: str, release: str | None = None) -> tuple[str, ...]:
     """The codes billable in ``release`` (the newest when None) that a code stands for: itself when it is
     billable there; else, followed release by release, the codes that replaced it when it stopped being
@@ -303,6 +311,3 @@ def code_set(system: str, on: date | None = None, release: str | None = None) ->
 def has_code_set(system: str) -> bool:
     return system_name(system) in IN_FORCE
 
-
-__all__ = ["SYSTEMS", "CodeSet", "Release", "ReleaseOn", "code_set", "has_code_set", "history", "release_index",
-           "release_on", "releases", "successors"]

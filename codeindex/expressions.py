@@ -18,7 +18,7 @@ from typing import Literal
 
 import polars as pl
 
-from codeindex.codesets import CodeSet, code_set, has_code_set
+from codeindex.codesets import CodeSet, Release, code_set, has_code_set
 from codeindex.errors import InvalidCodeError
 from codeindex.ranges import CodeRange, parse_range
 from codeindex.systems import parse_code, system_name
@@ -32,12 +32,10 @@ code set defines it and bills it (null when the system has no code set, or the v
 
 
 @cache
-def _spellings(system: str, release: str) -> pl.DataFrame:
+def _spellings(system: str, release: Release) -> pl.DataFrame:
     """The defined codes of one release of a system's code set by each spelling, sorted, with their decimal
     form."""
-    codes = code_set(system)
-    assert codes.release == release, (codes.release, release)
-    spellings = codes.spellings
+    spellings = code_set(system, release=release.name).spellings
     # The decimal form is the spelling with a dot, or the short form when the code has none (410, V15, A00).
     decimal = (spellings.group_by("short")
                .agg(decimal=pl.col("spelling").sort_by(pl.col("spelling").str.contains(".", literal=True)).last()))

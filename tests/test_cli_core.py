@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-KEYS = {"input", "system", "valid", "short", "decimal", "defined", "billable", "error"}
+KEYS = {"input", "system", "valid", "short", "decimal", "defined", "billable", "error", "release", "defined_in", "note"}
 V15_BILLABLE = ["V151", "V1521", "V1522", "V1529", "V153", "V1541", "V1542", "V1549",
                 "V1551", "V1552", "V1553", "V1559", "V156"]
 V15_ALL = ["V151", "V152", "V1521", "V1522", "V1529", "V153", "V154", "V1541", "V1542", "V1549",
@@ -33,12 +33,14 @@ def test_normalize_icd9() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     billable, parent, undefined, short, v_code, letter_o = records(result)
+    no_release = {"release": "v32", "defined_in": None, "note": None}
     assert billable == {"input": "410.00", "system": "icd9dx", "valid": True, "short": "41000",
-                        "decimal": "410.00", "defined": True, "billable": True, "error": None}
+                        "decimal": "410.00", "defined": True, "billable": True, "error": None, **no_release}
     assert parent == {"input": "410", "system": "icd9dx", "valid": True, "short": "410",
-                      "decimal": "410", "defined": True, "billable": False, "error": None}
-    assert undefined == {"input": "100.7", "system": "icd9dx", "valid": True, "short": "1007",
-                         "decimal": "100.7", "defined": False, "billable": False, "error": None}
+                      "decimal": "410", "defined": True, "billable": False, "error": None, **no_release}
+    assert undefined == {"input": "100.7", "system": "icd9dx", "valid": True, "short": "1007", "decimal": "100.7",
+                         "defined": False, "billable": False, "error": None, "release": "v32", "defined_in": [],
+                         "note": None}
     assert v_code["input"] == " v57.22 " and (v_code["short"], v_code["decimal"]) == ("V5722", "V57.22")
     for invalid in (short, letter_o):
         assert invalid["valid"] is False and invalid["system"] == "icd9dx"
@@ -53,7 +55,8 @@ def test_normalize_hcpcs_has_no_code_set() -> None:
     assert result.returncode == 0, result.stderr
     cat1, cat3, modifier = records(result)
     assert cat1 == {"input": "97545", "system": "hcpcs", "valid": True, "short": "97545",
-                    "decimal": "97545", "defined": None, "billable": None, "error": None}
+                    "decimal": "97545", "defined": None, "billable": None, "error": None, "release": None,
+                    "defined_in": None, "note": None}
     assert cat3["valid"] is True and cat3["defined"] is None and cat3["billable"] is None
     assert modifier["valid"] is False and modifier["system"] == "hcpcs"
     assert "modifier" in modifier["error"]  # type: ignore[operator]
@@ -65,8 +68,8 @@ def test_normalize_icd10cm_and_icd9pcs() -> None:
     full, plus, too_long = records(result)
     assert (full["system"], full["short"], full["decimal"], full["billable"]) == (
         "icd10cm", "S72001A", "S72.001A", True)
-    assert (plus["short"], plus["decimal"], plus["defined"], plus["billable"]) == (
-        "S0000X", "S00.00X+", True, False)
+    assert (plus["short"], plus["decimal"], plus["defined"], plus["billable"]) == (  # S00.00X is no code
+        "S0000X", "S00.00X+", False, False)
     assert too_long["valid"] is False and "longer than 7" in too_long["error"]  # type: ignore[operator]
     result = run("normalize", "--system", "icd9pcs", "81.08")
     assert records(result)[0]["short"] == "8108" and result.returncode == 0
@@ -94,3 +97,17 @@ def test_expand_bad_range_is_one_line_and_exit_2(system: str, text: str, says: s
     assert len(lines) == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert says in lines[0] and lines[0].startswith("codeindex expand:")
+
+
+def test_normalize_on_a_date_of_service() -> None:
+    result = run("normalize", "--system", "icd10", "--date", "2017-03-01", "M54.5", "E11.A", "S00.00X")
+    m54_5, e11_a, placeholder = records(result)
+    assert (m54_5["release"], m54_5["defined"], m54_5["billable"]) == ("FY2017", True, True)
+    assert (e11_a["defined"], e11_a["defined_in"]) == (False, ["FY2026", "FY2026 April"])  # not yet
+    assert placeholder["defined_in"] == []  # never a code
+    m54_5, e11_a = records(run("normalize", "--system", "icd10", "--date", "2026-01-05", "M54.5", "E11.A"))
+    assert (m54_5["release"], m54_5["billable"], e11_a["billable"]) == ("FY2026", False, True)
+    [late] = records(run("normalize", "--system", "icd10", "--date", "2031-01-01", "E11.A"))
+    assert "after the bundled releases" in late["note"]  # type: ignore[operator]
+    bad = run("normalize", "--system", "icd10", "--date", "2022-3-1", "E11.A")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "YYYY-MM-DD" in bad.stderr
