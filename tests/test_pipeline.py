@@ -130,7 +130,8 @@ def test_a_partition_folder_given_is_no_partition_column(tmp_path: Path) -> None
     folder = tmp_path / "run=5"
     (folder / "year=2012").mkdir(parents=True)
     CLAIMS.write_parquet(folder / "year=2012" / "a.parquet")
-    assert screen(folder).collect_schema().names()[:len(CLAIMS.columns) + 1] == [*CLAIMS.columns, "year"]
+    for given in (folder, str(folder / "**" / "*.parquet"), str(folder / "year=*" / "*.parquet")):
+        assert screen(given).collect_schema().names()[:len(CLAIMS.columns) + 1] == [*CLAIMS.columns, "year"]
 
 
 def test_a_file_uri_goes_to_polars_unchanged(tmp_path: Path, expected: pl.DataFrame,

@@ -99,13 +99,13 @@ def _files(paths: Sequence[PathSource]) -> tuple[list[Path], list[str]]:
                 raise InputError(f"{path}: directory holds no .parquet or .csv files")
             root_keys += [part.split("=")[0] for part in path.parts if "=" in part]
         elif glob.has_magic(str(given)):
-            literal = Path(str(given).split("*")[0].split("?")[0].split("[")[0])
+            # The folder the pattern starts in: what lies below it is the data set.
+            base = Path(os.path.dirname(re.split(r"[*?\[]", str(given), maxsplit=1)[0]))
             found = sorted(Path(p) for p in glob.glob(str(given), recursive=True) if Path(p).is_file()
-                           and not any(part.startswith(HIDDEN) for part in Path(p).relative_to(literal.parent)
-                                       .parts[1:]))
+                           and not any(part.startswith(HIDDEN) for part in Path(p).relative_to(base).parts))
             if not found:
                 raise InputError(f"{given}: no files match")
-            root_keys += [part.split("=")[0] for part in literal.parent.parts if "=" in part]
+            root_keys += [part.split("=")[0] for part in base.parts if "=" in part]
         elif path.is_file():
             found = [path]
         else:
