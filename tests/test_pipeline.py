@@ -283,3 +283,15 @@ def test_policy_list_and_lookup_default_to_the_bundled_policy() -> None:
     lookup = cli("lookup", "--system", "icd9", "80000")
     assert lookup.returncode == 0, lookup.stderr
     assert '"range": "800.00-999.9", "match": "contained"' in lookup.stdout
+
+
+def test_the_readme_python_section_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    code = readme.split("## Use it from Python", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "claims").mkdir()
+    sample = Path(__file__).parent.parent / "data" / "sample_claims.parquet"
+    (tmp_path / "claims" / "sample.parquet").write_bytes(sample.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    written = pl.read_parquet(tmp_path / "not_covered.parquet")
+    assert written.height > 0 and set(written["determination"]) == {"not_covered"}
