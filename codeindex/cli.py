@@ -6,32 +6,46 @@ Every error a user can cause ends in one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
+import glob
 import importlib.metadata
 import json
 import os
+import signal
 import sys
-import tempfile
+import threading
 import time
-from collections.abc import Sequence
-from contextlib import suppress
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, Task, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from codeindex.codesets import code_set, defined_in, has_code_set, release_on
-from codeindex.errors import InputError, InvalidCodeError, PolicyParseError, first_line
+from codeindex.errors import InputError, InvalidCodeError, OutputError, PolicyParseError, first_line
+from codeindex.outputs import (
+    FORMATS,
+    LIVE_PARTIALS,
+    check_output,
+    output_format,
+    read_metadata,
+    remove_partial,
+    write_output,
+    write_text_atomically,
+)
 from codeindex.policy import Policy, bundled_policies, load_policy, lookup_code, parse_cpb
 from codeindex.policy.bulletin import format_cpb, group_header
 from codeindex.policy.gem import translate
 from codeindex.policy.model import ERA_NAMES
 from codeindex.ranges import parse_range
-from codeindex.screen import LAYOUTS, screen
-from codeindex.screen.summary import print_summary, summarize
+from codeindex.screen import LAYOUTS, claim_lines, screen
+from codeindex.screen.layouts import LineColumns
+from codeindex.screen.summary import policy_identity, print_summary, summarize, summary_rows
 from codeindex.synth import write_sample
 from codeindex.systems import ALIASES, SYSTEMS, parse_code
 
@@ -127,8 +141,7 @@ def _policy_translate(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if args.write:
         translated = replace(policy, versions=(translation.version,))
-        with open(args.write, "w", encoding="utf-8") as handle:
-            handle.write(format_cpb(translated))
+        write_text_atomically(Path(args.write), format_cpb(translated))
     console = Console()
     table = Table(title=f"{policy.name()}: ICD-9 diagnosis groups translated to ICD-10-CM through the GEMs",
                   title_justify="left")
@@ -137,22 +150,23 @@ def _policy_translate(args: argparse.Namespace) -> int:
         table.add_column(column, justify="left" if column == "group" else "right")
     for c in translation.comparisons:
         bulletin = "-" if c.bulletin is None else len(c.bulletin)
-        table.add_row(c.coverage, str(len(c.translated)), str(len(c.approximate)), str(bulletin),
-                      str(len(c.only_translated)), str(len(c.only_bulletin)))
+        table.add_row(c.coverage, f"{len(c.translated):,}", f"{len(c.approximate):,}",
+                      bulletin if isinstance(bulletin, str) else f"{bulletin:,}",
+                      f"{len(c.only_translated):,}", f"{len(c.only_bulletin):,}")
     console.print(table)
     for c in translation.comparisons:
         for name, codes in (("translated, not in the bulletin", c.only_translated),
                             ("in the bulletin, not translated", c.only_bulletin)):
             if codes:
                 shown = ", ".join(codes[: args.show])
-                more = f" ... and {len(codes) - args.show} more" if len(codes) > args.show else ""
-                console.print(f"{c.coverage}, {name} ({len(codes)}): {shown}{more}", highlight=False)
+                more = f" ... and {len(codes) - args.show:,} more" if len(codes) > args.show else ""
+                console.print(f"{c.coverage}, {name} ({len(codes):,}): {shown}{more}", highlight=False)
     if translation.followed:
         replaced = {t: codes for t, codes in translation.followed.items() if codes}
         kept = translation.unreplaced
-        console.print(f"GEM targets not billable in {translation.release}: {len(translation.followed)}; "
-                      f"{len(replaced)} followed to the {len({c for v in replaced.values() for c in v})} codes "
-                      f"that replaced them, {len(kept)} that nothing replaced kept as written"
+        console.print(f"GEM targets not billable in {translation.release}: {len(translation.followed):,}; "
+                      f"{len(replaced):,} followed to the {len({c for v in replaced.values() for c in v}):,} codes "
+                      f"that replaced them, {len(kept):,} that nothing replaced kept as written"
                       + (f": {', '.join(kept[: args.show])}" if kept else ""), highlight=False)
     if args.write:
         console.print(f"wrote the translated policy to {args.write}")
@@ -184,57 +198,154 @@ def _screen(args: argparse.Namespace) -> int:
                                  ("date", args.date), ("amount", args.amount)) if v}
     if columns and args.layout != "long":
         raise UsageError("column options apply to the long layout only")
-    output = Path(args.output)
     started = time.perf_counter()
+    if args.engine == "spark":
+        return _screen_on_spark(args, columns, started)
+    inputs = _input_files(args.inputs)
+    output = check_output(args.output, inputs, replace_input=args.replace_input)  # before any work
+    fmt = output_format(args.output, args.format)
+    extras = [check_output(path, [*inputs, output]) for path in (args.summary_json, args.report) if path]
+    if len({p.absolute() for p in (output, *extras)}) < 1 + len(extras):
+        raise UsageError("-o, --summary-json and --report must name different files")
+    policy = load_policy(args.policy)
+    rows, cols = claim_lines(args.inputs, args.layout, **columns)
+    check_amount(rows, cols, ", ".join(args.inputs))
+    roles: dict[str, Any] = {"claim_id": cols.claim_id, "procedure": cols.procedure, "date": cols.date,
+                             "amount": cols.amount,
+             "dx": list(cols.dx)}
+    made = {"input": {"files": [_file_identity(f) for f in inputs], "layout": args.layout, "columns": roles}}
+    identity = {**made, "output": {"path": str(output), "format": fmt}}
     with _progress() as progress:
         task = progress.add_task("reading and classifying", total=None)
-        if args.engine == "spark":
-            try:
-                from codeindex import spark
-            except ImportError as exc:
-                raise UsageError("--engine spark needs the spark extra "
-                                 f"(pip install 'codeindex-claims[spark]'): {exc}") from None
-            progress.update(task, description="screening on Spark")
-            written = spark.screen_files(args.inputs, args.output, master=args.master, policy=args.policy,
-                                         layout=args.layout, partitions=args.partitions,
-                                         icd_version=args.icd_version, edits=args.edits, **columns)
-            if "://" in args.output:  # remote storage: the lines written are the summary
-                Console().print(f"wrote {written:,} screened lines to {args.output}", highlight=False)
-                return 0
-            result = pl.scan_parquet(output / "*.parquet")
-        else:
-            try:
-                plan = screen(args.inputs, policy=args.policy, layout=args.layout, icd_version=args.icd_version,
-                              edits=args.edits, streaming=_streaming(args), **columns)
-                if not progress.disable:  # on a terminal: count the lines as they are written
-                    lines = plan.select(pl.len()).collect().item()
-                    progress.update(task, description="writing", total=lines, completed=0)
+        try:
+            plan = screen(args.inputs, policy=policy, layout=args.layout, icd_version=args.icd_version,
+                          edits=args.edits, streaming=_streaming(args), **columns)
+            if not progress.disable:  # on a terminal: count the lines as they are written
+                lines = plan.select(pl.len()).collect().item()
+                progress.update(task, description="writing", total=lines, completed=0)
 
-                    def count_written(batch: pl.DataFrame) -> pl.DataFrame:
-                        progress.advance(task, batch.height)
-                        return batch
+                def count_written(batch: pl.DataFrame) -> pl.DataFrame:
+                    progress.advance(task, batch.height)
+                    return batch
 
-                    plan = plan.map_batches(count_written, streamable=True, schema=plan.collect_schema())
-                write_atomically(plan, output)
-            except pl.exceptions.PolarsError as exc:  # unreadable content found while streaming the input
-                raise InputError(f"{', '.join(args.inputs)}: cannot read it: {first_line(exc)}") from None
-            result = pl.scan_parquet(output)
-    policy = load_policy(args.policy)
-    amount = args.amount or ("LINE_NCH_PMT_AMT" if args.layout == "synpuf-carrier" else "paid_amount")
-    amount = amount if amount in result.collect_schema() else None
-    procedure = "HCPCS_CD" if args.layout == "synpuf-carrier" else (args.procedure or "procedure_code")
-    summary = summarize(result, procedure, amount, time.perf_counter() - started)
-    print_summary(summary, policy.name())
-    Console().print(f"wrote {output}", highlight=False)
+                plan = plan.map_batches(count_written, streamable=True, schema=plan.collect_schema())
+
+            def phase(name: str) -> None:
+                progress.update(task, description=name, total=None)
+
+            def summary_of(written: pl.LazyFrame) -> dict[str, object]:
+                return summarize(written, policy, roles, seconds=time.perf_counter() - started, identity=identity)
+
+            summary = write_output(plan, output, fmt, metadata={"policy": policy_identity(policy), **made},
+                                   summarize=summary_of, sheet=summary_rows, phase=phase)
+        except pl.exceptions.PolarsError as exc:  # unreadable content found while streaming the input
+            raise InputError(f"{', '.join(args.inputs)}: cannot read it: {first_line(exc)}") from None
+        assert summary is not None
+        _write_extras(summary, policy, args.summary_json, args.report, phase)
+    print_summary(summary)
+    for path in (output, *extras):
+        Console().print(f"wrote {path}", highlight=False)
     return 0
 
 
+def _screen_on_spark(args: argparse.Namespace, columns: dict[str, Any], started: float) -> int:
+    if args.format not in (None, "parquet") or args.summary_json or args.report:
+        raise UsageError("--engine spark writes a directory of parquet parts; --format, --summary-json and "
+                         "--report apply to the polars engine (run codeindex summary/report on a part)")
+    try:
+        from codeindex import spark
+    except ImportError as exc:
+        raise UsageError("--engine spark needs the spark extra "
+                         f"(pip install 'codeindex-claims[spark]'): {exc}") from None
+    with _progress() as progress:
+        progress.add_task("screening on Spark", total=None)
+        written = spark.screen_files(args.inputs, args.output, master=args.master, policy=args.policy,
+                                     layout=args.layout, partitions=args.partitions,
+                                     icd_version=args.icd_version, edits=args.edits, **columns)
+    if "://" in args.output:  # remote storage: the lines written are the summary
+        Console().print(f"wrote {written:,} screened lines to {args.output}", highlight=False)
+        return 0
+    policy = load_policy(args.policy)
+    result = pl.scan_parquet(Path(args.output) / "*.parquet")
+    roles = _default_roles(result.collect_schema(), args.layout, columns)
+    print_summary(summarize(result, policy, roles, seconds=time.perf_counter() - started))
+    Console().print(f"wrote {args.output}", highlight=False)
+    return 0
+
+
+def _default_roles(schema: pl.Schema, layout: str, columns: dict[str, Any]) -> dict[str, Any]:
+    """Which output column holds what, for outputs that do not say it in their metadata."""
+    carrier = layout == "synpuf-carrier" or (layout == "auto" and "HCPCS_CD" in schema)
+    if carrier:
+        return {"procedure": "HCPCS_CD", "claim_id": "CLM_ID", "date": "CLM_FROM_DT", "amount": "LINE_NCH_PMT_AMT"}
+    return {"procedure": str(columns.get("procedure", "procedure_code")),
+            "claim_id": str(columns.get("claim_id", "claim_id")),
+            "date": str(columns.get("date", "service_date")), "amount": str(columns.get("amount", "paid_amount"))}
+
+
+def check_amount(rows: pl.LazyFrame, cols: LineColumns, where: str) -> None:
+    """A text amount column is read when every value is a number (or blank); otherwise one error naming it."""
+    if cols.amount is None or cols.explode is not None or rows.collect_schema()[cols.amount] != pl.String:
+        return
+    text = pl.col(cols.amount).str.strip_chars()
+    bad = (rows.with_row_index("row", offset=1)
+           .filter(text.str.len_bytes() > 0, text.cast(pl.Float64, strict=False).is_null())
+           .select("row", cols.amount).head(1).collect())
+    if bad.height:
+        row, value = bad.row(0)
+        raise InputError(f"{where}: column {cols.amount!r} holds text that is not a number ({value!r} at row "
+                         f"{row:,}); amounts must be numbers")
+
+
+def _write_extras(summary: dict[str, object], policy: Policy, summary_json: str | None, report: str | None,
+                  phase: Callable[[str], None]) -> None:
+    if summary_json:
+        write_text_atomically(Path(summary_json), json.dumps(summary, indent=2, default=str) + "\n")
+    if report:
+        phase("writing the report")
+        from codeindex.report import render_report
+
+        write_text_atomically(Path(report), render_report(summary))
+
+
+def _input_files(inputs: Sequence[str]) -> list[Path]:
+    """The files a screen reads: each given file, the files under each directory, the matches of each glob."""
+    files: list[Path] = []
+    for given in inputs:
+        path = Path(given)
+        if path.is_dir():  # as the screen reads a directory: hidden and _-prefixed names left out
+            files += sorted(f for f in path.rglob("*") if f.is_file()
+                            and not any(part.startswith((".", "_")) for part in f.relative_to(path).parts))
+        elif any(ch in given for ch in "*?["):
+            files += sorted(Path(f) for f in glob.glob(given, recursive=True) if Path(f).is_file())
+        else:
+            files.append(path)
+    return files
+
+
+def _file_identity(path: Path) -> dict[str, object]:
+    try:
+        info = path.stat()
+    except OSError:
+        return {"path": str(path), "bytes": None, "modified": None}
+    modified = datetime.fromtimestamp(info.st_mtime, tz=UTC).isoformat(timespec="seconds")
+    return {"path": str(path), "bytes": info.st_size, "modified": modified}
+
+
+class _Lines(ProgressColumn):
+    """Lines written of lines screened, with thousands separators; nothing while the phase has no count."""
+
+    def render(self, task: Task) -> Text:
+        if task.total is None:
+            return Text("")
+        return Text(f"{int(task.completed):,}/{int(task.total):,} lines")
+
+
 def _progress() -> Progress:
-    """A progress bar on stderr when it is a terminal (lines written of lines screened); silent otherwise."""
+    """A progress bar on stderr when it is a terminal (its phase, then lines written); silent otherwise."""
     console = Console(stderr=True)
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                    MofNCompleteColumn(), TextColumn("lines"), TimeElapsedColumn(), console=console,
-                    transient=True, disable=not console.is_terminal)
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _Lines(), TimeElapsedColumn(),
+                    console=console, transient=True, disable=not console.is_terminal)
 
 
 STREAMING_ABOVE_BYTES = 200 * 1024 * 1024  # about 10 million claim lines of parquet
@@ -244,29 +355,60 @@ def _streaming(args: argparse.Namespace) -> bool:
     """Stream when asked, or (auto) when the input files are too big to hold comfortably in memory."""
     if args.streaming != "auto":
         return bool(args.streaming == "on")
-    files = [f for given in args.inputs for f in (Path(given).rglob("*") if Path(given).is_dir() else [Path(given)])]
-    return sum(f.stat().st_size for f in files if f.is_file()) > STREAMING_ABOVE_BYTES
+    return sum(f.stat().st_size for f in _input_files(args.inputs) if f.is_file()) > STREAMING_ABOVE_BYTES
 
 
-def write_atomically(plan: pl.LazyFrame, output: Path) -> None:
-    """Stream the plan into a temporary file beside ``output``, then rename it into place."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent)
-    os.close(handle)
+def _summary(args: argparse.Namespace) -> int:
+    summary = _summary_of_file(args.output)
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        print_summary(summary)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from codeindex.report import render_report
+
+    target = check_output(args.report_output, [Path(args.output)])
+    summary = _summary_of_file(args.output)
+    write_text_atomically(target, render_report(summary))
+    Console().print(f"wrote {target}", highlight=False)
+    return 0
+
+
+def _summary_of_file(path: str) -> dict[str, object]:
+    """The summary of an existing parquet output of ``codeindex screen``."""
     try:
-        plan.sink_parquet(temporary)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, output)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+        made = read_metadata(path)
+        written = pl.scan_parquet(path)
+        schema = written.collect_schema()
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise InputError(f"{path}: cannot read it as parquet: {first_line(exc)}") from None
+    if "determination" not in schema:
+        raise InputError(f"{path}: not an output of codeindex screen (no 'determination' column)")
+    identity = {**{k: v for k, v in made.items() if k in ("input", "policy")},
+                "output": {"path": path, "format": "parquet"}}
+    roles = dict(made.get("input", {}).get("columns", {})) or _default_roles(schema, "auto", {})
+    used: dict[str, str] = made.get("policy") or {}
+    source = used.get("source")
+    policy_id = source if source and Path(source).is_file() else used.get("id")
+    if policy_id is None:
+        policy_id = written.select(pl.col("policy").cast(pl.String).first()).collect().item() or "0198"
+    try:
+        return summarize(written, load_policy(policy_id), roles, identity=identity)
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(f"{path}: cannot summarize it: {first_line(exc)}") from None
 
 
 def _synth(args: argparse.Namespace) -> int:
-    path = write_sample(args.output, args.rows, layout=args.layout, seed=args.seed)
+    if args.rows < 1:
+        raise UsageError(f"--rows {args.rows}: give a positive number")
+    output = check_output(args.output)
+    try:
+        path = write_sample(output, args.rows, layout=args.layout, seed=args.seed)
+    except OSError as exc:
+        raise OutputError(f"{output}: cannot write it: {exc.strerror or first_line(exc)}") from None
     print(f"wrote {args.rows:,} {'lines' if args.layout == 'long' else 'claims'} to {path}")
     return 0
 
@@ -349,7 +491,12 @@ def build_parser() -> argparse.ArgumentParser:
     scr.add_argument("inputs", nargs="+", metavar="INPUT",
                      help="parquet or CSV files, globs, directories (hive partitions kept) or cloud URIs (s3://...)")
     scr.add_argument("-o", "--output", required=True, metavar="OUT",
-                     help="the output parquet file (a directory with --engine spark)")
+                     help="the output file: .parquet, .csv, .xlsx or .ndjson (a directory of parquet with --engine "
+                     "spark)")
+    scr.add_argument("--format", choices=sorted(set(FORMATS.values())), help="the output format (default: by suffix)")
+    scr.add_argument("--summary-json", metavar="FILE", help="also write the summary as JSON")
+    scr.add_argument("--report", metavar="FILE", help="also write the HTML report")
+    scr.add_argument("--replace-input", action="store_true", help="allow the output to replace an input file")
     scr.add_argument("--policy", default="0198", metavar="POLICY", help=f"{policy_help} (default 0198)")
     scr.add_argument("--layout", default="long", choices=LAYOUTS,
                      help="long: one claim line per row (default); synpuf-carrier: the CMS DE-SynPUF carrier file")
@@ -370,6 +517,19 @@ def build_parser() -> argparse.ArgumentParser:
     scr.add_argument("--partitions", type=int, help="Spark partitions (default: Spark's shuffle partitions)")
     scr.set_defaults(run=_screen)
 
+    summ = _command(commands, "summary", "summarise an existing output of codeindex screen",
+                    "codeindex summary out/screened.parquet --json")
+    summ.add_argument("output", metavar="OUT.parquet", help="a parquet output of codeindex screen")
+    summ.add_argument("--json", action="store_true", help="print the summary as JSON (the --summary-json keys)")
+    summ.set_defaults(run=_summary)
+
+    rep = _command(commands, "report", "write the HTML report of an output of codeindex screen",
+                   "codeindex report out/screened.parquet -o out/report.html")
+    rep.add_argument("output", metavar="OUT.parquet", help="a parquet output of codeindex screen")
+    rep.add_argument("-o", dest="report_output", required=True, metavar="REPORT.html",
+                     help="the HTML file to write (self-contained: it opens with no network)")
+    rep.set_defaults(run=_report)
+
     syn = _command(commands, "synth", "write seeded sample claims",
                    "codeindex synth --rows 10000 --seed 0 -o claims.parquet")
     syn.add_argument("--rows", type=int, required=True, help="lines (long) or claims (synpuf-carrier)")
@@ -382,9 +542,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    return _interruptible(lambda: _run(args), args.command)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.run(args))
-    except (InvalidCodeError, PolicyParseError, InputError, UsageError) as exc:
+    except (InvalidCodeError, PolicyParseError, InputError, OutputError, UsageError) as exc:
         print(f"codeindex {args.command}: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     except BrokenPipeError:
@@ -392,6 +556,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     except pl.exceptions.PolarsError as exc:  # unreadable content found while streaming
         print(f"codeindex {args.command}: {' '.join(str(exc).split())[:500]}", file=sys.stderr)
         return 2
+
+
+class _Terminated(Exception):
+    """SIGTERM, raised in the main thread."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+def _interruptible(run: Callable[[], int], command: str) -> int:
+    """Run a command in a worker thread while the main thread waits for signals: Ctrl-C (exit 130) or SIGTERM
+    (exit 143) at any point removes this run's partial files and ends it with one line, promptly, even while
+    polars is busy in native code (a signal handler only runs in the main thread, between bytecodes)."""
+    if threading.current_thread() is not threading.main_thread():
+        return run()
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["status"] = run()
+        except BaseException as exc:  # handed to the main thread
+            outcome["error"] = exc
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    worker = threading.Thread(target=work, name=f"codeindex {command}", daemon=True)
+    try:
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.1)
+    except (KeyboardInterrupt, _Terminated) as exc:
+        for directory in list(LIVE_PARTIALS):
+            remove_partial(directory)
+        terminated = isinstance(exc, _Terminated)
+        print(f"codeindex {command}: {'terminated' if terminated else 'interrupted'}; no output written",
+              file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(143 if terminated else 130)  # the worker may be inside polars: end the process, not the thread
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if "error" in outcome:
+        raise outcome["error"]
+    return int(outcome["status"])
 
 
 if __name__ == "__main__":

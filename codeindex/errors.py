@@ -56,3 +56,7 @@ def first_line(exc: BaseException) -> str:
 
 class InputError(CodeindexError):
     """Claim input that cannot be read: a missing file, column, or unreadable content."""
+
+
+class OutputError(CodeindexError):
+    """An output that cannot or must not be written: a directory, a device, the input itself, a full disk."""

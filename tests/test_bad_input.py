@@ -266,6 +266,7 @@ FILE_ERRORS = [
     ("no_dx_columns.csv", "no diagnosis columns"),
     ("no_procedure_column.csv", "no column 'procedure_code'"),
     ("no_era.csv", "cannot tell the ICD version"),
+    ("text_amount.csv", "column 'paid_amount' holds text that is not a number ('abc' at row 4)"),
 ]
 
 
@@ -520,3 +521,168 @@ def test_quoted_commas_quotes_and_line_breaks_are_no_ragged_csv(tmp_path: Path) 
                     '3,97545,800.00,2012-01-05,"two\nlines, here"\n')
     out = screen(path).collect()
     assert out["note"].to_list() == ["a, b", 'say "hi", twice', "two\nlines, here"]
+
+
+# ---- output and faults (issue 18) ----------------------------------------------------------------------------
+
+def _big_input(path: Path, n: int = 600_000) -> Path:
+    """A claim file big enough that a run is still writing when a test signals it."""
+    ids = pl.int_range(0, n, eager=True)
+    procedures = pl.Series(["97545", "99213", "97110", "97546", "S9117", "97545-GP", "80053"])
+    dx = pl.Series(["800.00", "V57.22", "410.01", "S72.001A", "8OO.00", "Z87.81", "250.00", "E880.9"])
+    pl.DataFrame({
+        "claim_id": ids.cast(pl.String),
+        "procedure_code": procedures.gather(ids % len(procedures)),
+        **{f"dx{k}": dx.gather((ids * (k + 3)) % len(dx)) for k in range(1, 9)},
+        "service_date": pl.Series([ICD9_DAY, ICD10_DAY, "2012-02-30"]).gather(ids % 3),
+    }).write_parquet(path)
+    return path
+
+
+def _leftovers(folder: Path, *keep: str) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name not in keep)
+
+
+OUTPUT_FAULTS = [  # (kind, the -o value given the test folder, the fragment of the one-line error)
+    ("a device: /dev/null", lambda tmp: "/dev/null", "is not a regular file"),
+    ("a device: /dev/full", lambda tmp: "/dev/full", "is not a regular file"),
+    ("an existing directory", lambda tmp: str(tmp), "is a directory"),
+    ("a path under a regular file", lambda tmp: str(tmp / "good.parquet" / "x.parquet"), "Not a directory"),
+    ("an empty path", lambda tmp: "", "the output path is empty"),
+    ("an unknown suffix", lambda tmp: str(tmp / "out.txt"), "unknown output format '.txt'"),
+    ("the input file itself", lambda tmp: str(tmp / "good.parquet"), "is an input file"),
+]
+
+
+@pytest.mark.parametrize(("kind", "target", "fragment"), OUTPUT_FAULTS, ids=[k for k, _, _ in OUTPUT_FAULTS])
+def test_an_output_that_must_not_be_written(kind: str, target, fragment: str, tmp_path: Path) -> None:
+    GOOD.write_parquet(good := tmp_path / "good.parquet")
+    before = good.read_bytes()
+    output = target(tmp_path)
+    result = cli("screen", str(good), "-o", output)
+    assert_one_line_error(result, output, fragment)
+    assert good.read_bytes() == before and _leftovers(tmp_path) == ["good.parquet"]
+    assert Path("/dev/null").is_char_device() and Path("/dev/full").is_char_device()
+
+
+def test_replace_input_when_asked(tmp_path: Path) -> None:
+    GOOD.write_parquet(good := tmp_path / "good.parquet")
+    result = cli("screen", str(good), "-o", str(good), "--replace-input")
+    assert result.returncode == 0, result.stderr
+    assert pl.read_parquet(good).columns[-1] == "edits" and _leftovers(tmp_path) == ["good.parquet"]
+
+
+def test_other_commands_writing_files(tmp_path: Path) -> None:
+    (regular := tmp_path / "file").write_text("x")
+    assert_one_line_error(cli("policy", "translate", "0198", "--write", str(regular / "x.txt")), str(regular),
+                          "Not a directory")
+    assert_one_line_error(cli("synth", "--rows", "5", "-o", str(tmp_path)), str(tmp_path), "is a directory")
+    assert_one_line_error(cli("synth", "--rows", "-5", "-o", str(tmp_path / "s.parquet")), "--rows -5", "positive")
+    assert_one_line_error(cli("report", str(regular), "-o", str(tmp_path / "r.html")), str(regular), "parquet")
+    assert _leftovers(tmp_path) == ["file"]
+
+
+@contextlib.contextmanager
+def _mounted(folder: Path, options: str):
+    """A small tmpfs at ``folder`` (root only; the test is skipped where mounting is not allowed)."""
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True,
+                      check=False).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_read_only_file_system_names_the_output(tmp_path: Path) -> None:
+    GOOD.write_parquet(good := tmp_path / "good.parquet")
+    with _mounted(tmp_path / "ro", "ro,size=1m") as folder:
+        result = cli("screen", str(good), "-o", str(folder / "out.parquet"))
+        assert_one_line_error(result, str(folder / "out.parquet"), "Read-only file system")
+
+
+def test_disk_full_names_the_output_and_leaves_nothing(tmp_path: Path) -> None:
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample_claims.parquet"
+    with _mounted(tmp_path / "small", "size=64k") as folder:
+        for name in ("out.parquet", "out.csv"):
+            result = cli("screen", str(sample), "-o", str(folder / name))
+            assert_one_line_error(result, f"{folder / name}: cannot write it", "No space left on device")
+            assert "sample_claims" not in result.stderr  # the input is not to blame
+            assert _leftovers(folder) == []
+
+
+def test_file_size_limit_names_the_output(tmp_path: Path) -> None:
+    import resource
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample_claims.parquet"
+    out = tmp_path / "out.parquet"
+
+    def limit() -> None:  # in the child: files may not grow past 64 kB, and SIGXFSZ does not kill it
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+
+    result = subprocess.run([sys.executable, "-m", "codeindex.cli", "screen", str(sample), "-o", str(out)],
+                            capture_output=True, text=True, timeout=120, check=False, preexec_fn=limit)
+    assert_one_line_error(result, f"{out}: cannot write it", "too large")
+    assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("streaming", ["off", "on"])
+def test_an_input_error_while_writing_leaves_no_partial_file(streaming: str, tmp_path: Path) -> None:
+    rows = [f"{i},97545,800.00,{ICD9_DAY}" for i in range(120_000)]
+    rows[100_000] = "100000,97545,caf\xe9,2012-01-05"
+    (source := tmp_path / "late.csv").write_bytes(
+        ("claim_id,procedure_code,dx1,service_date\n" + "\n".join(rows) + "\n").encode("utf-8")
+        .replace(b"caf\xc3\xa9", b"caf\xe9"))
+    for _ in range(3):
+        result = cli("screen", str(source), "-o", str(tmp_path / "out.parquet"), "--streaming", streaming)
+        assert_one_line_error(result, str(source), "cannot read it")
+        assert _leftovers(tmp_path, "late.csv") == []
+
+
+@pytest.mark.parametrize(("sent", "status", "word"), [(signal.SIGTERM, 143, "terminated"),
+                                                       (signal.SIGINT, 130, "interrupted")])
+def test_a_signal_mid_write_is_one_line_and_leaves_nothing(sent: int, status: int, word: str, tmp_path: Path) -> None:
+    source, out = _big_input(tmp_path / "BIG.parquet"), tmp_path / "OUT.csv"
+    process = subprocess.Popen([sys.executable, "-m", "codeindex.cli", "screen", str(source), "-o", str(out)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(".OUT.csv.*.partial/*")):
+            assert process.poll() is None, "the run ended before its temporary file was seen"
+            assert time.monotonic() < deadline, "no temporary file appeared"
+            time.sleep(0.002)
+        os.kill(process.pid, sent)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == status, stderr
+    assert stderr.splitlines() == [f"codeindex screen: {word}; no output written"], stderr
+    assert _leftovers(tmp_path, "BIG.parquet") == []
+
+
+def test_stale_partials_of_killed_runs_are_removed(tmp_path: Path) -> None:
+    GOOD.write_parquet(good := tmp_path / "good.parquet")
+    dead = tmp_path / ".out.parquet.4194305.0badc0de.partial"  # past any pid_max: its run is gone
+    alive = tmp_path / f".out.parquet.{os.getpid()}.0badc0de.partial"  # a run still going: left alone
+    other = tmp_path / ".other.parquet.4194305.0badc0de.partial"  # another output's: left alone
+    for folder in (dead, alive, other):
+        folder.mkdir()
+        (folder / "lines.parquet").write_bytes(b"PAR1")
+    assert cli("screen", str(good), "-o", str(tmp_path / "out.parquet")).returncode == 0
+    assert _leftovers(tmp_path) == sorted([alive.name, other.name, "good.parquet", "out.parquet"])
+
+
+def test_two_runs_writing_one_output(tmp_path: Path) -> None:
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample_claims.parquet"
+    out = tmp_path / "out.parquet"
+    for _ in range(2):
+        runs = [subprocess.Popen([sys.executable, "-m", "codeindex.cli", "screen", str(sample), "-o", str(out)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        for process in runs:
+            stdout, stderr = process.communicate(timeout=120)
+            assert process.returncode == 0 and "10,000 claim lines" in stdout, stderr
+    assert pl.read_parquet(out).height == 10_000 and _leftovers(tmp_path) == ["out.parquet"]

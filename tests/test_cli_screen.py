@@ -161,7 +161,7 @@ def _run_on_a_terminal(*args: str | Path) -> tuple[int, str]:
 def test_progress_bar_on_a_terminal_counts_every_line(tmp_path: Path, streaming: str) -> None:
     status, stderr = _run_on_a_terminal("screen", SAMPLE, "-o", tmp_path / "tty.parquet", "--streaming", streaming)
     assert status == 0, stderr
-    assert "writing" in stderr and "10000/10000" in stderr and "lines" in stderr
+    assert "reading and classifying" in stderr and "10,000/10,000 lines" in stderr and "0/?" not in stderr
     quiet = run("screen", SAMPLE, "-o", tmp_path / "pipe.parquet", "--streaming", streaming)
     assert quiet.returncode == 0 and quiet.stderr == ""  # no bar, nothing else, when stderr is not a terminal
     assert (tmp_path / "tty.parquet").read_bytes() == (tmp_path / "pipe.parquet").read_bytes()

@@ -273,7 +273,7 @@ def test_every_command_and_option_has_help_and_an_example() -> None:
         if (name.count(" ") == 1 and name != "codeindex policy") or name.count(" ") == 2:
             seen += 1
             assert f"example:\n  {name}" in command.format_help(), name
-    assert seen == 9
+    assert seen == 11
 
 
 def test_policy_list_and_lookup_default_to_the_bundled_policy() -> None:

@@ -286,7 +286,7 @@ def test_rows_in_equal_rows_out_in_order() -> None:
 
 
 def test_output_file_is_byte_identical(tmp_path: Path) -> None:
-    from codeindex.cli import write_atomically
+    from codeindex.outputs import write_atomically
 
     frame = messy()
     first, second = tmp_path / "a.parquet", tmp_path / "b.parquet"

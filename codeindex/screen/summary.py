@@ -1,69 +1,218 @@
-"""The summary printed after a screen: what was read, what was found, what it cost."""
+"""What a screen found, as one JSON-ready dict: the terminal summary, ``--summary-json`` and the HTML report
+are all drawn from it, so they cannot disagree.
+
+It is computed from the output a run wrote (its own parquet file, so memory stays small), and a code
+written several ways (``800.00`` and ``80000``, ``s9117`` and ``S9117``) is counted once, in its decimal
+form, with its code-set description.  The keys (``SUMMARY_VERSION`` 1):
+
+- ``lines``: lines in the output; ``elapsed_seconds``: the run's time (null when summarising a file).
+- ``determinations``: lines per determination (all four, zeros included).
+- ``amount``: ``column`` (null without one), ``by_determination`` (sum per determination) and ``at_stake``
+  (not_covered plus review).
+- ``eras``: per era of the date of service (``icd9`` before 2015-10-01, ``icd10``, ``unknown`` for no
+  readable date): lines per determination.
+- ``months``: per month of service (``YYYY-MM``, null for no readable date), in order: ``era`` and lines
+  per determination.
+- ``top_procedures``: on not_covered lines, by lines: ``code`` (upper case), ``lines``, ``amount``,
+  ``spellings`` (as written).
+- ``top_diagnoses``: matched diagnoses of not_covered lines, by lines: ``code`` (decimal form), ``system``,
+  ``description`` (from the code set), ``lines``, ``spellings``.
+- ``ranges``: the policy ranges lines matched, by lines: ``range``, ``kind`` (procedure or diagnosis),
+  ``lines``.
+- ``edits``: per edit, in name order: ``edit``, ``lines``, ``examples`` (the first three lines: ``row``,
+  the output's row number from 0, ``claim_id``, ``procedure``, ``reason``).
+- ``policy``: ``id``, ``name``, ``title``, ``source``, ``fingerprint`` (SHA-256 of the parsed policy);
+  ``input``: ``files`` (``path``, ``bytes``, ``modified``), ``layout``, ``columns`` (which column held
+  what); ``output``: ``path``, ``format``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
 
 import polars as pl
 from rich.console import Console
 from rich.table import Table
 
+from codeindex.codesets import code_set, has_code_set
+from codeindex.errors import InvalidCodeError
+from codeindex.policy.model import DIAGNOSIS_SYSTEMS, ICD10_START, Policy
+from codeindex.screen.columns import DETERMINATIONS
+from codeindex.screen.determination import service_date
+from codeindex.systems import parse_code
 
-@dataclass(frozen=True)
-class Summary:
-    lines: int
-    by_determination: dict[str, int]
-    top_procedures: list[tuple[str, int]]
-    top_diagnoses: list[tuple[str, int]]
-    edits: dict[str, int]
-    not_covered_amount: float | None
-    seconds: float
-
-
-def summarize(output: pl.LazyFrame, procedure: str, amount: str | None, seconds: float, top: int = 5) -> Summary:
-    """Counts over a screen's output (read back from its file, so memory stays small)."""
-    counts = output.group_by("determination").len().collect()
-    not_covered = output.filter(pl.col("determination") == "not_covered")
-    procedures = (not_covered.group_by(pl.col(procedure).cast(pl.String).str.strip_chars()).len()
-                  .sort(["len", procedure], descending=[True, False]).head(top).collect())
-    diagnoses = (not_covered.select(pl.col("matched_dx").list.explode(keep_nulls=False, empty_as_null=False))
-                 .group_by("matched_dx").len().sort(["len", "matched_dx"], descending=[True, False])
-                 .head(top).collect())
-    edits = (output.select(pl.col("edits").list.explode(keep_nulls=False, empty_as_null=False))
-             .group_by("edits").len().sort("edits").collect())
-    total = None
-    if amount is not None:
-        total = not_covered.select(pl.col(amount).cast(pl.Float64).sum()).collect().item()
-    return Summary(
-        lines=int(counts["len"].sum()),
-        by_determination=dict(zip(counts["determination"], counts["len"], strict=True)),
-        top_procedures=list(procedures.iter_rows()), top_diagnoses=list(diagnoses.iter_rows()),
-        edits=dict(edits.iter_rows()), not_covered_amount=total, seconds=seconds)
+SUMMARY_VERSION = 1
+TOP = 10
+EXAMPLES = 3
+AT_STAKE = ("not_covered", "review")
 
 
-def print_summary(summary: Summary, policy_name: str, console: Console | None = None) -> None:
+def policy_identity(policy: Policy) -> dict[str, Any]:
+    """Which policy a screen used: its id, name, title, source and a fingerprint of its parsed content."""
+    content = json.dumps(policy.to_json(), sort_keys=True).encode()
+    return {"id": policy.id, "name": policy.name(), "title": policy.title, "source": policy.source,
+            "fingerprint": hashlib.sha256(content).hexdigest()}
+
+
+def amount_expr(column: str, dtype: pl.DataType) -> pl.Expr:
+    """An amount column as numbers (text amounts are checked to be numbers before a screen writes anything)."""
+    col = pl.col(column)
+    return (col.str.strip_chars() if dtype == pl.String else col).cast(pl.Float64)
+
+
+def summarize(output: pl.LazyFrame, policy: Policy, columns: Mapping[str, Any], *, seconds: float | None = None,
+              identity: Mapping[str, Any] | None = None, top: int = TOP) -> dict[str, Any]:
+    """The summary of a screen's ``output`` (see the module docstring for its keys).  ``columns`` says which
+    column held what: ``procedure`` (required), ``claim_id``, ``date``, ``amount`` (others are ignored)."""
+    schema = output.collect_schema()
+    procedure: str = columns["procedure"]
+    claim_id: str | None = columns.get("claim_id")
+    date: str | None = columns.get("date")
+    amount: str | None = columns.get("amount")
+    date = date if date in schema else None
+    amount = amount if amount in schema else None
+    claim_id = claim_id if claim_id in schema else None
+    paid = amount_expr(amount, schema[amount]) if amount else pl.lit(None, pl.Float64)
+    lines = output.with_row_index("__row").with_columns(
+        __amount=paid, __det=pl.col("determination"),  # an enum: grouped as is, its names read at the end
+        __month=service_date(date, schema[date], "the output").dt.truncate("1mo") if date else pl.lit(None, pl.Date))
+    not_covered = lines.filter(pl.col("determination") == "not_covered")
+    code = pl.col(procedure).cast(pl.String).str.strip_chars()
+
+    by_month, by_det, procedures, edits, ranges, dx = pl.collect_all([
+        lines.group_by("__month", "__det").len(),
+        lines.group_by("__det").agg(pl.len(), pl.col("__amount").sum()),
+        not_covered.filter(code.is_not_null()).group_by(code.str.to_uppercase().alias("code"))
+        .agg(pl.len().alias("lines"), pl.col("__amount").sum().alias("amount"),
+             code.unique().sort().alias("spellings")),
+        lines.filter(pl.col("edits").list.len() > 0)  # few lines carry an edit: text their reason only
+        .select("__row", pl.col("edits").alias("edit"), claim=pl.col(claim_id) if claim_id else pl.lit(None),
+                proc=code, reason=pl.col("reason").cast(pl.String))
+        .explode("edit").drop_nulls("edit").group_by("edit").agg(pl.len().alias("lines"), pl.all().head(EXAMPLES)),
+        pl.concat([
+            lines.drop_nulls("matched_procedure_range")
+            .select(range=pl.col("matched_procedure_range").cast(pl.String), kind=pl.lit("procedure")),
+            lines.filter(pl.col("matched_dx_ranges").list.len() > 0)
+            .select(pl.col("__row"), range=pl.col("matched_dx_ranges")).explode("range").drop_nulls("range")
+            .unique().select("range", kind=pl.lit("diagnosis"))])
+        .group_by("range", "kind").len(),
+        not_covered.select("__row", era=pl.col("policy_version").cast(pl.String), value=pl.col("matched_dx"))
+        .explode("value").drop_nulls("value"),
+    ])
+
+    counts = {d: 0 for d in DETERMINATIONS}
+    amounts = dict.fromkeys(DETERMINATIONS, 0.0)
+    for det, n, total in by_det.iter_rows():
+        counts[det], amounts[det] = n, round(float(total or 0.0), 2)
+    months: dict[Any, dict[str, Any]] = {}
+    eras = {e: {d: 0 for d in DETERMINATIONS} for e in ("icd9", "icd10", "unknown")}
+    for month, det, n in by_month.sort("__month", nulls_last=True).iter_rows():
+        era = "unknown" if month is None else ("icd9" if month < ICD10_START else "icd10")
+        key = None if month is None else month.strftime("%Y-%m")
+        months.setdefault(key, {"month": key, "era": era, **{d: 0 for d in DETERMINATIONS}})[det] += n
+        eras[era][det] += n
+    return {
+        "summary_version": SUMMARY_VERSION,
+        "lines": sum(counts.values()),
+        "elapsed_seconds": seconds,
+        "determinations": counts,
+        "amount": {"column": amount, "by_determination": amounts if amount else None,
+                   "at_stake": round(sum(amounts[d] for d in AT_STAKE), 2) if amount else None},
+        "eras": eras,
+        "months": list(months.values()),
+        "top_procedures": [{**row, "amount": round(row["amount"], 2) if amount else None} for row in
+                           procedures.sort(["lines", "code"], descending=[True, False]).head(top).to_dicts()],
+        "top_diagnoses": _diagnoses(dx, policy, top),
+        "ranges": ranges.sort(["len", "kind", "range"], descending=[True, False, False])
+        .rename({"len": "lines"}).to_dicts(),
+        "edits": [{"edit": row["edit"], "lines": row["lines"],
+                   "examples": [{"row": r, "claim_id": c, "procedure": p, "reason": why} for r, c, p, why in
+                                zip(row["__row"], row["claim"], row["proc"], row["reason"], strict=True)]}
+                  for row in edits.sort("edit").to_dicts()],
+        "policy": policy_identity(policy),
+        **(identity or {}),
+    }
+
+
+def _diagnoses(found: pl.DataFrame, policy: Policy, top: int) -> list[dict[str, Any]]:
+    """The matched diagnoses merged across spellings: each distinct (value, era) read once in its era's system."""
+    canonical: dict[tuple[str, str], tuple[str, str, str | None]] = {}
+    for value, era in found.select("value", "era").unique().iter_rows():
+        version = policy.version(era) if era else None
+        system = version.diagnosis_system if version else DIAGNOSIS_SYSTEMS.get(era or "", "")
+        try:
+            parsed = parse_code(value, system)
+        except (InvalidCodeError, KeyError):
+            canonical[(value, era)] = (value.strip().upper(), system, None)
+            continue
+        description = code_set(system).description(parsed) if has_code_set(system) else None
+        canonical[(value, era)] = (parsed.decimal, system, description)
+    rows: dict[tuple[str, str], set[int]] = defaultdict(set)
+    spellings: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for row, era, value in found.iter_rows():
+        decimal, system, _ = canonical[(value, era)]
+        rows[(decimal, system)].add(row)
+        spellings[(decimal, system)].add(value)
+    described = {(d, s): text for d, s, text in canonical.values()}
+    order = sorted(rows, key=lambda key: (-len(rows[key]), key[0]))[:top]  # most lines first, then by code
+    return [{"code": d, "system": s, "description": described[(d, s)], "lines": len(rows[(d, s)]),
+             "spellings": sorted(spellings[(d, s)])} for d, s in order]
+
+
+def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """The summary as (name, value) text rows: the Excel output's summary sheet."""
+    rows = [("lines", f"{summary['lines']:,}"), ("policy", summary["policy"]["name"])]
+    rows += [(f"lines {d}", f"{n:,}") for d, n in summary["determinations"].items()]
+    if summary["amount"]["column"]:
+        rows += [(f"amount {d}", f"{v:,.2f}") for d, v in summary["amount"]["by_determination"].items()]
+        rows.append(("amount at stake (not_covered + review)", f"{summary['amount']['at_stake']:,.2f}"))
+    rows += [(f"procedure {p['code']} (not_covered lines)", f"{p['lines']:,}") for p in summary["top_procedures"]]
+    rows += [(f"diagnosis {d['code']} {d['description'] or ''}".strip(), f"{d['lines']:,}")
+             for d in summary["top_diagnoses"]]
+    rows += [(f"edit {e['edit']}", f"{e['lines']:,}") for e in summary["edits"]]
+    for f in summary.get("input", {}).get("files", []):
+        rows.append(("input", f"{f['path']} ({f['bytes']:,} bytes, modified {f['modified']})"))
+    return rows
+
+
+def _table(title: str, *columns: tuple[str, str]) -> Table:
+    table = Table(title=title, title_justify="left", min_width=len(title))  # a title never wraps
+    for name, justify in columns:
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    return table
+
+
+def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
-    rate = summary.lines / summary.seconds if summary.seconds else 0.0
-    console.print(f"[bold]{summary.lines:,}[/bold] claim lines screened against {policy_name} in "
-                  f"{summary.seconds:.2f} s ({rate:,.0f} lines/s)", highlight=False)
-    table = Table(title="Lines per determination", title_justify="left")
-    table.add_column("determination")
-    table.add_column("lines", justify="right")
-    table.add_column("share", justify="right")
-    for name in ("not_covered", "review", "covered", "not_applicable"):
-        n = summary.by_determination.get(name, 0)
-        table.add_row(name, f"{n:,}", f"{n / summary.lines:.2%}" if summary.lines else "-")
+    lines, seconds = summary["lines"], summary["elapsed_seconds"]
+    timing = f" in {seconds:,.2f} s ({lines / seconds:,.0f} lines/s)" if seconds else ""
+    console.print(f"[bold]{lines:,}[/bold] claim lines screened against {summary['policy']['name']}{timing}",
+                  highlight=False)
+    amount = summary["amount"]
+    table = _table("Lines per determination", ("determination", "left"), ("lines", "right"), ("share", "right"),
+                   *([("amount", "right")] if amount["column"] else []))
+    for name, n in summary["determinations"].items():
+        money = [f"{amount['by_determination'][name]:,.2f}"] if amount["column"] else []
+        table.add_row(name, f"{n:,}", f"{n / lines:.2%}" if lines else "-", *money)
     console.print(table)
-    for title, rows in (("Top procedures on not_covered lines", summary.top_procedures),
-                        ("Top diagnoses on not_covered lines", summary.top_diagnoses)):
-        if rows:
-            t = Table(title=title, title_justify="left")
-            t.add_column("code")
-            t.add_column("lines", justify="right")
-            for code, n in rows:
-                t.add_row(str(code), f"{n:,}")
-            console.print(t)
-    if summary.edits:
-        console.print("Edits: " + ", ".join(f"{k} {v:,}" for k, v in summary.edits.items()), highlight=False)
-    if summary.not_covered_amount is not None:
-        console.print(f"Amount on not_covered lines: {summary.not_covered_amount:,.2f}", highlight=False)
+    if summary["top_procedures"]:
+        table = _table("Top procedures, not_covered lines", ("code", "left"), ("lines", "right"),
+                       *([("amount", "right")] if amount["column"] else []))
+        for p in summary["top_procedures"]:
+            table.add_row(p["code"], f"{p['lines']:,}", *([f"{p['amount']:,.2f}"] if amount["column"] else []))
+        console.print(table)
+    if summary["top_diagnoses"]:
+        table = _table("Top diagnoses, not_covered lines", ("code", "left"), ("description", "left"),
+                       ("lines", "right"))
+        for d in summary["top_diagnoses"]:
+            table.add_row(d["code"], d["description"] or "", f"{d['lines']:,}")
+        console.print(table)
+    if summary["edits"]:
+        console.print("Edits: " + ", ".join(f"{e['edit']} {e['lines']:,}" for e in summary["edits"]),
+                      highlight=False)
+    if amount["column"]:
+        console.print(f"Amount at stake (not_covered and review lines): {amount['at_stake']:,.2f}", highlight=False)

@@ -1,0 +1,254 @@
+"""Writing a screen's output: in the format its name asks for, atomically, and never over the wrong thing.
+
+A run writes into a private directory beside the output (``.OUT.<pid>.<random>.partial/``) and renames
+the finished file into place, so a failed, interrupted or killed run leaves the previous output (or
+none) and never a half-written one.  A directory rather than a temporary file because a sink that is
+still finishing when an error arrives can re-create a file after it was removed, but cannot re-create
+a file in a directory that is gone.  A run removes the partial directories that runs of the same output
+left when they were killed (their process is gone).  Only a regular file or a new path is replaced:
+``-o /dev/null`` is refused rather than turned into a file.
+
+Every format is written from the parquet this run wrote (CSV, NDJSON and Excel are converted from it),
+and the summary is computed from that same file, never re-read from the output path another run may
+have replaced meanwhile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import stat
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from codeindex.errors import OutputError, first_line
+
+FORMATS = {".parquet": "parquet", ".csv": "csv", ".xlsx": "xlsx", ".ndjson": "ndjson", ".jsonl": "ndjson"}
+LIST_SEPARATOR = "; "  # list columns as text in CSV and Excel
+EXCEL_MAX_LINES = 1_048_575  # rows of an Excel sheet, less its header
+METADATA_KEY = "codeindex"  # the parquet key-value metadata entry that says how the output was made
+
+# Partial directories of runs that are still going: removed by the signal handler before the process exits.
+LIVE_PARTIALS: set[Path] = set()
+
+# Messages of the operating system's write errors: a failed sink with one of these is the output's fault.
+_WRITE_ERRORS = re.compile(r"no space left|disk quota|file too large|read-only file system|os error (28|122|27|30)\b",
+                           re.IGNORECASE)
+
+
+def output_format(path: str, given: str | None = None) -> str:
+    """The format of an output: ``given`` (``--format``), else the path's suffix; an unknown suffix is an error."""
+    if given:
+        return given
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        known = ", ".join(FORMATS)
+        raise OutputError(f"{path}: unknown output format {suffix or '(no suffix)'!r}: name it {known}, "
+                          "or give --format")
+    return FORMATS[suffix]
+
+
+def check_output(path: str, inputs: Sequence[Path] = (), *, replace_input: bool = False) -> Path:
+    """The output path, refused (one line) when it cannot or must not be replaced: empty, a directory, a device
+    or other non-regular file, under a regular file, or one of the input files (unless ``replace_input``)."""
+    if not path.strip():
+        raise OutputError("the output path is empty")
+    output = Path(path)
+    try:
+        info = os.stat(output)
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:  # e.g. a path under a regular file: NotADirectoryError
+        raise OutputError(f"{output}: cannot write it: {exc.strerror or first_line(exc)}") from None
+    if info is not None and stat.S_ISDIR(info.st_mode):
+        raise OutputError(f"{output}: is a directory; give a file name for the output")
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        raise OutputError(f"{output}: is not a regular file (a device, pipe or socket); only a regular file or "
+                          "a new path is replaced")
+    if info is not None and not replace_input:
+        for given in inputs:
+            with contextlib.suppress(OSError):
+                if os.path.samefile(given, output):
+                    raise OutputError(f"{output}: is an input file; write the output elsewhere "
+                                      "(or pass --replace-input)")
+    for parent in output.absolute().parents:  # the nearest existing ancestor must be a directory
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputError(f"{output}: cannot write it: {parent} is not a directory")
+            break
+    return output
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_stale_partials(output: Path) -> list[Path]:
+    """Remove the partial directories that killed runs of ``output`` left (their process is gone)."""
+    removed = []
+    for candidate in output.parent.glob(f".{glob_escape(output.name)}.*.partial"):
+        match = re.fullmatch(rf"\.{re.escape(output.name)}\.(\d+)\.\w+\.partial", candidate.name)
+        if match and candidate.is_dir() and not _pid_alive(int(match.group(1))):
+            shutil.rmtree(candidate, ignore_errors=True)
+            removed.append(candidate)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
+def remove_partial(directory: Path) -> None:
+    """Remove a partial directory, even while a late writer still adds a file to it."""
+    for _ in range(5):
+        shutil.rmtree(directory, ignore_errors=True)
+        if not directory.exists():
+            break
+    LIVE_PARTIALS.discard(directory)
+
+
+@contextlib.contextmanager
+def partial_directory(output: Path) -> Iterator[Path]:
+    """A private directory beside ``output`` for this run's files; removed when the block ends, whatever happens."""
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_partials(output)
+        directory = output.parent / f".{output.name}.{os.getpid()}.{secrets.token_hex(4)}.partial"
+        directory.mkdir()
+    except OSError as exc:
+        raise OutputError(f"{output}: cannot write it: {exc.strerror or first_line(exc)}") from None
+    LIVE_PARTIALS.add(directory)
+    try:
+        yield directory
+    finally:
+        remove_partial(directory)
+
+
+def write_error(output: Path, exc: BaseException) -> OutputError | None:
+    """The output's error for a failed write, or None when the failure is not the output's (e.g. bad input)."""
+    if isinstance(exc, OSError) or _WRITE_ERRORS.search(str(exc)):
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else first_line(exc)
+        return OutputError(f"{output}: cannot write it: {reason}")
+    return None
+
+
+def sink_parquet(plan: pl.LazyFrame, path: Path, metadata: dict[str, object] | None = None) -> None:
+    """Stream ``plan`` into a parquet file, with how it was made under the ``codeindex`` metadata key."""
+    extra = {METADATA_KEY: json.dumps(metadata, sort_keys=True)} if metadata else None
+    plan.sink_parquet(path, metadata=extra)
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """How a codeindex parquet output was made (empty for other parquet files)."""
+    text = pl.read_parquet_metadata(path).get(METADATA_KEY)
+    return json.loads(text) if text else {}
+
+
+def as_text_table(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """The output with list columns joined into text ("; "), for CSV and Excel, which have no lists."""
+    schema = frame.collect_schema()
+    return frame.with_columns(pl.col(name).list.join(LIST_SEPARATOR) for name, dtype in schema.items()
+                              if isinstance(dtype, pl.List))
+
+
+def convert(parquet: Path, fmt: str, destination: Path, summary_rows: list[tuple[str, str]] | None = None) -> None:
+    """Write the lines of ``parquet`` to ``destination`` in ``fmt`` (csv, ndjson or xlsx)."""
+    lines = pl.scan_parquet(parquet)
+    if fmt == "csv":
+        as_text_table(lines).sink_csv(destination)
+    elif fmt == "ndjson":
+        lines.sink_ndjson(destination)
+    elif fmt == "xlsx":
+        _write_excel(lines, destination, summary_rows or [])
+    else:
+        raise OutputError(f"{destination}: unknown output format {fmt!r}")
+
+
+def _write_excel(lines: pl.LazyFrame, destination: Path, summary_rows: list[tuple[str, str]]) -> None:
+    try:
+        from xlsxwriter import Workbook
+    except ImportError as exc:
+        raise OutputError(f"{destination}: Excel output needs the report extra "
+                          f"(pip install 'codeindex-claims[report]'): {exc}") from None
+    count = lines.select(pl.len()).collect().item()
+    if count > EXCEL_MAX_LINES:
+        raise OutputError(f"{destination}: an Excel sheet holds at most {EXCEL_MAX_LINES:,} lines and this output "
+                          f"has {count:,}; write .parquet or .csv instead")
+    frame = as_text_table(lines).collect()
+    frame = frame.with_columns(pl.col(pl.Categorical, pl.Enum).cast(pl.String))
+    with Workbook(destination) as workbook:
+        frame.write_excel(workbook, worksheet="lines", autofit=False)
+        pl.DataFrame(summary_rows, schema=["summary", "value"], orient="row").write_excel(
+            workbook, worksheet="summary", autofit=True)
+
+
+def write_output(plan: pl.LazyFrame, output: Path, fmt: str = "parquet", *, metadata: dict[str, object] | None = None,
+                 summarize: Callable[[pl.LazyFrame], dict[str, Any]] | None = None,
+                 sheet: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None,
+                 phase: Callable[[str], None] | None = None) -> dict[str, Any] | None:
+    """Write ``plan`` to ``output`` in ``fmt``, atomically; return ``summarize`` of what was written.
+
+    The lines are streamed into a parquet file in a private partial directory; the summary is
+    computed from that file; other formats are converted from it (Excel with a ``sheet`` of the
+    summary); the finished file is renamed into place.  A failed write names the output; an error
+    from the input while streaming is raised as it came (the caller names the input).
+    """
+    with partial_directory(output) as directory:
+        lines = directory / "lines.parquet"
+        try:
+            sink_parquet(plan, lines, metadata)
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise (write_error(output, exc) or exc) from None
+        if phase:
+            phase("summarizing")
+        summary = summarize(pl.scan_parquet(lines)) if summarize else None
+        try:
+            final = lines
+            if fmt != "parquet":
+                if phase:
+                    phase(f"writing {fmt}")
+                final = directory / output.name
+                convert(lines, fmt, final, sheet(summary) if sheet and summary else None)
+            publish(final, output)
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise (write_error(output, exc) or OutputError(f"{output}: cannot write it: {first_line(exc)}")) \
+                from None
+    return summary
+
+
+def write_atomically(plan: pl.LazyFrame, output: Path) -> None:
+    """Stream ``plan`` into a parquet file at ``output``, atomically (the library's way to write a screen)."""
+    write_output(plan, check_output(str(output)), "parquet")
+
+
+def publish(temporary: Path, output: Path) -> None:
+    """Give a finished file the usual permissions and rename it into place (atomic on one file system)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)
+    os.replace(temporary, output)
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write a small text file (a JSON summary, an HTML report) as outputs are written: whole or not at all."""
+    check_output(str(path))
+    with partial_directory(path) as directory:
+        temporary = directory / path.name
+        try:
+            temporary.write_text(text, encoding="utf-8")
+            publish(temporary, path)
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot write it: {exc.strerror or first_line(exc)}") from None
