@@ -32,7 +32,7 @@ from codeindex.policy.model import ICD10_START
 from codeindex.screen.columns import ERAS, RESULT, dx_column
 from codeindex.screen.diagnoses import DiagnosisCodes
 from codeindex.screen.edits import classify_diagnoses, classify_procedures
-from codeindex.screen.explain import EMPTY, addon_primaries, explain
+from codeindex.screen.explain import EMPTY, explain
 from codeindex.screen.layouts import LineColumns
 
 EditsMode = Literal["policy", "all"]
@@ -131,7 +131,8 @@ class _Plan:
 
     def primaries(self, lines: pl.LazyFrame, procedures: pl.DataFrame, engine: str) -> pl.DataFrame:
         """The (claim, code) pairs of lines whose code is an add-on's primary, each once."""
-        values = addon_primaries(procedures)
+        primaries = procedures.filter(pl.col("add_on").fill_null(False))["primary"].unique()
+        values = procedures.filter(pl.col("code").is_in(primaries.implode()))["procedure"].unique().to_list()
         code = dict(procedures.select("procedure", "code").unique().iter_rows())
         return (lines.filter(_text(self.cols.procedure).is_in(pl.Series(values, dtype=pl.String).implode()))
                 .select(claim=self.claim(), code=_text(self.cols.procedure).replace_strict(
@@ -267,7 +268,7 @@ def _one_of(expr: pl.Expr, values: pl.Series) -> pl.Expr:
 
 def _placed(results: pl.DataFrame, picked: pl.Series, unscreened: pl.DataFrame) -> pl.DataFrame:
     """The result of each line: the n-th picked line takes row n of ``results``, any other the unscreened row."""
-    table = pl.concat([results, unscreened], how="vertical")
+    table = pl.concat([results, unscreened], how="vertical", rechunk=True)  # a gather from one chunk is far cheaper
     # Every line points at the last row, then the picked ones at theirs.
     position = pl.repeat(results.height, picked.len(), dtype=pl.UInt32, eager=True)
     position = position.scatter(picked.arg_true(), pl.int_range(results.height, dtype=pl.UInt32, eager=True))

@@ -21,17 +21,25 @@ from codeindex.screen.columns import DIAGNOSIS, RANGE_SEPARATOR, dx_column
 from codeindex.screen.edits import nonempty
 
 LIST_SEPARATOR = "\x1e"  # joins a line's matched values before they become a list; never in a code
-TRAITS = ["not_covered", "ranges", "label", "covered", "edits"]  # what makes a class: all but the text
+TRAITS = ["not_covered", "ranges", "label", "covered", "edits", "padded"]  # what makes a class: all but the text
 
-DIAGNOSIS_FACTS = {  # what a screened line's diagnoses say, one row per line ("row" orders them)
+DIAGNOSIS_FACTS = {  # what a screened line's diagnoses say, one row per line, in order
     "row": pl.UInt32,
+    "dx_key": pl.Int64,  # the line's classes in column order, as a row of DIAGNOSIS_KEYS
     "matched": pl.String,  # the values in a not-covered range, in column order, joined by LIST_SEPARATOR
-    "n_dx": pl.Int64,  # how many
-    "first_label": pl.String,  # the label of its first not-covered range
-    "covered_dx": pl.String,  # the first value in a covered range
+    "covered_id": pl.UInt32,  # the first value in a covered range, as an index of DiagnosisCodes.values
+    "dx_notes": pl.String,  # the values' notes, "; "-joined
+}
+
+DIAGNOSIS_KEYS = {  # what a line's diagnosis classes in column order say together; few distinct per screen
+    "dx_key": pl.Int64,
+    "n_dx": pl.Int64,  # how many values lie in a not-covered range
+    "first_label": pl.String,  # the label of the first one's first not-covered range
+    "has_covered": pl.Boolean,  # some value lies in a covered range
     "ranges": pl.String,  # the matched values' not-covered ranges, each once, joined by RANGE_SEPARATOR
     "dx_edits": pl.String,  # the values' edits, each once, comma-joined
-    "dx_notes": pl.String,  # the values' notes, "; "-joined
+    "has_notes": pl.Boolean,  # some value has a note (an edit): the line's notes are gathered cell by cell
+    "padded": pl.Boolean,  # some matched value is written with spaces around it: the line's list is trimmed
 }
 
 
@@ -58,8 +66,9 @@ class _Classes:
     (value, era) at ``value id + era offset``, its class and its row in ``said`` (1-based; 0 for none)."""
 
     def __init__(self, said: pl.DataFrame, width: int) -> None:
-        said = said.with_columns(
-            ranges=pl.col("ranges").str.split(RANGE_SEPARATOR), edits=pl.col("edits").str.split(","))
+        said = said.with_columns(  # padded: written with spaces around it, which the text leaves out
+            ranges=pl.col("ranges").str.split(RANGE_SEPARATOR), edits=pl.col("edits").str.split(","),
+            padded=pl.col("value") != pl.col("text"))
         classes = (said.select(TRAITS).unique(maintain_order=True)
                    .sort("not_covered", descending=True, maintain_order=True))
         self.table = classes.with_row_index("class", offset=1)
@@ -99,50 +108,70 @@ class _Classes:
                  .join(self.table, on="class").sort("k", "column"))
         said = cells.group_by("k").agg(
             n_dx=pl.col("not_covered").sum().cast(pl.Int64),
-            first_label=pl.col("label").filter("not_covered").first(),
+            first_label=pl.col("label").filter("not_covered").first(), has_covered=pl.col("covered").any(),
+            padded=(pl.col("padded") & pl.col("not_covered")).any(),
             ranges=pl.col("ranges").filter("not_covered").list.explode(keep_nulls=False, empty_as_null=False)
             .unique(maintain_order=True).str.join(RANGE_SEPARATOR),
             dx_edits=pl.col("edits").list.explode(keep_nulls=False, empty_as_null=False)
             .unique(maintain_order=True).str.join(","))
         return keys.with_row_index("k").join(said, on="k", how="left").select(
             *keys.columns, n_dx=pl.col("n_dx").fill_null(0), first_label="first_label",
+            has_covered=pl.col("has_covered").fill_null(False), has_notes=pl.col("dx_edits").is_not_null(),
+            padded=pl.col("padded").fill_null(False),
             ranges=nonempty(pl.col("ranges")), dx_edits=nonempty(pl.col("dx_edits")))
 
 
-def diagnosis_facts(lines: pl.DataFrame, codes: DiagnosisCodes, said: pl.DataFrame) -> pl.DataFrame:
-    """``DIAGNOSIS_FACTS`` of the screened ``lines`` (``LINE`` with their diagnoses; ``codes`` their cells as
-    integers), from ``said`` (``DIAGNOSIS``: what the values say)."""
+@dataclass(frozen=True)
+class DiagnosisFacts:
+    """What the screened lines' diagnoses say: ``lines`` (``DIAGNOSIS_FACTS``, one row per line, in order) and
+    ``keys`` (``DIAGNOSIS_KEYS``: what the lines' classes in column order say together, by ``dx_key``)."""
+
+    lines: pl.DataFrame
+    keys: pl.DataFrame
+
+
+def diagnosis_facts(lines: pl.DataFrame, codes: DiagnosisCodes, said: pl.DataFrame) -> DiagnosisFacts:
+    """The facts of the screened ``lines`` (``LINE`` with their diagnoses; ``codes`` their cells as integers),
+    from ``said`` (``DIAGNOSIS``: what the values say)."""
     dx_count = codes.ids.width - 1
     said = said.cast(DIAGNOSIS).join(  # type: ignore[arg-type]
         codes.values.to_frame().with_row_index("id"), on="value")
     classes = _Classes(said, codes.values.len())
     class_at = pl.lit(classes.class_at)
+    ids = [pl.col(f"id{i}") for i in range(dx_count)]
     offset = classes.era_offset(pl.col("era"))
-    positions = pl.concat([codes.ids, lines.select(offset=offset)], how="horizontal").select(
-        "row", *((pl.col(f"id{i}").cast(pl.Int64) + pl.col("offset")).alias(f"position{i}") for i in range(dx_count)))
-    cells = positions.with_columns(class_at.gather(f"position{i}").fill_null(0).alias(f"class{i}")
-                                   for i in range(dx_count))
-    keys = cells.select("row", *classes.keys(dx_count))
-    key_columns = keys.columns[1:]
-    keyed = keys.join(classes.by_key(keys.select(key_columns).unique(), dx_count), on=key_columns,
-                      how="left", maintain_order="left")
+    cells = pl.concat([codes.ids, lines.select(offset=offset)], how="horizontal").with_columns(
+        (pl.col(f"id{i}").cast(pl.Int64) + pl.col("offset")).alias(f"position{i}") for i in range(dx_count)
+    ).with_columns(class_at.gather(f"position{i}").fill_null(0).alias(f"class{i}") for i in range(dx_count))
+    keys = cells.select(*classes.keys(dx_count))
+    if keys.width == 1:  # the classes fit one integer: it is the key
+        dx_key, distinct = keys.to_series().alias("dx_key"), keys.unique().with_columns(dx_key=pl.col("key0"))
+    else:  # number the distinct keys
+        distinct = keys.unique().with_row_index("dx_key").with_columns(pl.col("dx_key").cast(pl.Int64))
+        dx_key = keys.join(distinct, on=keys.columns, how="left", maintain_order="left")["dx_key"]
+    said_by_key = distinct.join(classes.by_key(distinct.select(keys.columns), dx_count), on=keys.columns,
+                                how="left")
     in_class = [pl.col(f"class{i}") for i in range(dx_count)]
+    matched_at = [(c > 0) & (c <= classes.not_covered) for c in in_class]
     dx = [pl.col(dx_column(i)) for i in range(dx_count)]
-    matched = pl.concat_str([pl.when((c > 0) & (c <= classes.not_covered)).then(value)
-                             for c, value in zip(in_class, dx, strict=True)],
+    matched = pl.concat_str([pl.when(m).then(value) for m, value in zip(matched_at, dx, strict=True)],
                             separator=LIST_SEPARATOR, ignore_nulls=True)
-    if said.filter(pl.col("not_covered"), pl.col("value") != pl.col("text")).height:  # some need trimming
-        matched = matched.str.replace_all(rf"\s*{LIST_SEPARATOR}\s*", LIST_SEPARATOR).str.strip_chars()
-    covered = pl.lit(None, pl.String)
+    covered_id = pl.lit(None, pl.UInt32)
     if classes.has_covered:
         is_covered = pl.lit(pl.Series([False, *classes.table["covered"]]))
-        covered = pl.coalesce(*(pl.when(is_covered.gather(c)).then(value.str.strip_chars())
-                                for c, value in zip(in_class, dx, strict=True)), pl.lit(None, pl.String))
-    texts = pl.concat([cells, lines.select(dx_column(i) for i in range(dx_count))], how="horizontal").select(
-        matched=nonempty(matched), covered_dx=covered)
-    return (pl.concat([keyed, texts], how="horizontal")
-            .join(_notes(cells, dx_count, classes), on="row", how="left", maintain_order="left")
-            .select(DIAGNOSIS_FACTS.keys()))
+        covered_id = pl.coalesce(*(pl.when(is_covered.gather(c)).then(i) for c, i in zip(in_class, ids, strict=True)),
+                                 pl.lit(None, pl.UInt32))
+    facts = pl.concat([cells, lines.select(dx_column(i) for i in range(dx_count))], how="horizontal").select(
+        "row", dx_key=dx_key, matched=nonempty(matched), covered_id=covered_id)
+    padded = facts.select(pl.col("dx_key").is_in(said_by_key.filter("padded")["dx_key"].implode())).to_series()
+    if padded.any():  # the few lines with a matched value written with spaces around it: trim them
+        trimmed = facts.filter(padded).select(pl.col("matched").str.replace_all(
+            rf"\s*{LIST_SEPARATOR}\s*", LIST_SEPARATOR).str.strip_chars()).to_series()
+        facts = facts.with_columns(facts["matched"].scatter(padded.arg_true(), trimmed))
+    noted = cells.filter(dx_key.is_in(said_by_key.filter("has_notes")["dx_key"].implode()))
+    return DiagnosisFacts(
+        lines=facts.join(_notes(noted, dx_count, classes), on="row", how="left", maintain_order="left"),
+        keys=said_by_key.select(DIAGNOSIS_KEYS.keys()))
 
 
 def _notes(cells: pl.DataFrame, dx_count: int, classes: _Classes) -> pl.DataFrame:

@@ -1,11 +1,13 @@
 """The explanation of screened lines: determination, reason, matched ranges and edits.
 
 Everything a procedure value or a diagnosis value has to say was worked out once per
-distinct value (``edits``).  Here a line gathers what its values say: its procedure's
-row by one join on (value, era), and each diagnosis column's row by one lookup per column
-(no unpivot, no group by line), so the cost per line is a few vectorized steps whatever
-share of the input is screened.  Then four small steps, each a polars expression over
-those facts: ``determination``, ``reason``, ``line_edits`` and the matched lists.
+distinct value (``edits``), and a line's diagnosis columns were read as integers
+(``diagnoses``).  What decides a line's result, but for the values it quotes, is its
+*explanation key*: its procedure value and era, its diagnoses' classes in column order,
+and a few flags (add-on alone, unreadable date or version).  Lines share few keys, so
+``determination``, ``line_edits``, the matched ranges and the parts of the reason are
+polars expressions evaluated once per distinct key, and each line takes its key's row.
+Only the reason, which quotes the line's own diagnoses, is put together line by line.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from typing import Final
 import polars as pl
 
 from codeindex.policy.compiled import CompiledPolicy
-from codeindex.screen.columns import LINE, RANGE_SEPARATOR, RESULT
-from codeindex.screen.diagnoses import LIST_SEPARATOR, DiagnosisCodes, diagnosis_facts
+from codeindex.screen.columns import RANGE_SEPARATOR, RESULT
+from codeindex.screen.diagnoses import LIST_SEPARATOR, DiagnosisCodes, DiagnosisFacts, diagnosis_facts
 
 EMPTY = pl.lit([], dtype=pl.List(pl.String))
 ENGINE: Final = "in-memory"  # the engine for the screened lines' frames: less start-up than streaming
+KEY_COLUMNS = ["procedure_key", "dx_key", "flags"]  # a line's explanation key
 
 
 def _written(column: str) -> pl.Expr:
@@ -30,37 +33,50 @@ def _written(column: str) -> pl.Expr:
 def determination() -> pl.Expr:
     """Not covered, review, covered or not applicable: the procedure's rule, and its diagnoses' say under
     "covered if criteria are met" (a covered diagnosis: review; a not-covered one: not covered)."""
-    criteria = (pl.when(pl.col("covered_dx").is_not_null()).then(pl.lit("review"))
+    criteria = (pl.when(pl.col("has_covered")).then(pl.lit("review"))
                 .when(pl.col("n_dx") > 0).then(pl.lit("not_covered")).otherwise(pl.lit("review")))
     return pl.when(pl.col("rule") == "criteria").then(criteria).otherwise(pl.col("determination"))
 
 
-def reason(policy: CompiledPolicy) -> pl.Expr:
-    """A sentence a person can act on: the procedure's part (``head``), what the diagnoses add, the notes."""
-    n_dx = pl.col("n_dx")
-    dx_found = pl.format("diagnosis {} is in {}", pl.col("first_dx"), pl.col("first_label")) + pl.when(
-        n_dx > 1).then(pl.format(" (and {} more)", n_dx - 1)).otherwise(pl.lit(""))
-    diagnoses = (
-        pl.when(pl.col("rule") == "not_covered").then(
-            pl.when(n_dx > 0).then(dx_found).otherwise(pl.lit("it is not covered whatever the diagnosis")))
-        .when(pl.col("rule") == "criteria").then(
-            pl.when(pl.col("covered_dx").is_not_null()).then(
-                pl.format("diagnosis {} is in its covered list: review the criteria", pl.col("covered_dx")))
-            .when(n_dx > 0).then(pl.concat_str(dx_found, pl.lit(" and no diagnosis is in its covered list")))
-            .otherwise(pl.lit("no diagnosis on the line is in its lists: review the criteria")))
-        .otherwise(pl.lit("")))
-    notes = pl.concat_str(
-        pl.col("dx_notes"),
-        pl.when(pl.col("addon_alone") & pl.col("claim").is_null()).then(pl.format(
+def reason_parts() -> dict[str, pl.Expr]:
+    """The parts of the reason an explanation key decides: up to the quoted diagnosis (``reason_head``), which
+    diagnosis it quotes (``quotes``: ``first_dx``, ``covered_dx`` or null), what follows it (``reason_tail``),
+    and the add-on's note."""
+    n_dx, criteria, nc = pl.col("n_dx"), pl.col("rule") == "criteria", pl.col("rule") == "not_covered"
+    more = pl.when(n_dx > 1).then(pl.format(" (and {} more)", n_dx - 1)).otherwise(pl.lit(""))
+    found = pl.concat_str(pl.lit(" is in "), pl.col("first_label"), more)  # after "diagnosis <first_dx>"
+    quotes = (pl.when(criteria & pl.col("has_covered")).then(pl.lit("covered_dx"))
+              .when((nc | criteria) & (n_dx > 0)).then(pl.lit("first_dx")))
+    fixed = (pl.when(nc).then(pl.lit("it is not covered whatever the diagnosis"))
+             .when(criteria).then(pl.lit("no diagnosis on the line is in its lists: review the criteria"))
+             .otherwise(pl.lit("")))
+    return {
+        "quotes": quotes,
+        "reason_head": pl.concat_str(pl.col("head"), pl.when(quotes.is_not_null()).then(pl.lit("diagnosis "))
+                                     .otherwise(fixed)),
+        "reason_tail": (pl.when(quotes == "covered_dx").then(pl.lit(" is in its covered list: review the criteria"))
+                        .when(quotes.is_not_null() & criteria)
+                        .then(pl.concat_str(found, pl.lit(" and no diagnosis is in its covered list")))
+                        .when(quotes.is_not_null()).then(found).otherwise(pl.lit(""))),
+        "addon_note": (pl.when(pl.col("addon_alone") & pl.col("claim_missing")).then(pl.format(
             "add-on {} has no claim id, so its primary {} cannot be found on its claim", "code", "primary"))
-        .when(pl.col("addon_alone")).then(pl.format(
-            "add-on {} is billed without its primary {} on the claim", "code", "primary")),
-        pl.when(pl.col("bad_date")).then(pl.format("the date of service '{}' cannot be read", pl.col("date_raw"))),
-        pl.when(pl.col("bad_version")).then(pl.format("the ICD version '{}' cannot be read", pl.col("version_raw"))),
+            .when(pl.col("addon_alone")).then(pl.format(
+                "add-on {} is billed without its primary {} on the claim", "code", "primary"))),
+    }
+
+
+def reason() -> pl.Expr:
+    """A sentence a person can act on: the key's parts around the diagnosis it quotes, then the notes."""
+    quoted = (pl.when(pl.col("quotes") == "first_dx").then(pl.col("first_dx"))
+              .when(pl.col("quotes") == "covered_dx").then(pl.col("covered_dx")))
+    notes = pl.concat_str(
+        pl.col("dx_notes"), pl.col("addon_note"),
+        pl.format("the date of service '{}' cannot be read", pl.when("bad_date").then("date_raw")),
+        pl.format("the ICD version '{}' cannot be read", pl.when("bad_version").then("version_raw")),
         separator="; ", ignore_nulls=True)
-    return pl.concat_str(pl.col("head"), diagnoses,
-                         pl.when(notes != "").then(pl.concat_str(pl.lit("; "), notes)).otherwise(pl.lit("")),
-                         pl.lit("."))
+    return pl.concat_str(pl.col("reason_head"), quoted, pl.col("reason_tail"),
+                         pl.when(notes != "").then(pl.concat_str(pl.lit("; "), notes)), pl.lit("."),
+                         ignore_nulls=True)
 
 
 def line_edits() -> pl.Expr:
@@ -75,13 +91,10 @@ def line_edits() -> pl.Expr:
     return pl.when(joined == "").then(EMPTY).otherwise(joined.str.split(",").list.unique(maintain_order=True))
 
 
-def _matched_lists(named: pl.Expr) -> dict[str, pl.Expr]:
-    """``matched_dx`` and ``matched_dx_ranges``: empty lists on a line whose procedure the policy names and
-    no diagnosis matched, and on every other screened line."""
-    matched = pl.col("matched")
+def matched_ranges() -> pl.Expr:
+    """The not-covered ranges the line's diagnoses lie in, each once (empty where nothing matched)."""
     ranges = pl.col("ranges").str.split(RANGE_SEPARATOR).list.unique(maintain_order=True)
-    return {"matched_dx": pl.when(named).then(matched.fill_null(EMPTY)).otherwise(EMPTY),
-            "matched_dx_ranges": pl.when(named).then(ranges.fill_null(EMPTY)).otherwise(EMPTY)}
+    return pl.when(pl.col("named")).then(ranges.fill_null(EMPTY)).otherwise(EMPTY)
 
 
 def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame, diagnoses: pl.DataFrame,
@@ -92,51 +105,69 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
     lines' values say (``PROCEDURE``, ``DIAGNOSIS``); ``primaries`` holds the (claim, code) pairs of the
     input's lines whose code is an add-on's primary.
     """
-    facts = pl.concat([_procedure_facts(lines, procedures), diagnosis_facts(lines, codes, diagnoses).drop("row")],
-                      how="horizontal")
+    dx = diagnosis_facts(lines, codes, diagnoses)
+    procedure_key, said = _procedure_keys(lines, procedures)
+    facts = pl.concat([lines.select("row", "claim", "era", "date_raw", "date", "version_raw", "version_era"),
+                       procedure_key.to_frame(), dx.lines.drop("row")], how="horizontal")
+    add_on_keys = said.filter("add_on").select("procedure_key", "primary")
+    add_ons = facts.filter(pl.col("procedure_key").is_in(add_on_keys["procedure_key"].implode())).join(
+        add_on_keys, on="procedure_key")
+    alone = add_ons.join(primaries.rename({"code": "primary"}), on=["claim", "primary"], how="anti")["row"]
     facts = facts.with_columns(
-        addon_alone=pl.col("row").is_in(_add_ons_alone(facts, primaries).implode()),
+        addon_alone=pl.col("row").is_in(alone.implode()),
+        claim_missing=pl.col("claim").is_null(),
         # A date that is there but cannot be read, whatever else told the era (icd_version, --icd-version).
         bad_date=_written("date_raw") & pl.col("date").is_null(),
         # An icd_version that names no version: the era came from the date or the default.
-        bad_version=_written("version_raw") & pl.col("version_era").is_null(),
-        matched=pl.col("matched").str.split(LIST_SEPARATOR),
-    ).with_columns(first_dx=pl.col("matched").list.first())
-    named = pl.col("coverage").is_not_null()
-    return facts.lazy().select(
+        bad_version=_written("version_raw") & pl.col("version_era").is_null())
+    # What decides the line's result but the values it quotes, as one integer (procedure key, dx key, flags).
+    facts = facts.with_columns(flags=pl.sum_horizontal(pl.col(flag).cast(pl.Int64) * 2**bit
+                                                       for bit, flag in enumerate(FLAGS)))
+    distinct = facts.select(KEY_COLUMNS).unique()
+    explained = _explained_keys(distinct, said, dx)
+    texts = pl.lit(codes.values.str.strip_chars())  # a quoted diagnosis, by its index
+    return facts.join(explained, on=KEY_COLUMNS, how="left", maintain_order="left").with_columns(
+        matched=pl.col("matched").str.split(LIST_SEPARATOR), covered_dx=texts.gather("covered_id"),
+    ).with_columns(first_dx=pl.col("matched").list.first()).select(
         policy=pl.lit(policy.id, pl.String),
         policy_version="era",
-        determination=determination(),
-        reason=reason(policy),
-        matched_procedure_range="range",
-        **_matched_lists(named),
-        edits=line_edits(),
-    ).cast(RESULT).collect(engine=ENGINE)  # type: ignore[arg-type]
+        determination="determination",
+        reason=reason(),
+        matched_procedure_range="matched_procedure_range",
+        matched_dx=pl.when("named").then(pl.col("matched").fill_null(EMPTY)).otherwise(EMPTY),
+        matched_dx_ranges="matched_dx_ranges",
+        edits="edits",
+    ).cast(RESULT)  # type: ignore[arg-type]
 
 
-def _procedure_facts(lines: pl.DataFrame, procedures: pl.DataFrame) -> pl.DataFrame:
-    """The lines (``LINE`` columns) with what their procedure value says in their era (``PROCEDURE``), in order.
-    Joined on a small integer (the value's index among the lines' values, and the era's) rather than on text."""
+def _procedure_keys(lines: pl.DataFrame, procedures: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
+    """Each line's ``procedure_key`` (its procedure value's index among the lines' values, and its era's), and
+    what each key says (``PROCEDURE`` by ``procedure_key``): a small integer, so lines are never joined on text."""
     categories = pl.Categories.random()
     values = lines.select(pl.col("procedure").cast(pl.Categorical(categories)))  # holds the mapping below
     index = pl.concat([categories.to_series(), pl.Series([None], dtype=pl.String)]).rename("procedure")
     era_index = pl.col("era").replace_strict({"icd9": 0, "icd10": 1}, default=2, return_dtype=pl.Int64)
-    key = pl.col("id").fill_null(index.len() - 1).cast(pl.Int64) * 3 + era_index
+    key = (pl.col("id").fill_null(index.len() - 1).cast(pl.Int64) * 3 + era_index).alias("procedure_key")
     said = (index.to_frame().with_row_index("id").join(procedures, on="procedure", nulls_equal=True)
-            .select(key.alias("key"), pl.exclude("id", "procedure", "era")))
-    keyed = pl.concat([lines, values.select(id=pl.col("procedure").to_physical())],
-                      how="horizontal").with_columns(key=key)
-    return keyed.join(said, on="key", how="left", maintain_order="left").select(*LINE, *said.columns[1:])
+            .select(key, pl.exclude("id", "era")))
+    ids = pl.concat([values.select(id=pl.col("procedure").to_physical()), lines.select("era")], how="horizontal")
+    return ids.select(key)["procedure_key"], said.with_columns(pl.col("add_on").fill_null(False))
 
 
-def _add_ons_alone(facts: pl.DataFrame, primaries: pl.DataFrame) -> pl.Series:
-    """The rows of add-on lines whose claim has no line of their primary (a line with no claim id is on no
-    claim, so it has none)."""
-    add_ons = facts.filter(pl.col("add_on").fill_null(False)).select("row", "claim", "primary")
-    return add_ons.join(primaries.rename({"code": "primary"}), on=["claim", "primary"], how="anti")["row"]
+FLAGS = ("addon_alone", "claim_missing", "bad_date", "bad_version")  # a line's flags, bit by bit in ``flags``
 
 
-def addon_primaries(procedures: pl.DataFrame) -> list[str]:
-    """The procedure values whose code is some add-on's primary (their lines are looked for on claims)."""
-    primaries = procedures.filter(pl.col("add_on").fill_null(False))["primary"].unique()
-    return procedures.filter(pl.col("code").is_in(primaries.implode()))["procedure"].unique().to_list()
+def _explained_keys(distinct: pl.DataFrame, said: pl.DataFrame, dx: DiagnosisFacts) -> pl.DataFrame:
+    """Each distinct explanation key (``KEY_COLUMNS``), what its procedure and diagnoses say that the reason
+    quotes, and its results."""
+    keys = distinct.join(said, on="procedure_key", how="left").join(dx.keys, on="dx_key", how="left")
+    keys = keys.with_columns(named=pl.col("coverage").is_not_null(),
+                             **{flag: pl.col("flags") // 2**bit % 2 == 1 for bit, flag in enumerate(FLAGS)})
+    return keys.with_columns(
+        determination=determination(),
+        matched_procedure_range="range",
+        matched_dx_ranges=matched_ranges(),
+        edits=line_edits(),
+        **reason_parts(),
+    ).select(*KEY_COLUMNS, "named", "determination", "matched_procedure_range", "matched_dx_ranges", "edits",
+             "quotes", "reason_head", "reason_tail", "addon_note")
