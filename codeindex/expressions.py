@@ -1,24 +1,25 @@
 """The core as a polars expression namespace: ``pl.col("dx1").codeindex.normalize("icd9")``.
 
 Claim files hold millions of codes but few distinct ones, so each method reads the distinct values
-of its column once per batch (and keeps the column's name): a value spelled as a defined code of the
-system's code set (short or decimal, as the set writes it: nearly all of them) is found by a binary
-search in the set's sorted spellings, any other value goes through the parser once, and a join
-carries the answers back to the rows.  No Python runs per row.  A test holds every method to the
-scalar API (``parse_code``, ``CodeSet.defined`` / ``billable``, ``CodeRange.match``) over whole code
-sets.
+of its column once per batch (and keeps the column's name): a value spelled as a code of a bundled
+release (short or decimal, as the code sets write them: nearly all of them) is found by a binary
+search in the sorted spellings of every release's codes, which carry each code's keys and its status
+in every release; any other value goes through the parser once; a join carries the answers back to
+the rows.  No Python runs per row.  A test holds every method to the scalar API (``parse_code``,
+``CodeSet.defined`` / ``billable`` of a dated release, ``CodeRange.match``) over whole code sets.
 
 Importing ``codeindex`` registers the namespace.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from functools import cache
 from typing import Literal
 
 import polars as pl
 
-from codeindex.codesets import CodeSet, Release, code_set, has_code_set
+from codeindex.codesets import CodeSet, _decimal, code_set, has_code_set, history, releases
 from codeindex.errors import InvalidCodeError
 from codeindex.ranges import CodeRange, parse_range
 from codeindex.systems import parse_code, system_name
@@ -32,19 +33,19 @@ code set defines it and bills it (null when the system has no code set, or the v
 
 
 @cache
-def _spellings(system: str, release: Release) -> pl.DataFrame:
-    """The defined codes of one release of a system's code set by each spelling, sorted, with their decimal
-    form."""
-    spellings = code_set(system, release=release.name).spellings
-    # The decimal form is the spelling with a dot, or the short form when the code has none (410, V15, A00).
-    decimal = (spellings.group_by("short")
-               .agg(decimal=pl.col("spelling").sort_by(pl.col("spelling").str.contains(".", literal=True)).last()))
-    return spellings.join(decimal, on="short", how="left", maintain_order="left").select(
-        "spelling", "short", "decimal", "lo", "hi", defined=pl.lit(True), billable="billable")
+def _spellings(system: str) -> pl.DataFrame:
+    """Every code a bundled release of the system defines, by each way it is written (short and decimal),
+    sorted by spelling: its forms, its keys (over every release, as ``parse_code`` gives them) and, one
+    column per release, its status there (0 absent, 1 defined, 2 billable)."""
+    names = [r.name for r in releases(system)]
+    keyed = history(system).select("short", "lo", "hi", *names, decimal=_decimal(system, pl.col("short")))
+    spelled = [keyed.with_columns(spelling="short"),
+               keyed.filter(pl.col("decimal") != pl.col("short")).with_columns(spelling="decimal")]
+    return pl.concat(spelled).sort("spelling")
 
 
 def _parsed(values: list[str], system: str, codes: CodeSet | None) -> pl.DataFrame:
-    """The fields of values the code set does not spell, through the parser, one call per value."""
+    """The fields of values the code sets do not spell, through the parser, one call per value."""
     rows: list[tuple[str, str | None, str | None, int | None, int | None, bool | None, bool | None]] = []
     for value in values:
         try:
@@ -58,15 +59,18 @@ def _parsed(values: list[str], system: str, codes: CodeSet | None) -> pl.DataFra
 
 
 def _fields_of(values: pl.Series, system: str, codes: CodeSet | None) -> pl.DataFrame:
-    """Each value of a text Series (``value``) with its FIELDS in ``system`` (defined and billable in
-    ``codes``, when the system has a code set), computed once per distinct value."""
+    """Each value of a text Series (``value``) with its FIELDS in ``system`` (defined and billable in the
+    release ``codes``, when the system has code sets), computed once per distinct value."""
     distinct = values.unique().drop_nulls()
     tables = []
     if codes is not None:
-        table = _spellings(system, codes.release)
+        table = _spellings(system)
         at = table["spelling"].search_sorted(distinct).clip(upper_bound=table.height - 1)
         spelled = (table["spelling"].gather(at) == distinct).fill_null(False)
-        tables.append(table[at].filter(spelled).rename({"spelling": "value"}))
+        status = pl.col(codes.release.name)
+        tables.append(table[at].filter(spelled).select(
+            pl.col("spelling").alias("value"), "short", "decimal", "lo", "hi", defined=status > 0,
+            billable=status == 2))
         distinct = distinct.filter(~spelled)
     tables.append(_parsed(distinct.to_list(), system, codes))
     found = pl.concat(tables, how="vertical")
@@ -95,10 +99,11 @@ class CodeExpressions:
     def __init__(self, expr: pl.Expr) -> None:
         self._expr = expr
 
-    def _answer(self, system: str, answer: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-        """``answer``, an expression over a value's ``value`` and FIELDS, for each value of the column."""
+    def _answer(self, system: str, answer: pl.Expr, dtype: pl.DataType, on: date | None = None) -> pl.Expr:
+        """``answer``, an expression over a value's ``value`` and FIELDS (defined and billable in the release
+        in force ``on`` a date, else the newest), for each value of the column."""
         name = system_name(system)  # an unknown system is an error now, not at collect
-        codes = code_set(name) if has_code_set(name) else None
+        codes = code_set(name, on=on) if has_code_set(name) else None
 
         def per_batch(values: pl.Series) -> pl.Series:
             return _fields_of(_as_text(values), name, codes).select(answer).to_series().alias(values.name)
@@ -116,17 +121,18 @@ class CodeExpressions:
         """Whether each value is a valid code of the system by its form (``is_valid``); null for null."""
         return self._answer(system, _given(pl.col("short").is_not_null()), pl.Boolean())
 
-    def is_defined(self, system: str) -> pl.Expr:
-        """Whether each value is a code of the system's official code set, billable or a parent of billable
-        codes (``CodeSet.defined``); false for an invalid value, null for null."""
+    def is_defined(self, system: str, on: date | None = None) -> pl.Expr:
+        """Whether each value is a code of the system's official code set (the release in force ``on`` a date,
+        else the newest), billable or a parent of billable codes (``CodeSet.defined``); false for an invalid
+        value, null for null."""
         code_set(system)  # a system without a code set (CPT) is an error now
-        return self._answer(system, _given(pl.col("defined").fill_null(False)), pl.Boolean())
+        return self._answer(system, _given(pl.col("defined").fill_null(False)), pl.Boolean(), on)
 
-    def is_billable(self, system: str) -> pl.Expr:
-        """Whether each value is a billable (leaf) code of the system's code set; false for an invalid value,
-        null for null."""
+    def is_billable(self, system: str, on: date | None = None) -> pl.Expr:
+        """Whether each value is a billable (leaf) code of the system's code set (the release in force ``on``
+        a date, else the newest); false for an invalid value, null for null."""
         code_set(system)
-        return self._answer(system, _given(pl.col("billable").fill_null(False)), pl.Boolean())
+        return self._answer(system, _given(pl.col("billable").fill_null(False)), pl.Boolean(), on)
 
     def match(self, code_range: str | CodeRange, system: str | None = None) -> pl.Expr:
         """How each code's leaf span meets a range (``CodeRange.match``): ``contained``, ``partial``, or null

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -161,37 +162,43 @@ def test_a_remote_uri_that_cannot_be_read_is_an_input_error() -> None:
 
 # ---- the expression namespace, held to the scalar API over whole code sets ----------------------------------
 
-def _scalar(text: str | None, system: str) -> tuple[Code | None, tuple[object, ...]]:
-    """The code a value is, and (short, decimal, valid, defined, billable) by the scalar API."""
+def _scalar(text: str | None, system: str, day: date) -> tuple[Code | None, tuple[object, ...]]:
+    """The code a value is, and (short, decimal, valid, defined, billable, defined on ``day``, billable on
+    ``day``) by the scalar API (defined and billable: in the newest release, and in the one of ``day``)."""
     if text is None:
-        return None, (None, None, None, None, None)
+        return None, (None,) * 7
     try:
         code = parse_code(text, system)
     except InvalidCodeError:
-        return None, (None, None, False, False, False)
-    codes = code_set(system)
-    return code, (code.short, code.decimal, True, codes.defined(code), codes.billable(code))
+        return None, (None, None, False, False, False, False, False)
+    newest, then = code_set(system), code_set(system, on=day)
+    return code, (code.short, code.decimal, True, newest.defined(code), newest.billable(code), then.defined(code),
+                  then.billable(code))
 
 
 ODD = [None, "", " ", "8OO.00", "800..00", "  800.00 ", "v57.22", "s72.001a", "800.", "NULL", "100.7", "E800",
        "9999999", "S72.001AAA", "\u0668\u0660\u0660", "V15.", "A00.0", "410"]
 
 
-@pytest.mark.parametrize(("system", "ranges"), [
-    ("icd9dx", ["800.00 - 999.9", "V15.1 - V15.6", "410", "E800 - E807.9", "001.0"]),
-    ("icd10cm", ["S00.00XA - T88.9XXS", "M54.5", "A00 - B99", "Z00.00 - Z99.89"]),
+@pytest.mark.parametrize(("system", "day", "ranges"), [
+    ("icd9dx", date(2010, 1, 1), ["800.00 - 999.9", "V15.1 - V15.6", "410", "E800 - E807.9", "001.0"]),
+    ("icd10cm", date(2016, 1, 1), ["S00.00XA - T88.9XXS", "M54.5", "A00 - B99", "Z00.00 - Z99.89"]),
 ])
-def test_namespace_equals_the_scalar_api_on_the_whole_code_set(system: str, ranges: list[str]) -> None:
-    spellings = code_set(system).spellings["spelling"]
+def test_namespace_equals_the_scalar_api_on_the_whole_code_set(system: str, day: date, ranges: list[str]) -> None:
+    # Every spelling of the newest release and of the release of ``day`` (codes come and go).
+    spellings = pl.concat([code_set(system).spellings["spelling"], code_set(system, on=day).spellings["spelling"]])
+    spellings = spellings.unique(maintain_order=True)
     values = [*spellings.to_list(), *spellings.gather_every(50).str.to_lowercase().to_list(), *ODD]
     frame = pl.DataFrame({"code": values}, schema={"code": pl.String})
     ns = pl.col("code").codeindex
-    out = frame.select(ns.normalize(system), ns.normalize(system, "decimal").alias("decimal"),
-                       ns.is_valid(system).alias("valid"), ns.is_defined(system).alias("defined"),
-                       ns.is_billable(system).alias("billable"),
-                       *(ns.match(r, system).alias(r) for r in ranges))
-    scalar = [_scalar(v, system) for v in values]
-    assert out.select("code", "decimal", "valid", "defined", "billable").rows() == [fields for _, fields in scalar]
+    out = frame.select(ns.normalize(system), decimal=ns.normalize(system, "decimal"), valid=ns.is_valid(system),
+                       defined=ns.is_defined(system), billable=ns.is_billable(system),
+                       defined_then=ns.is_defined(system, on=day), billable_then=ns.is_billable(system, on=day),
+                       **{r: ns.match(r, system) for r in ranges})
+    scalar = [_scalar(v, system, day) for v in values]
+    fields = out.select("code", "decimal", "valid", "defined", "billable", "defined_then", "billable_then")
+    assert fields.rows() == [answers for _, answers in scalar]
+    assert out["defined"].to_list() != out["defined_then"].to_list()  # the releases differ
     for text in ranges:
         code_range = parse_range(text, system)
         assert out[text].to_list() == [code_range.match(c) if c else None for c, _ in scalar], text
