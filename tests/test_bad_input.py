@@ -686,3 +686,12 @@ def test_two_runs_writing_one_output(tmp_path: Path) -> None:
             stdout, stderr = process.communicate(timeout=120)
             assert process.returncode == 0 and "10,000 claim lines" in stdout, stderr
     assert pl.read_parquet(out).height == 10_000 and _leftovers(tmp_path) == ["out.parquet"]
+
+
+def test_parquet_and_csv_or_uris_and_paths_are_not_mixed(tmp_path: Path) -> None:
+    GOOD.write_parquet(parquet := tmp_path / "a.parquet")
+    GOOD.write_csv(csv := tmp_path / "b.csv")
+    with pytest.raises(InputError, match="holds both parquet and CSV files; give one kind"):
+        screen([parquet, csv])
+    with pytest.raises(InputError, match="mixes URIs and local paths"):
+        screen([parquet.as_uri(), str(csv)])
