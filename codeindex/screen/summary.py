@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
@@ -139,28 +138,27 @@ def summarize(output: pl.LazyFrame, policy: Policy, columns: Mapping[str, Any], 
 
 
 def _diagnoses(found: pl.DataFrame, policy: Policy, top: int) -> list[dict[str, Any]]:
-    """The matched diagnoses merged across spellings: each distinct (value, era) read once in its era's system."""
-    canonical: dict[tuple[str, str], tuple[str, str, str | None]] = {}
+    """The matched diagnoses merged across spellings: each distinct (value, era) read once in its era's system,
+    then the lines counted per code with polars."""
+    canonical: list[tuple[str, str | None, str, str, str | None]] = []
     for value, era in found.select("value", "era").unique().iter_rows():
         version = policy.version(era) if era else None
         system = version.diagnosis_system if version else DIAGNOSIS_SYSTEMS.get(era or "", "")
         try:
             parsed = parse_code(value, system)
         except (InvalidCodeError, KeyError):
-            canonical[(value, era)] = (value.strip().upper(), system, None)
+            canonical.append((value, era, value.strip().upper(), system, None))
             continue
         description = code_set(system).description(parsed) if has_code_set(system) else None
-        canonical[(value, era)] = (parsed.decimal, system, description)
-    rows: dict[tuple[str, str], set[int]] = defaultdict(set)
-    spellings: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for row, era, value in found.iter_rows():
-        decimal, system, _ = canonical[(value, era)]
-        rows[(decimal, system)].add(row)
-        spellings[(decimal, system)].add(value)
-    described = {(d, s): text for d, s, text in canonical.values()}
-    order = sorted(rows, key=lambda key: (-len(rows[key]), key[0]))[:top]  # most lines first, then by code
-    return [{"code": d, "system": s, "description": described[(d, s)], "lines": len(rows[(d, s)]),
-             "spellings": sorted(spellings[(d, s)])} for d, s in order]
+        canonical.append((value, era, parsed.decimal, system, description))
+    codes = pl.DataFrame(canonical, schema=["value", "era", "code", "system", "description"], orient="row",
+                         schema_overrides={c: pl.String for c in ("value", "era", "code", "system", "description")})
+    merged = (found.join(codes, on=["value", "era"], nulls_equal=True)
+              .group_by("code", "system")
+              .agg(pl.col("description").first(), lines=pl.col("__row").n_unique(),
+                   spellings=pl.col("value").unique().sort())
+              .sort(["lines", "code"], descending=[True, False]).head(top))
+    return merged.to_dicts()
 
 
 def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
