@@ -1,6 +1,6 @@
 """An interval index of code ranges: one ``intervaltree.IntervalTree`` per code system.
 
-Each entry is a range with a payload (for a policy: its group and description).
+Each entry is a range with a payload (for a policy: its version, group and entry).
 A lookup returns every entry the code's leaf span touches, each with its match kind,
 never just the first.
 """

@@ -169,9 +169,7 @@ def _partition_screener(policy: Policy, layout: str, columns: Mapping[str, Any],
     return screen_partition
 
 
-def _claim_key(layout: str, columns: Mapping[str, Any]) -> str:
-    """The column whose equal values must meet in one partition (the layouts' claim id)."""
-    return "CLM_ID" if layout == "synpuf-carrier" else str(columns.get("claim_id", "claim_id"))
+LAYOUT_OPTIONS = ("claim_id", "procedure", "dx", "date", "amount")  # the options that name columns
 
 
 def screen(df: DataFrame, policy: str | os.PathLike[str] | Policy = "0198", layout: str = "long", *,
@@ -180,26 +178,28 @@ def screen(df: DataFrame, policy: str | os.PathLike[str] | Policy = "0198", layo
 
     ``df`` holds claims in ``layout`` (``long``: one line per row; ``synpuf-carrier``: the
     DE-SynPUF carrier file).  Other keywords go to ``codeindex.screen.screen`` as they are:
-    the long layout's column overrides (``claim_id=``, ``line_no=``, ``procedure=``,
+    the long layout's column overrides (``claim_id=``, ``procedure=``,
     ``dx=[...]``, ``date=``, ``amount=``), ``icd_version=``, ``edits=``.  The lines are
     repartitioned by claim id, into ``partitions`` (default ``spark.sql.shuffle.partitions``,
     which adaptive query execution may coalesce), and each partition is screened in one call.
     Rows come back in no particular order: sort by claim and line when order matters.
     ``stats`` is an optional accumulator (``stats_accumulator``) for where the time goes.
     """
-    compiled, out = _prepare(df, policy, layout, columns)
-    claim = _column(_claim_key(layout, columns))
+    compiled, out, claim_key = _prepare(df, policy, layout, columns)
+    claim = _column(claim_key)
     shuffled = df.repartition(partitions, claim) if partitions else df.repartition(claim)
     return _map(shuffled, _partition_screener(compiled, layout, columns, out, stats), out)
 
 
 def _prepare(df: DataFrame, policy: str | os.PathLike[str] | Policy, layout: str,
-             columns: Mapping[str, Any]) -> tuple[Policy, pa.Schema]:
-    """The policy, loaded and compiled on the driver, and the Arrow schema of the screen's output.
+             columns: Mapping[str, Any]) -> tuple[Policy, pa.Schema, str]:
+    """The policy, loaded and compiled on the driver, the Arrow schema of the screen's output, and the
+    layout's claim id column (whose equal values must meet in one partition).
 
     The schema comes from screening an empty frame of the input's schema, so bad column
     options fail here, on the driver, with the embedded screen's own message.
     """
+    from codeindex.screen import claim_lines
     from codeindex.screen import screen as embedded
 
     compiled = load_policy(policy)
@@ -207,7 +207,9 @@ def _prepare(df: DataFrame, policy: str | os.PathLike[str] | Policy, layout: str
     empty = pl.from_arrow(_arrow_schema_of(df).empty_table())
     assert isinstance(empty, pl.DataFrame)
     probe = embedded(empty, policy=compiled, layout=layout, **columns).collect().to_arrow().schema
-    return compiled, pa.schema([pa.field(f.name, _arrow_for_spark(f.type), nullable=True) for f in probe])
+    _, cols = claim_lines(empty, layout, **{k: v for k, v in columns.items() if k in LAYOUT_OPTIONS})
+    schema = pa.schema([pa.field(f.name, _arrow_for_spark(f.type), nullable=True) for f in probe])
+    return compiled, schema, cols.claim_id
 
 
 def _map(df: DataFrame, function: Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]],

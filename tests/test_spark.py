@@ -107,7 +107,7 @@ def test_addon_meets_its_primary_from_another_partition(spark) -> None:  # type:
     assert_frame_equal(got, sorted_by(embedded(frame).collect(), LONG_KEY))
 
     # The control: screening the partitions as they come, without the shuffle, flags the add-on.
-    policy, out = cs._prepare(lines, "0198", "long", {})
+    policy, out, _ = cs._prepare(lines, "0198", "long", {})
     unshuffled = cs._map(lines, cs._partition_screener(policy, "long", {}, out), out)
     control = cs.to_polars(unshuffled).filter(pl.col("claim_id") == "split", pl.col("line_no") == 2)
     assert "addon_without_primary" in control["edits"].item().to_list()
@@ -117,7 +117,7 @@ def test_column_overrides_and_options_pass_through(spark) -> None:  # type: igno
     renamed = {"claim_id": "claim", "line_no": "line", "procedure_code": "proc", "dx1": "d_a", "dx2": "d_b",
                "service_date": "dos"}
     frame = pl.read_parquet(SAMPLE).head(3000).select(*renamed).rename(renamed)
-    options = {"claim_id": "claim", "line_no": "line", "procedure": "proc", "dx": ["d_a", "d_b"],
+    options = {"claim_id": "claim", "procedure": "proc", "dx": ["d_a", "d_b"],
                "date": "dos", "edits": "all"}
     lines = spark.createDataFrame(
         [tuple(r) for r in frame.iter_rows()],

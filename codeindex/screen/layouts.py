@@ -271,7 +271,7 @@ def _require(schema: pl.Schema, name: str, columns: Sequence[str], what: str) ->
         raise InputError(f"{name}: no column {missing[0]!r} ({what}); it has: {', '.join(schema.names())}")
 
 
-def long_lines(frame: pl.LazyFrame, name: str, *, claim_id: str = "claim_id", line_no: str | None = "line_no",
+def long_lines(frame: pl.LazyFrame, name: str, *, claim_id: str = "claim_id",
                procedure: str = "procedure_code", dx: Sequence[str] | None = None,
                date: str | None = "service_date", amount: str | None = "paid_amount",
                icd_version: str | None = "icd_version") -> tuple[pl.LazyFrame, LineColumns]:
@@ -288,8 +288,7 @@ def long_lines(frame: pl.LazyFrame, name: str, *, claim_id: str = "claim_id", li
     _require(schema, name, dx_columns, "a diagnosis")
     for what, given, default in (("the date of service", date, "service_date"),
                                  ("the amount", amount, "paid_amount"),
-                                 ("the ICD version", icd_version, "icd_version"),
-                                 ("the line number", line_no, "line_no")):
+                                 ("the ICD version", icd_version, "icd_version")):
         if given is not None and given != default:  # a column the caller named must exist
             _require(schema, name, [given], what)
     columns = LineColumns(
