@@ -67,11 +67,14 @@ def service_date(column: str, dtype: pl.DataType, where: str) -> pl.Expr:
         raise InputError(f"{where}: column {column!r} holds {dtype}; expected a date, or text as YYYYMMDD "
                          "or YYYY-MM-DD")
     text = col.str.strip_chars()
-    return pl.coalesce(text.str.to_date("%Y%m%d", strict=False), text.str.to_date("%Y-%m-%d", strict=False))
+    # Exactly YYYYMMDD or YYYY-MM-DD: chrono alone reads "2015101" as 2015-10-01, and a leading minus as a year BC.
+    return pl.coalesce(pl.when(text.str.contains(r"^\d{8}$")).then(text.str.to_date("%Y%m%d", strict=False)),
+                       pl.when(text.str.contains(r"^\d{4}-\d{2}-\d{2}$"))
+                       .then(text.str.to_date("%Y-%m-%d", strict=False)))
 
 
 # 9 / 10 as numbers or text ("9.0", "09", "ICD-9", "ICD10CM"), and 0, the CMS diagnosis version code for ICD-10.
-_VERSION = r"^(?:ICD)?[-\s]?(0?9|10|0)(?:[-\s]?CM)?(?:\.0)?$"
+_VERSION = r"^(?:ICD[-\s]?)?(0?9|10|0)(?:[-\s]?CM)?(?:\.0)?$"  # no sign: "-9" names no version
 _ERA_OF_VERSION = {"9": "icd9", "09": "icd9", "10": "icd10", "0": "icd10"}
 
 

@@ -25,7 +25,7 @@ from codeindex.errors import InvalidCodeError
 from codeindex.policy.compiled import CompiledPolicy
 from codeindex.policy.model import DIAGNOSIS_SYSTEMS, ERA_NAMES
 from codeindex.screen.columns import DIAGNOSIS, ERAS, PROCEDURE, RANGE_SEPARATOR
-from codeindex.systems import parse_code
+from codeindex.systems import WHITESPACE, parse_code
 
 COVERED = ("covered", "covered_if_criteria_met")
 # The notes' wording, shared by the parser path (str.format) and the vectorized path (pl.format).
@@ -150,7 +150,7 @@ def _parsed(pairs: Iterable[tuple[str, str]], policy: CompiledPolicy) -> pl.Data
                    .iter_rows()} for era in ERAS}
     rows = []
     for raw, era in pairs:
-        text = raw.strip()
+        text = raw.strip(WHITESPACE)  # as polars' strip_chars trims
         if not text:
             continue
         findings = _findings(text, era, policy, ranks[era])
@@ -229,7 +229,9 @@ def classify_diagnoses(values: pl.Series, policy: CompiledPolicy, eras: Iterable
     tables = [pl.DataFrame(schema=DIAGNOSIS)]
     distinct = (pl.DataFrame({"value": values}, schema={"value": pl.String}).unique()
                 .with_columns(text=pl.col("value").str.strip_chars())
-                .filter(pl.col("text") != "").with_columns(spelling=pl.col("text").str.to_uppercase()))
+                .filter(pl.col("text") != "")  # only printable ASCII can be a code's spelling (see parse_code)
+                .with_columns(spelling=pl.when(pl.col("text").str.contains(r"^[ -~]*$"))
+                              .then(pl.col("text").str.to_uppercase())))
     for era in eras:
         known, rest = _by_spelling(distinct, era, policy)
         tables += [known, _parsed(rest.select("value", pl.lit(era)).iter_rows(), policy)]

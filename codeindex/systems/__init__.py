@@ -22,8 +22,18 @@ def system_name(system: str) -> str:
     return name
 
 
+# Spaces around a code are trimmed (Unicode white space, as polars' strip_chars does); what is left must be
+# printable ASCII: "ſ9117" upper-cases to "S9117" and "ı10" to "I10", but neither is a code.
+WHITESPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace() and not 0x1C <= c <= 0x1F)
+
+
 @lru_cache(maxsize=1 << 17)
 def _parse_cached(text: str, system: str) -> Code:
+    core = text.strip(WHITESPACE)
+    if not all(" " <= ch <= "~" for ch in core):
+        odd = next(ch for ch in core if not " " <= ch <= "~")
+        raise InvalidCodeError(system_name(system), text,
+                               f"{odd!r} (U+{ord(odd):04X}) is not a code character: only ASCII letters and digits are")
     code: Code = SYSTEMS[system_name(system)].parse(text)
     return code
 
