@@ -90,10 +90,12 @@ class PolicySpec:
         return cls(tuple(procedures), tuple(ranges))
 
     def range_table(self) -> pl.DataFrame:
+        """The ranges with keys by the engines' own rule (``_keys``: a code's span is every code its short
+        form prefixes), not codeindex's, so that the hand-written engines stay independent of it."""
         return pl.DataFrame(
-            {"range": [str(r) for r in self.ranges], "range_lo": [r.lo for r in self.ranges],
-             "range_hi": [r.hi for r in self.ranges]},
-            schema={"range": pl.String, "range_lo": pl.Int64, "range_hi": pl.Int64})
+            {"range": [str(r) for r in self.ranges], "start": [r.start.short for r in self.ranges],
+             "end": [r.end.short for r in self.ranges]},
+        ).select("range", range_lo=_keys(pl.col("start"), "0"), range_hi=_keys(pl.col("end"), "9"))
 
 
 # --- the data -----------------------------------------------------------------------------------
