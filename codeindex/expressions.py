@@ -14,11 +14,12 @@ Importing ``codeindex`` registers the namespace.
 from __future__ import annotations
 
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from typing import Literal
 
 import polars as pl
 
+from codeindex.code import Code
 from codeindex.codesets import CodeSet, _decimal, code_set, has_code_set, history, releases
 from codeindex.errors import InvalidCodeError
 from codeindex.ranges import CodeRange, parse_range
@@ -44,13 +45,21 @@ def _spellings(system: str) -> pl.DataFrame:
     return pl.concat(spelled).sort("spelling")
 
 
+@lru_cache(maxsize=1 << 16)
+def _code_or_none(value: str, system: str) -> Code | None:
+    """``parse_code``, with None for an invalid value: cached either way (each batch meets the same values)."""
+    try:
+        return parse_code(value, system)
+    except InvalidCodeError:
+        return None
+
+
 def _parsed(values: list[str], system: str, codes: CodeSet | None) -> pl.DataFrame:
     """The fields of values the code sets do not spell, through the parser, one call per value."""
     rows: list[tuple[str, str | None, str | None, int | None, int | None, bool | None, bool | None]] = []
     for value in values:
-        try:
-            code = parse_code(value, system)
-        except InvalidCodeError:
+        code = _code_or_none(value, system)
+        if code is None:
             rows.append((value, None, None, None, None, None, None))
             continue
         defined, billable = (codes.defined(code), codes.billable(code)) if codes else (None, None)
@@ -58,9 +67,9 @@ def _parsed(values: list[str], system: str, codes: CodeSet | None) -> pl.DataFra
     return pl.DataFrame(rows, schema={"value": pl.String, **FIELDS.to_schema()}, orient="row")
 
 
-def _fields_of(values: pl.Series, system: str, codes: CodeSet | None) -> pl.DataFrame:
-    """Each value of a text Series (``value``) with its FIELDS in ``system`` (defined and billable in the
-    release ``codes``, when the system has code sets), computed once per distinct value."""
+def _distinct_fields(values: pl.Series, system: str, codes: CodeSet | None) -> pl.DataFrame:
+    """Each distinct value of a text Series (``value``, nulls left out) with its FIELDS in ``system``
+    (defined and billable in the release ``codes``, when the system has code sets)."""
     distinct = values.unique().drop_nulls()
     tables = []
     if codes is not None:
@@ -73,8 +82,7 @@ def _fields_of(values: pl.Series, system: str, codes: CodeSet | None) -> pl.Data
             billable=status == 2))
         distinct = distinct.filter(~spelled)
     tables.append(_parsed(distinct.to_list(), system, codes))
-    found = pl.concat(tables, how="vertical")
-    return values.rename("value").to_frame().join(found, on="value", how="left", maintain_order="left")
+    return pl.concat(tables, how="vertical")
 
 
 def _as_text(values: pl.Series) -> pl.Series:
@@ -87,11 +95,6 @@ def _as_text(values: pl.Series) -> pl.Series:
     raise TypeError(f"column {values.name!r} holds {dtype}; codes must be text (or integers, read as digits)")
 
 
-def _given(answer: pl.Expr) -> pl.Expr:
-    """The answer for a value, null for a null value."""
-    return pl.when(pl.col("value").is_not_null()).then(answer)
-
-
 @pl.api.register_expr_namespace("codeindex")
 class CodeExpressions:
     """``expr.codeindex``: codes of a column read in one code system (``icd9``, ``icd10``, ``hcpcs`` ...)."""
@@ -100,13 +103,17 @@ class CodeExpressions:
         self._expr = expr
 
     def _answer(self, system: str, answer: pl.Expr, dtype: pl.DataType, on: date | None = None) -> pl.Expr:
-        """``answer``, an expression over a value's ``value`` and FIELDS (defined and billable in the release
+        """``answer``, an expression over a distinct value's ``value`` and FIELDS (defined and billable in the release
         in force ``on`` a date, else the newest), for each value of the column."""
         name = system_name(system)  # an unknown system is an error now, not at collect
         codes = code_set(name, on=on) if has_code_set(name) else None
 
         def per_batch(values: pl.Series) -> pl.Series:
-            return _fields_of(_as_text(values), name, codes).select(answer).to_series().alias(values.name)
+            text = _as_text(values)
+            found = _distinct_fields(text, name, codes)
+            # Each value's place among the distinct ones (an enum's code: no join of every row); null stays null.
+            at = text.cast(pl.Enum(found["value"])).to_physical()
+            return found.select(answer).to_series().gather(at).alias(values.name)
 
         return self._expr.map_batches(per_batch, return_dtype=dtype, is_elementwise=True)
 
@@ -119,20 +126,20 @@ class CodeExpressions:
 
     def is_valid(self, system: str) -> pl.Expr:
         """Whether each value is a valid code of the system by its form (``is_valid``); null for null."""
-        return self._answer(system, _given(pl.col("short").is_not_null()), pl.Boolean())
+        return self._answer(system, pl.col("short").is_not_null(), pl.Boolean())
 
     def is_defined(self, system: str, on: date | None = None) -> pl.Expr:
         """Whether each value is a code of the system's official code set (the release in force ``on`` a date,
         else the newest), billable or a parent of billable codes (``CodeSet.defined``); false for an invalid
         value, null for null."""
         code_set(system)  # a system without a code set (CPT) is an error now
-        return self._answer(system, _given(pl.col("defined").fill_null(False)), pl.Boolean(), on)
+        return self._answer(system, pl.col("defined").fill_null(False), pl.Boolean(), on)
 
     def is_billable(self, system: str, on: date | None = None) -> pl.Expr:
         """Whether each value is a billable (leaf) code of the system's code set (the release in force ``on``
         a date, else the newest); false for an invalid value, null for null."""
         code_set(system)
-        return self._answer(system, _given(pl.col("billable").fill_null(False)), pl.Boolean(), on)
+        return self._answer(system, pl.col("billable").fill_null(False), pl.Boolean(), on)
 
     def match(self, code_range: str | CodeRange, system: str | None = None) -> pl.Expr:
         """How each code's leaf span meets a range (``CodeRange.match``): ``contained``, ``partial``, or null
