@@ -4,8 +4,9 @@ Claim files hold millions of codes but few distinct ones, so each method reads t
 of its column once per batch (and keeps the column's name): a value spelled as a code of a bundled
 release (short or decimal, as the code sets write them: nearly all of them) is found by a binary
 search in the sorted spellings of every release's codes, which carry each code's keys and its status
-in every release; any other value goes through the parser once; a join carries the answers back to
-the rows.  No Python runs per row.  A test holds every method to the scalar API (``parse_code``,
+in every release; any other value goes through the parser once (cached); the answer is worked out
+per distinct value and gathered to the rows by each value's code in an enum of the distinct values.
+No Python runs per row.  A test holds every method to the scalar API (``parse_code``,
 ``CodeSet.defined`` / ``billable`` of a dated release, ``CodeRange.match``) over whole code sets.
 
 Importing ``codeindex`` registers the namespace.
