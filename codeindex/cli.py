@@ -205,6 +205,10 @@ def _screen(args: argparse.Namespace) -> int:
     output = check_output(args.output, inputs, replace_input=args.replace_input)  # before any work
     fmt = output_format(args.output, args.format)
     extras = [check_output(path, [*inputs, output]) for path in (args.summary_json, args.report) if path]
+    if args.report:
+        from codeindex.report import check_available
+
+        check_available()
     if len({p.absolute() for p in (output, *extras)}) < 1 + len(extras):
         raise UsageError("-o, --summary-json and --report must name different files")
     policy = load_policy(args.policy)
@@ -368,9 +372,10 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from codeindex.report import render_report
+    from codeindex.report import check_available, render_report
 
     target = check_output(args.report_output, [Path(args.output)])
+    check_available()
     summary = _summary_of_file(args.output)
     write_text_atomically(target, render_report(summary))
     Console().print(f"wrote {target}", highlight=False)
@@ -392,7 +397,10 @@ def _summary_of_file(path: str) -> dict[str, object]:
     roles = dict(made.get("input", {}).get("columns", {})) or _default_roles(schema, "auto", {})
     used: dict[str, str] = made.get("policy") or {}
     source = used.get("source")
-    policy_id = source if source and Path(source).is_file() else used.get("id")
+    try:  # the bulletin file it was screened against, if it is still there; else its id
+        policy_id = source if source and Path(source).is_file() else used.get("id")
+    except OSError:  # a source that is a description, not a path
+        policy_id = used.get("id")
     if policy_id is None:
         policy_id = written.select(pl.col("policy").cast(pl.String).first()).collect().item() or "0198"
     try:

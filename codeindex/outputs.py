@@ -16,6 +16,7 @@ have replaced meanwhile.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import re
@@ -45,14 +46,15 @@ _WRITE_ERRORS = re.compile(r"no space left|disk quota|file too large|read-only f
 
 def output_format(path: str, given: str | None = None) -> str:
     """The format of an output: ``given`` (``--format``), else the path's suffix; an unknown suffix is an error."""
-    if given:
-        return given
     suffix = Path(path).suffix.lower()
-    if suffix not in FORMATS:
+    if not given and suffix not in FORMATS:
         known = ", ".join(FORMATS)
         raise OutputError(f"{path}: unknown output format {suffix or '(no suffix)'!r}: name it {known}, "
                           "or give --format")
-    return FORMATS[suffix]
+    fmt = given or FORMATS[suffix]
+    if fmt == "xlsx" and importlib.util.find_spec("xlsxwriter") is None:
+        raise OutputError(f"{path}: Excel output needs the report extra (pip install 'codeindex-claims[report]')")
+    return fmt
 
 
 def check_output(path: str, inputs: Sequence[Path] = (), *, replace_input: bool = False) -> Path:
@@ -178,11 +180,7 @@ def convert(parquet: Path, fmt: str, destination: Path, summary_rows: list[tuple
 
 
 def _write_excel(lines: pl.LazyFrame, destination: Path, summary_rows: list[tuple[str, str]]) -> None:
-    try:
-        from xlsxwriter import Workbook
-    except ImportError as exc:
-        raise OutputError(f"{destination}: Excel output needs the report extra "
-                          f"(pip install 'codeindex-claims[report]'): {exc}") from None
+    from xlsxwriter import Workbook  # present: output_format checked it before any work
     count = lines.select(pl.len()).collect().item()
     if count > EXCEL_MAX_LINES:
         raise OutputError(f"{destination}: an Excel sheet holds at most {EXCEL_MAX_LINES:,} lines and this output "

@@ -11,6 +11,7 @@ the same data the terminal summary and ``--summary-json`` print.
 from __future__ import annotations
 
 import html
+import importlib.util
 import io
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -35,14 +36,16 @@ dl { display: grid; grid-template-columns: max-content auto; gap: .2rem 1rem; } 
 """
 
 
+def check_available() -> None:
+    """Raise OutputError when matplotlib is missing, so a run can say so before any work."""
+    if importlib.util.find_spec("matplotlib") is None:
+        raise OutputError("the HTML report needs the report extra (pip install 'codeindex-claims[report]')")
+
+
 def _figure_svg(draw: Callable[[Any], None], height: float, width: float = 9.0) -> str:
     """A chart as inline SVG: text stays text (no embedded glyphs), ids are stable from run to run."""
-    try:
-        import matplotlib
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise OutputError(f"the HTML report needs the report extra (pip install 'codeindex-claims[report]'): {exc}") \
-            from None
+    import matplotlib
+    from matplotlib.figure import Figure
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "codeindex", "font.size": 10}):
         figure = Figure(figsize=(width, height), layout="constrained")
         draw(figure.add_subplot())
@@ -117,6 +120,7 @@ def _money(value: float | None) -> str:
 
 def render_report(summary: dict[str, Any]) -> str:
     """The report of a screen's summary, as one HTML document."""
+    check_available()
     e = html.escape
     policy, lines = summary["policy"], summary["lines"]
     counts, amount = summary["determinations"], summary["amount"]
