@@ -36,6 +36,7 @@ from codeindex.screen.explain import EMPTY, explain
 from codeindex.screen.layouts import LineColumns
 
 EditsMode = Literal["policy", "all"]
+Engine = Literal["in-memory", "streaming"]  # in memory: the lines read once; streaming: read in passes
 RESULT_SCHEMA = RESULT
 CHUNK_ROWS = 1_000_000  # lines in a slice of a streaming output, at most
 
@@ -127,12 +128,12 @@ class _Plan:
             "version_era": icd_version_era(cols.icd_version) if cols.icd_version else none,
             **{dx_column(i): _text(c) for i, c in enumerate(cols.dx)}}
 
-    def procedures(self, lines: pl.LazyFrame, engine: str) -> pl.DataFrame:
+    def procedures(self, lines: pl.LazyFrame, engine: Engine) -> pl.DataFrame:
         """What each distinct procedure value of the lines says (``PROCEDURE``)."""
-        distinct = lines.select(_text(self.cols.procedure).unique()).collect(engine=engine)  # type: ignore[arg-type]
+        distinct = lines.select(_text(self.cols.procedure).unique()).collect(engine=engine)
         return classify_procedures(distinct.to_series().to_list(), self.policy)
 
-    def primaries(self, lines: pl.LazyFrame, procedures: pl.DataFrame, engine: str) -> pl.DataFrame:
+    def primaries(self, lines: pl.LazyFrame, procedures: pl.DataFrame, engine: Engine) -> pl.DataFrame:
         """The (claim, code) pairs of lines whose code is an add-on's primary, each once."""
         primaries = procedures.filter(pl.col("add_on").fill_null(False))["primary"].unique()
         values = procedures.filter(pl.col("code").is_in(primaries.implode()))["procedure"].unique().to_list()
@@ -140,9 +141,9 @@ class _Plan:
         return (lines.filter(_text(self.cols.procedure).is_in(pl.Series(values, dtype=pl.String).implode()))
                 .select(claim=self.claim(), code=_text(self.cols.procedure).replace_strict(
                     code, default=None, return_dtype=pl.String))
-                .filter(pl.col("claim").is_not_null()).unique().collect(engine=engine))  # type: ignore[arg-type]
+                .filter(pl.col("claim").is_not_null()).unique().collect(engine=engine))
 
-    def screened_mask(self, lines: pl.LazyFrame, procedures: pl.DataFrame, engine: str) -> pl.Expr:
+    def screened_mask(self, lines: pl.LazyFrame, procedures: pl.DataFrame, engine: Engine) -> pl.Expr:
         """Whether a line needs an explanation: the policy names its procedure (in some version), its procedure
         cannot be read, or (with ``edits="all"``) a diagnosis draws an edit in the line's era."""
         proc = _text(self.cols.procedure)
@@ -182,11 +183,11 @@ class _Plan:
 
 
 def _suspect_diagnoses(lines: pl.LazyFrame, cols: LineColumns, policy: CompiledPolicy,
-                       engine: str) -> dict[str, list[str]]:
+                       engine: Engine) -> dict[str, list[str]]:
     """Per era, the distinct diagnosis values that draw an edit there (for ``edits="all"``)."""
     # Distinct values per column, then across columns: far cheaper than exploding a list of 12 columns.
     per_column = [lines.select(_text(c).unique().alias("v")) for c in cols.dx]
-    values = pl.concat(per_column).unique().collect(engine=engine)  # type: ignore[arg-type]
+    values = pl.concat(per_column).unique().collect(engine=engine)
     edited = classify_diagnoses(values["v"], policy).filter(pl.col("edits").is_not_null())
     return {era: edited.filter(pl.col("era") == era)["value"].unique().to_list() for era in ERAS}
 

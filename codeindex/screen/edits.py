@@ -156,7 +156,8 @@ def _parsed(pairs: Iterable[tuple[str, str]], policy: CompiledPolicy) -> pl.Data
         findings = _findings(text, era, policy, ranks[era])
         if not findings:
             continue
-        items = {kind: [item for _, k, item, _ in findings if k == kind] for kind in ("nc", "edit", "note")}
+        items = {kind: [item for _, k, item, _ in findings if k == kind and item is not None]
+                 for kind in ("nc", "edit", "note")}
         labels = [label for _, kind, _, label in findings if kind == "nc"]
         covered = any(kind == "cov" for _, kind, _, _ in findings)
         rows.append((raw, era, text, bool(labels), RANGE_SEPARATOR.join(items["nc"]) or None,
