@@ -25,9 +25,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from codeindex.errors import InputError, PolicyParseError
+from codeindex.errors import InputError, InvalidCodeError, PolicyParseError
 from codeindex.policy import load_policy, parse_cpb
 from codeindex.screen import screen
+from codeindex.screen.edits import procedure_code
 
 CORPUS = Path(__file__).parent / "bad_input"
 ICD9_DAY, ICD10_DAY = "2012-01-05", "2016-01-05"
@@ -63,11 +64,21 @@ LINE_CASES: list[tuple[str, str, object, str | None, list[str], str | None]] = [
     ("ICD-9 code on an ICD-10 era line", "dx1", "800.00", ICD10_DAY, ["icd_version_mismatch"],
      "800.00 is an ICD-9 code on an ICD-10 line"),
     ("valid form, not in the code set", "dx1", "100.7", ICD9_DAY, ["undefined_code"], None),
-    ("procedure with a hyphenated modifier", "procedure_code", "97545-GP", ICD9_DAY, ["invalid_code"], "modifier"),
-    ("procedure with a modifier attached", "procedure_code", "97545GP", ICD9_DAY, ["invalid_code"], "modifier"),
-    ("procedure with a spaced modifier", "procedure_code", "97545 GP", ICD9_DAY, ["invalid_code"], "modifier"),
+    ("procedure with a hyphenated modifier", "procedure_code", "97545-GP", ICD9_DAY, ["modifiers_split"],
+     "procedure '97545-GP' read as 97545, its modifiers GP split off"),
+    ("procedure with a modifier attached", "procedure_code", "97545GP", ICD9_DAY, ["modifiers_split"],
+     "its modifiers GP split off"),
+    ("procedure with a spaced modifier", "procedure_code", "97545 GP", ICD9_DAY, ["modifiers_split"],
+     "its modifiers GP split off"),
+    ("procedure with two modifiers", "procedure_code", "97545-GP-59", ICD9_DAY, ["modifiers_split"],
+     "its modifiers GP, 59 split off"),
+    ("procedure with a one-character modifier: its code part is the policy's", "procedure_code", "97545-G",
+     ICD9_DAY, ["invalid_code"], "starts with CPT 97545, which CPB 0198 names: review it"),
+    ("procedure with five modifiers", "procedure_code", "97545-GP-59-LT-RT-XS", ICD9_DAY, ["invalid_code"],
+     "review it"),
     ("procedure one digit short", "procedure_code", "9754", ICD9_DAY, ["invalid_code"], "cannot be read"),
-    ("procedure as a float's text", "procedure_code", "97545.0", ICD9_DAY, ["invalid_code"], "cannot be read"),
+    ("procedure as a float's text: its code part is the policy's", "procedure_code", "97545.0", ICD9_DAY,
+     ["invalid_code"], "cannot be read"),
     ("empty procedure", "procedure_code", "", ICD9_DAY, ["invalid_code"], "empty"),
     ("null procedure", "procedure_code", None, ICD9_DAY, ["invalid_code"], "empty"),
     ("the string NULL as procedure", "procedure_code", "NULL", ICD9_DAY, ["invalid_code"], "'NULL'"),
@@ -301,7 +312,9 @@ def test_readable_edge_files_keep_every_line(kind: str, tmp_path: Path) -> None:
     if expected:
         assert written["claim_id"].to_list() == ["1", "2", "3", "x1", "x2", "x3"]
         # 99213 is not named by the policy: its edits are empty or null (not looked for)
-        assert [e or [] for e in written["edits"].to_list()] == [[], [], ["invalid_code"], [], [], ["invalid_code"]]
+        # 97545-GP is screened as 97545 (modifiers split off); its diagnosis 8OO.00 is not a code
+        edited = ["modifiers_split", "invalid_code"]
+        assert [e or [] for e in written["edits"].to_list()] == [[], [], edited, [], [], edited]
 
 
 # ---- policy text ----------------------------------------------------------------------------------------------
@@ -695,3 +708,87 @@ def test_parquet_and_csv_or_uris_and_paths_are_not_mixed(tmp_path: Path) -> None
         screen([parquet, csv])
     with pytest.raises(InputError, match="mixes URIs and local paths"):
         screen([parquet.as_uri(), str(csv)])
+
+
+# ---- claims as they come: modifiers, an add-on with no era (issue 14) ------------------------------------------
+
+@pytest.mark.parametrize(("text", "code", "modifiers"), [
+    ("97545-GP", "97545", ("GP",)), ("97545GP", "97545", ("GP",)), ("97545 GP", "97545", ("GP",)),
+    ("97545-GP-59", "97545", ("GP", "59")), (" 97545-gp-59 ", "97545", ("GP", "59")), ("97545", "97545", ()),
+    ("0016T-26", "0016T", ("26",)), ("A4206RT", "A4206", ("RT",)),
+    ("97545-GP-59-LT-RT", "97545", ("GP", "59", "LT", "RT")),
+])
+def test_procedure_read_with_its_modifiers(text: str, code: str, modifiers: tuple[str, ...]) -> None:
+    parsed, split = procedure_code(text)
+    assert (parsed.short, split) == (code, modifiers)
+
+
+@pytest.mark.parametrize("text", ["97545-G", "97545-GP-59-LT-RT-XS", "9754X-GP", "97545.0", "97545-G-P", "", "GP",
+                                  "\u017f9117-GP", "97545-\uff27P", "\x1c97545-GP"])
+def test_procedure_that_is_not_code_and_modifiers(text: str) -> None:
+    with pytest.raises(InvalidCodeError):
+        procedure_code(text)
+
+
+MODIFIED = pl.DataFrame({
+    "claim_id": ["a", "b", "c", "d", "e", "e"],
+    "procedure_code": ["97545-GP", "97545GP", "97545 GP", "97545-GP-59", "97545-G", "97546-59"],
+    "dx1": ["800.00"] * 6, "service_date": [ICD9_DAY] * 6, "paid_amount": [100.0, 200.0, 300.0, 400.0, 500.0, 600.0]})
+
+
+def test_modified_procedures_are_screened_as_their_code() -> None:
+    out = screen(MODIFIED).collect()
+    assert out["procedure_code"].to_list() == MODIFIED["procedure_code"].to_list()  # kept as written
+    assert out["determination"].to_list() == ["not_covered"] * 4 + ["review", "not_covered"]
+    assert out["matched_procedure_range"].to_list() == ["97545"] * 4 + [None, "97546"]
+    assert out["edits"].to_list()[:4] == [["modifiers_split"]] * 4
+    # 97546-59's primary 97545-G cannot be read: the add-on is alone on its claim
+    assert out["edits"].to_list()[4:] == [["invalid_code"], ["modifiers_split", "addon_without_primary"]]
+    assert "its modifiers GP, 59 split off" in out["reason"][3]
+    assert "starts with CPT 97545, which CPB 0198 names: review it" in out["reason"][4]
+
+
+def test_modified_procedures_count_in_the_amount_at_stake(tmp_path: Path) -> None:
+    MODIFIED.write_csv(source := tmp_path / "modified.csv")
+    result = cli("screen", str(source), "-o", str(tmp_path / "out.parquet"))
+    assert result.returncode == 0, result.stderr
+    assert "Amount on not_covered lines: 1,600.00" in result.stdout
+    written = pl.read_parquet(tmp_path / "out.parquet")
+    assert written["procedure_code"].to_list() == MODIFIED["procedure_code"].to_list()
+
+
+ADD_ON_ONE_ERA = """CPT Codes / HCPCS Codes / ICD-9 Codes
+CPT codes not covered for indications listed in the CPB:
+97545 Work hardening/conditioning; initial 2 hours
++ 97546 each additional hour
+CPT Codes / HCPCS Codes / ICD-10 Codes
+CPT codes not covered for indications listed in the CPB:
+97545 Work hardening/conditioning; initial 2 hours
+97546 each additional hour (not an add-on in this version)
+"""
+
+
+@pytest.mark.parametrize(("policy", "lines", "flagged"), [
+    ("0198", [("c1", "97546", "garbage")], True),
+    ("0198", [("c1", "97546", "garbage"), ("c1", "97545", ICD9_DAY)], False),
+    ("0198", [("c1", "97546", "garbage"), ("c1", "97545-GP", "garbage")], False),
+    ("0198", [("c1", "97546", None)], True),
+    ("one era", [("c1", "97546", "garbage")], False),  # an add-on in one era only: which era is unknown
+])
+def test_add_on_on_a_line_with_no_era(policy: str, lines: list[tuple[str, str, str | None]], flagged: bool,
+                                      tmp_path: Path) -> None:
+    """Issue 14, item 5: the policy makes 97546 an add-on in both eras, so its claim is checked for 97545
+    even when the line's date cannot be read."""
+    if policy == "one era":
+        (path := tmp_path / "one_era.txt").write_text(ADD_ON_ONE_ERA, encoding="utf-8")
+        policy = str(path)
+    frame = pl.DataFrame(lines, schema={"claim_id": pl.String, "procedure_code": pl.String, "service_date": pl.String},
+                         orient="row").with_columns(dx1=pl.lit("800.00"))
+    first = screen(frame, policy=policy).collect().row(0, named=True)
+    assert first["determination"] == "review"
+    assert ("addon_without_primary" in first["edits"]) is flagged
+    assert ("billed without its primary 97545" in first["reason"]) is flagged
+    frame.write_csv(source := tmp_path / "claims.csv")
+    result = cli("screen", str(source), "-o", str(tmp_path / "out.parquet"), "--policy", policy)
+    assert result.returncode == 0, result.stderr
+    assert pl.read_parquet(tmp_path / "out.parquet").row(0, named=True)["edits"] == first["edits"]

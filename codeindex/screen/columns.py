@@ -37,6 +37,7 @@ PROCEDURE = {  # what one procedure value says on lines of one era (era null: no
     "era": pl.String,
     "code": pl.String,  # the code read from it (short form), null when it cannot be read
     "error": pl.String,  # why it cannot be read, null when it can
+    "modifiers": pl.String,  # the modifiers written after the code ("GP, 59"), null when none
     "coverage": pl.String,  # the coverage of the first entry holding it in the era's version, or null
     "range": pl.String,  # that entry's range as text (matched_procedure_range)
     "add_on": pl.Boolean,  # that entry is an add-on

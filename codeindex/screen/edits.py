@@ -17,15 +17,17 @@ carries the answers to the rows.  The edits:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import suppress
 
 import polars as pl
 
+from codeindex.code import Code
 from codeindex.codesets import code_set
 from codeindex.errors import InvalidCodeError
 from codeindex.policy.compiled import CompiledPolicy
 from codeindex.policy.model import DIAGNOSIS_SYSTEMS, ERA_NAMES
 from codeindex.screen.columns import DIAGNOSIS, ERAS, PROCEDURE, RANGE_SEPARATOR
-from codeindex.systems import WHITESPACE, parse_code
+from codeindex.systems import WHITESPACE, hcpcs, parse_code
 
 COVERED = ("covered", "covered_if_criteria_met")
 # The notes' wording, shared by the parser path (str.format) and the vectorized path (pl.format).
@@ -42,17 +44,27 @@ def procedure_label(short: str) -> str:
 
 
 def _procedure_says(value: str | None, era: str | None, code: str | None, error: str | None,
-                    entries: dict[str, dict[str, object]], policy: CompiledPolicy) -> dict[str, object]:
+                    modifiers: tuple[str, ...], entries: dict[str, dict[str, object]],
+                    policy: CompiledPolicy) -> dict[str, object]:
     """What one procedure value says on a line of ``era`` (``PROCEDURE``); ``entries`` maps each era to the
-    first entry of the policy holding the code (a row of ``PROCEDURE_RANGES``)."""
+    first entry of the policy holding the code (a row of ``PROCEDURE_RANGES``), or, for a value that cannot
+    be read, holding the code its first five characters spell."""
     entry = entries.get(era) if era else None
-    said: dict[str, object] = {"procedure": value, "era": era, "code": code, "error": error, "coverage": None,
-                               "range": None, "add_on": None, "primary": None, "rule": "fixed",
-                               "determination": "not_applicable"}
+    said: dict[str, object] = {"procedure": value, "era": era, "code": code, "error": error,
+                               "modifiers": ", ".join(modifiers) or None, "coverage": None, "range": None,
+                               "add_on": None, "primary": None, "rule": "fixed", "determination": "not_applicable"}
     if error is not None:
+        if entries:  # 97545-G, 97545.0: unreadable, but its code part is the policy's: never silently passed
+            part = procedure_label(str(next(iter(entries.values()))["code"]))
+            return said | {"determination": "review", "head": f"Procedure code '{value or ''}' cannot be read "
+                           f"({error}), but it starts with {part}, which {policy.name()} names: review it"}
         return said | {"head": f"Procedure code '{value or ''}' cannot be read ({error}), so the line was not screened"}
     label = procedure_label(code or "")
     if era is None:
+        # An add-on in every era, with one primary: its claim is checked for the primary whatever the era.
+        add_ons = {(e["add_on"], e["primary"]) for e in entries.values()}
+        if len(entries) == len(ERAS) and len(add_ons) == 1 and next(iter(add_ons))[0]:
+            said |= {"add_on": True, "primary": next(iter(add_ons))[1]}
         return said | {"determination": "review" if entries else "not_applicable", "head": UNKNOWN_VERSION}
     if entry is None:
         head = (f"{label} is not named by {policy.version_name(era)}, the version for this line's date of service"
@@ -73,23 +85,39 @@ def _procedure_says(value: str | None, era: str | None, code: str | None, error:
                            "makes no coverage determination for them, so it does not decide this line"}
 
 
+def procedure_code(value: str) -> tuple[Code, tuple[str, ...]]:
+    """A procedure value read as its code and the modifiers written after it ("97545-GP-59": 97545, GP and 59;
+    none for a code alone); raises InvalidCodeError, naming the whole value, for anything else."""
+    try:
+        return parse_code(value, "hcpcs"), ()
+    except InvalidCodeError:
+        split = hcpcs.split_modifiers(value.strip(WHITESPACE))
+        if split is None:
+            raise
+        code, modifiers = split
+    return parse_code(code, "hcpcs"), modifiers
+
+
 def classify_procedures(values: Iterable[str | None], policy: CompiledPolicy) -> pl.DataFrame:
     """What each distinct procedure value says on lines of each era, and of no era (``PROCEDURE``)."""
     ranges = policy.procedures.sort("seq")
     rows = []
     for value in values:
-        code = error = None
-        entries: dict[str, dict[str, object]] = {}
+        code = error = parsed = None
+        modifiers: tuple[str, ...] = ()
         try:
-            parsed = parse_code(value if value is not None else "", "hcpcs")
+            parsed, modifiers = procedure_code(value if value is not None else "")
+            code = parsed.short
         except InvalidCodeError as exc:
             error = exc.problem if value not in (None, "") else "the procedure code is empty"
-        else:
-            code = parsed.short
+            with suppress(InvalidCodeError):  # the code its first five characters spell, if any
+                parsed = parse_code(value.strip(WHITESPACE)[:5], "hcpcs") if value else None
+        entries: dict[str, dict[str, object]] = {}
+        if parsed is not None:
             holding = ranges.filter(pl.col("lo") <= parsed.lo, pl.col("hi") >= parsed.hi)
             for entry in holding.iter_rows(named=True):
-                entries.setdefault(entry["era"], entry)
-        rows += [_procedure_says(value, era, code, error, entries, policy) for era in (*ERAS, None)]
+                entries.setdefault(entry["era"], entry | {"code": parsed.short})
+        rows += [_procedure_says(value, era, code, error, modifiers, entries, policy) for era in (*ERAS, None)]
     return pl.DataFrame(rows, schema=PROCEDURE)
 
 

@@ -41,7 +41,7 @@ def determination() -> pl.Expr:
 def reason_parts() -> dict[str, pl.Expr]:
     """The parts of the reason an explanation key decides: up to the quoted diagnosis (``reason_head``), which
     diagnosis it quotes (``quotes``: ``first_dx``, ``covered_dx`` or null), what follows it (``reason_tail``),
-    and the add-on's note."""
+    the modifiers' note and the add-on's note."""
     n_dx, criteria, nc = pl.col("n_dx"), pl.col("rule") == "criteria", pl.col("rule") == "not_covered"
     more = pl.when(n_dx > 1).then(pl.format(" (and {} more)", n_dx - 1)).otherwise(pl.lit(""))
     found = pl.concat_str(pl.lit(" is in "), pl.col("first_label"), more)  # after "diagnosis <first_dx>"
@@ -51,6 +51,8 @@ def reason_parts() -> dict[str, pl.Expr]:
              .when(criteria).then(pl.lit("no diagnosis on the line is in its lists: review the criteria"))
              .otherwise(pl.lit("")))
     return {
+        "modifier_note": pl.format("procedure '{}' read as {}, its modifiers {} split off",
+                                   pl.col("procedure").str.strip_chars(), "code", pl.col("modifiers")),
         "quotes": quotes,
         "reason_head": pl.concat_str(pl.col("head"), pl.when(quotes.is_not_null()).then(pl.lit("diagnosis "))
                                      .otherwise(fixed)),
@@ -70,7 +72,7 @@ def reason() -> pl.Expr:
     quoted = (pl.when(pl.col("quotes") == "first_dx").then(pl.col("first_dx"))
               .when(pl.col("quotes") == "covered_dx").then(pl.col("covered_dx")))
     notes = pl.concat_str(
-        pl.col("dx_notes"), pl.col("addon_note"),
+        pl.col("modifier_note"), pl.col("dx_notes"), pl.col("addon_note"),
         pl.format("the date of service '{}' cannot be read", pl.when("bad_date").then("date_raw")),
         pl.format("the ICD version '{}' cannot be read", pl.when("bad_version").then("version_raw")),
         separator="; ", ignore_nulls=True)
@@ -83,6 +85,7 @@ def line_edits() -> pl.Expr:
     """The line's edits, each once, in the order found: procedure, diagnoses in column order, claim, date."""
     joined = pl.concat_str(
         pl.when(pl.col("error").is_not_null()).then(pl.lit("invalid_code")),
+        pl.when(pl.col("modifiers").is_not_null()).then(pl.lit("modifiers_split")),
         pl.col("dx_edits"),
         pl.when(pl.col("addon_alone")).then(pl.lit("addon_without_primary")),
         pl.when(pl.col("bad_date")).then(pl.lit("invalid_date")),
@@ -170,4 +173,4 @@ def _explained_keys(distinct: pl.DataFrame, said: pl.DataFrame, dx: DiagnosisFac
         edits=line_edits(),
         **reason_parts(),
     ).select(*KEY_COLUMNS, "named", "determination", "matched_procedure_range", "matched_dx_ranges", "edits",
-             "quotes", "reason_head", "reason_tail", "addon_note")
+             "quotes", "reason_head", "reason_tail", "modifier_note", "addon_note")

@@ -19,6 +19,8 @@ _SUFFIX_KINDS = {"F": ("cpt_category_ii", 1), "T": ("cpt_category_iii", 2),
 _LEVEL2_LETTERS = "ABCDEGHJKLMPQRSTV"  # D: dental (CDT) codes
 _CODE = re.compile(r"([0-9]{5})|([0-9]{4})([FTUM])|([A-Z])([0-9]{4})", re.ASCII)
 _WITH_MODIFIER = re.compile(r"([0-9A-Z]{5})[ \-]*([0-9A-Z]{2})", re.ASCII)
+# A claim's procedure with one to four two-character modifiers: 97545-GP, 97545GP, 97545 GP, 97545-GP-59.
+_WITH_MODIFIERS_ANY_CASE = re.compile(r"([0-9A-Z]{5})((?:[ \-]?[0-9A-Z]{2}){1,4})", re.ASCII | re.IGNORECASE)
 
 
 def parse(text: str) -> Code:
@@ -46,3 +48,13 @@ def parse(text: str) -> Code:
         kind, kind_id, value = f"hcpcs_level_ii_{letter}", 16 + ord(letter) - ord("A"), int(letter_digits)
     point = key(NAME, kind_id, value)
     return Code(NAME, kind, clean, clean, point, point)
+
+
+def split_modifiers(text: str) -> tuple[str, tuple[str, ...]] | None:
+    """A procedure as claims write it with one to four two-character modifiers after its code ("97545-GP",
+    "97545GP", "97545 GP", "97545-GP-59"): the code's text and the modifiers (upper case); None when the
+    text is not so written.  Only ASCII letters and digits count; the code's text is still to be parsed."""
+    match = _WITH_MODIFIERS_ANY_CASE.fullmatch(text)
+    if match is None:
+        return None
+    return match.group(1), tuple(re.findall(r"[0-9A-Z]{2}", re.sub(r"[ \-]", "", match.group(2).upper())))
