@@ -265,6 +265,12 @@ def test_description_on_its_own_line() -> None:
     ])]
 
 
+@pytest.mark.parametrize(("line", "description"), [(":", ""), ("- Injuries", "Injuries"), (": Injuries", "Injuries")])
+def test_description_line_read_as_a_code_lines_description(line: str, description: str) -> None:
+    [(_, _, _, [entry])] = only_version(icd9("CPT codes covered:", "97545", line))
+    assert entry[2] == description
+
+
 def test_codes_without_description_then_described_line_share_it() -> None:
     text = icd9("ICD-9 codes covered:", "250.00", "250.01 Diabetes")
     assert [e[2] for e in only_version(text)[0][3]] == ["Diabetes", "Diabetes"]
@@ -648,7 +654,8 @@ def test_a_long_line_is_quoted_shortened() -> None:
 
 LINE_PIECES = ["800.00", "999.9", "V15.1", "97545", " - ", "\u2212", " to ", " through ", "(", ")", "[", "]", "+",
                "\u2022 ", "* ", ":", ";", "/", ",", " ", "and", "Injuries", "|", "--", "\t", "x", ": 801.0", ") 999.9",
-               "CPT codes covered:", "ICD-9 codes not covered for indications listed in the CPB:", "No specific code"]
+               "CPT codes covered:", "ICD-9 codes not covered for indications listed in the CPB:", "No specific code",
+               "-", ";", "to 5", " or 97545"]
 
 
 @settings(max_examples=300, deadline=None)

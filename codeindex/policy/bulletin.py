@@ -50,6 +50,7 @@ _COLUMN_HEADS = "code code description"
 # Code lines.  Codes are ASCII; a code *start* is looked for in any script (a letter or not, then
 # a digit) so that fullwidth digits or a long s are refused, never taken for a description.
 _CODE_START = re.compile(r"[^\W\d_]?\d")
+_WORDS = re.compile(r"[^\W_]")
 _WORD = re.compile(r"[\w.+]+")
 _ASCII_CODE = re.compile(r"[A-Za-z]?[0-9][0-9A-Za-z.+]*")
 _LEAD = re.compile(r"\W*")  # bullets, "+", brackets and spaces before the first code
@@ -178,6 +179,7 @@ def _code_line(line: str) -> _CodeLine | None:
         elif dash and dash.end() == len(line):
             raise _Unreadable("a range with no end")
         items.append((start, end, line[item_start:pos]))
+        items_end = pos
         if dash and not ranged:  # "800.00 - Injuries": the dash comes before the description
             pos = dash.end()
             break
@@ -198,7 +200,8 @@ def _code_line(line: str) -> _CodeLine | None:
     if _CODE_START.match(description):  # "800.00: 801.0", "(800.00) 801.0", "800.00 - 999.9 - 1000"
         raise _Unreadable(f"{description.split()[0]!r} starts the description like a code: write a comma "
                           "between codes, a dash for a range")
-    if (joined := _CONNECTOR.match(description)) is not None:
+    separated = line[items_end:len(line) - len(description)].strip()  # "800.00: and more" says what it means
+    if not separated and (joined := _CONNECTOR.match(description)) is not None:
         raise _Unreadable(f"{joined.group().strip()!r} between codes: write a comma for a list of codes, "
                          "a dash for a range")
     return _CodeLine(bool(lead["addon"]), items, description)
@@ -364,9 +367,9 @@ class _Parser:
             raise self.fail(line_no, raw, str(exc)) from None
         if code_line is not None:
             self.codes(line_no, raw, code_line)
-        elif self.pending:  # a description on a line of its own
-            self.describe(self.pending, line)
-        # else: an explanatory note
+        elif self.pending and _WORDS.search(line):  # a description on a line of its own
+            self.describe(self.pending, line.lstrip(_DESCRIPTION_SEP))
+        # else: an explanatory note (or a lone ":" or dash)
 
 
 def parse_cpb(text: str, source: str | None = None) -> Policy:
@@ -409,7 +412,20 @@ def format_cpb(policy: Policy) -> str:
             lines.append(group_header(group))
             if not group.entries:
                 lines.append("No specific code")
-            for e in group.entries:
-                codes = e.start if e.start == e.end else f"{e.start} - {e.end}"
-                lines.append(f"{'+ ' if e.add_on else ''}{codes} {e.description}".rstrip())
+            lines += [_entry_line(e) for e in group.entries]
     return "\n".join(lines) + "\n"
+
+
+def _entry_line(entry: PolicyEntry) -> str:
+    """An entry as a code line that reads back to it: the description after a space, or after a colon when
+    a space would let it read otherwise ("to 5 units", "; see below")."""
+    codes = entry.start if entry.start == entry.end else f"{entry.start} - {entry.end}"
+    for separator in (" ", ": "):
+        line = f"{'+ ' if entry.add_on else ''}{codes}{separator}{entry.description}".rstrip()
+        try:
+            read = _code_line(" ".join(line.split()))
+        except _Unreadable:
+            continue
+        if read is not None and read.description == entry.description and len(read.items) == 1:
+            return line
+    return line
