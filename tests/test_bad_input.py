@@ -752,7 +752,7 @@ def test_modified_procedures_count_in_the_amount_at_stake(tmp_path: Path) -> Non
     MODIFIED.write_csv(source := tmp_path / "modified.csv")
     result = cli("screen", str(source), "-o", str(tmp_path / "out.parquet"))
     assert result.returncode == 0, result.stderr
-    assert "Amount on not_covered lines: 1,600.00" in result.stdout
+    assert "Amount at stake (not_covered and review lines): 2,100.00" in result.stdout  # 1,600 + the review line
     written = pl.read_parquet(tmp_path / "out.parquet")
     assert written["procedure_code"].to_list() == MODIFIED["procedure_code"].to_list()
 
