@@ -195,7 +195,7 @@ def _parse_date(text: str) -> date:
 
 def _screen(args: argparse.Namespace) -> int:
     columns = {k: v for k, v in (("claim_id", args.claim_id), ("procedure", args.procedure), ("dx", args.dx),
-                                 ("date", args.date), ("amount", args.amount)) if v}
+                                 ("date", args.date), ("amount", args.amount), ("modifiers", args.modifier)) if v}
     if columns and args.layout != "long":
         raise UsageError("column options apply to the long layout only")
     started = time.perf_counter()
@@ -512,6 +512,8 @@ def build_parser() -> argparse.ArgumentParser:
     scr.add_argument("--procedure", help="procedure code column (default procedure_code)")
     scr.add_argument("--dx", action="append", help="a diagnosis column, in order; repeat (default dx1..dxN)")
     scr.add_argument("--date", help="date of service column (default service_date)")
+    scr.add_argument("--modifier", action="append", metavar="COLUMN",
+                     help="a column holding the procedure's modifiers (GP, 59); repeat; the reason names them")
     scr.add_argument("--amount", help="paid amount column (default paid_amount, if present)")
     scr.add_argument("--icd-version", type=int, choices=[9, 10],
                      help="ICD version of lines with neither an icd_version nor a readable date")

@@ -169,7 +169,7 @@ def _partition_screener(policy: Policy, layout: str, columns: Mapping[str, Any],
     return screen_partition
 
 
-LAYOUT_OPTIONS = ("claim_id", "procedure", "dx", "date", "amount")  # the options that name columns
+LAYOUT_OPTIONS = ("claim_id", "procedure", "dx", "date", "amount", "modifiers")  # options naming columns
 
 
 def screen(df: DataFrame, policy: str | os.PathLike[str] | Policy = "0198", layout: str = "long", *,

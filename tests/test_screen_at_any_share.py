@@ -4,6 +4,8 @@ wrong outputs and errors the rewrite fixed."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -210,3 +212,21 @@ def test_the_users_columns_are_theirs() -> None:
     out = screen(frame).collect()
     assert out.select(names).equals(frame.select(names))
     assert out["determination"].to_list() == ["not_covered", "not_covered"]
+
+
+def test_modifier_columns_are_named_in_the_reason_and_carried_through(tmp_path: Path) -> None:
+    frame = pl.DataFrame({"claim_id": [1, 2], "procedure_code": ["97545", "99213"], "mod1": ["GP", "25"],
+                          "mod2": [" 59", None], "dx1": ["800.00", "800.00"], "service_date": ["2014-01-01"] * 2})
+    out = screen(frame, modifiers=["mod1", "mod2"]).collect()
+    assert out.select("mod1", "mod2").equals(frame.select("mod1", "mod2"))
+    assert "billed with modifiers GP, 59" in out["reason"][0]
+    assert "modifiers" not in out["reason"][1]  # a line the policy does not name says nothing of them
+    with pytest.raises(InputError, match="no column 'mod9' \\(a modifier\\)"):
+        screen(frame, modifiers=["mod9"])
+    path = tmp_path / "claims.parquet"
+    frame.write_parquet(path)
+    command = [sys.executable, "-m", "codeindex.cli", "screen", str(path), "-o", str(tmp_path / "o.parquet"),
+               "--modifier", "mod1", "--modifier", "mod2"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "billed with modifiers GP, 59" in pl.read_parquet(tmp_path / "o.parquet")["reason"][0]

@@ -33,7 +33,8 @@ def screen(source: Source, policy: str | Policy = "0198", layout: str = "long", 
     here, as a stream can be read once); or parquet/CSV path(s), globs, directories (hive partition
     folders such as ``year=2023/`` become columns) or URIs (``s3://...``, passed to polars' scanners
     with ``storage_options``).  Long-layout column names can be overridden: ``claim_id``,
-    ``procedure``, ``dx`` (a list), ``date``, ``amount``.  ``icd_version`` (9 or 10) is the version of
+    ``procedure``, ``dx`` (a list), ``date``, ``amount``, ``modifiers`` (a list of columns holding the
+    procedure's modifiers, which the reason names).  ``icd_version`` (9 or 10) is the version of
     lines with neither an ``icd_version`` column value nor a readable date.
 
     Nothing is screened until the result is collected or sunk; then the lines are read into memory

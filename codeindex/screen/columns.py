@@ -24,6 +24,7 @@ LINE = {  # a screened line, in input order (its diagnoses follow as dx_column(0
     "date": pl.Date,  # the date of service read, null when it cannot be read
     "version_raw": pl.String,  # the icd_version as written (null when there is no such column)
     "version_era": pl.String,  # the era that icd_version names, null when blank or unreadable
+    "modifier_columns": pl.String,  # the modifiers in the columns named as modifier columns, ", "-joined, or null
 }
 
 

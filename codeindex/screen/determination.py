@@ -31,14 +31,14 @@ from codeindex.policy.compiled import CompiledPolicy
 from codeindex.policy.model import ICD10_START
 from codeindex.screen.columns import ERAS, RESULT, dx_column
 from codeindex.screen.diagnoses import DiagnosisCodes
-from codeindex.screen.edits import classify_diagnoses, classify_procedures
+from codeindex.screen.edits import classify_diagnoses, classify_procedures, nonempty
 from codeindex.screen.explain import EMPTY, explain
 from codeindex.screen.layouts import LineColumns
 
 EditsMode = Literal["policy", "all"]
 Engine = Literal["in-memory", "streaming"]  # in memory: the lines read once; streaming: read in passes
 RESULT_SCHEMA = RESULT
-CHUNK_ROWS = 1_000_000  # lines in a slice of a streaming output, at most
+CHUNK_ROWS = 250_000  # lines in a slice of a streaming output, at most: memory holds about one slice explained
 
 
 def _text(name: str) -> pl.Expr:
@@ -126,6 +126,9 @@ class _Plan:
             "date": self.date() if cols.date else pl.lit(None, pl.Date),
             "version_raw": _text(cols.icd_version) if cols.icd_version else none,
             "version_era": icd_version_era(cols.icd_version) if cols.icd_version else none,
+            "modifier_columns": nonempty(pl.concat_str([_text(c).str.strip_chars() for c in cols.modifiers],
+                                                       separator=", ", ignore_nulls=True))
+            if cols.modifiers else none,
             **{dx_column(i): _text(c) for i, c in enumerate(cols.dx)}}
 
     def procedures(self, lines: pl.LazyFrame, engine: Engine) -> pl.DataFrame:

@@ -72,7 +72,9 @@ def reason() -> pl.Expr:
     quoted = (pl.when(pl.col("quotes") == "first_dx").then(pl.col("first_dx"))
               .when(pl.col("quotes") == "covered_dx").then(pl.col("covered_dx")))
     notes = pl.concat_str(
-        pl.col("modifier_note"), pl.col("dx_notes"), pl.col("addon_note"),
+        pl.col("modifier_note"),
+        pl.format("billed with modifiers {}", pl.when(pl.col("named")).then("modifier_columns")),
+        pl.col("dx_notes"), pl.col("addon_note"),
         pl.format("the date of service '{}' cannot be read", pl.when("bad_date").then("date_raw")),
         pl.format("the ICD version '{}' cannot be read", pl.when("bad_version").then("version_raw")),
         separator="; ", ignore_nulls=True)
@@ -110,7 +112,8 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
     """
     dx = diagnosis_facts(lines, codes, diagnoses)
     procedure_key, said = _procedure_keys(lines, procedures)
-    facts = pl.concat([lines.select("row", "claim", "era", "date_raw", "date", "version_raw", "version_era"),
+    facts = pl.concat([lines.select("row", "claim", "era", "date_raw", "date", "version_raw", "version_era",
+                                    "modifier_columns"),
                        procedure_key.to_frame(), dx.lines.drop("row")], how="horizontal")
     add_on_keys = said.filter("add_on").select("procedure_key", "primary")
     add_ons = facts.filter(pl.col("procedure_key").is_in(add_on_keys["procedure_key"].implode())).join(

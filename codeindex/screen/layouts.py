@@ -55,6 +55,7 @@ class LineColumns:
     icd_version: str | None
     output: tuple[str, ...]
     explode: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None
+    modifiers: tuple[str, ...] = ()  # columns holding the procedure's modifiers (GP, 59), if the claims have them
     lines_per_row: int = 1  # at most this many lines come from one input row
 
     def lines(self, rows: pl.LazyFrame) -> pl.LazyFrame:
@@ -274,8 +275,10 @@ def _require(schema: pl.Schema, name: str, columns: Sequence[str], what: str) ->
 def long_lines(frame: pl.LazyFrame, name: str, *, claim_id: str = "claim_id",
                procedure: str = "procedure_code", dx: Sequence[str] | None = None,
                date: str | None = "service_date", amount: str | None = "paid_amount",
-               icd_version: str | None = "icd_version") -> tuple[pl.LazyFrame, LineColumns]:
-    """One claim line per row, columns named by default or by the caller."""
+               icd_version: str | None = "icd_version",
+               modifiers: Sequence[str] = ()) -> tuple[pl.LazyFrame, LineColumns]:
+    """One claim line per row, columns named by default or by the caller (``modifiers``: columns holding the
+    procedure's modifiers, read into the reason)."""
     schema = frame.collect_schema()
     _require(schema, name, [claim_id], "the claim id")
     _require(schema, name, [procedure], "the procedure code")
@@ -286,6 +289,8 @@ def long_lines(frame: pl.LazyFrame, name: str, *, claim_id: str = "claim_id",
     if twice:
         raise InputError(f"{name}: diagnosis column {twice[0]!r} is given twice")
     _require(schema, name, dx_columns, "a diagnosis")
+    modifiers = tuple([modifiers] if isinstance(modifiers, str) else modifiers)
+    _require(schema, name, modifiers, "a modifier")
     for what, given, default in (("the date of service", date, "service_date"),
                                  ("the amount", amount, "paid_amount"),
                                  ("the ICD version", icd_version, "icd_version")):
@@ -295,7 +300,7 @@ def long_lines(frame: pl.LazyFrame, name: str, *, claim_id: str = "claim_id",
         claim_id=claim_id, procedure=procedure, dx=dx_columns, date=date if date in schema else None,
         amount=amount if amount in schema else None,
         icd_version=icd_version if icd_version in schema else None,
-        output=tuple(schema.names()))
+        output=tuple(schema.names()), modifiers=modifiers)
     return frame, columns
 
 

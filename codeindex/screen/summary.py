@@ -81,6 +81,8 @@ def summarize(output: pl.LazyFrame, policy: Policy, columns: Mapping[str, Any], 
         __month=service_date(date, schema[date], "the output").dt.truncate("1mo") if date else pl.lit(None, pl.Date))
     not_covered = lines.filter(pl.col("determination") == "not_covered")
     code = pl.col(procedure).cast(pl.String).str.strip_chars()
+    matched = (not_covered.select("__row", era=pl.col("policy_version").cast(pl.String), value=pl.col("matched_dx"))
+               .explode("value").drop_nulls("value"))
 
     by_month, by_det, procedures, edits, ranges, dx = pl.collect_all([
         lines.group_by("__month", "__det").len(),
@@ -99,9 +101,8 @@ def summarize(output: pl.LazyFrame, policy: Policy, columns: Mapping[str, Any], 
             .select(pl.col("__row"), range=pl.col("matched_dx_ranges")).explode("range").drop_nulls("range")
             .unique().select("range", kind=pl.lit("diagnosis"))])
         .group_by("range", "kind").len(),
-        not_covered.select("__row", era=pl.col("policy_version").cast(pl.String), value=pl.col("matched_dx"))
-        .explode("value").drop_nulls("value"),
-    ])
+        matched.group_by("value", "era").len(),
+    ], engine="streaming")  # the output may be larger than memory: aggregates stream
 
     counts = {d: 0 for d in DETERMINATIONS}
     amounts = dict.fromkeys(DETERMINATIONS, 0.0)
@@ -125,7 +126,7 @@ def summarize(output: pl.LazyFrame, policy: Policy, columns: Mapping[str, Any], 
         "months": list(months.values()),
         "top_procedures": [{**row, "amount": round(row["amount"], 2) if amount else None} for row in
                            procedures.sort(["lines", "code"], descending=[True, False]).head(top).to_dicts()],
-        "top_diagnoses": _diagnoses(dx, policy, top),
+        "top_diagnoses": _diagnoses(matched, dx, policy, top),
         "ranges": ranges.sort(["len", "kind", "range"], descending=[True, False, False])
         .rename({"len": "lines"}).to_dicts(),
         "edits": [{"edit": row["edit"], "lines": row["lines"],
@@ -137,11 +138,12 @@ def summarize(output: pl.LazyFrame, policy: Policy, columns: Mapping[str, Any], 
     }
 
 
-def _diagnoses(found: pl.DataFrame, policy: Policy, top: int) -> list[dict[str, Any]]:
-    """The matched diagnoses merged across spellings: each distinct (value, era) read once in its era's system,
-    then the lines counted per code with polars."""
+def _diagnoses(matched: pl.LazyFrame, distinct: pl.DataFrame, policy: Policy, top: int) -> list[dict[str, Any]]:
+    """The matched diagnoses merged across spellings: each distinct (value, era) of ``matched`` (one row per
+    matched value of a not-covered line; ``distinct`` its values) read once in its era's system, then the
+    lines counted per code with polars, streaming (a line that holds two spellings of a code counts once)."""
     canonical: list[tuple[str, str | None, str, str, str | None]] = []
-    for value, era in found.select("value", "era").unique().iter_rows():
+    for value, era in distinct.select("value", "era").iter_rows():
         version = policy.version(era) if era else None
         system = version.diagnosis_system if version else DIAGNOSIS_SYSTEMS.get(era or "", "")
         try:
@@ -153,12 +155,13 @@ def _diagnoses(found: pl.DataFrame, policy: Policy, top: int) -> list[dict[str, 
         canonical.append((value, era, parsed.decimal, system, description))
     codes = pl.DataFrame(canonical, schema=["value", "era", "code", "system", "description"], orient="row",
                          schema_overrides={c: pl.String for c in ("value", "era", "code", "system", "description")})
-    merged = (found.join(codes, on=["value", "era"], nulls_equal=True)
-              .group_by("code", "system")
-              .agg(pl.col("description").first(), lines=pl.col("__row").n_unique(),
-                   spellings=pl.col("value").unique().sort())
+    lines = (matched.join(codes.lazy().select("value", "era", "code", "system"), on=["value", "era"],
+                          nulls_equal=True)
+             .group_by("code", "system").agg(lines=pl.col("__row").n_unique()).collect(engine="streaming"))
+    merged = (lines.join(codes.group_by("code", "system").agg(
+        pl.col("description").first(), spellings=pl.col("value").unique().sort()), on=["code", "system"])
               .sort(["lines", "code"], descending=[True, False]).head(top))
-    return merged.to_dicts()
+    return merged.select("code", "system", "description", "lines", "spellings").to_dicts()
 
 
 def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
