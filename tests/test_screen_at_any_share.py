@@ -147,71 +147,12 @@ def test_bad_options_are_errors_before_any_work(option: dict[str, object], messa
                              "service_date": ["2014-01-01"]}), **option)  # type: ignore[arg-type]
 
 
-def test_a_null_claim_id_is_no_claim() -> None:
-    frame = pl.DataFrame({"claim_id": [None, None], "procedure_code": ["97545", "97546"],
-                          "dx1": ["800.00", "800.00"], "service_date": ["2014-01-01"] * 2},
-                         schema_overrides={"claim_id": pl.Int64})
-    primary, add_on = screen(frame).collect().to_dicts()
-    assert "addon_without_primary" not in primary["edits"]
-    assert "addon_without_primary" in add_on["edits"]
-    assert "has no claim id, so its primary 97545 cannot be found on its claim" in add_on["reason"]
-
-
 def test_screened_output_screened_again_is_one_clear_error() -> None:
     frame = pl.DataFrame({"claim_id": [1], "procedure_code": ["97545"], "dx1": ["800.00"],
                           "service_date": ["2014-01-01"]})
     once = screen(frame).collect()
     with pytest.raises(InputError, match="already has column"):
         screen(once)
-
-
-@pytest.mark.parametrize("written", ["ſ9117", "S9117\x1c", "\x1f97545"])
-def test_only_ascii_letters_and_digits_are_procedure_characters(written: str) -> None:
-    frame = pl.DataFrame({"claim_id": [1], "procedure_code": [written], "dx1": ["S72001A"],
-                          "service_date": ["2020-01-01"]})
-    line = screen(frame).collect().row(0, named=True)
-    # S9117 followed by junk starts with the policy's code: review it, never silently not_applicable (issue 14)
-    assert line["determination"] == ("review" if written.startswith("S9117") else "not_applicable")
-    assert line["edits"] == ["invalid_code"]
-    assert "is not a code character" in line["reason"]
-
-
-@pytest.mark.parametrize("written", ["ſ72001A", "S72001A\x1e", "ı10"])
-def test_only_ascii_letters_and_digits_are_diagnosis_characters(written: str) -> None:
-    frame = pl.DataFrame({"claim_id": [1], "procedure_code": ["97545"], "dx1": [written],
-                          "service_date": ["2020-01-01"]})
-    line = screen(frame).collect().row(0, named=True)
-    assert line["matched_dx"] == []
-    assert line["edits"] == ["invalid_code"]
-
-
-@pytest.mark.parametrize("written", ["2015101", "2013111", "-20130501", "-0001-01-01", "20150930x"])
-def test_a_date_is_exactly_yyyymmdd_or_yyyy_mm_dd(written: str) -> None:
-    frame = pl.DataFrame({"claim_id": [1], "procedure_code": ["97545"], "dx1": ["800.00"],
-                          "service_date": [written], "icd_version": ["9"]})
-    line = screen(frame).collect().row(0, named=True)
-    assert "invalid_date" in line["edits"]
-    assert f"the date of service '{written}' cannot be read" in line["reason"]
-
-
-@pytest.mark.parametrize("written", ["-9", "-10", " -09"])
-def test_a_negative_icd_version_names_no_version(written: str) -> None:
-    frame = pl.DataFrame({"claim_id": [1], "procedure_code": ["97545"], "dx1": ["800.00"],
-                          "service_date": ["2014-01-01"], "icd_version": [written]})
-    line = screen(frame).collect().row(0, named=True)
-    assert "invalid_icd_version" in line["edits"]
-    assert line["policy_version"] == "icd9"  # the date tells instead
-
-
-def test_the_users_columns_are_theirs() -> None:
-    """Names the screen uses inside (row, era, key0, procedure_key, __k, __result, __input_row ...) may be
-    the input's own: they come back untouched."""
-    names = ["row", "era", "claim", "procedure", "key0", "flags", "dx0", "__k", "__result", "__input_row", "offset"]
-    frame = pl.DataFrame({"claim_id": [1, 1], "procedure_code": ["97545", "97546"], "dx1": ["800.00", "V57.22"],
-                          "service_date": ["2014-01-01"] * 2, **{n: [f"{n}-a", f"{n}-b"] for n in names}})
-    out = screen(frame).collect()
-    assert out.select(names).equals(frame.select(names))
-    assert out["determination"].to_list() == ["not_covered", "not_covered"]
 
 
 def test_modifier_columns_are_named_in_the_reason_and_carried_through(tmp_path: Path) -> None:
