@@ -90,16 +90,12 @@ def summarize(output: pl.LazyFrame, policy: Policy, columns: Mapping[str, Any], 
         not_covered.filter(code.is_not_null()).group_by(code.str.to_uppercase().alias("code"))
         .agg(pl.len().alias("lines"), pl.col("__amount").sum().alias("amount"),
              code.unique().sort().alias("spellings")),
-        lines.filter(pl.col("edits").list.len() > 0)  # few lines carry an edit: text their reason only
-        .select("__row", pl.col("edits").alias("edit"), claim=pl.col(claim_id) if claim_id else pl.lit(None),
-                proc=code, reason=pl.col("reason").cast(pl.String))
-        .explode("edit").drop_nulls("edit").group_by("edit").agg(pl.len().alias("lines"), pl.all().head(EXAMPLES)),
+        lines.select(edit=pl.col("edits")).explode("edit").drop_nulls("edit").group_by("edit").len("lines"),
         pl.concat([
             lines.drop_nulls("matched_procedure_range")
             .select(range=pl.col("matched_procedure_range").cast(pl.String), kind=pl.lit("procedure")),
-            lines.filter(pl.col("matched_dx_ranges").list.len() > 0)
-            .select(pl.col("__row"), range=pl.col("matched_dx_ranges")).explode("range").drop_nulls("range")
-            .unique().select("range", kind=pl.lit("diagnosis"))])
+            lines.select(range=pl.col("matched_dx_ranges")).explode("range").drop_nulls("range")  # each once a line
+            .select("range", kind=pl.lit("diagnosis"))])
         .group_by("range", "kind").len(),
         matched.group_by("value", "era").len(),
     ], engine="streaming")  # the output may be larger than memory: aggregates stream
@@ -129,13 +125,21 @@ def summarize(output: pl.LazyFrame, policy: Policy, columns: Mapping[str, Any], 
         "top_diagnoses": _diagnoses(matched, dx, policy, top),
         "ranges": ranges.sort(["len", "kind", "range"], descending=[True, False, False])
         .rename({"len": "lines"}).to_dicts(),
-        "edits": [{"edit": row["edit"], "lines": row["lines"],
-                   "examples": [{"row": r, "claim_id": c, "procedure": p, "reason": why} for r, c, p, why in
-                                zip(row["__row"], row["claim"], row["proc"], row["reason"], strict=True)]}
-                  for row in edits.sort("edit").to_dicts()],
+        "edits": _edits(lines, edits.sort("edit"), code, claim_id),
         "policy": policy_identity(policy),
         **(identity or {}),
     }
+
+
+def _edits(lines: pl.LazyFrame, counts: pl.DataFrame, code: pl.Expr, claim_id: str | None) -> list[dict[str, Any]]:
+    """Each edit with its count of lines and its first few lines as examples (each a scan that stops early)."""
+    examples = pl.collect_all([
+        lines.filter(pl.col("edits").list.contains(edit)).head(EXAMPLES).select(
+            row="__row", claim_id=pl.col(claim_id) if claim_id else pl.lit(None), procedure=code,
+            reason=pl.col("reason").cast(pl.String))
+        for edit in counts["edit"]])
+    return [{"edit": edit, "lines": n, "examples": found.to_dicts()}
+            for (edit, n), found in zip(counts.select("edit", "lines").iter_rows(), examples, strict=True)]
 
 
 def _diagnoses(matched: pl.LazyFrame, distinct: pl.DataFrame, policy: Policy, top: int) -> list[dict[str, Any]]:
