@@ -55,6 +55,10 @@ class Release:
         return f"{LABELS[self.system]} {self.name}"
 
     @property
+    def system_label(self) -> str:
+        return LABELS[self.system]
+
+    @property
     def in_force(self) -> str:
         return f"{self}, in force from {self.start.isoformat()}"
 
@@ -98,11 +102,10 @@ def release_on(system: str, day: date) -> ReleaseOn:
 def release_index(system: str, day: pl.Expr) -> pl.Expr:
     """The index of the release in force on each date of ``day`` (a Date expression), the nearest
     release outside the bundled ones, null for a null date: a vectorized ``release_on``."""
-    known = releases(system)
-    index: pl.Expr = pl.lit(0, pl.UInt8)
-    for release in known[1:]:  # each start overrides the ones before it
-        index = pl.when(day >= pl.lit(release.start)).then(pl.lit(release.index, pl.UInt8)).otherwise(index)
-    return pl.when(day.is_not_null()).then(index)
+    starts = pl.Series([r.start for r in releases(system)], dtype=pl.Date)
+    # a binary search of each date among the releases' start dates: the last start on or before it
+    index = (pl.lit(starts).search_sorted(day, side="right").cast(pl.Int64) - 1).clip(lower_bound=0)
+    return pl.when(day.is_not_null()).then(index.cast(pl.UInt8))
 
 
 def _with_code_set(system: str) -> str:
@@ -170,9 +173,16 @@ class CodeSet:
         return self.table["lo"].to_list()
 
     @cached_property
-    def _rows(self) -> dict[str, tuple[int, int, bool, str | None]]:
-        """short -> (lo, hi, billable, description) of every defined code."""
-        return {row[0]: row[1:] for row in self.defined_codes.iter_rows()}
+    def _spans(self) -> dict[str, tuple[int, int]]:
+        """short -> (lo, hi) of every defined code, in this release."""
+        table = self.defined_codes
+        return dict(zip(table["short"].to_list(), zip(table["lo"].to_list(), table["hi"].to_list(), strict=True),
+                        strict=True))
+
+    def _status(self, code: Code) -> int:
+        """0 absent, 1 defined not billable, 2 billable in this release (one table for every release)."""
+        statuses = _statuses(self.system)[0].get(code.short)
+        return 0 if statuses is None or code.decimal.endswith("+") else statuses[self.release.index]
 
     @cached_property
     def descriptions(self) -> dict[str, str]:
@@ -187,19 +197,19 @@ class CodeSet:
     def code(self, text: str | Code) -> Code:
         """The code with its span in this release (``parse_code`` gives its span over every release)."""
         code = parse_code(text, self.system) if isinstance(text, str) else text
-        row = self._rows.get(code.short) if self.defined(code) else None
-        return code if row is None else replace(code, lo=row[0], hi=row[1])
+        span = self._spans.get(code.short) if self.defined(code) else None
+        return code if span is None else replace(code, lo=span[0], hi=span[1])
 
     def defined(self, code: Code) -> bool:
         """True when this release lists the code (a "+" pattern such as S00.00X+ is no code)."""
-        return code.short in self._rows and not code.decimal.endswith("+")
+        return self._status(code) > 0
 
     def billable(self, code: Code) -> bool:
-        return self.defined(code) and self._rows[code.short][2]
+        return self._status(code) == 2
 
     def description(self, code: Code) -> str | None:
         """The release's long description of a defined code (headers included; ICD-9 parents have none)."""
-        return self._rows[code.short][3] if self.defined(code) else None
+        return _statuses(self.system)[2].get(code.short) if self.defined(code) else None
 
     @cached_property
     def spellings(self) -> pl.DataFrame:
@@ -232,28 +242,49 @@ class CodeSet:
 
 
 @cache
+def _beneath(system: str) -> pl.DataFrame:
+    """Every (code, billable code beneath it or itself) pair over all releases, as rows of ``history``
+    (``code``, ``under``) with the billable code's ``key``: a release's spans are a filter and a group-by."""
+    table = history(system).with_row_index("row")
+    ever = table.filter(pl.any_horizontal(pl.col(r.name) == 2 for r in releases(system)))
+    spans = subtree_spans(table.select("short"), ever.select("short", key="row"))  # min and max row beneath
+    ranges = spans.join(table.select("short", "row"), on="short").select(
+        code="row", under=pl.int_ranges("lo", pl.col("hi") + 1, dtype=pl.UInt32))
+    # the rows between a code's first and last ever-billable row are its descendants (tabular order nests)
+    return (ranges.explode("under").join(ever.select(under="row", key="key"), on="under")
+            .filter(pl.col("under") >= pl.col("code")))
+
+
+@cache
 def _release_code_set(system: str, index: int) -> CodeSet:
     release = releases(system)[index]
     table = history(system)
-    status = pl.col(release.name)
-    defined = table.filter(status > 0).select("short", "description", billable=status == 2)
-    keys = table.filter(status == 2).select("short", "key")
-    spans = subtree_spans(defined, keys) if system != "icd9pcs" else table.select("short", "lo", "hi")
+    status = table[release.name]
+    if system == "icd9pcs":
+        spans = table.select("short", "lo", "hi")
+    else:  # the pairs whose code is defined and whose billable code is billable in this release
+        pairs = _beneath(system).filter(pl.lit(status).gather("code") > 0, pl.lit(status).gather("under") == 2)
+        spans = pairs.group_by("code").agg(lo=pl.col("key").min(), hi=pl.col("key").max()).select(
+            short=pl.lit(table["short"]).gather("code"), lo="lo", hi="hi")
+    defined = table.filter(pl.col(release.name) > 0).select(
+        "short", "description", billable=pl.col(release.name) == 2)
     ordered = (defined.join(spans, on="short").sort("lo", pl.col("short").str.len_chars())
                .select("short", "lo", "hi", "billable", "description"))
     return CodeSet(system, release, ordered)
 
 
 @cache
-def _statuses(system: str) -> tuple[dict[str, tuple[int, ...]], dict[str, list[str]]]:
-    """Each code's status in every release, and the codes by category (its first 3 characters)."""
+def _statuses(system: str) -> tuple[dict[str, tuple[int, ...]], dict[str, list[str]], dict[str, str | None]]:
+    """Each code's status in every release, the codes by category (its first 3 characters), and each
+    code's description."""
     table = history(system)
     names = [r.name for r in releases(system)]
-    statuses = {row[0]: row[1:] for row in table.select("short", *names).iter_rows()}
+    shorts = table["short"].to_list()
+    statuses = dict(zip(shorts, table.select(*names).iter_rows(), strict=True))
     by_category: dict[str, list[str]] = {}
-    for short in table["short"]:
+    for short in shorts:
         by_category.setdefault(short[:3], []).append(short)
-    return statuses, by_category
+    return statuses, by_category, dict(zip(shorts, table["description"].to_list(), strict=True))
 
 
 def defined_in(system: str, code: Code) -> tuple[Release, ...]:
@@ -270,7 +301,7 @@ def successors(system: str, short: str, release: str | None = None) -> tuple[str
     billable: the new billable codes of that release beneath its nearest ancestor there (with the same
     7th character, for a 7-character code), which are, almost always, its new children (K91.3 became
     K91.30-K91.32; S02.10XA became S02.101A, S02.102A, S02.109A).  Empty when nothing replaced it."""
-    statuses, by_category = _statuses(system)
+    statuses, by_category, _ = _statuses(system)
     target = code_set(system, release=release).release.index
     status = statuses.get(short)
     if status is None or 2 not in status[:target + 1]:

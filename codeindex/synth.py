@@ -26,8 +26,10 @@ TRUNCATED10 = ["S72", "Z87", "Z8781", "M54"]
 
 
 def _pools(rng: random.Random) -> tuple[list[str], list[str]]:
-    icd9 = [c.short for c in code_set("icd9dx").codes]
-    icd10 = [c.short for c in code_set("icd10cm").codes]
+    # The releases the sample was first drawn from, in their key order then (ICD-10-CM's by characters),
+    # so that a seed gives the same file whatever releases are bundled.
+    icd9 = code_set("icd9dx", release="v32").table["short"].to_list()
+    icd10 = sorted(code_set("icd10cm", release="FY2024").table["short"])
     # Claims cluster on common codes: draw a working set, weighted towards injuries and history codes.
     injuries9 = [c for c in icd9 if c[:1].isdigit() and c >= "800"] + [c for c in icd9 if c.startswith(("V1", "V57"))]
     injuries10 = [c for c in icd10 if c[0] in "ST"] + [c for c in icd10 if c.startswith(("Z85", "Z87", "Z51"))]

@@ -40,12 +40,14 @@ def _values(era: str) -> list[str]:
 
 
 @pytest.mark.parametrize("policy", [load_policy("0198"), parse_cpb(CUSTOM)], ids=["0198", "custom"])
-@pytest.mark.parametrize("era", ERAS)
-def test_vectorized_path_equals_parser_path(policy, era: str) -> None:
+@pytest.mark.parametrize(("era", "release"), [("icd9", 0), ("icd9", None), ("icd10", 1), ("icd10", None)])
+def test_vectorized_path_equals_parser_path(policy, era: str, release: int | None) -> None:
+    """In the newest release of each era and an old one (values drawn from the newest)."""
     compiled = compile_policy(policy)
+    release = edits.newest(era) if release is None else release
     values = pl.Series(_values(era)).unique()
-    fast = classify_diagnoses(values, compiled, eras=[era]).sort("value")
-    slow = edits._parsed(((v, era) for v in values), compiled).sort("value")
+    fast = classify_diagnoses(values, compiled, [(era, release)]).sort("value")
+    slow = edits._parsed(((v, era, release) for v in values), compiled).sort("value")
     assert fast.columns == slow.columns
     assert fast.to_dicts() == slow.to_dicts()
     assert fast["not_covered"].any() or policy.version(era) is None
@@ -60,8 +62,8 @@ def test_vectorized_path_classifies_every_code_set_spelling(era: str) -> None:
     spellings = [v for v in _values(era) if v == v.strip().upper() and v not in ("8OO.00", "800.", "V15..1", "Q")]
     values = pl.DataFrame({"value": spellings}).unique().with_columns(text=pl.col("value"), spelling=pl.col("value"))
     policy = compile_policy(parse_cpb(CUSTOM))
-    _, rest = edits._by_spelling(values, era, policy)
+    _, rest = edits._by_spelling(values, era, edits.newest(era), policy)
     assert rest.height == 0
     misspelled = pl.concat([values, values.with_columns(spelling=pl.lit("X9.9.9"))])
-    _, rest = edits._by_spelling(misspelled, era, policy)
+    _, rest = edits._by_spelling(misspelled, era, edits.newest(era), policy)
     assert rest.height == values.height

@@ -148,12 +148,13 @@ def test_custom_policy_on_icd10_line_is_not_applicable(custom: str) -> None:
 
 @pytest.mark.parametrize(("procedure", "dx", "day", "edit", "note"), [
     ("97545", "8OO.00", ICD9_DAY, "invalid_code", "is not an ICD-9 code"),
-    ("97545", "V57.99", ICD9_DAY, "undefined_code", "is not in the"),
+    ("97545", "V57.99", ICD9_DAY, "undefined_code", "is not in ICD-9-CM v31, in force from 2013-10-01 (no ICD-9-CM"),
     ("97545", "800", ICD9_DAY, "non_billable_code", "is truncated"),
     ("97545", "V15", ICD9_DAY, "partial_match", "only partly overlaps V15.1-V15.6"),
     ("97545", "S72.001A", ICD9_DAY, "icd_version_mismatch", "is an ICD-10 code on an ICD-9 line"),
     ("97545", "XYZ", ICD10_DAY, "invalid_code", "is not an ICD-10 code"),
-    ("97545", "S72.999A", ICD10_DAY, "undefined_code", "is not in the"),
+    ("97545", "S72.999A", ICD10_DAY, "undefined_code", "is not in ICD-10-CM FY2016, in force from 2015-10-01 (no "),
+    ("97545", "S00.00X", ICD10_DAY, "undefined_code", "(no ICD-10-CM release has it)"),  # a placeholder, no code
     ("97545", "S72", ICD10_DAY, "non_billable_code", "is truncated"),
     ("97545", "Z87.8", ICD10_DAY, "partial_match", "only partly overlaps Z87.81-Z87.828"),
     ("97545", "812.01", ICD10_DAY, "icd_version_mismatch", "is an ICD-9 code on an ICD-10 line"),
@@ -163,6 +164,24 @@ def test_diagnosis_edits(procedure: str, dx: str, day: date, edit: str, note: st
     assert row["determination"] == "not_covered"
     assert edit in row["edits"]
     assert note in row["reason"]
+
+
+@pytest.mark.parametrize(("dx", "day", "edits", "note"), [
+    ("M54.5", date(2017, 3, 1), [], None),  # billable until 2021-09-30
+    ("M54.5", date(2022, 3, 1), ["non_billable_code"],
+     "diagnosis M54.5 is truncated: it is not billable in ICD-10-CM FY2022, in force from 2021-10-01"),
+    ("M54.50", date(2021, 9, 30), ["undefined_code"],
+     "diagnosis M54.50 is not in ICD-10-CM FY2021 January, in force from 2021-01-01 (it is in ICD-10-CM FY2022 to"),
+    ("E11.A", date(2024, 6, 1), ["undefined_code"],
+     "diagnosis E11.A is not in ICD-10-CM FY2024 April, in force from 2024-04-01 (it is in ICD-10-CM FY2026 to"),
+    ("E11.A", date(2026, 1, 5), [], None),
+    ("U07.1", date(2020, 5, 1), [], None), ("U07.1", date(2020, 3, 1), ["undefined_code"], "FY2020, in force"),
+])
+def test_diagnoses_are_checked_in_the_release_of_the_date_of_service(dx: str, day: date, edits: list[str],
+                                                                      note: str | None) -> None:
+    row = one(claims([(1, 1, "97545", dx, None, day)]))
+    assert (row["edits"] or []) == edits
+    assert note is None or note in row["reason"]
 
 
 def test_invalid_procedure_code() -> None:

@@ -20,6 +20,7 @@ LINE = {  # a screened line, in input order (its diagnoses follow as dx_column(0
     "claim": None,  # the claim id, as the input holds it (a NaN id reads as null: no claim)
     "procedure": pl.String,  # the procedure value as written
     "era": pl.String,  # icd9 / icd10 from the ICD version, the date of service or the default; null if none
+    "release": pl.UInt8,  # the era's code-set release in force on the date (codesets.releases), else its newest
     "date_raw": pl.String,  # the date of service as written (null when there is no date column)
     "date": pl.Date,  # the date of service read, null when it cannot be read
     "version_raw": pl.String,  # the icd_version as written (null when there is no such column)
@@ -49,8 +50,9 @@ PROCEDURE = {  # what one procedure value says on lines of one era (era null: no
 }
 
 DIAGNOSIS = {  # what one diagnosis value says on lines of one era; only values with something to say
-    "value": pl.String,  # the value as written (the lookup key, with era)
+    "value": pl.String,  # the value as written (the lookup key, with era and release)
     "era": pl.String,
+    "release": pl.UInt8,  # the era's code-set release the value was checked in
     "text": pl.String,  # the value trimmed, as the reason and matched_dx quote it
     "not_covered": pl.Boolean,  # it lies in a not-covered range of the era's version
     "ranges": pl.String,  # those ranges in rank order, joined by RANGE_SEPARATOR (null if none)

@@ -19,19 +19,20 @@ time, each slice explained on its own), so memory holds one slice.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
 import polars as pl
 from polars.io.plugins import register_io_source
 
+from codeindex.codesets import release_index
 from codeindex.errors import InputError
 from codeindex.policy.compiled import CompiledPolicy
-from codeindex.policy.model import ICD10_START
+from codeindex.policy.model import DIAGNOSIS_SYSTEMS, ICD10_START
 from codeindex.screen.columns import ERAS, RESULT, dx_column
 from codeindex.screen.diagnoses import DiagnosisCodes
-from codeindex.screen.edits import classify_diagnoses, classify_procedures, nonempty
+from codeindex.screen.edits import classify_diagnoses, classify_procedures, newest, nonempty
 from codeindex.screen.explain import EMPTY, explain
 from codeindex.screen.layouts import LineColumns
 
@@ -109,6 +110,14 @@ class _Plan:
             sources.append(pl.lit(f"icd{self.icd_version}"))
         return pl.coalesce(*sources, pl.lit(None, pl.String))
 
+    def release(self) -> pl.Expr:
+        """The index of the era's code-set release in force on the line's date of service (``codesets``), its
+        newest when the date is unknown; null when the era is."""
+        era = self.era()
+        day = self.date() if self.cols.date else pl.lit(None, pl.Date)
+        in_force = {e: release_index(DIAGNOSIS_SYSTEMS[e], day).fill_null(newest(e)) for e in ERAS}
+        return pl.when(era == "icd9").then(in_force["icd9"]).when(era == "icd10").then(in_force["icd10"])
+
     def date(self) -> pl.Expr:
         assert self.cols.date is not None
         return service_date(self.cols.date, self.schema[self.cols.date], self.where)
@@ -121,7 +130,7 @@ class _Plan:
         """A screened line's ``LINE`` columns and its diagnoses."""
         cols, none = self.cols, pl.lit(None, pl.String)
         return {
-            "claim": self.claim(), "procedure": _text(cols.procedure), "era": self.era(),
+            "claim": self.claim(), "procedure": _text(cols.procedure), "era": self.era(), "release": self.release(),
             "date_raw": _text(cols.date) if cols.date else none,
             "date": self.date() if cols.date else pl.lit(None, pl.Date),
             "version_raw": _text(cols.icd_version) if cols.icd_version else none,
@@ -153,10 +162,13 @@ class _Plan:
         wanted = procedures.filter(pl.col("coverage").is_not_null() | pl.col("error").is_not_null())["procedure"]
         mask = _one_of(proc, wanted.unique(maintain_order=True))
         if self.edits == "all":
-            era = self.era()
-            for era_name, values in _suspect_diagnoses(lines, self.cols, self.policy, engine).items():
+            era, release = self.era(), self.release()
+            contexts = lines.select(era=era, release=release).unique().drop_nulls().collect(engine=engine)
+            for (era_name, index), values in _suspect_diagnoses(lines, self.cols, self.policy, engine,
+                                                                contexts.iter_rows()).items():
                 suspect = pl.Series(values, dtype=pl.String).implode()
-                mask = mask | ((era == era_name) & pl.any_horizontal(_text(c).is_in(suspect) for c in self.cols.dx))
+                mask = mask | ((era == era_name) & (release == index)
+                               & pl.any_horizontal(_text(c).is_in(suspect) for c in self.cols.dx))
         return mask.fill_null(False)
 
     def screen(self, frame: pl.DataFrame, mask: pl.Expr, procedures: pl.DataFrame,
@@ -165,7 +177,8 @@ class _Plan:
         picked = frame.select(mask).to_series()
         screened = frame.filter(picked).select(**self.line()).with_row_index("row")
         codes = DiagnosisCodes.of(screened, len(self.cols.dx))
-        diagnoses = classify_diagnoses(codes.values, self.policy)
+        contexts = screened.select("era", "release").unique().drop_nulls().iter_rows()
+        diagnoses = classify_diagnoses(codes.values, self.policy, contexts)
         results = explain(screened, codes, procedures, diagnoses, primaries, self.policy)
         return pl.concat([frame.select(self.cols.output), _placed(results, picked, self._unscreened())],
                          how="horizontal")
@@ -185,14 +198,17 @@ class _Plan:
             edits=EMPTY if self.edits == "all" else none).cast(RESULT)  # type: ignore[arg-type]
 
 
-def _suspect_diagnoses(lines: pl.LazyFrame, cols: LineColumns, policy: CompiledPolicy,
-                       engine: Engine) -> dict[str, list[str]]:
-    """Per era, the distinct diagnosis values that draw an edit there (for ``edits="all"``)."""
+def _suspect_diagnoses(lines: pl.LazyFrame, cols: LineColumns, policy: CompiledPolicy, engine: Engine,
+                       contexts: Iterable[tuple[str, int]]) -> dict[tuple[str, int], list[str]]:
+    """Per (era, release) of ``contexts``, the distinct diagnosis values that draw an edit there (for
+    ``edits="all"``)."""
     # Distinct values per column, then across columns: far cheaper than exploding a list of 12 columns.
     per_column = [lines.select(_text(c).unique().alias("v")) for c in cols.dx]
     values = pl.concat(per_column).unique().collect(engine=engine)
-    edited = classify_diagnoses(values["v"], policy).filter(pl.col("edits").is_not_null())
-    return {era: edited.filter(pl.col("era") == era)["value"].unique().to_list() for era in ERAS}
+    contexts = list(contexts)
+    edited = classify_diagnoses(values["v"], policy, contexts).filter(pl.col("edits").is_not_null())
+    return {(era, release): edited.filter(pl.col("era") == era, pl.col("release") == release)["value"].unique()
+            .to_list() for era, release in contexts}
 
 
 def screen_lines(rows: pl.LazyFrame, cols: LineColumns, policy: CompiledPolicy, *, where: str = "the input",

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from codeindex.codesets import releases
 from codeindex.screen.columns import DIAGNOSIS, RANGE_SEPARATOR, dx_column
 from codeindex.screen.edits import nonempty
 
@@ -61,9 +62,21 @@ class DiagnosisCodes:
         return cls(cells.with_columns(pl.exclude("row").to_physical()), values, categories)
 
 
+def _block(era: pl.Expr, release: pl.Expr) -> pl.Expr:
+    """The block of the tables a line's (era, release) reads: icd9's releases, icd10's, then one for no era
+    (saying nothing)."""
+    icd9, icd10 = len(releases("icd9dx")), len(releases("icd10cm"))
+    return (pl.when(era == "icd9").then(release.cast(pl.Int64)).when(era == "icd10")
+            .then(icd9 + release.cast(pl.Int64)).otherwise(icd9 + icd10))
+
+
+BLOCKS = len(releases("icd9dx")) + len(releases("icd10cm")) + 1
+
+
 class _Classes:
     """The classes of the classified values (1..C, not-covered ones first; 0 says nothing) and, for each
-    (value, era) at ``value id + era offset``, its class and its row in ``said`` (1-based; 0 for none)."""
+    (value, era, release) at ``value id + block offset``, its class and its row in ``said`` (1-based; 0 for
+    none)."""
 
     def __init__(self, said: pl.DataFrame, width: int) -> None:
         said = said.with_columns(  # padded: written with spaces around it, which the text leaves out
@@ -78,14 +91,15 @@ class _Classes:
         self.width = width
         self.said = said
         placed = said.with_row_index("said", offset=1).join(self.table, on=TRAITS, nulls_equal=True).select(
-            position=pl.col("id").cast(pl.Int64) + self.era_offset(pl.col("era")), cls="class", said="said")
-        at = pl.DataFrame({"position": pl.int_range(3 * width, dtype=pl.Int64, eager=True)}).join(
+            position=pl.col("id").cast(pl.Int64) + self.offset(pl.col("era"), pl.col("release")), cls="class",
+            said="said")
+        at = pl.DataFrame({"position": pl.int_range(BLOCKS * width, dtype=pl.Int64, eager=True)}).join(
             placed, on="position", how="left", maintain_order="left").fill_null(0)
         self.class_at, self.said_at = at["cls"].cast(pl.Int64), at["said"].cast(pl.Int64)
 
-    def era_offset(self, era: pl.Expr) -> pl.Expr:
-        """Where an era's block of the tables starts: icd9, icd10, then a block for no era (saying nothing)."""
-        return era.replace_strict({"icd9": 0, "icd10": self.width}, default=2 * self.width, return_dtype=pl.Int64)
+    def offset(self, era: pl.Expr, release: pl.Expr) -> pl.Expr:
+        """Where the block of the tables of an (era, release) starts."""
+        return _block(era, release) * self.width
 
     def digits_per_key(self) -> int:
         return max(1, 62 // max(1, self.base.bit_length()))
@@ -139,7 +153,7 @@ def diagnosis_facts(lines: pl.DataFrame, codes: DiagnosisCodes, said: pl.DataFra
     classes = _Classes(said, codes.values.len())
     class_at = pl.lit(classes.class_at)
     ids = [pl.col(f"id{i}") for i in range(dx_count)]
-    offset = classes.era_offset(pl.col("era"))
+    offset = classes.offset(pl.col("era"), pl.col("release"))
     cells = pl.concat([codes.ids, lines.select(offset=offset)], how="horizontal").with_columns(
         (pl.col(f"id{i}").cast(pl.Int64) + pl.col("offset")).alias(f"position{i}") for i in range(dx_count)
     ).with_columns(class_at.gather(f"position{i}").fill_null(0).alias(f"class{i}") for i in range(dx_count))

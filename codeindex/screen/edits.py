@@ -1,13 +1,14 @@
 """Classifying the distinct codes of a screen, once each, through the policy's index.
 
 Claim volumes are huge and the code domain is tiny, so every distinct procedure
-value and every distinct (diagnosis value, era) pair is classified here once (values
+value and every distinct (diagnosis value, era, release) is classified here once (values
 spelled as in the code set vectorized, odd spellings through the parser), and polars
 carries the answers to the rows.  The edits:
 
 - ``invalid_code``: not a code of its system;
-- ``undefined_code``: a valid form, not in the official code set;
-- ``non_billable_code``: truncated, it has children in the code set;
+- ``undefined_code``: a valid form, not in the release of the code set in force on the line's date
+  (the note says whether another release defines it);
+- ``non_billable_code``: truncated, it has children in that release;
 - ``partial_match``: its leaf span only overlaps a policy range;
 - ``icd_version_mismatch``: a diagnosis of the other ICD version than the line's;
 - ``addon_without_primary``, ``invalid_date``, ``invalid_icd_version`` (line and claim
@@ -22,7 +23,7 @@ from contextlib import suppress
 import polars as pl
 
 from codeindex.code import Code
-from codeindex.codesets import code_set
+from codeindex.codesets import CodeSet, code_set, defined_in, releases
 from codeindex.errors import InvalidCodeError
 from codeindex.policy.compiled import CompiledPolicy
 from codeindex.policy.model import DIAGNOSIS_SYSTEMS, ERA_NAMES
@@ -31,7 +32,7 @@ from codeindex.systems import WHITESPACE, hcpcs, parse_code
 
 COVERED = ("covered", "covered_if_criteria_met")
 # The notes' wording, shared by the parser path (str.format) and the vectorized path (pl.format).
-TRUNCATED = "diagnosis {} is truncated (it has more specific codes)"
+TRUNCATED = "diagnosis {} is truncated: it is not billable in {} (it has more specific codes)"
 PARTLY = "diagnosis {} only partly overlaps {}"
 MISMATCH = "diagnosis {} is an {} code on an {} line"
 UNKNOWN_VERSION = ("The date of service cannot be read and the line has no readable ICD version, so the policy "
@@ -133,10 +134,25 @@ def _in_code_set(text: str, system: str) -> bool:
         return False
 
 
-def _findings(text: str, era: str, policy: CompiledPolicy, ranks: dict[tuple[int, int], int]) -> list[Finding]:
-    """What one trimmed diagnosis value on a line of ``era`` says, finding by finding, through the parser;
-    ``ranks`` gives the rank of each of the era's ranges by its keys.  A finding's kind is ``edit``,
-    ``note`` (a sentence), ``nc`` (the value lies in the not-covered range ``item``) or ``cov``."""
+def newest(era: str) -> int:
+    """The newest release of an era's diagnosis code set (for lines whose date is unknown)."""
+    return len(releases(DIAGNOSIS_SYSTEMS[era])) - 1
+
+
+def _undefined(text: str, code: Code, codes: CodeSet) -> str:
+    """The note on a code its line's release does not define: whether other releases do."""
+    elsewhere, label = defined_in(codes.system, code), codes.release.system_label
+    span = " to ".join(dict.fromkeys((elsewhere[0].name, elsewhere[-1].name))) if elsewhere else ""
+    known = f"it is in {label} {span}" if elsewhere else f"no {label} release has it"
+    return f"diagnosis {text} is not in {codes.release.in_force} ({known})"
+
+
+def _findings(text: str, era: str, release: int, policy: CompiledPolicy,
+              ranks: dict[tuple[int, int], int]) -> list[Finding]:
+    """What one trimmed diagnosis value on a line of ``era`` dated in ``release`` (an index of the era's code
+    set releases) says, finding by finding, through the parser; ``ranks`` gives the rank of each of the era's
+    ranges by its keys.  A finding's kind is ``edit``, ``note`` (a sentence), ``nc`` (the value lies in the
+    not-covered range ``item``) or ``cov``."""
     system, other_era = DIAGNOSIS_SYSTEMS[era], ERAS[1 - ERAS.index(era)]
     mismatch: list[Finding] = [(0, "edit", "icd_version_mismatch", None),
                                (0, "note", MISMATCH.format(text, ERA_NAMES[other_era], ERA_NAMES[era]), None)]
@@ -147,16 +163,16 @@ def _findings(text: str, era: str, policy: CompiledPolicy, ranks: dict[tuple[int
             return mismatch
         return [(0, "edit", "invalid_code", None),
                 (0, "note", f"diagnosis {text!r} is not an {ERA_NAMES[era]} code ({exc.problem})", None)]
-    codes = code_set(system)
+    codes = code_set(system, release=releases(system)[release].name)
     if not codes.defined(code):
         if _in_code_set(text, DIAGNOSIS_SYSTEMS[other_era]):
             return mismatch
-        return [(0, "edit", "undefined_code", None),
-                (0, "note", f"diagnosis {text} is not in the {codes.release} code set", None)]
+        return [(0, "edit", "undefined_code", None), (0, "note", _undefined(text, code, codes), None)]
+    code = codes.code(code)  # its span in the release
     findings: list[Finding] = []
     if not codes.billable(code):
         findings += [(0, "edit", "non_billable_code", None),
-                     (0, "note", TRUNCATED.format(text), None)]
+                     (0, "note", TRUNCATED.format(text, codes.release.in_force), None)]
     for entry in policy.diagnosis_ranges(era).iter_rows(named=True):
         inside = entry["lo"] <= code.lo and code.hi <= entry["hi"]
         if code.lo > entry["hi"] or code.hi < entry["lo"]:  # no overlap
@@ -171,24 +187,24 @@ def _findings(text: str, era: str, policy: CompiledPolicy, ranks: dict[tuple[int
     return sorted(findings, key=lambda finding: finding[0])
 
 
-def _parsed(pairs: Iterable[tuple[str, str]], policy: CompiledPolicy) -> pl.DataFrame:
-    """What values say (``DIAGNOSIS``) through the full parser: for values not spelled as in the code set
-    (and, in the tests, to hold the vectorized path to)."""
+def _parsed(values: Iterable[tuple[str, str, int]], policy: CompiledPolicy) -> pl.DataFrame:
+    """What (value, era, release) say (``DIAGNOSIS``) through the full parser: for values not spelled as in
+    the code set (and, in the tests, to hold the vectorized path to)."""
     ranks = {era: {(lo, hi): rank for lo, hi, rank in policy.diagnosis_ranges(era).select("lo", "hi", "rank")
                    .iter_rows()} for era in ERAS}
     rows = []
-    for raw, era in pairs:
+    for raw, era, release in values:
         text = raw.strip(WHITESPACE)  # as polars' strip_chars trims
         if not text:
             continue
-        findings = _findings(text, era, policy, ranks[era])
+        findings = _findings(text, era, release, policy, ranks[era])
         if not findings:
             continue
         items = {kind: [item for _, k, item, _ in findings if k == kind and item is not None]
                  for kind in ("nc", "edit", "note")}
         labels = [label for _, kind, _, label in findings if kind == "nc"]
         covered = any(kind == "cov" for _, kind, _, _ in findings)
-        rows.append((raw, era, text, bool(labels), RANGE_SEPARATOR.join(items["nc"]) or None,
+        rows.append((raw, era, release, text, bool(labels), RANGE_SEPARATOR.join(items["nc"]) or None,
                      labels[0] if labels else None, covered,
                      ",".join(dict.fromkeys(items["edit"])) or None, "; ".join(items["note"]) or None))
     return pl.DataFrame(rows, schema=DIAGNOSIS, orient="row")
@@ -200,7 +216,7 @@ def _spelled_in(spellings: pl.Series, values: pl.Series) -> tuple[pl.Series, pl.
     return at, (spellings.gather(at) == values).fill_null(False)
 
 
-def _defined_codes_say(defined: pl.DataFrame, era: str, policy: CompiledPolicy) -> pl.DataFrame:
+def _defined_codes_say(defined: pl.DataFrame, era: str, codes: CodeSet, policy: CompiledPolicy) -> pl.DataFrame:
     """What values spelled as defined codes of the era's code set say (``defined``: ``value``, ``text`` and the
     code's ``lo``, ``hi``, ``billable``): whether they are truncated, and the policy ranges they lie in or only
     partly overlap, by a range join."""
@@ -218,38 +234,46 @@ def _defined_codes_say(defined: pl.DataFrame, era: str, policy: CompiledPolicy) 
     in_not_covered = pl.col("nc").list.len() > 0
     edits = pl.concat_str(pl.when(truncated).then(pl.lit("non_billable_code")),
                           pl.when(partly).then(pl.lit("partial_match")), separator=",", ignore_nulls=True)
-    notes = pl.concat_str(pl.when(truncated).then(pl.format(TRUNCATED, text)),
+    notes = pl.concat_str(pl.when(truncated).then(pl.format(TRUNCATED, text, pl.lit(codes.release.in_force))),
                           pl.when(partly).then(pl.col("partly").list.join("; ")), separator="; ", ignore_nulls=True)
     said = defined.lazy().join(hits, on="value", how="left").select(
-        "value", era=pl.lit(era), text=text, not_covered=in_not_covered.fill_null(False),
+        "value", era=pl.lit(era), release=pl.lit(codes.release.index, pl.UInt8), text=text,
+        not_covered=in_not_covered.fill_null(False),
         ranges=pl.when(in_not_covered).then(pl.col("nc").list.join(RANGE_SEPARATOR)), label="label",
         covered=pl.col("covered").fill_null(False), edits=nonempty(edits), notes=nonempty(notes))
     says = pl.col("not_covered") | pl.col("covered") | pl.col("edits").is_not_null()
     return said.filter(says).collect(engine="in-memory")
 
 
-def _by_spelling(values: pl.DataFrame, era: str, policy: CompiledPolicy) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """What the values spelled as a defined code of either era's code set say, vectorized, and the values
-    that are not so spelled.  ``values`` has ``value``, ``text`` (trimmed) and ``spelling`` (trimmed, upper
-    case).  Gives exactly what ``_parsed`` gives for those values (a test holds the two together)."""
+def _by_spelling(values: pl.DataFrame, era: str, release: int,
+                 policy: CompiledPolicy) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """What the values spelled as a defined code of the era's code set in ``release`` (or of the other era's
+    newest) say, vectorized, and the values that are not so spelled.  ``values`` has ``value``, ``text``
+    (trimmed) and ``spelling`` (trimmed, upper case).  Gives exactly what ``_parsed`` gives for those values
+    (a test holds the two together)."""
     other_era = ERAS[1 - ERAS.index(era)]
-    codes = code_set(DIAGNOSIS_SYSTEMS[era]).spellings  # sorted: a binary search is cheaper than a join
+    system = DIAGNOSIS_SYSTEMS[era]
+    code_set_then = code_set(system, release=releases(system)[release].name)
+    codes = code_set_then.spellings  # sorted: a binary search is cheaper than a join
     at, spelled = _spelled_in(codes["spelling"], values["spelling"])
     defined = pl.concat([values.select("value", "text"), codes.select("lo", "hi", "billable")[at]],
                         how="horizontal").filter(spelled)
     rest = values.filter(~spelled)  # a code of the other era's code set is a mismatch; the rest need the parser
     _, elsewhere = _spelled_in(code_set(DIAGNOSIS_SYSTEMS[other_era]).spellings["spelling"], rest["spelling"])
     mismatched = rest.filter(elsewhere).select(
-        "value", era=pl.lit(era), text="text", not_covered=pl.lit(False), covered=pl.lit(False),
+        "value", era=pl.lit(era), release=pl.lit(release, pl.UInt8), text="text", not_covered=pl.lit(False),
+        covered=pl.lit(False),
         edits=pl.lit("icd_version_mismatch"),
         notes=pl.format(MISMATCH, "text", pl.lit(ERA_NAMES[other_era]), pl.lit(ERA_NAMES[era])))
-    said = pl.concat([_defined_codes_say(defined, era, policy), mismatched], how="diagonal_relaxed")
+    said = pl.concat([_defined_codes_say(defined, era, code_set_then, policy), mismatched], how="diagonal_relaxed")
     return said.select(DIAGNOSIS.keys()).cast(DIAGNOSIS), rest.filter(~elsewhere)  # type: ignore[arg-type]
 
 
-def classify_diagnoses(values: pl.Series, policy: CompiledPolicy, eras: Iterable[str] = ERAS) -> pl.DataFrame:
-    """What each distinct diagnosis value says on a line of each of ``eras`` (``DIAGNOSIS``): a row for each
-    (value, era) with an edit, a note, a not-covered or a covered range.
+def classify_diagnoses(values: pl.Series, policy: CompiledPolicy,
+                       contexts: Iterable[tuple[str, int]] | None = None) -> pl.DataFrame:
+    """What each distinct diagnosis value says on a line of each of ``contexts``, (era, release of the era's
+    code set in force on the line's date), each era's newest release when None (``DIAGNOSIS``): a row for
+    each (value, era, release) with an edit, a note, a not-covered or a covered range.
 
     Values spelled as a code of either era's code set (nearly all of them) are classified vectorized,
     by a binary search in the code sets and a join against the policy's ranges; the rest go through the
@@ -261,7 +285,7 @@ def classify_diagnoses(values: pl.Series, policy: CompiledPolicy, eras: Iterable
                 .filter(pl.col("text") != "")  # only printable ASCII can be a code's spelling (see parse_code)
                 .with_columns(spelling=pl.when(pl.col("text").str.contains(r"^[ -~]*$"))
                               .then(pl.col("text").str.to_uppercase())))
-    for era in eras:
-        known, rest = _by_spelling(distinct, era, policy)
-        tables += [known, _parsed(rest.select("value", pl.lit(era)).iter_rows(), policy)]
+    for era, release in [(era, newest(era)) for era in ERAS] if contexts is None else contexts:
+        known, rest = _by_spelling(distinct, era, release, policy)
+        tables += [known, _parsed(rest.select("value", era=pl.lit(era), release=pl.lit(release)).iter_rows(), policy)]
     return pl.concat(tables, how="vertical")
