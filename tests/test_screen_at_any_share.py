@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from codeindex import InputError, synth
+from codeindex.codesets import release_on, releases
 from codeindex.policy import load_policy, parse_cpb
 from codeindex.policy.compiled import compile_policy
+from codeindex.policy.model import DIAGNOSIS_SYSTEMS
 from codeindex.screen import determination, edits, screen
 from codeindex.screen.columns import RANGE_SEPARATOR
 
@@ -38,6 +41,15 @@ def extract() -> pl.DataFrame:
     return synth.long_claims(4000, seed=3, policy_share=0.33)
 
 
+def _release(era: str, day: object) -> int:
+    """The index of the era's code-set release in force on a line's date (its newest for no date)."""
+    system = DIAGNOSIS_SYSTEMS[era]
+    if day is None:
+        return len(releases(system)) - 1
+    day = day if isinstance(day, date) else date.fromisoformat(str(day).replace("/", "-"))
+    return release_on(system, day).release.index
+
+
 def _oracle(frame: pl.DataFrame) -> list[dict[str, object]]:
     """Each line's determination, matched lists and edits, worked out line by line in Python from what each
     value says through the parser path (``edits._parsed``), as the README describes them."""
@@ -56,9 +68,10 @@ def _oracle(frame: pl.DataFrame) -> list[dict[str, object]]:
         said_proc = next((r for r in edits.classify_procedures([line["procedure_code"]], compiled).iter_rows(
             named=True) if r["era"] == era), None)
         assert said_proc is not None and procedures  # every line here has a readable era
-        values = [(line[c], era) for c in dx if line[c] is not None and line[c].strip()]
+        release = _release(era, line["service_date"])  # the code-set release in force on the date
+        values = [(line[c], era, release) for c in dx if line[c] is not None and line[c].strip()]
         said = {row["value"]: row for row in edits._parsed(values, compiled).iter_rows(named=True)}
-        found = [said[v] for v, _ in values if v in said]
+        found = [said[v] for v, _, _ in values if v in said]
         matched = [s["text"] for s in found if s["not_covered"]]
         ranges = list(dict.fromkeys(r for s in found if s["not_covered"] for r in s["ranges"].split(RANGE_SEPARATOR)))
         line_edits = ["invalid_code"] if said_proc["error"] else []
@@ -130,7 +143,7 @@ def test_covered_if_criteria_met_at_full_share() -> None:
                                        "CPT codes covered if selection criteria are met:"))
     frame = pl.DataFrame({"claim_id": [1, 2, 3], "procedure_code": ["97545"] * 3,
                           "dx1": ["S72001A", " M54.50 ", "Z00.00"], "dx2": ["M54.50", None, None],
-                          "service_date": ["2020-01-01"] * 3})
+                          "service_date": ["2022-01-01"] * 3})  # M54.50 is a code from 2021-10-01
     rows = screen(frame, policy=policy).collect().to_dicts()
     assert [r["determination"] for r in rows] == ["review", "review", "review"]
     assert "diagnosis M54.50 is in its covered list" in rows[0]["reason"]
