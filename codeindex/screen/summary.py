@@ -84,7 +84,7 @@ def summarize(output: pl.LazyFrame, policy: Policy, columns: Mapping[str, Any], 
     matched = (not_covered.select("__row", era=pl.col("policy_version").cast(pl.String), value=pl.col("matched_dx"))
                .explode("value").drop_nulls("value"))
 
-    by_month, by_det, procedures, edits, ranges, dx = pl.collect_all([
+    by_month, by_det, procedures, edits, ranges, dx = (query.collect(engine="streaming") for query in [
         lines.group_by("__month", "__det").len(),
         lines.group_by("__det").agg(pl.len(), pl.col("__amount").sum()),
         not_covered.filter(code.is_not_null()).group_by(code.str.to_uppercase().alias("code"))
@@ -98,7 +98,7 @@ def summarize(output: pl.LazyFrame, policy: Policy, columns: Mapping[str, Any], 
             .select("range", kind=pl.lit("diagnosis"))])
         .group_by("range", "kind").len(),
         matched.group_by("value", "era").len(),
-    ], engine="streaming")  # the output may be larger than memory: aggregates stream
+    ])  # one after another, streaming: the output may be larger than memory, and each pass holds little
 
     counts = {d: 0 for d in DETERMINATIONS}
     amounts = dict.fromkeys(DETERMINATIONS, 0.0)
