@@ -173,16 +173,16 @@ def _findings(text: str, era: str, release: int, policy: CompiledPolicy,
     if not codes.billable(code):
         findings += [(0, "edit", "non_billable_code", None),
                      (0, "note", TRUNCATED.format(text, codes.release.in_force), None)]
-    for entry in policy.diagnosis_ranges(era).iter_rows(named=True):
-        inside = entry["lo"] <= code.lo and code.hi <= entry["hi"]
-        if code.lo > entry["hi"] or code.hi < entry["lo"]:  # no overlap
+    for hit in policy.policy.lookup(code, era=era):  # type: ignore[arg-type]  # the interval index
+        if hit.group.system != system:
             continue
-        seq = ranks[(entry["lo"], entry["hi"])]
-        if not inside:
-            findings += [(seq, "edit", "partial_match", None), (seq, "note", PARTLY.format(text, entry["range"]), None)]
-        elif entry["coverage"] == "not_covered":
-            findings.append((seq, "nc", entry["range"], entry["label"]))
-        elif entry["coverage"] in COVERED:
+        seq = ranks[(hit.entry.range.lo, hit.entry.range.hi)]
+        if hit.match == "partial":
+            findings += [(seq, "edit", "partial_match", None),
+                         (seq, "note", PARTLY.format(text, hit.entry.range), None)]
+        elif hit.group.coverage == "not_covered":
+            findings.append((seq, "nc", str(hit.entry.range), hit.entry.label()))
+        elif hit.group.coverage in COVERED:
             findings.append((seq, "cov", None, None))
     return sorted(findings, key=lambda finding: finding[0])
 

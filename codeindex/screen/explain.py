@@ -12,8 +12,6 @@ Only the reason, which quotes the line's own diagnoses, is put together line by 
 
 from __future__ import annotations
 
-from typing import Final
-
 import polars as pl
 
 from codeindex.policy.compiled import CompiledPolicy
@@ -21,7 +19,6 @@ from codeindex.screen.columns import RANGE_SEPARATOR, RESULT
 from codeindex.screen.diagnoses import LIST_SEPARATOR, DiagnosisCodes, DiagnosisFacts, diagnosis_facts
 
 EMPTY = pl.lit([], dtype=pl.List(pl.String))
-ENGINE: Final = "in-memory"  # the engine for the screened lines' frames: less start-up than streaming
 KEY_COLUMNS = ["procedure_key", "dx_key", "flags"]  # a line's explanation key
 
 
@@ -126,7 +123,7 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
         bad_date=_written("date_raw") & pl.col("date").is_null(),
         # An icd_version that names no version: the era came from the date or the default.
         bad_version=_written("version_raw") & pl.col("version_era").is_null())
-    # What decides the line's result but the values it quotes, as one integer (procedure key, dx key, flags).
+    # What decides the line's result but the values it quotes: procedure key, diagnosis key, flags (KEY_COLUMNS).
     facts = facts.with_columns(flags=pl.sum_horizontal(pl.col(flag).cast(pl.Int64) * 2**bit
                                                        for bit, flag in enumerate(FLAGS)))
     distinct = facts.select(KEY_COLUMNS).unique()
