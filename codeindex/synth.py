@@ -4,16 +4,23 @@ Real ICD-9 and ICD-10 codes from the bundled code sets, dates on both sides of
 2015-10-01, a small share of the policy's procedures (97545, 97546, 97537, S9117)
 among everyday ones, some 97546 without its 97545, some truncated and malformed
 codes, and amounts.  The same seed gives the same file.
+
+Also a library of synthetic bulletins (``policy_library``, ``write_policy_library``) in the layout of
+the bundled CPB 0198, for screening many policies at once: the same seed gives the same library.
 """
 
 from __future__ import annotations
 
 import random
+import re
+from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 from pathlib import Path
 
 import polars as pl
 
+from codeindex.code import KIND_BITS
 from codeindex.codesets import code_set
 from codeindex.screen.layouts import SYNPUF_CLAIM_DX, SYNPUF_LINES
 
@@ -125,3 +132,227 @@ def write_sample(path: str | Path, rows: int, layout: str = "long", seed: int = 
     else:
         frame.write_parquet(path)
     return path
+
+
+# --- a library of synthetic policies --------------------------------------------------------------------------------
+#
+# Bulletins in the layout of data/policies/0198.txt (an ICD-9 and an ICD-10 code section; CPT/HCPCS groups under
+# coverage headers, add-ons written "+ 97546"; diagnosis groups of codes, ranges and lists), for the benchmarks and
+# tests of screening many policies at once.  Procedures are drawn mostly from codes the sample and benchmark claims
+# never carry, so the share of lines a library names grows with it as a real one's would: some policies name the
+# claims' physical-medicine codes, a few their visits, some share 97545/97546 with CPB 0198.  Diagnosis ranges run
+# between codes the pinned code-set releases define, in their key order (ICD-10-CM: tabular), so they overlap across
+# policies as real bulletins' do.
+
+# The procedures the claims here and in benchmarks/compare.py draw, by how a library names them.
+PHYSICAL_MEDICINE = ["97110", "97140", "97530", "97112", "97035", "97161", "97750", "G0283", "97537", "S9117"]
+VISITS = ["99213", "99214", "99203"]
+CLAIM_PROCEDURES = frozenset(EVERYDAY + POLICY + PHYSICAL_MEDICINE + VISITS)
+_POLICY_COVERAGE = {  # coverage -> the status words of a group header, as bulletins write them
+    "not_covered": "not covered for indications listed in the CPB",
+    "covered_if_criteria_met": "covered if selection criteria are met",
+    "related": "related to the CPB",
+}
+_PROCEDURE_WORDS = ["Arthroscopy, surgical", "Injection, anesthetic agent", "Magnetic resonance imaging",
+                    "Therapeutic procedure", "Genetic analysis", "Excision of lesion", "Implantation of device",
+                    "Laboratory panel", "Electrical stimulation", "Radiologic examination", "Psychological testing",
+                    "Infusion, each additional hour", "Biofeedback training", "Orthotic management"]
+_DX_WORDS = ["Conditions in this range", "Related diagnoses", "Disorders as listed", "Other specified conditions"]
+_CODE_LIKE = re.compile(r"[^\W\d_]?\d|(?:and|or|&|\+|~|\.\.)\W", re.I)  # what a description must not start with
+
+
+@dataclass(frozen=True)
+class SyntheticPolicy:
+    """A generated bulletin: its id, its text, and what ``parse_cpb`` must read from it: per group, in the
+    bulletin's order, ``(era, system, coverage, entries, add_ons)``."""
+
+    id: str
+    text: str
+    groups: tuple[tuple[str, str, str, int, int], ...]
+
+    @property
+    def entries(self) -> int:
+        return sum(g[3] for g in self.groups)
+
+
+@dataclass
+class _DxPool:
+    system: str
+    shorts: list[str]  # every defined code of the pinned release, in key order
+    kinds: list[int]  # the kind of each (ICD-9-CM: numeric, V, E), which a range stays within
+    descriptions: list[str | None]
+    categories: list[int]  # where each category (ICD-9-CM: 3 characters, E 4; ICD-10-CM: 3) starts, and the end
+
+    @classmethod
+    def load(cls, system: str, release: str) -> _DxPool:
+        # Codes a bulletin's code line can start with: a letter, then a digit (FY2026's QA0 codes do not read so).
+        table = code_set(system, release=release).defined_codes.filter(pl.col("short").str.contains("^[A-Z]?[0-9]"))
+        shorts = table["short"].to_list()
+        categories = [i for i, short in enumerate(shorts)
+                      if i == 0 or _category(system, short) != _category(system, shorts[i - 1])]
+        return cls(system, shorts, [lo >> KIND_BITS for lo in table["lo"].to_list()],
+                   table["description"].to_list(), [*categories, len(shorts)])
+
+    def draw(self, rng: random.Random) -> int:
+        """A code's position: a category drawn uniformly (not by its number of codes), then a code of it."""
+        c = rng.randrange(len(self.categories) - 1)
+        return rng.randrange(self.categories[c], self.categories[c + 1])
+
+    def decimal(self, at: int) -> str:
+        short = self.shorts[at]
+        major = 4 if self.system == "icd9dx" and short.startswith("E") else 3
+        return short if len(short) <= major else f"{short[:major]}.{short[major:]}"
+
+
+def _category(system: str, short: str) -> str:
+    return short[:4] if system == "icd9dx" and short.startswith("E") else short[:3]
+
+
+@cache
+def _dx_pools() -> dict[str, _DxPool]:
+    # Pinned releases, as the sample's, so that a seed gives the same library whatever releases are bundled.
+    return {"icd9": _DxPool.load("icd9dx", "v32"), "icd10": _DxPool.load("icd10cm", "FY2026")}
+
+
+def _description(rng: random.Random, text: str | None, words: list[str]) -> str:
+    text = " ".join((text or "").split())
+    return text if text and not _CODE_LIKE.match(text) and "|" not in text else rng.choice(words)
+
+
+def _cpt(rng: random.Random) -> str:
+    """A CPT or HCPCS code the claims never carry (none in 97000-99999: their physical medicine and visits)."""
+    while True:
+        if rng.random() < 0.2:
+            code = rng.choice("AEGJKLQS") + f"{rng.randrange(10000):04d}"
+        else:
+            low, high = rng.choice([(10021, 69990), (70010, 79999), (80047, 89398), (90281, 96999)])
+            code = f"{rng.randint(low, high):05d}"
+        if code not in CLAIM_PROCEDURES:
+            return code
+
+
+def _procedure_lines(rng: random.Random) -> tuple[list[str], int, int]:
+    """The code lines of one procedure group drawn from codes the claims never carry: lines, entries, add-ons."""
+    lines, add_ons = [], 0
+    count = 1 + min(int(rng.expovariate(1 / 3)), 19)
+    previous_primary = False
+    for _ in range(count):
+        roll = rng.random()
+        if previous_primary and roll < 0.15:
+            code = _cpt(rng)
+            lines.append(f"+ {code}     each additional unit (List separately in addition to code for primary "
+                         "procedure)")
+            add_ons += 1
+            previous_primary = False
+            continue
+        code = _cpt(rng)
+        if roll > 0.85 and code.isdigit():
+            end = int(code) + rng.randint(1, 30)
+            if not any(c.isdigit() and int(code) <= int(c) <= end for c in CLAIM_PROCEDURES) and end < 100000:
+                lines.append(f"{code} - {end:05d} {rng.choice(_PROCEDURE_WORDS)}")
+                previous_primary = False
+                continue
+        lines.append(f"{code} {rng.choice(_PROCEDURE_WORDS)}")
+        previous_primary = True
+    return lines, count, add_ons
+
+
+def _dx_lines(rng: random.Random, pool: _DxPool, count: int) -> list[str]:
+    """``count`` diagnosis entries as code lines: single codes, narrow and wide ranges, pairs written as a list with
+    their description on the next line; ICD-10-CM codes of seven characters now and then as "any 7th character"."""
+    n = len(pool.shorts)
+
+    def written(at: int, after: int | None = None) -> str:
+        """A code as written; "+" for its 7th character now and then (not at a range's end that would then start
+        before the range's start)."""
+        text, short = pool.decimal(at), pool.shorts[at]
+        plus = pool.system == "icd10cm" and len(short) == 7 and rng.random() < 0.3
+        return text[:-1] + "+" if plus and (after is None or pool.shorts[after][:6] != short[:6]) else text
+
+    lines: list[str] = []
+    left = count
+    while left:
+        start = pool.draw(rng)
+        roll = rng.random()
+        description = _description(rng, pool.descriptions[start], _DX_WORDS)
+        if roll < 0.35:
+            lines.append(f"{written(start)} {description}")
+        elif roll < 0.9 or left < 2:
+            width = rng.randint(1, 40) if roll < 0.75 else rng.randint(40, 3000)
+            end = min(start + width, n - 1)
+            while pool.kinds[end] != pool.kinds[start]:  # a range stays within one kind
+                end -= 1
+            lines.append(f"{written(start)} - {written(end, after=start)} {description}")
+        else:
+            other = pool.draw(rng)
+            lines += [f"{written(start)}, {written(other)}", description]
+            left -= 1
+        left -= 1
+    return lines
+
+
+def synthetic_policy(index: int, seed: int = 0) -> SyntheticPolicy:
+    """Bulletin ``index`` of the library of ``seed``: the same whatever the library's size (a library of 10 is the
+    first 10 of a library of 500)."""
+    rng = random.Random(f"codeindex policy library {seed} {index}")
+    pools = _dx_pools()
+    policy_id = f"S{index + 1:04d}"
+    # The procedure groups: (system, coverage, lines, entries, add-ons), the ICD-10 version's possibly with more.
+    procedures: list[tuple[str, str, list[str], int, int]] = []
+    if rng.random() < 0.06:  # shares CPB 0198's codes
+        procedures.append(("CPT", "not_covered", ["97545 Work hardening/conditioning; initial 2 hours",
+                                                   "+ 97546     each additional hour"], 2, 1))
+    if rng.random() < 0.04:  # names some of the claims' physical medicine
+        codes = rng.sample(PHYSICAL_MEDICINE, rng.randint(1, 2))
+        procedures.append(("CPT", rng.choice(list(_POLICY_COVERAGE)), [f"{c} Physical medicine" for c in codes],
+                           len(codes), 0))
+    if rng.random() < 0.006:  # names one of the claims' visits
+        procedures.append(("CPT", "related", [f"{rng.choice(VISITS)} Office visit"], 1, 0))
+    for _ in range(rng.randint(1, 3)):
+        lines, entries, add_ons = _procedure_lines(rng)
+        procedures.append(("CPT" if rng.random() < 0.8 else "HCPCS", rng.choice(list(_POLICY_COVERAGE)), lines,
+                           entries, add_ons))
+    icd10_extra = _procedure_lines(rng) if rng.random() < 0.3 else None
+
+    text = [f"Clinical Policy Bulletin: Synthetic Policy {index + 1}", f"Number: {policy_id}",
+            f"Source: codeindex.synth.synthetic_policy({index}, seed={seed})", "",
+            "Aetna considers the services below as the groups say; this bulletin is generated for benchmarks.", ""]
+    groups: list[tuple[str, str, str, int, int]] = []
+    for era, label in (("icd9", "ICD-9"), ("icd10", "ICD-10")):
+        text += [f"CPT Codes / HCPCS Codes / {label} Codes", ""]
+        if era == "icd10":
+            text += ["Code Code Description", "", "Codes requiring a 7th character are represented by \"+\":", ""]
+        era_procedures = procedures + ([("CPT", "not_covered", *icd10_extra)] if era == "icd10" and icd10_extra
+                                       else [])
+        for system, coverage, lines, entries, add_ons in era_procedures:
+            other = "Other " if coverage == "related" else ""
+            text += [f"{other}{system} codes {_POLICY_COVERAGE[coverage]}:", *lines, ""]
+            groups.append((era, "hcpcs", coverage, entries, add_ons))
+        mean = 6 if era == "icd9" else 12
+        for _ in range(rng.randint(1, 3)):
+            coverage = rng.choice(list(_POLICY_COVERAGE))
+            count = 1 + min(int(rng.expovariate(1 / mean)), 8 * mean)
+            inclusive = " (not all-inclusive)" if rng.random() < 0.5 else ""
+            other = "Other " if coverage == "related" else ""
+            text += [f"{other}{label} codes {_POLICY_COVERAGE[coverage]}{inclusive}:",
+                     *_dx_lines(rng, pools[era], count), ""]
+            groups.append((era, pools[era].system, coverage, count, 0))
+    text += ["The above policy is based on the following references:", "1. A synthetic reference."]
+    return SyntheticPolicy(policy_id, "\n".join(text) + "\n", tuple(groups))
+
+
+def policy_library(n: int, seed: int = 0) -> list[SyntheticPolicy]:
+    """The first ``n`` bulletins of the library of ``seed``."""
+    return [synthetic_policy(i, seed) for i in range(n)]
+
+
+def write_policy_library(directory: str | Path, n: int, seed: int = 0) -> list[Path]:
+    """Write the first ``n`` bulletins of the library of ``seed`` as ``<id>.txt`` in ``directory``; their paths."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for policy in policy_library(n, seed):
+        path = directory / f"{policy.id}.txt"
+        path.write_text(policy.text, encoding="utf-8")
+        paths.append(path)
+    return paths
