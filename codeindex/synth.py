@@ -302,11 +302,11 @@ def synthetic_policy(index: int, seed: int = 0) -> SyntheticPolicy:
     if rng.random() < 0.06:  # shares CPB 0198's codes
         procedures.append(("CPT", "not_covered", ["97545 Work hardening/conditioning; initial 2 hours",
                                                    "+ 97546     each additional hour"], 2, 1))
-    if rng.random() < 0.04:  # names some of the claims' physical medicine
+    if rng.random() < 0.02:  # names some of the claims' physical medicine
         codes = rng.sample(PHYSICAL_MEDICINE, rng.randint(1, 2))
         procedures.append(("CPT", rng.choice(list(_POLICY_COVERAGE)), [f"{c} Physical medicine" for c in codes],
                            len(codes), 0))
-    if rng.random() < 0.006:  # names one of the claims' visits
+    if rng.random() < 0.003:  # names one of the claims' visits
         procedures.append(("CPT", "related", [f"{rng.choice(VISITS)} Office visit"], 1, 0))
     for _ in range(rng.randint(1, 3)):
         lines, entries, add_ons = _procedure_lines(rng)

@@ -1,0 +1,196 @@
+"""Screen claim lines against a library of N policies in one pass: time against N (issue 17).
+
+    python benchmarks/library.py --sizes 1,10,100,500 --lines 2000000 [--repeat 3]
+    python benchmarks/library.py --sizes 1,5 --lines 20000 --repeat 1        # CI: the answers are checked
+
+The library is CPB 0198 followed by N - 1 bulletins of ``codeindex.synth.policy_library`` (seed ``--seed``),
+written as bulletin files into a temporary directory, so one policy is ``benchmarks/compare.py``'s screen:
+the same claims file (``compare.claims_path``: made, or reused from ``--data-dir``, on first use; every
+line before 2015-10-01, so each policy's ICD-9 version applies).  For each N it reports:
+
+``ranges``     the procedure and diagnosis entries of the N compiled policies, both versions;
+``named``      the share of lines whose procedure one of the N policies' ICD-9 versions names;
+``compile s``  ``load_policy`` of the N files and ``compile_policy`` of each, their caches cleared (the
+               code sets stay loaded), median of ``--repeat``;
+``screen s``   ``screen(path, policy=[N files]).collect()``, the policies already compiled, median of
+               ``--repeat``, sizes interleaved within each repetition; and its ratio to one policy.
+
+Before anything is timed the answers are checked: every line of every size comes back with a
+determination, a list of one policy gives what the policy alone gives, and every line CPB 0198 names
+is named by the library.  A ``screen`` that takes one policy only (before issue 17 landed) is asked
+with a list on a tiny frame first; when it says a list is not accepted, the list screens are left out
+with a line saying so, and compile times and the single-policy screen are still reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+from compare import DATA_DIR, claims_path, log  # the claims file the engine comparison uses
+
+from codeindex import InputError, parse_code
+from codeindex.data import data_path
+from codeindex.policy import load_policy, registry
+from codeindex.policy.compiled import CompiledPolicy, compile_policy
+from codeindex.screen import screen
+from codeindex.synth import write_policy_library
+
+NOT_APPLICABLE = "not_applicable"
+NOT_SUPPORTED = "multi-policy screen: not supported by this build"
+
+
+def library_paths(directory: Path, size: int, seed: int) -> list[Path]:
+    """CPB 0198's bulletin and the first ``size - 1`` synthetic bulletins of ``seed``, written to ``directory``."""
+    return [data_path("policies", "0198.txt"), *write_policy_library(directory, size - 1, seed)]
+
+
+def compile_library(paths: Sequence[Path]) -> list[CompiledPolicy]:
+    """Load and compile every bulletin, from its file (the loading and compiling caches cleared first)."""
+    registry._load.cache_clear()
+    compile_policy.cache_clear()
+    return [compile_policy(load_policy(path)) for path in paths]
+
+
+def multi_policy_support() -> str | None:
+    """None when ``screen`` takes a list of policies; else what it said when given one (on a tiny frame).
+    Any other error is raised: once lists are accepted, a failure must show."""
+    tiny = pl.DataFrame({"claim_id": [1, 1], "procedure_code": ["97545", "97546"], "dx1": ["800.00", "V15.1"],
+                         "service_date": [date(2014, 1, 2)] * 2})
+    policy = str(data_path("policies", "0198.txt"))
+    try:
+        screen(tiny, policy=[policy]).collect()  # a list: accepted once issue 17 is in
+    except (TypeError, InputError) as exc:
+        if "list" in str(exc).lower():
+            return f"{type(exc).__name__}: {exc}"
+        raise
+    return None
+
+
+def named_share(path: Path, compiled: Sequence[CompiledPolicy]) -> float:
+    """The share of the file's lines whose procedure one of the policies' ICD-9 versions names."""
+    counts = pl.scan_parquet(path).group_by("procedure_code").len().collect().rows()
+    procedures = pl.concat([c.procedures.filter(era="icd9").select("lo", "hi") for c in compiled])
+    ranges = list(zip(procedures["lo"].to_list(), procedures["hi"].to_list(), strict=True))
+    named = 0
+    for value, lines in counts:
+        try:
+            code = parse_code(value, "hcpcs")
+        except ValueError:  # InvalidCodeError: not a code, so no policy names it
+            continue
+        if any(lo <= code.lo and code.hi <= hi for lo, hi in ranges):
+            named += lines
+    return named / sum(n for _, n in counts)
+
+
+def check(size: int, output: pl.DataFrame, lines: int, single: pl.DataFrame | None) -> list[str]:
+    """What is wrong with the library screen of ``size`` policies (nothing: an empty list)."""
+    problems = []
+    if output["determination"].null_count():
+        problems.append(f"{output['determination'].null_count():,} output rows without a determination")
+    screened = output.height if output.height == lines else output.select(
+        pl.struct("claim_id", "line_no").n_unique()).item()
+    if screened != lines:
+        problems.append(f"{screened:,} of {lines:,} lines came back")
+    if single is not None and size == 1 and not output.equals(single):
+        problems.append("a list of one policy differs from the policy alone")
+    if single is not None and output.height == lines:
+        alone = single["determination"] != NOT_APPLICABLE
+        dropped = (alone & (output["determination"] == NOT_APPLICABLE)).sum()
+        if dropped:
+            problems.append(f"{dropped:,} lines CPB 0198 names are not_applicable against the library")
+    return problems
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def run(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    path = claims_path(args.lines, data_dir=args.data_dir)
+    lines = pl.scan_parquet(path).select(pl.len()).collect().item()
+    log(f"data: {path} ({lines:,} lines, ready in {time.perf_counter() - t0:.1f}s)")
+    why_not = multi_policy_support()
+    if why_not:
+        print(f"{NOT_SUPPORTED} ({why_not}); timing compiles and the single-policy screen only", flush=True)
+    with tempfile.TemporaryDirectory(prefix="codeindex-library-") as directory:
+        paths = library_paths(Path(directory), max(args.sizes), args.seed)
+        compile_library(paths[:2])  # warm: the code sets loaded once, as in any process
+        compiled = compile_library(paths)
+        ranges = {n: sum(c.procedures.height + c.diagnoses.height for c in compiled[:n]) for n in args.sizes}
+        named = {n: named_share(path, compiled[:n]) for n in args.sizes}
+        compile_times: dict[int, list[float]] = {n: [] for n in args.sizes}
+        for _ in range(args.repeat):
+            for n in args.sizes:
+                gc.collect()
+                start = time.perf_counter()
+                compile_library(paths[:n])
+                compile_times[n].append(time.perf_counter() - start)
+        compile_library(paths)  # every policy compiled (and cached) before the screens are timed
+
+        single_times: list[float] = []
+        screen_times: dict[int, list[float]] = {n: [] for n in args.sizes}
+        policies = {n: [str(p) for p in paths[:n]] for n in args.sizes}
+        for rep in range(args.repeat):
+            gc.collect()
+            start = time.perf_counter()
+            single = screen(path, policy=str(paths[0])).collect()
+            single_times.append(time.perf_counter() - start)
+            log(f"  run {rep + 1}/{args.repeat} one policy, alone       {single_times[-1]:8.3f}s")
+            if why_not:
+                continue
+            for n in args.sizes:
+                gc.collect()
+                start = time.perf_counter()
+                output = screen(path, policy=policies[n]).collect()
+                screen_times[n].append(time.perf_counter() - start)
+                log(f"  run {rep + 1}/{args.repeat} {n:>4} policies as a list {screen_times[n][-1]:8.3f}s")
+                if rep == 0 and (problems := check(n, output, lines, single)):
+                    for problem in problems:
+                        print(f"error: {n} policies: {problem}", file=sys.stderr)
+                    return 1
+                del output
+            del single
+        if not why_not:
+            log("check: every line of every size has a determination, a list of one policy gives what the policy "
+                "alone gives, and the lines CPB 0198 names stay named")
+    base = median(screen_times[min(args.sizes)]) if not why_not else median(single_times)
+    print(f"\n{lines:,} claim lines ({path.name}); the library is CPB 0198 and synthetic bulletins of seed "
+          f"{args.seed}; median of {args.repeat}")
+    print(f"one policy alone (screen(path, policy=file)): {median(single_times):.3f} s")
+    print(f"{'policies':>8}{'ranges':>9}{'named':>8}{'compile s':>11}{'screen s':>10}{'x 1 policy':>12}")
+    for n in args.sizes:
+        screen_s = median(screen_times[n])
+        shown = f"{screen_s:>10.3f}{screen_s / base:>12.2f}" if screen_times[n] else f"{'-':>10}{'-':>12}"
+        print(f"{n:>8}{ranges[n]:>9,}{named[n]:>8.1%}{median(compile_times[n]):>11.3f}{shown}")
+    if why_not:
+        print(f"{NOT_SUPPORTED}: no list screens were timed")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=lambda s: sorted({int(n) for n in s.split(",")}), default=[1, 10, 100, 500],
+                        help="comma-separated numbers of policies (default 1,10,100,500)")
+    parser.add_argument("--lines", type=int, default=2_000_000, help="claim lines (default 2,000,000)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each; the median counts (default 3)")
+    parser.add_argument("--seed", type=int, default=0, help="the synthetic library's seed (default 0)")
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help=f"cache of generated claims ({DATA_DIR})")
+    args = parser.parse_args(argv)
+    if min(args.sizes) < 1 or args.lines < 1 or args.repeat < 1:
+        parser.error("--sizes, --lines and --repeat must be >= 1")
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
