@@ -6,10 +6,11 @@ import random
 
 import polars as pl
 import pytest
+from diagnosis_oracle import said_through_index
 
 from codeindex.codesets import code_set
 from codeindex.policy import load_policy, parse_cpb
-from codeindex.policy.compiled import compile_policy
+from codeindex.policy.compiled import compile_policies
 from codeindex.screen import edits
 from codeindex.screen.columns import ERAS
 from codeindex.screen.edits import classify_diagnoses
@@ -39,21 +40,30 @@ def _values(era: str) -> list[str]:
             + rng.sample(other["spelling"].to_list(), 2000) + ["8OO.00", "800.", "V15..1", "Q"])
 
 
-@pytest.mark.parametrize("policy", [load_policy("0198"), parse_cpb(CUSTOM)], ids=["0198", "custom"])
+LIBRARIES = {"0198": (load_policy("0198"),), "custom": (parse_cpb(CUSTOM),),
+             "both": (load_policy("0198"), parse_cpb(CUSTOM))}
+
+
+@pytest.mark.parametrize("library", LIBRARIES.values(), ids=LIBRARIES.keys())
 @pytest.mark.parametrize(("era", "release"), [("icd9", 0), ("icd9", None), ("icd10", 1), ("icd10", None)])
-def test_vectorized_path_equals_parser_path(policy, era: str, release: int | None) -> None:
-    """In the newest release of each era and an old one (values drawn from the newest)."""
-    compiled = compile_policy(policy)
+def test_vectorized_path_equals_parser_path(library, era: str, release: int | None) -> None:
+    """In the newest release of each era and an old one (values drawn from the newest), against one policy and
+    a library of two."""
+    compiled = compile_policies(library)
     release = edits.newest(era) if release is None else release
     values = pl.Series(_values(era)).unique()
-    fast = classify_diagnoses(values, compiled, [(era, release)]).sort("value")
-    slow = edits._parsed(((v, era, release) for v in values), compiled).sort("value")
+    classified = classify_diagnoses(values, compiled, [(era, release)])
+    fast = classified.said().sort("value", "policy")
+    slow = said_through_index(((v, era, release) for v in values), compiled).sort("value", "policy")
     assert fast.columns == slow.columns
     assert fast.to_dicts() == slow.to_dicts()
-    assert fast["not_covered"].any() or policy.version(era) is None
+    assert fast["not_covered"].any() or all(policy.version(era) is None for policy in library)
     assert (fast["edits"].is_null() == fast["notes"].is_null()).all()  # every edit comes with its note
     edits_found = set(fast["edits"].str.split(",").explode())
     assert {"icd_version_mismatch", "invalid_code", "non_billable_code"} <= edits_found
+    # The odd spellings went through the parser; what every value is, is what the parser says it is.
+    parsed = edits._parsed(classified.codes.select("value", "text", "era", "release"))
+    assert classified.codes.sort("value").equals(parsed.sort("value"))
 
 
 @pytest.mark.parametrize("era", ERAS)
@@ -61,9 +71,8 @@ def test_vectorized_path_classifies_every_code_set_spelling(era: str) -> None:
     """Values written as in either code set never reach the parser (it is the slow path)."""
     spellings = [v for v in _values(era) if v == v.strip().upper() and v not in ("8OO.00", "800.", "V15..1", "Q")]
     values = pl.DataFrame({"value": spellings}).unique().with_columns(text=pl.col("value"), spelling=pl.col("value"))
-    policy = compile_policy(parse_cpb(CUSTOM))
-    _, rest = edits._by_spelling(values, era, edits.newest(era), policy)
+    _, rest = edits._by_spelling(values, era, edits.newest(era))
     assert rest.height == 0
     misspelled = pl.concat([values, values.with_columns(spelling=pl.lit("X9.9.9"))])
-    _, rest = edits._by_spelling(misspelled, era, edits.newest(era), policy)
+    _, rest = edits._by_spelling(misspelled, era, edits.newest(era))
     assert rest.height == values.height

@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 
 from codeindex.policy import load_policy, parse_cpb
-from codeindex.policy.compiled import compile_policy
+from codeindex.policy.compiled import compile_policies
 from codeindex.synth import CLAIM_PROCEDURES, policy_library, synthetic_policy, write_policy_library
 
 
@@ -27,7 +27,7 @@ def test_generated_bulletins_load_as_the_generator_says(tmp_path: Path) -> None:
             assert policy.id == generated.id
             assert [v.era for v in policy.versions] == ["icd9", "icd10"]
             assert shape(path) == generated.groups
-            compiled = compile_policy(policy)
+            compiled = compile_policies((policy,))
             assert compiled.procedures.height + compiled.diagnoses.height == generated.entries
             assert compiled.procedures["primary"].is_not_null().sum() == sum(g[4] for g in generated.groups)
 

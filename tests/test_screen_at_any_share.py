@@ -11,11 +11,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from diagnosis_oracle import said_through_index
 
 from codeindex import InputError, synth
 from codeindex.codesets import release_on, releases
 from codeindex.policy import load_policy, parse_cpb
-from codeindex.policy.compiled import compile_policy
+from codeindex.policy.compiled import compile_policies
 from codeindex.policy.model import DIAGNOSIS_SYSTEMS
 from codeindex.screen import determination, edits, screen
 from codeindex.screen.columns import RANGE_SEPARATOR
@@ -52,8 +53,8 @@ def _release(era: str, day: object) -> int:
 
 def _oracle(frame: pl.DataFrame) -> list[dict[str, object]]:
     """Each line's determination, matched lists and edits, worked out line by line in Python from what each
-    value says through the parser path (``edits._parsed``), as the README describes them."""
-    compiled = compile_policy(load_policy("0198"))
+    value says through the parser path and the policy's interval index, as the README describes them."""
+    compiled = compile_policies((load_policy("0198"),))
     era_of = frame.select(era=determination.icd_version_era("icd_version") if "icd_version" in frame.columns
                           else pl.when(pl.col("service_date") < pl.date(2015, 10, 1)).then(pl.lit("icd9"))
                           .otherwise(pl.lit("icd10")))["era"].to_list()
@@ -70,7 +71,7 @@ def _oracle(frame: pl.DataFrame) -> list[dict[str, object]]:
         assert said_proc is not None and procedures  # every line here has a readable era
         release = _release(era, line["service_date"])  # the code-set release in force on the date
         values = [(line[c], era, release) for c in dx if line[c] is not None and line[c].strip()]
-        said = {row["value"]: row for row in edits._parsed(values, compiled).iter_rows(named=True)}
+        said = {row["value"]: row for row in said_through_index(values, compiled).iter_rows(named=True)}
         found = [said[v] for v, _, _ in values if v in said]
         matched = [s["text"] for s in found if s["not_covered"]]
         ranges = list(dict.fromkeys(r for s in found if s["not_covered"] for r in s["ranges"].split(RANGE_SEPARATOR)))
@@ -119,8 +120,8 @@ def test_streaming_equals_in_memory_at_full_share(extract: pl.DataFrame, tmp_pat
 
 def test_the_policy_is_compiled_once() -> None:
     policy = load_policy("0198")
-    assert compile_policy(policy) is compile_policy(policy)
-    compiled = compile_policy(policy)
+    assert compile_policies((policy,)) is compile_policies((policy,))
+    compiled = compile_policies((policy,))
     assert compiled.procedures.filter(era="icd10")["range"].to_list() == ["97537", "97545", "97546", "S9117"]
     assert compiled.procedures.filter(add_on=True)["primary"].unique().to_list() == ["97545"]
 

@@ -1,14 +1,16 @@
-"""A policy compiled once into typed tables: all the screen reads of a policy.
+"""Policies compiled once into typed tables: all the screen reads of them.
 
 The bulletin model (versions, groups, entries) suits parsing and printing; a bulk screen
-wants flat tables it can join against.  ``compile_policy`` builds them once per policy
-(cached), so a screen never walks groups and entries, never re-derives an add-on's
-primary, and never rebuilds a range table per call.
+wants flat tables it can join against.  ``compile_policies`` builds them once per library
+(cached): every entry of every policy in two tables, each row naming its policy by its
+position in the library, so a screen of many policies classifies each code once against
+all of them and never walks groups and entries, never re-derives an add-on's primary, and
+never rebuilds a range table per call.
 
 >>> from codeindex.policy import load_policy
->>> compiled = compile_policy(load_policy("0198"))
->>> compiled.procedures.filter(era="icd9").select("range", "coverage", "add_on", "primary").rows()
-[('97545', 'not_covered', False, None), ('97546', 'not_covered', True, '97545')]
+>>> compiled = compile_policies((load_policy("0198"),))
+>>> compiled.procedures.filter(era="icd9").select("policy", "range", "coverage", "add_on", "primary").rows()
+[(0, '97545', 'not_covered', False, None), (0, '97546', 'not_covered', True, '97545')]
 >>> compiled.diagnoses.filter(era="icd9")["range"].to_list()[:2]
 ['800.00 - 999.9', 'V10.00 - V13.9']
 """
@@ -21,11 +23,14 @@ from typing import Any
 
 import polars as pl
 
+from codeindex.errors import InputError
 from codeindex.policy.model import ERA_NAMES, Policy, PolicyGroup
 
 PROCEDURE_SYSTEMS = ("hcpcs",)
+POLICY = pl.UInt16  # a policy, by its position in the library
 
-PROCEDURE_RANGES = {  # one row per procedure entry of each version, in the policy's order
+PROCEDURE_RANGES = {  # one row per procedure entry of each version of each policy, in the library's order
+    "policy": POLICY,
     "era": pl.String,  # the version's era: icd9 or icd10
     "lo": pl.Int64,  # the entry's first key
     "hi": pl.Int64,  # the entry's last key
@@ -34,39 +39,45 @@ PROCEDURE_RANGES = {  # one row per procedure entry of each version, in the poli
     "description": pl.String,  # the entry's description on the page
     "add_on": pl.Boolean,  # an add-on code (written "+ 97546")
     "primary": pl.String,  # an add-on's primary: the nearest entry above it in its group that is not an add-on
-    "seq": pl.Int32,  # position in the policy: of several entries holding a code, the first decides
+    "seq": pl.Int32,  # position in the library: of a policy's entries holding a code, the first decides
 }
 
 DIAGNOSIS_RANGES = {  # one row per diagnosis entry of each version (groups in the version's diagnosis system)
+    "policy": POLICY,
     "era": pl.String,  # the version's era
     "lo": pl.Int64,  # the entry's first key
     "hi": pl.Int64,  # the entry's last key
     "coverage": pl.String,  # its group's coverage
     "range": pl.String,  # the entry as text ("800.00 - 999.9")
     "label": pl.String,  # the range and its description, as a reason quotes it
-    "rank": pl.Int32,  # rank of (lo, hi) within the era: a value's ranges are listed in this order
+    "rank": pl.Int32,  # rank of (policy, era, lo, hi): a value's ranges in a policy are listed in this order
 }
 
 
 @dataclass(frozen=True, eq=False)
-class CompiledPolicy:
-    """A policy and its tables (``PROCEDURE_RANGES``, ``DIAGNOSIS_RANGES``)."""
+class CompiledPolicies:
+    """A library of policies (in the order given: of findings that tie, the first policy's decides) and its
+    tables (``PROCEDURE_RANGES``, ``DIAGNOSIS_RANGES``)."""
 
-    policy: Policy
+    policies: tuple[Policy, ...]
     procedures: pl.DataFrame
     diagnoses: pl.DataFrame
 
     @property
-    def id(self) -> str | None:
-        return self.policy.id
+    def ids(self) -> list[str | None]:
+        return [policy.id for policy in self.policies]
 
-    def name(self) -> str:
-        """How a reason names the policy ("CPB 0198")."""
-        return self.policy.name()
+    def name(self, policy: int | None) -> str:
+        """How a reason names a policy ("CPB 0198"), or, for ``None``, the library."""
+        if policy is not None:
+            return self.policies[policy].name()
+        if len(self.policies) == 1:
+            return self.policies[0].name()
+        return f"any of the {len(self.policies)} policies screened"
 
-    def version_name(self, era: str) -> str:
+    def version_name(self, policy: int, era: str) -> str:
         """How a reason names one version ("CPB 0198 (ICD-9 version)")."""
-        return f"{self.name()} ({ERA_NAMES.get(era, 'unknown')} version)"
+        return f"{self.name(policy)} ({ERA_NAMES.get(era, 'unknown')} version)"
 
     def diagnosis_ranges(self, era: str) -> pl.DataFrame:
         return self.diagnoses.filter(pl.col("era") == era)
@@ -81,23 +92,31 @@ def _primary(group: PolicyGroup, index: int) -> str | None:
 
 
 @cache
-def compile_policy(policy: Policy) -> CompiledPolicy:
-    """The policy's tables, built once per policy."""
+def compile_policies(policies: tuple[Policy, ...]) -> CompiledPolicies:
+    """The library's tables, built once per library (a tuple of policies, at least one, ids distinct)."""
+    if not policies:
+        raise InputError("no policy to screen against")
+    ids = [policy.id for policy in policies]
+    twice = sorted({i for i in ids if ids.count(i) > 1 and i is not None})
+    if twice:
+        raise InputError(f"policy id(s) {', '.join(twice)} given more than once")
     procedures: list[tuple[Any, ...]] = []
     diagnoses: list[tuple[Any, ...]] = []
-    for version in policy.versions:
-        for group in version.groups:
-            for position, entry in enumerate(group.entries):
-                if group.system in PROCEDURE_SYSTEMS:
-                    primary = _primary(group, position) if entry.add_on else None
-                    procedures.append((version.era, entry.range.lo, entry.range.hi, group.coverage,
-                                       str(entry.range), entry.description, entry.add_on, primary, len(procedures)))
-                elif group.system == version.diagnosis_system:
-                    diagnoses.append((version.era, entry.range.lo, entry.range.hi, group.coverage,
-                                      str(entry.range), entry.label()))
-    rank = {keys: i for i, keys in enumerate(sorted({row[:3] for row in diagnoses}), start=1)}  # by (era, lo, hi)
-    diagnoses = [(*row, rank[row[:3]]) for row in diagnoses]
-    return CompiledPolicy(
-        policy=policy,
+    for number, policy in enumerate(policies):
+        for version in policy.versions:
+            for group in version.groups:
+                for position, entry in enumerate(group.entries):
+                    if group.system in PROCEDURE_SYSTEMS:
+                        primary = _primary(group, position) if entry.add_on else None
+                        procedures.append((number, version.era, entry.range.lo, entry.range.hi, group.coverage,
+                                           str(entry.range), entry.description, entry.add_on, primary,
+                                           len(procedures)))
+                    elif group.system == version.diagnosis_system:
+                        diagnoses.append((number, version.era, entry.range.lo, entry.range.hi, group.coverage,
+                                          str(entry.range), entry.label()))
+    rank = {keys: i for i, keys in enumerate(sorted({row[:4] for row in diagnoses}), start=1)}  # (policy, era, lo, hi)
+    diagnoses = [(*row, rank[row[:4]]) for row in diagnoses]
+    return CompiledPolicies(
+        policies=policies,
         procedures=pl.DataFrame(procedures, schema=PROCEDURE_RANGES, orient="row"),
         diagnoses=pl.DataFrame(diagnoses, schema=DIAGNOSIS_RANGES, orient="row"))

@@ -9,7 +9,7 @@ unreadable file is an error at once.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -17,16 +17,25 @@ from polars.io.plugins import register_io_source
 
 from codeindex.errors import InputError, first_line
 from codeindex.policy import Policy, load_policy
-from codeindex.policy.compiled import compile_policy
-from codeindex.screen.columns import DETERMINATIONS
+from codeindex.policy.compiled import compile_policies
+from codeindex.screen.columns import DETERMINATIONS, FINDING
 from codeindex.screen.determination import RESULT_SCHEMA, EditsMode, screen_lines
 from codeindex.screen.layouts import LAYOUTS, Source, check_csv_rows, claim_lines, read_source
 
+PolicyChoice = str | os.PathLike[str] | Policy
 
-def screen(source: Source, policy: str | Policy = "0198", layout: str = "long", *,
+
+def screen(source: Source, policy: PolicyChoice | Sequence[PolicyChoice] = "0198", layout: str = "long", *,
            icd_version: int | None = None, edits: EditsMode = "policy", streaming: bool = False,
            storage_options: Mapping[str, Any] | None = None, **columns: Any) -> pl.LazyFrame:
-    """Screen claim lines against a policy: every input line, in order, plus its determination.
+    """Screen claim lines against a policy, or a library of them: every input line, in order, plus its
+    determination.
+
+    ``policy`` is a bundled policy id, a bulletin file, a ``Policy``, or a list of those: a library,
+    screened in one pass.  Against a library a line takes the finding of the most severe of the
+    policies that name its procedure (not_covered, review, covered, not_applicable; on a tie, the
+    policy listed first), and a ``findings`` column lists every such policy's finding (a list of
+    structs with the result columns; ``by_policy`` gives one row per line and policy).
 
     ``source`` is a polars LazyFrame or DataFrame; anything with the Arrow PyCapsule stream interface
     (a pyarrow Table or RecordBatchReader, a pandas DataFrame, a DuckDB relation: read into memory
@@ -43,11 +52,13 @@ def screen(source: Source, policy: str | Policy = "0198", layout: str = "long", 
     add-on's primary may be on any line of its claim).  Content that cannot be read raises
     ``InputError`` then: when the frame is collected.
     """
-    compiled = compile_policy(load_policy(policy))
+    library = isinstance(policy, (list, tuple))
+    chosen = policy if isinstance(policy, (list, tuple)) else [policy]
+    compiled = compile_policies(tuple(load_policy(p) for p in chosen))
     rows, cols = claim_lines(source, layout, storage_options=storage_options, **columns)
     where = _name(source)
     screened = screen_lines(rows, cols, compiled, where=where, icd_version=icd_version, edits=edits,
-                            streaming=streaming)  # deferred too: its columns and options are checked now
+                            streaming=streaming, with_findings=library)  # deferred: columns, options checked now
     schema = screened.collect_schema()
     results = set(schema) - set(cols.output)
 
@@ -70,6 +81,25 @@ def screen(source: Source, policy: str | Policy = "0198", layout: str = "long", 
     return register_io_source(io_source, schema=schema, explain_name="codeindex screen", explain_detail=where)
 
 
+def by_policy(screened: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
+    """A library's screen as one row per line and policy naming its procedure, for SQL: each finding's fields
+    in place of the line's deciding ones, and ``findings`` dropped; a line no policy names stays, once, as it
+    is.
+
+    >>> import polars as pl
+    >>> lines = pl.DataFrame({"claim_id": ["c1"], "procedure_code": ["97545"], "dx1": ["V57.22"],
+    ...                       "date_of_service": ["2014-06-01"]})
+    >>> out = by_policy(screen(lines, policy=["0198"], dx=["dx1"])).collect()
+    >>> out.select("policy", "determination").rows()
+    [('0198', 'not_covered')]
+    """
+    frame = screened.lazy()
+    own = pl.struct(**{name: pl.col(name).cast(FINDING.to_schema()[name]) for name in FINDING.to_schema()})
+    each = pl.when(pl.col("findings").list.len() > 0).then(pl.col("findings")).otherwise(pl.concat_list(own))
+    return (frame.with_columns(findings=each).drop(*FINDING.to_schema()).explode("findings")
+            .unnest("findings"))
+
+
 def _name(source: Source) -> str:
     if isinstance(source, (pl.LazyFrame, pl.DataFrame)):
         return "the input frame"
@@ -78,4 +108,4 @@ def _name(source: Source) -> str:
     return os.fspath(source) if isinstance(source, (str, os.PathLike)) else f"the input {type(source).__name__}"
 
 
-__all__ = ["DETERMINATIONS", "LAYOUTS", "RESULT_SCHEMA", "claim_lines", "read_source", "screen"]
+__all__ = ["DETERMINATIONS", "LAYOUTS", "RESULT_SCHEMA", "by_policy", "claim_lines", "read_source", "screen"]

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from codeindex.policy.compiled import POLICY
+
 ERAS = ("icd9", "icd10")
 DETERMINATIONS = ("not_covered", "review", "covered", "not_applicable")
 
@@ -34,9 +36,11 @@ def dx_column(position: int) -> str:
     return f"dx{position}"
 
 
-PROCEDURE = {  # what one procedure value says on lines of one era (era null: no version could be told)
+PROCEDURE = {  # what one procedure value says on lines of one era (era null: no version could be told) by one policy
     "procedure": pl.String,  # the value as written (the join key, with era)
     "era": pl.String,
+    "policy": POLICY,  # a policy that names it in some era; null: none does (a value no policy names, read or not)
+    "names": pl.Boolean,  # that policy names it (false for the rows of no policy, or of a lone policy that does not)
     "code": pl.String,  # the code read from it (short form), null when it cannot be read
     "error": pl.String,  # why it cannot be read, null when it can
     "modifiers": pl.String,  # the modifiers written after the code ("GP, 59"), null when none
@@ -49,21 +53,45 @@ PROCEDURE = {  # what one procedure value says on lines of one era (era null: no
     "head": pl.String,  # the reason's first part, up to what the diagnoses add
 }
 
-DIAGNOSIS = {  # what one diagnosis value says on lines of one era; only values with something to say
+CODE = {  # what one diagnosis value is on lines of one era dated in one release of its code set
     "value": pl.String,  # the value as written (the lookup key, with era and release)
     "era": pl.String,
     "release": pl.UInt8,  # the era's code-set release the value was checked in
     "text": pl.String,  # the value trimmed, as the reason and matched_dx quote it
-    "not_covered": pl.Boolean,  # it lies in a not-covered range of the era's version
+    "lo": pl.Int64,  # the billable codes beneath it in the release, as keys: its span (null: not a code there)
+    "hi": pl.Int64,
+    "edits": pl.String,  # its own edits (invalid, undefined, truncated, other version), comma-joined, null if none
+    "notes": pl.String,  # the sentences the reason gives for them, "; "-joined, null if none
+}
+
+SPAN = {  # what a code's span says against one policy's version of its era; only spans in some range
+    "era": pl.String,
+    "lo": pl.Int64,
+    "hi": pl.Int64,
+    "policy": POLICY,
+    "not_covered": pl.Boolean,  # it lies in a not-covered range of the policy's version
     "ranges": pl.String,  # those ranges in rank order, joined by RANGE_SEPARATOR (null if none)
     "label": pl.String,  # the first one's label, as the reason quotes it
     "covered": pl.Boolean,  # it lies in a covered (or covered-if-criteria-met) range
-    "edits": pl.String,  # its edits, comma-joined, null if none
-    "notes": pl.String,  # the sentences the reason gives for them, "; "-joined, null if none
+    "partly": pl.String,  # the ranges it only partly overlaps, in rank order, joined by RANGE_SEPARATOR (or null)
+}
+
+DIAGNOSIS = {  # CODE and SPAN together: what one value says on lines of one era, release and policy
+    "value": pl.String,
+    "era": pl.String,
+    "release": pl.UInt8,
+    "policy": POLICY,
+    "text": pl.String,
+    "not_covered": pl.Boolean,
+    "ranges": pl.String,
+    "label": pl.String,
+    "covered": pl.Boolean,
+    "edits": pl.String,  # its edits and partial_match, comma-joined, null if none
+    "notes": pl.String,  # their sentences, "; "-joined, null if none
 }
 RANGE_SEPARATOR = "\x1f"  # never in a range's text
 
-RESULT = {  # what the screen adds to every input line; low-cardinality text is categorical
+RESULT = {  # what the screen adds to every input line (its deciding finding); low-cardinality text is categorical
     "policy": pl.Categorical(),
     "policy_version": pl.Enum(list(ERAS)),
     "determination": pl.Enum(DETERMINATIONS),
@@ -73,3 +101,8 @@ RESULT = {  # what the screen adds to every input line; low-cardinality text is 
     "matched_dx_ranges": pl.List(pl.String),
     "edits": pl.List(pl.String),
 }
+
+# One policy's finding on a line: RESULT's fields, as plain text (a struct travels to Arrow, Spark and JSON as is).
+FINDING = pl.Struct({name: pl.String if dtype in (pl.Categorical,) or isinstance(dtype, (pl.Enum, pl.Categorical))
+                     else dtype for name, dtype in RESULT.items()})
+FINDINGS = {"findings": pl.List(FINDING)}  # added when a library is screened: every policy naming the line's procedure

@@ -28,9 +28,9 @@ from polars.io.plugins import register_io_source
 
 from codeindex.codesets import release_index
 from codeindex.errors import InputError
-from codeindex.policy.compiled import CompiledPolicy
+from codeindex.policy.compiled import CompiledPolicies
 from codeindex.policy.model import DIAGNOSIS_SYSTEMS, ICD10_START
-from codeindex.screen.columns import ERAS, RESULT, dx_column
+from codeindex.screen.columns import ERAS, FINDINGS, RESULT, dx_column
 from codeindex.screen.diagnoses import DiagnosisCodes
 from codeindex.screen.edits import classify_diagnoses, classify_procedures, newest, nonempty
 from codeindex.screen.explain import EMPTY, explain
@@ -94,8 +94,9 @@ class _Plan:
     schema: pl.Schema
     where: str
     icd_version: int | None
-    policy: CompiledPolicy
+    library: CompiledPolicies
     edits: EditsMode
+    with_findings: bool  # a library was asked for: each line lists every named policy's finding
 
     def era(self) -> pl.Expr:
         """The ICD era of a line: its icd_version, else its date of service, else the default."""
@@ -143,7 +144,7 @@ class _Plan:
     def procedures(self, lines: pl.LazyFrame, engine: Engine) -> pl.DataFrame:
         """What each distinct procedure value of the lines says (``PROCEDURE``)."""
         distinct = lines.select(_text(self.cols.procedure).unique()).collect(engine=engine)
-        return classify_procedures(distinct.to_series().to_list(), self.policy)
+        return classify_procedures(distinct.to_series().to_list(), self.library)
 
     def primaries(self, lines: pl.LazyFrame, procedures: pl.DataFrame, engine: Engine) -> pl.DataFrame:
         """The (claim, code) pairs of lines whose code is an add-on's primary, each once."""
@@ -164,7 +165,7 @@ class _Plan:
         if self.edits == "all":
             era, release = self.era(), self.release()
             contexts = lines.select(era=era, release=release).unique().drop_nulls().collect(engine=engine)
-            for (era_name, index), values in _suspect_diagnoses(lines, self.cols, self.policy, engine,
+            for (era_name, index), values in _suspect_diagnoses(lines, self.cols, self.library, engine,
                                                                 contexts.iter_rows()).items():
                 suspect = pl.Series(values, dtype=pl.String).implode()
                 mask = mask | ((era == era_name) & (release == index)
@@ -178,8 +179,8 @@ class _Plan:
         screened = frame.filter(picked).select(**self.line()).with_row_index("row")
         codes = DiagnosisCodes.of(screened, len(self.cols.dx))
         contexts = screened.select("era", "release").unique().drop_nulls().iter_rows()
-        diagnoses = classify_diagnoses(codes.values, self.policy, contexts)
-        results = explain(screened, codes, procedures, diagnoses, primaries, self.policy)
+        classified = classify_diagnoses(codes.values, self.library, contexts)
+        results = explain(screened, codes, procedures, classified, primaries, self.library, self.with_findings)
         return pl.concat([frame.select(self.cols.output), _placed(results, picked, self._unscreened())],
                          how="horizontal")
 
@@ -188,32 +189,43 @@ class _Plan:
 
         Its list columns stay null (nothing was looked for), except ``edits`` when every line's
         codes were checked (``edits="all"``): then an empty list says "checked, nothing found".
+        Its ``policy`` is the one policy screened, or null when a library was (none applies).
         """
         none = pl.lit(None, pl.List(pl.String))
-        return pl.select(
-            policy=pl.lit(self.policy.id, pl.String), policy_version=pl.lit(None, pl.String),
+        lone = len(self.library.policies) == 1
+        applies = "so the policy does not apply" if lone else "so none applies"
+        unscreened = pl.select(
+            policy=pl.lit(self.library.ids[0] if lone else None, pl.String), policy_version=pl.lit(None, pl.String),
             determination=pl.lit("not_applicable"),
-            reason=pl.lit(f"The procedure is not named by {self.policy.name()}, so the policy does not apply."),
+            reason=pl.lit(f"The procedure is not named by {self.library.name(None)}, {applies}."),
             matched_procedure_range=pl.lit(None, pl.String), matched_dx=none, matched_dx_ranges=none,
             edits=EMPTY if self.edits == "all" else none).cast(RESULT)  # type: ignore[arg-type]
+        if self.with_findings:
+            return unscreened.with_columns(findings=pl.lit([], dtype=FINDINGS["findings"]))
+        return unscreened
 
 
-def _suspect_diagnoses(lines: pl.LazyFrame, cols: LineColumns, policy: CompiledPolicy, engine: Engine,
+def _suspect_diagnoses(lines: pl.LazyFrame, cols: LineColumns, library: CompiledPolicies, engine: Engine,
                        contexts: Iterable[tuple[str, int]]) -> dict[tuple[str, int], list[str]]:
     """Per (era, release) of ``contexts``, the distinct diagnosis values that draw an edit there (for
-    ``edits="all"``)."""
+    ``edits="all"``): their own edits, and with one policy, a partial overlap of its ranges (a line no
+    policy of a library names is explained by none, so only the values' own edits show there)."""
     # Distinct values per column, then across columns: far cheaper than exploding a list of 12 columns.
     per_column = [lines.select(_text(c).unique().alias("v")) for c in cols.dx]
     values = pl.concat(per_column).unique().collect(engine=engine)
     contexts = list(contexts)
-    edited = classify_diagnoses(values["v"], policy, contexts).filter(pl.col("edits").is_not_null())
+    classified = classify_diagnoses(values["v"], library, contexts)
+    said = classified.said().filter(pl.col("policy") == 0) if len(library.policies) == 1 else classified.codes
+    edited = said.filter(pl.col("edits").is_not_null())
     return {(era, release): edited.filter(pl.col("era") == era, pl.col("release") == release)["value"].unique()
             .to_list() for era, release in contexts}
 
 
-def screen_lines(rows: pl.LazyFrame, cols: LineColumns, policy: CompiledPolicy, *, where: str = "the input",
-                 icd_version: int | None = None, edits: EditsMode = "policy", streaming: bool = False) -> pl.LazyFrame:
-    """Every claim line of the input ``rows``, in order, with its columns and its determination against ``policy``.
+def screen_lines(rows: pl.LazyFrame, cols: LineColumns, library: CompiledPolicies, *, where: str = "the input",
+                 icd_version: int | None = None, edits: EditsMode = "policy", streaming: bool = False,
+                 with_findings: bool = False) -> pl.LazyFrame:
+    """Every claim line of the input ``rows``, in order, with its columns and its determination against the
+    ``library`` of policies (the most severe of theirs), and ``with_findings`` each policy's (``FINDINGS``).
 
     The input's schema is checked now (a missing or mistyped column, a bad option is an ``InputError``
     before any work); the lines are read when the result is collected or sunk.  By default they are read
@@ -227,16 +239,17 @@ def screen_lines(rows: pl.LazyFrame, cols: LineColumns, policy: CompiledPolicy, 
     lines = cols.lines(rows)
     schema = lines.collect_schema()
     check_code_columns(cols, schema, where)
-    plan = _Plan(cols, schema, where, icd_version, policy, edits)
+    plan = _Plan(cols, schema, where, icd_version, library, edits, with_findings)
     if not (cols.icd_version or cols.date or icd_version is not None):
         raise InputError(f"{where}: cannot tell the ICD version of the lines: no icd_version column, "
                          "no date of service column, and no --icd-version")
     plan.line()  # every expression builds (a date column of the wrong type is an error now, not when collected)
-    clashes = [name for name in RESULT if name in cols.output]
+    added = RESULT | FINDINGS if with_findings else RESULT
+    clashes = [name for name in added if name in cols.output]
     if clashes:
         raise InputError(f"{where}: the input already has column(s) {', '.join(map(repr, clashes))}, which the "
                          "screen adds; rename or drop them (a screened output screened again?)")
-    output_schema = {name: schema[name] for name in cols.output} | RESULT
+    output_schema = {name: schema[name] for name in cols.output} | added
 
     def batches(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None,
                 batch_size: int | None) -> Iterator[pl.DataFrame]:

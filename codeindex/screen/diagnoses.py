@@ -2,45 +2,51 @@
 
 Each diagnosis column is read once, as a categorical: one hashing pass per cell gives every
 cell a small integer and the lines' distinct values (``DiagnosisCodes``).  The distinct values
-are classified once (``edits.classify_diagnoses``).  What a value says apart from its own text
-(whether it lies in a not-covered range and which, the first one's label, covered, its edits)
-is its *class*: a policy's values fall in a few classes.  A cell's class is one gather of small
-integers, a line's classes in column order are integer keys, and lines share few keys, so what
-a line's classes say together (how many values matched, the ranges and edits each once, the
-first label) is worked out once per distinct key.  Only the matched values' text and the
-notes (which quote the value) are gathered per line, the notes from the few cells holding one.
+are classified once (``edits.classify_diagnoses``): what each is in the release of each line's
+date (its own edits, and its span of billable codes), and what each span says against each
+policy.  What a value says on a line apart from its own text is its *class*: the pair of its
+code class (its edits) and its range class (the not-covered ranges it lies in and the first
+one's label, covered, the ranges it only partly overlaps) under the finding's policy.  A
+library's values fall in few classes.  A cell's class is three gathers of small integers from
+dense tables (value by release, then span by policy), a finding's classes in column order are
+integer keys, and findings share few keys, so what a finding's classes say together (how many
+values matched, the ranges and edits each once, the first label) is worked out once per
+distinct key.  Only the matched values' text and the notes (which quote the value) are
+gathered per finding, the notes from the few cells holding one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import polars as pl
 
 from codeindex.codesets import releases
-from codeindex.screen.columns import DIAGNOSIS, RANGE_SEPARATOR, dx_column
-from codeindex.screen.edits import nonempty
+from codeindex.screen.columns import RANGE_SEPARATOR, dx_column
+from codeindex.screen.edits import Classified, nonempty, partly_notes
 
 LIST_SEPARATOR = "\x1e"  # joins a line's matched values before they become a list; never in a code
-TRAITS = ["not_covered", "ranges", "label", "covered", "edits", "padded"]  # what makes a class: all but the text
+CODE_TRAITS = ["edits", "padded"]  # what makes a code class: its own edits, and whether it is written padded
+RANGE_TRAITS = ["not_covered", "ranges", "label", "covered", "partly"]  # what makes a range class
 
-DIAGNOSIS_FACTS = {  # what a screened line's diagnoses say, one row per line, in order
-    "row": pl.UInt32,
-    "dx_key": pl.Int64,  # the line's classes in column order, as a row of DIAGNOSIS_KEYS
+DIAGNOSIS_FACTS = {  # what a finding's diagnoses say, one row per finding, in order
+    "finding": pl.UInt32,
+    "dx_key": pl.Int64,  # the finding's classes in column order, as a row of DIAGNOSIS_KEYS
     "matched": pl.String,  # the values in a not-covered range, in column order, joined by LIST_SEPARATOR
     "covered_id": pl.UInt32,  # the first value in a covered range, as an index of DiagnosisCodes.values
     "dx_notes": pl.String,  # the values' notes, "; "-joined
 }
 
-DIAGNOSIS_KEYS = {  # what a line's diagnosis classes in column order say together; few distinct per screen
+DIAGNOSIS_KEYS = {  # what a finding's diagnosis classes in column order say together; few distinct per screen
     "dx_key": pl.Int64,
     "n_dx": pl.Int64,  # how many values lie in a not-covered range
     "first_label": pl.String,  # the label of the first one's first not-covered range
     "has_covered": pl.Boolean,  # some value lies in a covered range
     "ranges": pl.String,  # the matched values' not-covered ranges, each once, joined by RANGE_SEPARATOR
     "dx_edits": pl.String,  # the values' edits, each once, comma-joined
-    "has_notes": pl.Boolean,  # some value has a note (an edit): the line's notes are gathered cell by cell
-    "padded": pl.Boolean,  # some matched value is written with spaces around it: the line's list is trimmed
+    "has_notes": pl.Boolean,  # some value has a note (an edit): the finding's notes are gathered cell by cell
+    "padded": pl.Boolean,  # some matched value is written with spaces around it: the finding's list is trimmed
 }
 
 
@@ -63,7 +69,7 @@ class DiagnosisCodes:
 
 
 def _block(era: pl.Expr, release: pl.Expr) -> pl.Expr:
-    """The block of the tables a line's (era, release) reads: icd9's releases, icd10's, then one for no era
+    """The block of the code tables a line's (era, release) reads: icd9's releases, icd10's, then one for no era
     (saying nothing)."""
     icd9, icd10 = len(releases("icd9dx")), len(releases("icd10cm"))
     return (pl.when(era == "icd9").then(release.cast(pl.Int64)).when(era == "icd10")
@@ -73,33 +79,78 @@ def _block(era: pl.Expr, release: pl.Expr) -> pl.Expr:
 BLOCKS = len(releases("icd9dx")) + len(releases("icd10cm")) + 1
 
 
+def _numbered(traits: pl.DataFrame, first: str | None = None) -> pl.DataFrame:
+    """The distinct rows of ``traits`` numbered from 1 as ``class`` (those with ``first`` true first)."""
+    classes = traits.unique(maintain_order=True)
+    if first is not None:
+        classes = classes.sort(first, descending=True, maintain_order=True)
+    return classes.with_row_index("class", offset=1)
+
+
+def _dense(size: int, at: pl.Series, values: pl.Series, missing: int) -> pl.Series:
+    """A table of ``size`` Int64 values, ``values`` at positions ``at``, ``missing`` elsewhere."""
+    return pl.repeat(missing, size, dtype=pl.Int64, eager=True).scatter(at, values.cast(pl.Int64))
+
+
 class _Classes:
-    """The classes of the classified values (1..C, not-covered ones first; 0 says nothing) and, for each
-    (value, era, release) at ``value id + block offset``, its class and its row in ``said`` (1-based; 0 for
-    none)."""
+    """The code classes and range classes of the classified values, in dense tables a cell's class is gathered
+    from: ``code_class``, ``span`` and ``code_row`` (its row in ``codes``) at ``value id + block offset``,
+    then ``range_class`` at ``span + slot offset`` (a slot per policy, and a last one, of no policy, saying
+    nothing).  Code classes are 1..; range classes 1.. with the not-covered ones first; 0 says nothing.  A
+    cell's class is ``code class * range_base + range class``."""
 
-    def __init__(self, said: pl.DataFrame, width: int) -> None:
-        said = said.with_columns(  # padded: written with spaces around it, which the text leaves out
-            ranges=pl.col("ranges").str.split(RANGE_SEPARATOR), edits=pl.col("edits").str.split(","),
-            padded=pl.col("value") != pl.col("text"))
-        classes = (said.select(TRAITS).unique(maintain_order=True)
-                   .sort("not_covered", descending=True, maintain_order=True))
-        self.table = classes.with_row_index("class", offset=1)
-        self.not_covered = int(classes["not_covered"].sum())  # classes 1..this lie in a not-covered range
-        self.has_covered = bool(classes["covered"].any())
-        self.base = classes.height + 1
-        self.width = width
-        self.said = said
-        placed = said.with_row_index("said", offset=1).join(self.table, on=TRAITS, nulls_equal=True).select(
-            position=pl.col("id").cast(pl.Int64) + self.offset(pl.col("era"), pl.col("release")), cls="class",
-            said="said")
-        at = pl.DataFrame({"position": pl.int_range(BLOCKS * width, dtype=pl.Int64, eager=True)}).join(
-            placed, on="position", how="left", maintain_order="left").fill_null(0)
-        self.class_at, self.said_at = at["cls"].cast(pl.Int64), at["said"].cast(pl.Int64)
+    def __init__(self, classified: Classified, values: pl.Series) -> None:
+        width = values.len()
+        codes = classified.codes.join(values.to_frame("value").with_row_index("id"), on="value").with_columns(
+            padded=pl.col("value") != pl.col("text"))  # written with spaces around it, which the text leaves out
+        spans = codes.filter(pl.col("lo").is_not_null()).select("era", "lo", "hi").unique(maintain_order=True)
+        spans = spans.with_row_index("span")
+        codes = codes.join(spans, on=["era", "lo", "hi"], how="left", maintain_order="left")
+        says = pl.col("edits").is_not_null() | pl.col("padded")  # a plain code says nothing of itself: class 0
+        self.code_table = _numbered(codes.filter(says).select(CODE_TRAITS))
+        codes = codes.join(self.code_table, on=CODE_TRAITS, how="left", nulls_equal=True,
+                           maintain_order="left").with_columns(pl.col("class").fill_null(0))
+        self.codes = codes
+        position = codes["id"].cast(pl.Int64) + codes.select(_block(pl.col("era"), pl.col("release")) * width)
+        position = position.to_series()
+        self.width, self.spans = width, spans.height + 1  # a last span, of values with none, says nothing
+        self.code_class = _dense(BLOCKS * width, position, codes["class"], 0)
+        self.span = _dense(BLOCKS * width, position, codes["span"].fill_null(spans.height), spans.height)
+        self.code_row = _dense(BLOCKS * width, position, pl.int_range(codes.height, eager=True), codes.height)
+        said = classified.spans.join(spans, on=["era", "lo", "hi"])
+        self.range_table = _numbered(said.select(RANGE_TRAITS), first="not_covered")
+        said = said.join(self.range_table, on=RANGE_TRAITS, nulls_equal=True)
+        self.policies = classified.policies
+        self.range_class = _dense((self.policies + 1) * self.spans,
+                                  said["policy"].cast(pl.Int64) * self.spans + said["span"], said["class"], 0)
+        self.not_covered = int(self.range_table["not_covered"].sum())  # range classes 1..this: not covered
+        self.range_base = self.range_table.height + 1
+        self.base = self.code_table.height * self.range_base + self.range_base
 
-    def offset(self, era: pl.Expr, release: pl.Expr) -> pl.Expr:
-        """Where the block of the tables of an (era, release) starts."""
+    def code_offset(self, era: pl.Expr, release: pl.Expr) -> pl.Expr:
+        """Where the block of the code tables of an (era, release) starts."""
         return _block(era, release) * self.width
+
+    def range_offset(self, policy: pl.Expr) -> pl.Expr:
+        """Where the slot of the range table of a policy (or of none) starts."""
+        return policy.cast(pl.Int64).fill_null(self.policies) * self.spans
+
+    @cached_property
+    def traits(self) -> pl.DataFrame:
+        """Every class (``class``: code class * range_base + range class) and what it says."""
+        none = pl.DataFrame({"class": [0]}, schema={"class": pl.UInt32})
+        code = pl.concat([none, self.code_table], how="diagonal").select(
+            code="class", code_edits="edits", padded=pl.col("padded").fill_null(False))
+        ranges = pl.concat([none, self.range_table], how="diagonal").select(
+            pl.col("class").alias("range"), *RANGE_TRAITS).with_columns(
+            pl.col("not_covered", "covered").fill_null(False))
+        partial = pl.when(pl.col("partly").is_not_null()).then(pl.lit("partial_match"))
+        return code.join(ranges, how="cross").select(
+            (pl.col("code").cast(pl.Int64) * self.range_base + pl.col("range")).alias("class"),
+            "not_covered", "label", "covered",
+            ranges=pl.col("ranges").str.split(RANGE_SEPARATOR),
+            edits=nonempty(pl.concat_str("code_edits", partial, separator=",", ignore_nulls=True)).str.split(","),
+            padded="padded")
 
     def digits_per_key(self) -> int:
         return max(1, 62 // max(1, self.base.bit_length()))
@@ -119,7 +170,7 @@ class _Classes:
         cells = (keys.with_row_index("k").select("k", *digits)
                  .unpivot(index="k", variable_name="column", value_name="class")
                  .filter(pl.col("class") > 0).with_columns(pl.col("column").cast(pl.Int32))
-                 .join(self.table, on="class").sort("k", "column"))
+                 .join(self.traits, on="class").sort("k", "column"))
         said = cells.group_by("k").agg(
             n_dx=pl.col("not_covered").sum().cast(pl.Int64),
             first_label=pl.col("label").filter("not_covered").first(), has_covered=pl.col("covered").any(),
@@ -137,26 +188,31 @@ class _Classes:
 
 @dataclass(frozen=True)
 class DiagnosisFacts:
-    """What the screened lines' diagnoses say: ``lines`` (``DIAGNOSIS_FACTS``, one row per line, in order) and
-    ``keys`` (``DIAGNOSIS_KEYS``: what the lines' classes in column order say together, by ``dx_key``)."""
+    """What the findings' diagnoses say: ``findings`` (``DIAGNOSIS_FACTS``, one row per finding, in order) and
+    ``keys`` (``DIAGNOSIS_KEYS``: what the findings' classes in column order say together, by ``dx_key``)."""
 
-    lines: pl.DataFrame
+    findings: pl.DataFrame
     keys: pl.DataFrame
 
 
-def diagnosis_facts(lines: pl.DataFrame, codes: DiagnosisCodes, said: pl.DataFrame) -> DiagnosisFacts:
-    """The facts of the screened ``lines`` (``LINE`` with their diagnoses; ``codes`` their cells as integers),
-    from ``said`` (``DIAGNOSIS``: what the values say)."""
+def diagnosis_facts(findings: pl.DataFrame, codes: DiagnosisCodes, classified: Classified) -> DiagnosisFacts:
+    """The diagnosis facts of the ``findings`` (``finding``, ``row`` (a screened line), ``policy``, ``era``,
+    ``release``; the line's cells as integers in ``codes``, one row per line), from ``classified``."""
     dx_count = codes.ids.width - 1
-    said = said.cast(DIAGNOSIS).join(  # type: ignore[arg-type]
-        codes.values.to_frame().with_row_index("id"), on="value")
-    classes = _Classes(said, codes.values.len())
-    class_at = pl.lit(classes.class_at)
-    ids = [pl.col(f"id{i}") for i in range(dx_count)]
-    offset = classes.offset(pl.col("era"), pl.col("release"))
-    cells = pl.concat([codes.ids, lines.select(offset=offset)], how="horizontal").with_columns(
-        (pl.col(f"id{i}").cast(pl.Int64) + pl.col("offset")).alias(f"position{i}") for i in range(dx_count)
-    ).with_columns(class_at.gather(f"position{i}").fill_null(0).alias(f"class{i}") for i in range(dx_count))
+    classes = _Classes(classified, codes.values)
+    one_per_line = findings.height == codes.ids.height  # findings are the lines, in order: no gather needed
+    ids = codes.ids if one_per_line else codes.ids[findings["row"]]
+    tables = {name: pl.lit(getattr(classes, name)) for name in ("code_class", "span", "range_class")}
+    cells = pl.concat([ids.drop("row"), findings.select(
+        "finding", code_offset=classes.code_offset(pl.col("era"), pl.col("release")),
+        range_offset=classes.range_offset(pl.col("policy")))], how="horizontal").with_columns(
+        (pl.col(f"id{i}").cast(pl.Int64) + pl.col("code_offset")).alias(f"position{i}") for i in range(dx_count)
+    ).with_columns(  # a cell's code class and span in its line's release, then its span's range class by policy
+        *(tables["code_class"].gather(f"position{i}").fill_null(0).alias(f"code{i}") for i in range(dx_count)),
+        *(tables["range_class"].gather(tables["span"].gather(f"position{i}").fill_null(classes.spans - 1)
+                                       + pl.col("range_offset")).alias(f"range{i}") for i in range(dx_count)),
+    ).with_columns((pl.col(f"code{i}") * classes.range_base + pl.col(f"range{i}")).alias(f"class{i}")
+                   for i in range(dx_count))
     keys = cells.select(*classes.keys(dx_count))
     if keys.width == 1:  # the classes fit one integer: it is the key
         dx_key, distinct = keys.to_series().alias("dx_key"), keys.unique().with_columns(dx_key=pl.col("key0"))
@@ -165,37 +221,44 @@ def diagnosis_facts(lines: pl.DataFrame, codes: DiagnosisCodes, said: pl.DataFra
         dx_key = keys.join(distinct, on=keys.columns, how="left", maintain_order="left")["dx_key"]
     said_by_key = distinct.join(classes.by_key(distinct.select(keys.columns), dx_count), on=keys.columns,
                                 how="left")
-    in_class = [pl.col(f"class{i}") for i in range(dx_count)]
-    matched_at = [(c > 0) & (c <= classes.not_covered) for c in in_class]
-    dx = [pl.col(dx_column(i)) for i in range(dx_count)]
-    matched = pl.concat_str([pl.when(m).then(value) for m, value in zip(matched_at, dx, strict=True)],
+    in_range = [pl.col(f"range{i}") for i in range(dx_count)]
+    matched_at = [(r > 0) & (r <= classes.not_covered) for r in in_range]
+    values = pl.lit(codes.values)
+    matched = pl.concat_str([values.gather(pl.when(m).then(pl.col(f"id{i}"))) for i, m in enumerate(matched_at)],
                             separator=LIST_SEPARATOR, ignore_nulls=True)
     covered_id = pl.lit(None, pl.UInt32)
-    if classes.has_covered:
-        is_covered = pl.lit(pl.Series([False, *classes.table["covered"]]))
-        covered_id = pl.coalesce(*(pl.when(is_covered.gather(c)).then(i) for c, i in zip(in_class, ids, strict=True)),
-                                 pl.lit(None, pl.UInt32))
-    facts = pl.concat([cells, lines.select(dx_column(i) for i in range(dx_count))], how="horizontal").select(
-        "row", dx_key=dx_key, matched=nonempty(matched), covered_id=covered_id)
+    if classes.range_table["covered"].any():
+        is_covered = pl.lit(pl.Series([False, *classes.range_table["covered"]]))
+        covered_id = pl.coalesce(*(pl.when(is_covered.gather(r)).then(pl.col(f"id{i}"))
+                                   for i, r in enumerate(in_range)), pl.lit(None, pl.UInt32))
+    facts = cells.select("finding", dx_key=dx_key, matched=nonempty(matched), covered_id=covered_id)
     padded = facts.select(pl.col("dx_key").is_in(said_by_key.filter("padded")["dx_key"].implode())).to_series()
-    if padded.any():  # the few lines with a matched value written with spaces around it: trim them
+    if padded.any():  # the few findings with a matched value written with spaces around it: trim them
         trimmed = facts.filter(padded).select(pl.col("matched").str.replace_all(
             rf"\s*{LIST_SEPARATOR}\s*", LIST_SEPARATOR).str.strip_chars()).to_series()
         facts = facts.with_columns(facts["matched"].scatter(padded.arg_true(), trimmed))
     noted = cells.filter(dx_key.is_in(said_by_key.filter("has_notes")["dx_key"].implode()))
     return DiagnosisFacts(
-        lines=facts.join(_notes(noted, dx_count, classes), on="row", how="left", maintain_order="left"),
+        findings=facts.join(_notes(noted, dx_count, classes, codes.values), on="finding", how="left",
+                            maintain_order="left"),
         keys=said_by_key.select(DIAGNOSIS_KEYS.keys()))
 
 
-def _notes(cells: pl.DataFrame, dx_count: int, classes: _Classes) -> pl.DataFrame:
-    """``dx_notes``: the notes of a line's values, in column order, "; "-joined.  Only values with an edit
-    have a note, and few cells hold one, so they are gathered from those cells only."""
-    with_notes = pl.Series(classes.table.filter(pl.col("edits").is_not_null())["class"]).implode()
-    said_at = pl.lit(classes.said_at)
+def _notes(cells: pl.DataFrame, dx_count: int, classes: _Classes, values: pl.Series) -> pl.DataFrame:
+    """``dx_notes``: the notes of a finding's values, in column order, "; "-joined.  Only values with an edit
+    have a note (their own, then their partial overlaps), and few cells hold one, so they are gathered from
+    those cells only."""
+    traits = classes.traits
+    with_notes = traits.filter(pl.col("edits").is_not_null())["class"].implode()
+    code_row = pl.lit(classes.code_row)
     noted = pl.concat([
-        cells.filter(pl.col(f"class{i}").is_in(with_notes))
-        .select("row", column=pl.lit(i, pl.Int32), said=said_at.gather(f"position{i}")) for i in range(dx_count)])
-    notes = pl.concat([pl.Series([None], dtype=pl.String), classes.said["notes"]])
-    return (noted.with_columns(dx_notes=pl.lit(notes).gather("said")).sort("row", "column")
-            .group_by("row", maintain_order=True).agg(pl.col("dx_notes").str.join("; ")))
+        cells.filter(pl.col(f"class{i}").is_in(with_notes)).select(
+            "finding", column=pl.lit(i, pl.Int32), code_row=code_row.gather(f"position{i}"),
+            range=pl.col(f"range{i}"), id=pl.col(f"id{i}")) for i in range(dx_count)])
+    own = pl.lit(pl.concat([classes.codes["notes"], pl.Series([None], dtype=pl.String)]))  # the last row: none
+    partly = pl.lit(pl.concat([pl.Series([None], dtype=pl.String), classes.range_table["partly"]]))
+    text = pl.lit(values.str.strip_chars()).gather("id")
+    note = pl.concat_str(own.gather("code_row"), partly_notes(text, partly.gather("range")), separator="; ",
+                         ignore_nulls=True)
+    return (noted.with_columns(dx_notes=nonempty(note)).sort("finding", "column")
+            .group_by("finding", maintain_order=True).agg(pl.col("dx_notes").str.join("; ")))

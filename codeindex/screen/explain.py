@@ -1,22 +1,25 @@
 """The explanation of screened lines: determination, reason, matched ranges and edits.
 
-Everything a procedure value or a diagnosis value has to say was worked out once per
-distinct value (``edits``), and a line's diagnosis columns were read as integers
-(``diagnoses``).  What decides a line's result, but for the values it quotes, is its
-*explanation key*: its procedure value and era, its diagnoses' classes in column order,
-and a few flags (add-on alone, unreadable date or version).  Lines share few keys, so
-``determination``, ``line_edits``, the matched ranges and the parts of the reason are
-polars expressions evaluated once per distinct key, and each line takes its key's row.
-Only the reason, which quotes the line's own diagnoses, is put together line by line.
+A screened line has a *finding* for each policy that names its procedure (a single one, of
+no policy, when none does).  Everything a procedure value or a diagnosis value has to say
+was worked out once per distinct value (``edits``), and a line's diagnosis columns were read
+as integers (``diagnoses``).  What decides a finding, but for the values it quotes, is its
+*explanation key*: its procedure value, era and policy, its diagnoses' classes in column
+order, and a few flags (add-on alone, unreadable date or version).  Findings share few keys,
+so ``determination``, ``line_edits``, the matched ranges and the parts of the reason are
+polars expressions evaluated once per distinct key, and each finding takes its key's row.
+Only the reason, which quotes the line's own diagnoses, is put together finding by finding.
+The line takes its most severe finding (on a tie, the policy given first's).
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from codeindex.policy.compiled import CompiledPolicy
-from codeindex.screen.columns import RANGE_SEPARATOR, RESULT
+from codeindex.policy.compiled import CompiledPolicies
+from codeindex.screen.columns import DETERMINATIONS, FINDINGS, RANGE_SEPARATOR, RESULT
 from codeindex.screen.diagnoses import LIST_SEPARATOR, DiagnosisCodes, DiagnosisFacts, diagnosis_facts
+from codeindex.screen.edits import Classified
 
 EMPTY = pl.lit([], dtype=pl.List(pl.String))
 KEY_COLUMNS = ["procedure_key", "dx_key", "flags"]  # a line's explanation key
@@ -99,40 +102,48 @@ def matched_ranges() -> pl.Expr:
     return pl.when(pl.col("named")).then(ranges.fill_null(EMPTY)).otherwise(EMPTY)
 
 
-def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame, diagnoses: pl.DataFrame,
-            primaries: pl.DataFrame, policy: CompiledPolicy) -> pl.DataFrame:
-    """``RESULT`` for each of the screened ``lines`` (``LINE`` and their diagnoses), in their order.
+def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame, classified: Classified,
+            primaries: pl.DataFrame, library: CompiledPolicies, with_findings: bool) -> pl.DataFrame:
+    """``RESULT`` for each of the screened ``lines`` (``LINE`` and their diagnoses), in their order, and with
+    ``with_findings`` every named policy's finding (``FINDINGS``).
 
-    ``codes`` are the lines' diagnosis cells as integers; ``procedures`` and ``diagnoses`` say what the
-    lines' values say (``PROCEDURE``, ``DIAGNOSIS``); ``primaries`` holds the (claim, code) pairs of the
-    input's lines whose code is an add-on's primary.
+    ``codes`` are the lines' diagnosis cells as integers; ``procedures`` and ``classified`` say what the
+    lines' values say (``PROCEDURE``, ``edits.Classified``); ``primaries`` holds the (claim, code) pairs of
+    the input's lines whose code is an add-on's primary.  A line has a finding per policy that names its
+    procedure (one, of no policy, when none does); the most severe decides the line.
     """
-    dx = diagnosis_facts(lines, codes, diagnoses)
-    procedure_key, said = _procedure_keys(lines, procedures)
-    facts = pl.concat([lines.select("row", "claim", "era", "date_raw", "date", "version_raw", "version_era",
-                                    "modifier_columns"),
-                       procedure_key.to_frame(), dx.lines.drop("row")], how="horizontal")
+    line_key, said = _procedure_keys(lines, procedures)
+    findings = (line_key.to_frame().with_row_index("row")
+                .join(said.select("line_key", "procedure_key", "policy", "names"), on="line_key",
+                      maintain_order="left_right").drop("line_key").with_row_index("finding"))
+    one_per_line = findings.height == lines.height  # each line its one finding, in order
+    line = lines.select("claim", "era", "release", "date_raw", "date", "version_raw", "version_era",
+                        "modifier_columns")
+    facts = pl.concat([findings, line if one_per_line else line[findings["row"]]], how="horizontal")
+    dx = diagnosis_facts(facts, codes, classified)
+    facts = pl.concat([facts, dx.findings.drop("finding")], how="horizontal")
     add_on_keys = said.filter("add_on").select("procedure_key", "primary")
     add_ons = facts.filter(pl.col("procedure_key").is_in(add_on_keys["procedure_key"].implode())).join(
         add_on_keys, on="procedure_key")
-    alone = add_ons.join(primaries.rename({"code": "primary"}), on=["claim", "primary"], how="anti")["row"]
+    alone = add_ons.join(primaries.rename({"code": "primary"}), on=["claim", "primary"], how="anti")["finding"]
     facts = facts.with_columns(
-        addon_alone=pl.col("row").is_in(alone.implode()),
+        addon_alone=pl.col("finding").is_in(alone.implode()),
         claim_missing=pl.col("claim").is_null(),
         # A date that is there but cannot be read, whatever else told the era (icd_version, --icd-version).
         bad_date=_written("date_raw") & pl.col("date").is_null(),
         # An icd_version that names no version: the era came from the date or the default.
         bad_version=_written("version_raw") & pl.col("version_era").is_null())
-    # What decides the line's result but the values it quotes: procedure key, diagnosis key, flags (KEY_COLUMNS).
+    # What decides the finding but the values it quotes: procedure key, diagnosis key, flags (KEY_COLUMNS).
     facts = facts.with_columns(flags=pl.sum_horizontal(pl.col(flag).cast(pl.Int64) * 2**bit
                                                        for bit, flag in enumerate(FLAGS)))
     distinct = facts.select(KEY_COLUMNS).unique()
     explained = _explained_keys(distinct, said, dx)
     texts = pl.lit(codes.values.str.strip_chars())  # a quoted diagnosis, by its index
-    return facts.join(explained, on=KEY_COLUMNS, how="left", maintain_order="left").with_columns(
+    results = facts.join(explained, on=KEY_COLUMNS, how="left", maintain_order="left").with_columns(
         matched=pl.col("matched").str.split(LIST_SEPARATOR), covered_dx=texts.gather("covered_id"),
     ).with_columns(first_dx=pl.col("matched").list.first()).select(
-        policy=pl.lit(policy.id, pl.String),
+        "row", "names", severity=pl.col("determination").cast(pl.Enum(DETERMINATIONS)).to_physical(),
+        policy=pl.lit(pl.Series(library.ids, dtype=pl.String)).gather("policy"),
         policy_version="era",
         determination="determination",
         reason=reason(),
@@ -140,21 +151,37 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
         matched_dx=pl.when("named").then(pl.col("matched").fill_null(EMPTY)).otherwise(EMPTY),
         matched_dx_ranges="matched_dx_ranges",
         edits="edits",
-    ).cast(RESULT)  # type: ignore[arg-type]
+    )
+    if one_per_line:
+        deciding = results
+    else:  # the most severe finding of each line, of the policy given first on a tie (findings are in that order)
+        deciding = results.filter(pl.col("severity") == pl.col("severity").min().over("row")).unique(
+            "row", keep="first", maintain_order=True)
+    decided = deciding.select(RESULT.keys()).cast(RESULT)  # type: ignore[arg-type]
+    if not with_findings:
+        return decided
+    listed = results.filter("names").group_by("row", maintain_order=True).agg(
+        findings=pl.struct(**{name: pl.col(name) for name in RESULT}))
+    lists = deciding.select("row").join(listed, on="row", how="left", maintain_order="left")["findings"]
+    return decided.with_columns(findings=lists.fill_null(pl.lit([], dtype=FINDINGS["findings"]))).cast(
+        RESULT | FINDINGS)  # type: ignore[arg-type]
 
 
 def _procedure_keys(lines: pl.DataFrame, procedures: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
-    """Each line's ``procedure_key`` (its procedure value's index among the lines' values, and its era's), and
-    what each key says (``PROCEDURE`` by ``procedure_key``): a small integer, so lines are never joined on text."""
+    """Each line's ``line_key`` (its procedure value's index among the lines' values, and its era's), and what
+    each policy says of each key (``PROCEDURE`` by ``line_key`` and ``procedure_key``, a number for each
+    (line key, policy)): small integers, so lines are never joined on text."""
     categories = pl.Categories.random()
     values = lines.select(pl.col("procedure").cast(pl.Categorical(categories)))  # holds the mapping below
     index = pl.concat([categories.to_series(), pl.Series([None], dtype=pl.String)]).rename("procedure")
     era_index = pl.col("era").replace_strict({"icd9": 0, "icd10": 1}, default=2, return_dtype=pl.Int64)
-    key = (pl.col("id").fill_null(index.len() - 1).cast(pl.Int64) * 3 + era_index).alias("procedure_key")
+    key = (pl.col("id").fill_null(index.len() - 1).cast(pl.Int64) * 3 + era_index).alias("line_key")
     said = (index.to_frame().with_row_index("id").join(procedures, on="procedure", nulls_equal=True)
-            .select(key, pl.exclude("id", "era")))
+            .select(key, pl.exclude("id", "era")).sort("line_key", "policy", maintain_order=True)
+            .with_row_index("procedure_key").with_columns(pl.col("procedure_key").cast(pl.Int64),
+                                                          pl.col("add_on").fill_null(False)))
     ids = pl.concat([values.select(id=pl.col("procedure").to_physical()), lines.select("era")], how="horizontal")
-    return ids.select(key)["procedure_key"], said.with_columns(pl.col("add_on").fill_null(False))
+    return ids.select(key)["line_key"], said
 
 
 FLAGS = ("addon_alone", "claim_missing", "bad_date", "bad_version")  # a line's flags, bit by bit in ``flags``

@@ -1,0 +1,47 @@
+"""What diagnosis values say, worked out value by value through the parser and each policy's interval index:
+the oracle the screen's vectorized classification (code-set spellings, one range join for a whole library)
+is held to."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import polars as pl
+
+from codeindex.policy.compiled import CompiledPolicies
+from codeindex.policy.model import DIAGNOSIS_SYSTEMS
+from codeindex.screen.columns import DIAGNOSIS, RANGE_SEPARATOR
+from codeindex.screen.edits import COVERED, PARTLY, code_findings
+from codeindex.systems import WHITESPACE
+
+
+def said_through_index(values: Iterable[tuple[str, str, int]], library: CompiledPolicies) -> pl.DataFrame:
+    """What each (value, era, release) says under each policy of the library (``DIAGNOSIS``): its own edits
+    (``edits.code_findings``), then, in range order, the policy's ranges its span lies in or partly overlaps,
+    by ``Policy.lookup``."""
+    rows = []
+    for raw, era, release in values:
+        text = raw.strip(WHITESPACE)  # as polars' strip_chars trims
+        if not text:
+            continue
+        code, own_edits, own_notes = code_findings(text, era, release)
+        for number, policy in enumerate(library.policies):
+            edits, notes, not_covered, labels, covered = list(own_edits), list(own_notes), [], [], False
+            hits = policy.lookup(code, era=era) if code is not None else []  # type: ignore[arg-type]
+            for hit in hits:
+                if hit.group.system != DIAGNOSIS_SYSTEMS[era]:
+                    continue
+                if hit.match == "partial":
+                    edits.append("partial_match")
+                    notes.append(PARTLY.format(text, hit.entry.range))
+                elif hit.group.coverage == "not_covered":
+                    not_covered.append(str(hit.entry.range))
+                    labels.append(hit.entry.label())
+                elif hit.group.coverage in COVERED:
+                    covered = True
+            if not (edits or not_covered or covered):
+                continue
+            rows.append((raw, era, release, number, text, bool(not_covered),
+                         RANGE_SEPARATOR.join(not_covered) or None, labels[0] if labels else None, covered,
+                         ",".join(dict.fromkeys(edits)) or None, "; ".join(notes) or None))
+    return pl.DataFrame(rows, schema=DIAGNOSIS, orient="row")
