@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from codeindex.errors import InputError, first_line
 from codeindex.policy import Policy, load_policy
-from codeindex.screen import RESULT_SCHEMA
+from codeindex.screen import RESULT_SCHEMA, PolicyChoice
 
 try:
     import pandas  # noqa: F401
@@ -134,7 +134,7 @@ def _for_spark(table: pa.Table, schema: pa.Schema) -> pa.Table:
 
 # --- the per-partition function -------------------------------------------------------------------
 
-def _partition_screener(policy: Policy, layout: str, columns: Mapping[str, Any], out: pa.Schema,
+def _partition_screener(policy: Policy | list[Policy], layout: str, columns: Mapping[str, Any], out: pa.Schema,
                         stats: Any = None) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     """The function ``mapInArrow`` runs on each partition: all its batches, screened in one call.
 
@@ -172,9 +172,13 @@ def _partition_screener(policy: Policy, layout: str, columns: Mapping[str, Any],
 LAYOUT_OPTIONS = ("claim_id", "procedure", "dx", "date", "amount", "modifiers")  # options naming columns
 
 
-def screen(df: DataFrame, policy: str | os.PathLike[str] | Policy = "0198", layout: str = "long", *,
+def screen(df: DataFrame, policy: PolicyChoice | Sequence[PolicyChoice] = "0198", layout: str = "long", *,
            partitions: int | None = None, stats: Any = None, **columns: Any) -> DataFrame:
     """Screen the claim lines of a Spark DataFrame: the same rows and columns as the embedded screen.
+
+    ``policy`` is what the embedded screen takes: one policy, or a list of them (a library, each line's
+    ``findings`` listing every policy that names its procedure).  The policies are read and parsed once,
+    on the driver, and ship with the task; each executor compiles the library once.
 
     ``df`` holds claims in ``layout`` (``long``: one line per row; ``synpuf-carrier``: the
     DE-SynPUF carrier file).  Other keywords go to ``codeindex.screen.screen`` as they are:
@@ -191,9 +195,9 @@ def screen(df: DataFrame, policy: str | os.PathLike[str] | Policy = "0198", layo
     return _map(shuffled, _partition_screener(compiled, layout, columns, out, stats), out)
 
 
-def _prepare(df: DataFrame, policy: str | os.PathLike[str] | Policy, layout: str,
-             columns: Mapping[str, Any]) -> tuple[Policy, pa.Schema, str]:
-    """The policy, loaded and compiled on the driver, the Arrow schema of the screen's output, and the
+def _prepare(df: DataFrame, policy: PolicyChoice | Sequence[PolicyChoice], layout: str,
+             columns: Mapping[str, Any]) -> tuple[Policy | list[Policy], pa.Schema, str]:
+    """The policy or policies, loaded on the driver, the Arrow schema of the screen's output, and the
     layout's claim id column (whose equal values must meet in one partition).
 
     The schema comes from screening an empty frame of the input's schema, so bad column
@@ -202,8 +206,10 @@ def _prepare(df: DataFrame, policy: str | os.PathLike[str] | Policy, layout: str
     from codeindex.screen import claim_lines
     from codeindex.screen import screen as embedded
 
-    compiled = load_policy(policy)
-    compiled.index  # noqa: B018 - build the interval index here, so that it ships built
+    loaded = [load_policy(p) for p in policy] if isinstance(policy, (list, tuple)) else [load_policy(policy)]
+    for each in loaded:
+        each.index  # noqa: B018 - build the interval index here, so that it ships built
+    compiled = loaded if isinstance(policy, (list, tuple)) else loaded[0]
     empty = pl.from_arrow(_arrow_schema_of(df).empty_table())
     assert isinstance(empty, pl.DataFrame)
     probe = embedded(empty, policy=compiled, layout=layout, **columns).collect().to_arrow().schema
@@ -296,7 +302,7 @@ def read(spark: SparkSession, inputs: Sequence[str | os.PathLike[str]]) -> DataF
 
 
 def screen_files(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str], master: str | None = None,
-                 policy: str | os.PathLike[str] | Policy = "0198", layout: str = "long", *,
+                 policy: PolicyChoice | Sequence[PolicyChoice] = "0198", layout: str = "long", *,
                  partitions: int | None = None, spark: SparkSession | None = None, **columns: Any) -> int:
     """Read ``inputs`` with Spark, screen them, write a directory of parquet part files; the lines written.
 

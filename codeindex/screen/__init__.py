@@ -108,4 +108,5 @@ def _name(source: Source) -> str:
     return os.fspath(source) if isinstance(source, (str, os.PathLike)) else f"the input {type(source).__name__}"
 
 
-__all__ = ["DETERMINATIONS", "LAYOUTS", "RESULT_SCHEMA", "by_policy", "claim_lines", "read_source", "screen"]
+__all__ = ["DETERMINATIONS", "LAYOUTS", "RESULT_SCHEMA", "PolicyChoice", "by_policy", "claim_lines", "read_source",
+           "screen"]

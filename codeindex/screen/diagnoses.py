@@ -94,10 +94,10 @@ def _dense(size: int, at: pl.Series, values: pl.Series, missing: int) -> pl.Seri
 
 class _Classes:
     """The code classes and range classes of the classified values, in dense tables a cell's class is gathered
-    from: ``code_class``, ``span`` and ``code_row`` (its row in ``codes``) at ``value id + block offset``,
-    then ``range_class`` at ``span + slot offset`` (a slot per policy, and a last one, of no policy, saying
-    nothing).  Code classes are 1..; range classes 1.. with the not-covered ones first; 0 says nothing.  A
-    cell's class is ``code class * range_base + range class``."""
+    from: ``code_span`` (code class * spans + span) and ``code_row`` (its row in ``codes``) at ``value id +
+    block offset``, then ``range_class`` at ``span + slot offset`` (a slot per policy, and a last one, of no
+    policy, saying nothing).  Code classes are 1..; range classes 1.. with the not-covered ones first; 0 says
+    nothing.  A cell's class is ``code class * range_base + range class``."""
 
     def __init__(self, classified: Classified, values: pl.Series) -> None:
         width = values.len()
@@ -106,16 +106,18 @@ class _Classes:
         spans = codes.filter(pl.col("lo").is_not_null()).select("era", "lo", "hi").unique(maintain_order=True)
         spans = spans.with_row_index("span")
         codes = codes.join(spans, on=["era", "lo", "hi"], how="left", maintain_order="left")
+        position = codes["id"].cast(pl.Int64) + codes.select(_block(pl.col("era"), pl.col("release")) * width)
+        position = position.to_series()
+        self.width, self.spans = width, spans.height + 1  # a last span, of values with none, says nothing
         says = pl.col("edits").is_not_null() | pl.col("padded")  # a plain code says nothing of itself: class 0
         self.code_table = _numbered(codes.filter(says).select(CODE_TRAITS))
         codes = codes.join(self.code_table, on=CODE_TRAITS, how="left", nulls_equal=True,
                            maintain_order="left").with_columns(pl.col("class").fill_null(0))
         self.codes = codes
-        position = codes["id"].cast(pl.Int64) + codes.select(_block(pl.col("era"), pl.col("release")) * width)
-        position = position.to_series()
-        self.width, self.spans = width, spans.height + 1  # a last span, of values with none, says nothing
-        self.code_class = _dense(BLOCKS * width, position, codes["class"], 0)
-        self.span = _dense(BLOCKS * width, position, codes["span"].fill_null(spans.height), spans.height)
+        # A cell's code class and span in one integer: code class * spans + span.
+        self.code_span = _dense(BLOCKS * width, position,
+                                codes["class"].cast(pl.Int64) * self.spans + codes["span"].fill_null(spans.height),
+                                spans.height)
         self.code_row = _dense(BLOCKS * width, position, pl.int_range(codes.height, eager=True), codes.height)
         said = classified.spans.join(spans, on=["era", "lo", "hi"])
         self.range_table = _numbered(said.select(RANGE_TRAITS), first="not_covered")
@@ -197,22 +199,25 @@ class DiagnosisFacts:
 
 def diagnosis_facts(findings: pl.DataFrame, codes: DiagnosisCodes, classified: Classified) -> DiagnosisFacts:
     """The diagnosis facts of the ``findings`` (``finding``, ``row`` (a screened line), ``policy``, ``era``,
-    ``release``; the line's cells as integers in ``codes``, one row per line), from ``classified``."""
+    ``release`` and the line's diagnoses; its cells as integers in ``codes``, one row per line), from
+    ``classified``."""
     dx_count = codes.ids.width - 1
     classes = _Classes(classified, codes.values)
     one_per_line = findings.height == codes.ids.height  # findings are the lines, in order: no gather needed
     ids = codes.ids if one_per_line else codes.ids[findings["row"]]
-    tables = {name: pl.lit(getattr(classes, name)) for name in ("code_class", "span", "range_class")}
+    code_span, range_class, spans = pl.lit(classes.code_span), pl.lit(classes.range_class), classes.spans
     cells = pl.concat([ids.drop("row"), findings.select(
-        "finding", code_offset=classes.code_offset(pl.col("era"), pl.col("release")),
+        "finding", *(dx_column(i) for i in range(dx_count)),
+        code_offset=classes.code_offset(pl.col("era"), pl.col("release")),
         range_offset=classes.range_offset(pl.col("policy")))], how="horizontal").with_columns(
-        (pl.col(f"id{i}").cast(pl.Int64) + pl.col("code_offset")).alias(f"position{i}") for i in range(dx_count)
-    ).with_columns(  # a cell's code class and span in its line's release, then its span's range class by policy
-        *(tables["code_class"].gather(f"position{i}").fill_null(0).alias(f"code{i}") for i in range(dx_count)),
-        *(tables["range_class"].gather(tables["span"].gather(f"position{i}").fill_null(classes.spans - 1)
-                                       + pl.col("range_offset")).alias(f"range{i}") for i in range(dx_count)),
-    ).with_columns((pl.col(f"code{i}") * classes.range_base + pl.col(f"range{i}")).alias(f"class{i}")
-                   for i in range(dx_count))
+        # A cell's code class and span in its line's release, in one integer (code class * spans + span).
+        code_span.gather(pl.col(f"id{i}").cast(pl.Int64) + pl.col("code_offset")).fill_null(spans - 1)
+        .alias(f"class{i}") for i in range(dx_count)
+    ).with_columns(  # its span's range class under the finding's policy
+        range_class.gather(pl.col(f"class{i}") % spans + pl.col("range_offset")).alias(f"range{i}")
+        for i in range(dx_count)
+    ).with_columns((pl.col(f"class{i}") // spans * classes.range_base + pl.col(f"range{i}")).alias(f"class{i}")
+                   for i in range(dx_count)).drop("range_offset")
     keys = cells.select(*classes.keys(dx_count))
     if keys.width == 1:  # the classes fit one integer: it is the key
         dx_key, distinct = keys.to_series().alias("dx_key"), keys.unique().with_columns(dx_key=pl.col("key0"))
@@ -223,8 +228,7 @@ def diagnosis_facts(findings: pl.DataFrame, codes: DiagnosisCodes, classified: C
                                 how="left")
     in_range = [pl.col(f"range{i}") for i in range(dx_count)]
     matched_at = [(r > 0) & (r <= classes.not_covered) for r in in_range]
-    values = pl.lit(codes.values)
-    matched = pl.concat_str([values.gather(pl.when(m).then(pl.col(f"id{i}"))) for i, m in enumerate(matched_at)],
+    matched = pl.concat_str([pl.when(m).then(pl.col(dx_column(i))) for i, m in enumerate(matched_at)],
                             separator=LIST_SEPARATOR, ignore_nulls=True)
     covered_id = pl.lit(None, pl.UInt32)
     if classes.range_table["covered"].any():
@@ -253,7 +257,8 @@ def _notes(cells: pl.DataFrame, dx_count: int, classes: _Classes, values: pl.Ser
     code_row = pl.lit(classes.code_row)
     noted = pl.concat([
         cells.filter(pl.col(f"class{i}").is_in(with_notes)).select(
-            "finding", column=pl.lit(i, pl.Int32), code_row=code_row.gather(f"position{i}"),
+            "finding", column=pl.lit(i, pl.Int32),
+            code_row=code_row.gather(pl.col(f"id{i}").cast(pl.Int64) + pl.col("code_offset")),
             range=pl.col(f"range{i}"), id=pl.col(f"id{i}")) for i in range(dx_count)])
     own = pl.lit(pl.concat([classes.codes["notes"], pl.Series([None], dtype=pl.String)]))  # the last row: none
     partly = pl.lit(pl.concat([pl.Series([None], dtype=pl.String), classes.range_table["partly"]]))

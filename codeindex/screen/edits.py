@@ -237,9 +237,11 @@ def _spans_say(codes: pl.DataFrame, library: CompiledPolicies) -> pl.DataFrame:
         r_rank="rank")
     partial = ~((pl.col("lo") >= pl.col("r_lo")) & (pl.col("hi") <= pl.col("r_hi")))
     not_covered = ~partial & (pl.col("r_coverage") == "not_covered")
-    said = (spans.join_where(ranges, pl.col("era") == pl.col("r_era"), pl.col("lo") <= pl.col("r_hi"),
-                             pl.col("hi") >= pl.col("r_lo"))
-            .sort("r_rank", maintain_order=True).group_by("era", "lo", "hi", "policy").agg(
+    # One range join per era: two inequalities alone make an interval join (with an equality, a nested loop).
+    pairs = pl.concat([spans.filter(pl.col("era") == era).join_where(
+        ranges.filter(pl.col("r_era") == era), pl.col("lo") <= pl.col("r_hi"), pl.col("hi") >= pl.col("r_lo"))
+        for era in ERAS])
+    said = (pairs.sort("r_rank", maintain_order=True).group_by("era", "lo", "hi", "policy").agg(
                 nc=pl.col("r_range").filter(not_covered), label=pl.col("r_label").filter(not_covered).first(),
                 covered=(~partial & pl.col("r_coverage").is_in(list(COVERED))).any(),
                 partly=pl.col("r_range").filter(partial))

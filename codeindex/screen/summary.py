@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -50,11 +50,19 @@ EXAMPLES = 3
 AT_STAKE = ("not_covered", "review")
 
 
-def policy_identity(policy: Policy) -> dict[str, Any]:
-    """Which policy a screen used: its id, name, title, source and a fingerprint of its parsed content."""
-    content = json.dumps(policy.to_json(), sort_keys=True).encode()
-    return {"id": policy.id, "name": policy.name(), "title": policy.title, "source": policy.source,
-            "fingerprint": hashlib.sha256(content).hexdigest()}
+def policy_identity(policy: Policy | Sequence[Policy]) -> dict[str, Any]:
+    """Which policy a screen used: its id, name, title, source and a fingerprint of its parsed content; for a
+    library (a list), the same of the library (its name counts and names the policies) with each policy's
+    identity under ``policies``."""
+    if isinstance(policy, Policy):
+        content = json.dumps(policy.to_json(), sort_keys=True).encode()
+        return {"id": policy.id, "name": policy.name(), "title": policy.title, "source": policy.source,
+                "fingerprint": hashlib.sha256(content).hexdigest()}
+    each = [policy_identity(p) for p in policy]
+    names = ", ".join(i["name"] for i in each[:3]) + (f" and {len(each) - 3} more" if len(each) > 3 else "")
+    content = json.dumps([i["fingerprint"] for i in each]).encode()
+    return {"id": None, "name": f"{len(each)} {'policy' if len(each) == 1 else 'policies'} ({names})",
+            "title": None, "source": None, "fingerprint": hashlib.sha256(content).hexdigest(), "policies": each}
 
 
 def amount_expr(column: str, dtype: pl.DataType) -> pl.Expr:
@@ -63,7 +71,8 @@ def amount_expr(column: str, dtype: pl.DataType) -> pl.Expr:
     return (col.str.strip_chars() if dtype == pl.String else col).cast(pl.Float64)
 
 
-def summarize(output: pl.LazyFrame, policy: Policy, columns: Mapping[str, Any], *, seconds: float | None = None,
+def summarize(output: pl.LazyFrame, policy: Policy | Sequence[Policy], columns: Mapping[str, Any], *,
+              seconds: float | None = None,
               identity: Mapping[str, Any] | None = None, top: int = TOP) -> dict[str, Any]:
     """The summary of a screen's ``output`` (see the module docstring for its keys).  ``columns`` says which
     column held what: ``procedure`` (required), ``claim_id``, ``date``, ``amount`` (others are ignored)."""
@@ -122,7 +131,7 @@ def summarize(output: pl.LazyFrame, policy: Policy, columns: Mapping[str, Any], 
         "months": list(months.values()),
         "top_procedures": [{**row, "amount": round(row["amount"], 2) if amount else None} for row in
                            procedures.sort(["lines", "code"], descending=[True, False]).head(top).to_dicts()],
-        "top_diagnoses": _diagnoses(matched, dx, policy, top),
+        "top_diagnoses": _diagnoses(matched, dx, top),
         "ranges": ranges.sort(["len", "kind", "range"], descending=[True, False, False])
         .rename({"len": "lines"}).to_dicts(),
         "edits": _edits(lines, edits.sort("edit"), code, claim_id),
@@ -142,14 +151,13 @@ def _edits(lines: pl.LazyFrame, counts: pl.DataFrame, code: pl.Expr, claim_id: s
             for (edit, n), found in zip(counts.select("edit", "lines").iter_rows(), examples, strict=True)]
 
 
-def _diagnoses(matched: pl.LazyFrame, distinct: pl.DataFrame, policy: Policy, top: int) -> list[dict[str, Any]]:
+def _diagnoses(matched: pl.LazyFrame, distinct: pl.DataFrame, top: int) -> list[dict[str, Any]]:
     """The matched diagnoses merged across spellings: each distinct (value, era) of ``matched`` (one row per
     matched value of a not-covered line; ``distinct`` its values) read once in its era's system, then the
     lines counted per code with polars, streaming (a line that holds two spellings of a code counts once)."""
     canonical: list[tuple[str, str | None, str, str, str | None]] = []
     for value, era in distinct.select("value", "era").iter_rows():
-        version = policy.version(era) if era else None
-        system = version.diagnosis_system if version else DIAGNOSIS_SYSTEMS.get(era or "", "")
+        system = DIAGNOSIS_SYSTEMS.get(era or "", "")
         try:
             parsed = parse_code(value, system)
         except (InvalidCodeError, KeyError):
