@@ -38,7 +38,7 @@ from codeindex.outputs import (
     write_output,
     write_text_atomically,
 )
-from codeindex.policy import Policy, bundled_policies, load_policy, lookup_code, parse_cpb
+from codeindex.policy import Policy, bundled_policies, load_policies, load_policy, lookup_code, read_policy_file
 from codeindex.policy.bulletin import format_cpb, group_header
 from codeindex.policy.gem import translate
 from codeindex.policy.model import ERA_NAMES
@@ -89,20 +89,12 @@ def _expand(args: argparse.Namespace) -> int:
 
 
 def _policy_parse(args: argparse.Namespace) -> int:
-    policy = parse_cpb(_read_text(args.file), source=args.file)
+    policy = read_policy_file(args.file)  # what load_policy(FILE) gives: its JSON loads back to an equal policy
     if args.json:
         print(json.dumps(policy.to_json(), indent=2))
     else:
         _print_policy(policy)
     return 0
-
-
-def _read_text(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read it: {exc}") from None
 
 
 def _print_policy(policy: Policy) -> None:
@@ -121,10 +113,25 @@ def _print_policy(policy: Policy) -> None:
 
 
 def _policy_list(args: argparse.Namespace) -> int:
-    for policy_id in bundled_policies():
-        policy = load_policy(policy_id)
-        eras = ", ".join(ERA_NAMES[v.era] for v in policy.versions)
-        print(f"{policy_id}\t{policy.title or ''}\t({eras})")
+    """The bundled policies, or every bulletin of a directory: a table on a terminal, else tab-separated
+    lines (id, title, eras, revision, effective date, groups, entries)."""
+    bundled = args.directory is None
+    policies = load_policies(bundled_policies()) if bundled else load_policies(directory=args.directory)
+    rows = [(p.id or "", p.title or "", ", ".join(ERA_NAMES[v.era] for v in p.versions), p.revision or "",
+             p.effective.isoformat() if p.effective else "", str(sum(len(v.groups) for v in p.versions)),
+             str(sum(len(g.entries) for v in p.versions for g in v.groups))) for p in policies]
+    if not sys.stdout.isatty():
+        for row in rows:  # the eras in brackets, as this command has always printed them
+            print("\t".join(" ".join(cell.split()) for cell in (*row[:2], f"({row[2]})", *row[3:])))
+        return 0
+    table = Table(title=f"{len(rows)} {'policy' if len(rows) == 1 else 'policies'}"
+                  + (f" in {args.directory}" if args.directory else " (bundled)"), title_justify="left")
+    for column in ("id", "title", "eras", "revision", "effective", "groups", "entries"):
+        table.add_column(column, justify="right" if column in ("groups", "entries") else "left",
+                         no_wrap=column != "title")
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
     return 0
 
 
@@ -466,11 +473,15 @@ def build_parser() -> argparse.ArgumentParser:
     policy = commands.add_parser("policy", help="list, parse, show and translate policies",
                                  description="list, parse, show and translate policies").add_subparsers(
         dest="policy_command", required=True, metavar="COMMAND")
-    listed = _command(policy, "list", "list the bundled policies: id, title, versions", "codeindex policy list")
+    listed = _command(policy, "list", "list the bundled policies, or a directory's: id, title, eras, revision, "
+                      "effective date, groups, entries", "codeindex policy list policies/")
+    listed.add_argument("directory", nargs="?", metavar="DIR",
+                        help="a directory of bulletins (*.txt, *.json); default: the bundled policies")
     listed.set_defaults(run=_policy_list)
     parse = _command(policy, "parse", "parse a bulletin's code section", "codeindex policy parse bulletin.txt --json")
-    parse.add_argument("file", metavar="FILE", help="the bulletin as text (its code section)")
-    parse.add_argument("--json", action="store_true", help="print the policy as JSON")
+    parse.add_argument("file", metavar="FILE", help="the bulletin as text (its code section), or as JSON (.json)")
+    parse.add_argument("--json", action="store_true",
+                       help="print the policy as JSON (saved as a .json file, it loads back as the same policy)")
     parse.set_defaults(run=_policy_parse)
     show = _command(policy, "show", "print a policy's groups as tables", "codeindex policy show 0198")
     show.add_argument("policy", metavar="POLICY", help=policy_help)

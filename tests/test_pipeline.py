@@ -286,7 +286,8 @@ def test_every_command_and_option_has_help_and_an_example() -> None:
 def test_policy_list_and_lookup_default_to_the_bundled_policy() -> None:
     listed = cli("policy", "list")
     assert listed.returncode == 0
-    assert listed.stdout.splitlines() == ["0198\tWork Hardening Programs\t(ICD-9, ICD-10)"]
+    # not a terminal: id, title, eras, revision, effective date (neither on the bundled page), groups, entries
+    assert listed.stdout.splitlines() == ["0198\tWork Hardening Programs\t(ICD-9, ICD-10)\t\t\t5\t20"]
     lookup = cli("lookup", "--system", "icd9", "80000")
     assert lookup.returncode == 0, lookup.stderr
     assert '"range": "800.00-999.9", "match": "contained"' in lookup.stdout

@@ -760,8 +760,9 @@ def test_cli_policy_parse_json(policy: Policy) -> None:
     result = run_cli("policy", "parse", str(POLICY_FILE), "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) == {"id", "title", "versions"}
-    assert (data["id"], data["title"]) == ("0198", "Work Hardening Programs")
+    assert set(data) == {"id", "title", "revision", "effective", "versions"}
+    assert (data["id"], data["title"], data["revision"], data["effective"]) == (
+        "0198", "Work Hardening Programs", None, None)
     for version in data["versions"]:
         assert set(version) == {"era", "groups"}
         for group in version["groups"]:

@@ -1,4 +1,4 @@
-"""Policies: the model, the bulletin parser, loading, and GEM translation."""
+"""Policies: the model, the bulletin parser, loading one or a library, and GEM translation."""
 
 from codeindex.policy.bulletin import parse_cpb
 from codeindex.policy.lookup import CodeLookup, lookup_code
@@ -11,7 +11,8 @@ from codeindex.policy.model import (
     PolicyVersion,
     era_for_date,
 )
-from codeindex.policy.registry import bundled_policies, load_policy
+from codeindex.policy.registry import bundled_policies, load_policies, load_policy, read_policy_file
 
 __all__ = ["ICD10_START", "CodeLookup", "Policy", "PolicyEntry", "PolicyGroup", "PolicyHit", "PolicyVersion",
-           "bundled_policies", "era_for_date", "load_policy", "lookup_code", "parse_cpb"]
+           "bundled_policies", "era_for_date", "load_policies", "load_policy", "lookup_code", "parse_cpb",
+           "read_policy_file"]

@@ -14,6 +14,13 @@ a colon or dash before the description.  A line that starts like codes but canno
 way, a group header whose status is unknown, a group with no codes: each is a PolicyParseError
 naming its line.  Nothing is skipped silently.
 
+Above the code section, the page's heading gives the bulletin's number, title and source, and on
+pages that show them its revision and the date it took effect: "Revision: 12" (as written), "Last
+Review: 06/13/2023" (the revision, as 2023-06-13), "Effective: 06/09/1997" (a label alone on a line
+takes its date from the next line, as pages laid out in boxes copy).  Dates are written MM/DD/YYYY
+(the pages are American), YYYY-MM-DD or "June 9, 1997"; a label with a colon and no readable date is a
+PolicyParseError naming the line.
+
 Every line is read in time linear in its length: runs of whitespace are collapsed first, headers
 are recognised by string tests, and code lines by one left-to-right scan with anchored patterns
 (a backtracking pattern over a whole line once took a minute on one long line).
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from codeindex.errors import InvalidCodeError, PolicyParseError
 from codeindex.policy.model import (
@@ -34,8 +42,8 @@ from codeindex.policy.model import (
     PolicyEntry,
     PolicyGroup,
     PolicyVersion,
+    entry_range,
 )
-from codeindex.ranges import parse_range
 
 _SECTION_PART = re.compile(r"(?:CPT|HCPCS|ICD-9(?:-CM)?|ICD-10(?:-CM|-PCS)?)(?: Procedure)? Codes", re.I)
 _SECTION_END = re.compile(
@@ -224,20 +232,79 @@ class _Section:
     groups: list[_Group] = field(default_factory=list)
 
 
-def _heading(lines: list[str]) -> tuple[str | None, str | None, str | None]:
-    """The title, number and source the page gives above its code section."""
-    title = number = source = None
+@dataclass
+class _Heading:
+    title: str | None = None
+    number: str | None = None
+    source: str | None = None
+    revision: str | None = None
+    reviewed: str | None = None  # the "Last Review" date: the revision when no "Revision:" line names one
+    effective: date | None = None
+
+
+_NUMBER = re.compile(r"Number: ?(\S+)", re.I)
+_TITLE = re.compile(r"Clinical Policy Bulletin: ?(.*)$", re.I)
+_SOURCE = re.compile(r"Source: ?(.+)$", re.I)
+_REVISION = re.compile(r"Revision(?: Number)? ?: ?(?P<value>\S.*)?$", re.I)
+_DATE = r"\d{1,2}/\d{1,2}/\d{4}|\d{4}-\d{2}-\d{2}|[A-Z][a-z]+\.? \d{1,2}, \d{4}"
+_DATE_LABEL = r"Last Review(?:ed)?|Last Revised|Revised|Effective(?: Date)?|Next Review"
+# A line of dated labels ("Last Review: 06/13/2023 Effective: 06/09/1997 Next Review: 04/11/2024"), or one
+# label alone (its date on the next line); a label with a colon must be followed by a date.
+_DATED = re.compile(rf"(?P<label>{_DATE_LABEL})(?: ?(?P<colon>:))?(?: ?(?P<value>{_DATE}))?(?= |$)", re.I)
+_DATED_LINE = re.compile(rf"(?:{_DATE_LABEL}) ?(?::|$|{_DATE})", re.I)
+_DATE_FORMATS = ("%m/%d/%Y", "%Y-%m-%d", "%B %d, %Y", "%b %d, %Y", "%b. %d, %Y")
+
+
+def _date(text: str) -> date | None:
+    """A date as a bulletin's heading writes it, or None."""
+    for form in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, form).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _heading(lines: list[str], source: str | None) -> _Heading:
+    """What the page says about itself above its code section."""
+    heading = _Heading()
     for i, line in enumerate(lines):
         text = " ".join(line.split())
-        if source is None and (m := re.match(r"Source: ?(.+)$", text, re.I)):
-            source = m.group(1).strip()
-        if number is None and (m := re.match(r"Number: ?(\S+)", text, re.I)):
-            number = m.group(1)
-        if title is None and (m := re.match(r"Clinical Policy Bulletin: ?(.*)$", text, re.I)):
-            title = m.group(1).strip() or next((x.strip() for x in lines[i + 1:] if x.strip()), None)
         if _section_era(text)[0]:
             break
-    return title, number, source
+        if heading.source is None and (m := _SOURCE.match(text)):
+            heading.source = m.group(1).strip()
+        if heading.number is None and (m := _NUMBER.match(text)):
+            heading.number = m.group(1)
+        if heading.title is None and (m := _TITLE.match(text)):
+            heading.title = m.group(1).strip() or next((x.strip() for x in lines[i + 1:] if x.strip()), None)
+        if m := _REVISION.match(text):
+            if m["value"] is None:
+                raise PolicyParseError(i + 1, line, "a revision label with no revision after it", source)
+            heading.revision = heading.revision or m["value"]
+        elif _DATED_LINE.match(text):
+            _dated_labels(heading, text, lines, i, source)
+    return heading
+
+
+def _dated_labels(heading: _Heading, text: str, lines: list[str], i: int, source: str | None) -> None:
+    """Read a heading line of dated labels into ``heading`` (the first of each label wins)."""
+    for m in _DATED.finditer(text):
+        value = m["value"]
+        if value is None and m.end() == len(text) and m.start() == 0:  # a label alone: its date is below
+            below = next((" ".join(x.split()) for x in lines[i + 1:] if x.strip()), "")
+            value = below if _date(below) is not None else None
+        day = None if value is None else _date(value)
+        if day is None:
+            if m["colon"] or value is not None:
+                raise PolicyParseError(i + 1, lines[i], f"cannot read the date after {m['label']!r} (write "
+                                       "MM/DD/YYYY, YYYY-MM-DD or 'June 9, 1997')", source)
+            continue
+        label = m["label"].lower()
+        if label.startswith("effective"):
+            heading.effective = heading.effective or day
+        elif not label.startswith("next"):
+            heading.reviewed = heading.reviewed or day.isoformat()
 
 
 def _cells(line: str) -> str:
@@ -312,7 +379,7 @@ class _Parser:
         system = group.header.system
         for start, end, written in code_line.items:
             try:
-                code_range = parse_range(start if start == end else f"{start}-{end}", system)
+                code_range = entry_range(start, end, system)
             except InvalidCodeError as exc:
                 raise self.fail(line_no, raw, f"cannot read {written.strip()!r} as {system}: {exc.problem}") \
                     from None
@@ -375,7 +442,7 @@ class _Parser:
 def parse_cpb(text: str, source: str | None = None) -> Policy:
     """Parse a bulletin page (or just its code sections) into a Policy."""
     lines = text.removeprefix("\ufeff").splitlines()
-    title, number, described_source = _heading(lines)
+    heading = _heading(lines, source)
     implicit = not any(_section_era(" ".join(line.split()))[0] for line in lines)
     parser = _Parser(source, implicit)
     for line_no, raw in enumerate(lines, start=1):
@@ -389,7 +456,8 @@ def parse_cpb(text: str, source: str | None = None) -> Policy:
     versions = tuple(PolicyVersion(s.era, tuple(  # type: ignore[arg-type]  # closed sections have an era
         PolicyGroup(g.header.system, g.header.coverage, g.header.all_inclusive, tuple(g.entries), g.header.text)
         for g in s.groups)) for s in ordered)
-    return Policy(number, title, described_source or source, versions)
+    return Policy(heading.number, heading.title, heading.source or source, versions,
+                  heading.revision or heading.reviewed, heading.effective)
 
 
 def group_header(group: PolicyGroup) -> str:
@@ -406,6 +474,10 @@ def format_cpb(policy: Policy) -> str:
         lines.append(f"Clinical Policy Bulletin: {policy.title}")
     if policy.id:
         lines.append(f"Number: {policy.id}")
+    if policy.revision:
+        lines.append(f"Revision: {policy.revision}")
+    if policy.effective:
+        lines.append(f"Effective: {policy.effective.isoformat()}")
     for version in policy.versions:
         lines += ["", f"CPT Codes / HCPCS Codes / {'ICD-10' if version.era == 'icd10' else 'ICD-9'} Codes"]
         for group in version.groups:

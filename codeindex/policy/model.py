@@ -3,18 +3,26 @@
 A version applies to dates of service in its era: ICD-9 before 2015-10-01, ICD-10
 from that day.  A group is one code list of the bulletin with the coverage status
 its header gives; an entry is one range or code of it, with its description.
+
+Bulletin text (``parse_cpb``/``format_cpb``), JSON (``Policy.to_json``/``Policy.from_json``) and
+this model are three spellings of one policy: each reads back to an equal Policy.  Equality is the
+policy's content (id, title, revision, effective date, versions); where it was read from
+(``source``) and a group's header as written are not compared, so the same bulletin read from two
+places is one policy.  An entry's range is always read from its start and end text by
+``entry_range``, the bulletin parser's own reading, so a JSON entry is the entry the text gives.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from codeindex.code import Code
+from codeindex.errors import InputError, InvalidCodeError
 from codeindex.index import CodeIndex, Entry, Hit
-from codeindex.ranges import CodeRange
+from codeindex.ranges import CodeRange, parse_range
 
 Era = Literal["icd9", "icd10"]
 Coverage = Literal["not_covered", "covered_if_criteria_met", "related", "covered"]
@@ -22,10 +30,21 @@ ICD10_START = date(2015, 10, 1)
 DIAGNOSIS_SYSTEMS = {"icd9": "icd9dx", "icd10": "icd10cm"}
 SYSTEM_ERAS: dict[str, Era] = {"icd9dx": "icd9", "icd9pcs": "icd9", "icd10cm": "icd10"}  # HCPCS has none
 ERA_NAMES = {"icd9": "ICD-9", "icd10": "ICD-10"}
+GROUP_SYSTEMS = ("hcpcs", "icd9dx", "icd9pcs", "icd10cm")  # the systems a group's codes can be in
 
 
 def era_for_date(day: date) -> Era:
     return "icd9" if day < ICD10_START else "icd10"
+
+
+def entry_range(start: str, end: str, system: str) -> CodeRange:
+    """The range an entry written ``start`` to ``end`` covers (one code when they are the same text);
+    raises InvalidCodeError.  The bulletin parser and the JSON reader both read entries here.
+
+    >>> str(entry_range("800.00", "999.9", "icd9dx")), str(entry_range("V57.22", "V57.22", "icd9dx"))
+    ('800.00-999.9', 'V57.22')
+    """
+    return parse_range(start if start == end else f"{start}-{end}", system)
 
 
 @dataclass(frozen=True)
@@ -76,10 +95,16 @@ class PolicyHit:
 
 @dataclass(frozen=True)
 class Policy:
+    """A bulletin: its id ("0198"), title, versions by era, and, when the page gives them, its revision
+    (as the page names it: "Revision: 12" as written, or the "Last Review" date as YYYY-MM-DD) and the
+    date it took effect.  ``source`` says where it was read from and is not compared."""
+
     id: str | None
     title: str | None
-    source: str | None
+    source: str | None = field(compare=False)
     versions: tuple[PolicyVersion, ...]
+    revision: str | None = None
+    effective: date | None = None
 
     def version(self, era: Era) -> PolicyVersion | None:
         return next((v for v in self.versions if v.era == era), None)
@@ -110,9 +135,12 @@ class Policy:
         return [PolicyHit(*payload, h.match) for h, payload in zip(found, payloads, strict=True)]
 
     def to_json(self) -> dict[str, Any]:
+        """The policy as JSON data; ``Policy.from_json`` reads it back to an equal policy."""
         return {
             "id": self.id,
             "title": self.title,
+            "revision": self.revision,
+            "effective": None if self.effective is None else self.effective.isoformat(),
             "versions": [
                 {"era": v.era, "groups": [
                     {"system": g.system, "coverage": g.coverage, "all_inclusive": g.all_inclusive,
@@ -122,3 +150,141 @@ class Policy:
                 for v in self.versions
             ],
         }
+
+    @classmethod
+    def from_json(cls, data: object, source: str | None = None) -> Policy:
+        """A policy from JSON data in the form ``to_json`` writes; raises InputError naming ``source``
+        (the file), the field and the problem.
+
+        Required: ``versions``, each version's ``era`` and ``groups``, each group's ``system``,
+        ``coverage`` and ``entries``, each entry's ``start``.  Optional: ``id``, ``title``,
+        ``revision``, ``effective`` (YYYY-MM-DD), a group's ``all_inclusive`` (true), an entry's
+        ``end`` (its start), ``description`` ("") and ``add_on`` (false).  Versions come out in era
+        order, as the parser gives them.
+
+        >>> policy = Policy.from_json({"id": "x", "versions": [{"era": "icd9", "groups": [{"system": "icd9dx",
+        ...     "coverage": "not_covered", "entries": [{"start": "800.00", "end": "999.9"}]}]}]})
+        >>> entry = policy.versions[0].groups[0].entries[0]
+        >>> str(entry.range), entry.description, policy == Policy.from_json(policy.to_json())
+        ('800.00-999.9', '', True)
+        >>> Policy.from_json({"versions": [{"era": "icd9", "groups": [{"system": "icd9dx", "coverage": "maybe",
+        ...     "entries": []}]}]}, source="x.json")
+        Traceback (most recent call last):
+        codeindex.errors.InputError: policy file x.json: versions[0].groups[0].coverage: 'maybe' is not one of \
+not_covered, covered_if_criteria_met, related, covered
+        """
+        return replace(_JsonReader(source).policy(data), source=source)
+
+
+_POLICY_KEYS = {"id": False, "title": False, "revision": False, "effective": False, "versions": True}
+_VERSION_KEYS = {"era": True, "groups": True}
+_GROUP_KEYS = {"system": True, "coverage": True, "all_inclusive": False, "entries": True}
+_ENTRY_KEYS = {"start": True, "end": False, "description": False, "add_on": False}
+
+
+class _JsonReader:
+    """Reads policy JSON, naming the file and the field (``versions[0].groups[1].coverage``) of any problem."""
+
+    def __init__(self, source: str | None) -> None:
+        self.where = f"policy file {source}" if source else "policy JSON"
+
+    def fail(self, path: str, problem: str) -> InputError:
+        return InputError(f"{self.where}: {path + ': ' if path else ''}{problem}")
+
+    def fields(self, data: object, path: str, keys: dict[str, bool]) -> dict[str, Any]:
+        """``data`` as an object with only the known keys and every required one."""
+        if not isinstance(data, dict):
+            raise self.fail(path, f"expected an object, not {_kind(data)}")
+        unknown = [k for k in data if k not in keys]
+        if unknown:
+            raise self.fail(path, f"unknown key {unknown[0]!r} (known: {', '.join(keys)})")
+        missing = [k for k, required in keys.items() if required and k not in data]
+        if missing:
+            raise self.fail(path, f"missing key {missing[0]!r}")
+        return data
+
+    def text(self, value: object, path: str, optional: bool = False) -> Any:
+        if value is None and optional:
+            return None
+        if not isinstance(value, str):
+            raise self.fail(path, f"expected {'text or null' if optional else 'text'}, not {_kind(value)}")
+        return value
+
+    def flag(self, value: object, path: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(path, f"expected true or false, not {_kind(value)}")
+        return value
+
+    def items(self, value: object, path: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise self.fail(path, f"expected a list, not {_kind(value)}")
+        if not value:
+            raise self.fail(path, "an empty list (a bulletin has at least one)")
+        return value
+
+    def choice(self, value: object, path: str, choices: tuple[str, ...]) -> Any:
+        if value not in choices:
+            raise self.fail(path, f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    def policy(self, data: object) -> Policy:
+        fields = self.fields(data, "", _POLICY_KEYS)
+        effective = self.text(fields.get("effective"), "effective", optional=True)
+        if effective is not None:
+            try:
+                effective = date.fromisoformat(effective) if len(effective) == 10 else None
+            except ValueError:
+                effective = None
+            if effective is None:
+                raise self.fail("effective", f"{fields['effective']!r} is not a date YYYY-MM-DD")
+        versions = [self.version(v, f"versions[{i}]") for i, v in enumerate(self.items(fields["versions"], "versions"))]
+        eras = [v.era for v in versions]
+        if len(set(eras)) < len(eras):
+            second = next(i for i, era in enumerate(eras) if era in eras[:i])
+            raise self.fail(f"versions[{second}].era", f"a second {eras[second]} version")
+        return Policy(self.text(fields.get("id"), "id", optional=True),
+                      self.text(fields.get("title"), "title", optional=True), None,
+                      tuple(sorted(versions, key=lambda v: v.era == "icd10")),
+                      self.text(fields.get("revision"), "revision", optional=True), effective)
+
+    def version(self, data: object, path: str) -> PolicyVersion:
+        fields = self.fields(data, path, _VERSION_KEYS)
+        era: Era = self.choice(fields["era"], f"{path}.era", get_args(Era))
+        groups = [self.group(g, f"{path}.groups[{i}]", era)
+                  for i, g in enumerate(self.items(fields["groups"], f"{path}.groups"))]
+        return PolicyVersion(era, tuple(groups))
+
+    def group(self, data: object, path: str, era: Era) -> PolicyGroup:
+        fields = self.fields(data, path, _GROUP_KEYS)
+        system = self.choice(fields["system"], f"{path}.system", GROUP_SYSTEMS)
+        if SYSTEM_ERAS.get(system, era) != era:
+            raise self.fail(f"{path}.system", f"{system} codes in the {ERA_NAMES[era]} version")
+        coverage: Coverage = self.choice(fields["coverage"], f"{path}.coverage", get_args(Coverage))
+        all_inclusive = self.flag(fields.get("all_inclusive", True), f"{path}.all_inclusive")
+        entries = fields["entries"]
+        if not isinstance(entries, list):  # empty is allowed: a group the bulletin leaves without codes
+            raise self.fail(f"{path}.entries", f"expected a list, not {_kind(entries)}")
+        return PolicyGroup(system, coverage, all_inclusive,
+                           tuple(self.entry(e, f"{path}.entries[{i}]", system) for i, e in enumerate(entries)))
+
+    def entry(self, data: object, path: str, system: str) -> PolicyEntry:
+        fields = self.fields(data, path, _ENTRY_KEYS)
+        start = self.text(fields["start"], f"{path}.start")
+        end = self.text(fields.get("end", start), f"{path}.end")
+        try:
+            code_range = entry_range(start, end, system)
+        except InvalidCodeError as exc:
+            written = start if start == end else f"{start} - {end}"
+            raise self.fail(path, f"cannot read {written!r} as {system}: {exc.problem}") from None
+        return PolicyEntry(code_range, start, end, self.text(fields.get("description", ""), f"{path}.description"),
+                           self.flag(fields.get("add_on", False), f"{path}.add_on"))
+
+
+def _kind(value: object) -> str:
+    """A JSON value's kind, as an error names it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return {dict: "an object", list: "a list", str: "text", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__)

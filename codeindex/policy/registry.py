@@ -1,8 +1,17 @@
-"""Loading policies: the bundled ones by id (``data/policies/<id>.txt``) or any bulletin file."""
+"""Loading policies: the bundled ones by id (``data/policies/<id>.txt``), any bulletin file, or a library.
+
+A bulletin file is the page's text (``.txt``, or any suffix but ``.json``) or the policy as JSON
+(``.json``, as ``codeindex policy parse FILE --json`` writes it); both give a Policy whose id, when
+the file names none, is the file's name without its suffix.  A library is many policies screened in
+one pass, so their ids must be distinct: ``load_policies`` takes policies given one by one and every
+bulletin of a directory, and refuses two with one id, naming both sources.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -11,6 +20,8 @@ from codeindex.data import data_path
 from codeindex.errors import InputError
 from codeindex.policy.bulletin import parse_cpb
 from codeindex.policy.model import Policy
+
+BULLETIN_SUFFIXES = (".txt", ".json")  # what a directory of bulletins holds
 
 
 def bundled_policies() -> list[str]:
@@ -37,11 +48,71 @@ def load_policy(policy: str | os.PathLike[str] | Policy) -> Policy:
     return _load(path.resolve(), path.stat().st_mtime_ns)
 
 
-@cache
-def _load(path: Path, _mtime: int) -> Policy:
+def read_policy_file(path: str | os.PathLike[str], source: str | None = None) -> Policy:
+    """The policy a bulletin file holds (text or ``.json``), its id the file's stem when it names none;
+    ``source`` (default: the path) is where errors and the policy say it was read from.  Not cached:
+    ``load_policy`` is, by path and modification time."""
+    path = Path(path)
+    where = str(path) if source is None else source
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"policy file {path}: cannot read it: {exc}") from None
-    parsed = parse_cpb(text, source=str(path))
-    return parsed if parsed.id else replace(parsed, id=path.stem)
+        raise InputError(f"policy file {where}: cannot read it: {exc}") from None
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"policy file {where}: not JSON: {exc}") from None
+        policy = Policy.from_json(data, source=where)
+    else:
+        policy = parse_cpb(text, source=where)
+    return policy if policy.id else replace(policy, id=path.stem)
+
+
+@cache
+def _load(path: Path, _mtime: int) -> Policy:
+    return read_policy_file(path)
+
+
+def load_policies(policies: Sequence[str | os.PathLike[str] | Policy] = (),
+                  directory: str | os.PathLike[str] | None = None) -> tuple[Policy, ...]:
+    """A library of policies: each of ``policies`` (as ``load_policy`` reads it), in order, then every
+    bulletin file of ``directory`` (``*.txt``, ``*.json``; not those whose names start with "." or "_")
+    in name order.
+
+    Raises InputError for two policies with one id (naming both), a directory that is missing or
+    holds no bulletin file, and when no policy results at all.
+    """
+    given: list[tuple[str, Policy]] = [(_source_name(p), load_policy(p)) for p in policies]
+    if directory is not None:
+        given += [(str(path), load_policy(path)) for path in bulletin_files(directory)]
+    if not given:
+        raise InputError("no policies: give a policy or a directory of bulletins")
+    seen: dict[str | None, str] = {}
+    for source, policy in given:
+        if policy.id in seen:
+            raise InputError(f"policy id {policy.id!r} twice: in {seen[policy.id]} and in {source}")
+        seen[policy.id] = source
+    return tuple(policy for _, policy in given)
+
+
+def bulletin_files(directory: str | os.PathLike[str]) -> list[Path]:
+    """The bulletin files of a directory, by name; raises InputError when there are none."""
+    folder = Path(directory)
+    if not folder.exists():
+        raise InputError(f"policy directory {str(directory)!r}: no such directory")
+    if not folder.is_dir():
+        raise InputError(f"policy directory {str(directory)!r}: not a directory")
+    files = sorted((p for p in folder.iterdir() if p.suffix.lower() in BULLETIN_SUFFIXES
+                    and not p.name.startswith((".", "_")) and p.is_file()), key=lambda p: p.name)
+    if not files:
+        kinds = ", ".join(f"*{suffix}" for suffix in BULLETIN_SUFFIXES)
+        raise InputError(f"policy directory {str(directory)!r}: no bulletin files ({kinds})")
+    return files
+
+
+def _source_name(policy: str | os.PathLike[str] | Policy) -> str:
+    """How a duplicate-id error names where a policy came from."""
+    if isinstance(policy, Policy):
+        return policy.source or f"the Policy {policy.name()}"
+    return str(policy)
