@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+
+from codeindex.cli import main
 
 KEYS = {"input", "system", "valid", "short", "decimal", "defined", "billable", "error", "release", "defined_in", "note"}
 V15_BILLABLE = ["V151", "V1521", "V1522", "V1529", "V153", "V1541", "V1542", "V1549",
@@ -111,3 +116,81 @@ def test_normalize_on_a_date_of_service() -> None:
     assert "after the bundled releases" in late["note"]  # type: ignore[operator]
     bad = run("normalize", "--system", "icd10", "--date", "2022-3-1", "E11.A")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "YYYY-MM-DD" in bad.stderr
+
+
+# ---------------------------------------------------------------- codeindex policy list [DIR] (#17)
+
+BULLETIN = """Clinical Policy Bulletin: {title}
+Number: {number}
+{heading}
+CPT Codes / HCPCS Codes / ICD-9 Codes
+CPT codes not covered for indications listed in the CPB:
+97545 Work hardening/conditioning; initial 2 hours
++ 97546 each additional hour
+ICD-9 codes not covered for indications listed in the CPB (not all-inclusive):
+800.00 - 999.9 Injuries and poisonings
+"""
+
+
+def library(folder: Path) -> Path:
+    """Two bulletins as text and one as the JSON ``policy parse --json`` wrote, plus a file that is none."""
+    folder.mkdir()
+    (folder / "b.txt").write_text(BULLETIN.format(title="Work Hardening", number="0198",
+                                                  heading="Last Review: 06/13/2023 Effective: 06/09/1997"),
+                                  encoding="utf-8")
+    (folder / "c.txt").write_text(BULLETIN.format(title="Back School", number="0200", heading=""), encoding="utf-8")
+    parsed = run("policy", "parse", str(folder / "c.txt"), "--json")
+    assert parsed.returncode == 0, parsed.stderr
+    data = json.loads(parsed.stdout)
+    data.update(id="0100", title="Gait Training", revision="R3")
+    (folder / "a.json").write_text(json.dumps(data), encoding="utf-8")
+    (folder / "README.md").write_text("not a bulletin", encoding="utf-8")
+    return folder
+
+
+def test_policy_list_of_a_directory_is_tab_separated_off_a_terminal(tmp_path: Path) -> None:
+    result = run("policy", "list", str(library(tmp_path / "policies")))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "0100\tGait Training\t(ICD-9)\tR3\t\t2\t3",
+        "0198\tWork Hardening\t(ICD-9)\t2023-06-13\t1997-06-09\t2\t3",
+        "0200\tBack School\t(ICD-9)\t\t\t2\t3",
+    ]
+
+
+def test_policy_list_on_a_terminal_is_a_table(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = library(tmp_path / "policies")
+    monkeypatch.setenv("COLUMNS", "160")
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert main(["policy", "list", str(folder)]) == 0
+    out = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)  # a terminal gets styles
+    lines = [line for line in out.splitlines() if "0198" in line or "revision" in line]
+    assert len(lines) == 2, out
+    header, row = lines
+    assert header.replace("┃", " ").split() == ["id", "title", "eras", "revision", "effective", "groups", "entries"]
+    assert row.replace("│", " ").split() == ["0198", "Work", "Hardening", "ICD-9", "2023-06-13", "1997-06-09", "2", "3"]
+    assert f"3 policies in {folder}" in " ".join(out.split())  # the title wraps at the table's width
+    assert main(["policy", "list"]) == 0
+    assert "1 policy (bundled)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("setup", "says"), [
+    (lambda d: None, "no such directory"),
+    (lambda d: d.mkdir(), "no bulletin files (*.txt, *.json)"),
+    (lambda d: (library(d), (d / "d.txt").write_text(BULLETIN.format(title="Again", number="0200", heading=""),
+                                                     encoding="utf-8")),
+     "policy id '0200' twice: in {d}/c.txt and in {d}/d.txt"),
+    (lambda d: (library(d), (d / "a.json").write_text('{"versions": [{"era": "icd9", "groups": [{"system": '
+                                                      '"hcpcs", "coverage": "maybe", "entries": []}]}]}')),
+     "policy file {r}/a.json: versions[0].groups[0].coverage: 'maybe' is not one of"),
+])
+def test_policy_list_of_a_bad_directory_is_one_line_and_exit_2(tmp_path: Path, setup: Callable[[Path], object],
+                                                               says: str) -> None:
+    folder = tmp_path / "policies"
+    setup(folder)
+    result = run("policy", "list", str(folder))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("codeindex policy: ")
+    assert says.format(d=folder, r=folder.resolve()) in result.stderr, result.stderr

@@ -3,22 +3,42 @@ text), version choice by date, round trips, GEM translation, and the policy/look
 
 from __future__ import annotations
 
+import doctest
 import json
 import os
 import re
 import subprocess
 import sys
+import time
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from codeindex import InputError, PolicyParseError
-from codeindex.policy import Policy, PolicyVersion, era_for_date, load_policy, lookup_code, parse_cpb
+from codeindex import InputError, InvalidCodeError, PolicyParseError
+from codeindex.policy import (
+    Policy,
+    PolicyEntry,
+    PolicyGroup,
+    PolicyVersion,
+    bulletin,
+    bundled_policies,
+    era_for_date,
+    load_policies,
+    load_policy,
+    lookup_code,
+    model,
+    parse_cpb,
+    read_policy_file,
+    registry,
+)
 from codeindex.policy.bulletin import format_cpb
 from codeindex.policy.gem import translate
+from codeindex.policy.model import Coverage, entry_range
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICY_FILE = ROOT / "data" / "policies" / "0198.txt"
@@ -929,3 +949,313 @@ def test_cli_lookup_with_a_path_for_an_id_is_one_line() -> None:
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "not a bundled policy id" in result.stderr
+
+
+# ---------------------------------------------------------------- three spellings of one policy (#17)
+
+CODES = {  # per system: codes a generated entry starts or ends at
+    "hcpcs": ["97010", "97028", "97537", "97545", "97546", "0016T", "J1100", "S9117"],
+    "icd9dx": ["250.00", "410", "800.00", "999.9", "V10.00", "V13.9", "V15.1", "V15.6", "V57.22", "E800"],
+    "icd9pcs": ["00.01", "81", "81.08", "99.99"],
+    "icd10cm": ["A00", "E11.A", "M54.5", "S00.00X+", "T88.9XX+", "Z51.89", "Z85.00", "Z85.9"],
+}
+ERA_SYSTEMS = {"icd9": ["hcpcs", "icd9dx", "icd9pcs"], "icd10": ["hcpcs", "icd10cm"]}
+WORDS = st.lists(st.sampled_from(["Injuries", "and", "poisonings", "history", "of", "[vocational]", "each",
+                                  "hour", "12", "to", "5", "units;", "(see", "below)"]), min_size=1,
+                 max_size=5).map(" ".join).filter(lambda words: not words[0].isdigit())
+# (text cannot spell a description that starts like a code, "12 units": the parser refuses such a line)
+
+
+@st.composite
+def entries(draw: st.DrawFn, system: str, descriptions: st.SearchStrategy[str]) -> PolicyEntry:
+    start, end = draw(st.sampled_from(CODES[system])), draw(st.sampled_from(CODES[system]))
+    try:
+        code_range = entry_range(start, end, system)
+    except InvalidCodeError:  # reversed, or of two kinds: one code
+        start, end = start, start
+        code_range = entry_range(start, end, system)
+    return PolicyEntry(code_range, start, end, draw(descriptions), draw(st.booleans()))
+
+
+@st.composite
+def policies(draw: st.DrawFn, text: st.SearchStrategy[str], mixed: bool = True) -> Policy:
+    """Policies as the parser can give them: one or two versions in era order, each of groups of its
+    era's systems.  ``text`` draws the title, revision and descriptions; with ``mixed``, a group's entries
+    may have descriptions or none in any order (in text, codes with none take the next line's)."""
+    eras = draw(st.sampled_from([("icd9",), ("icd10",), ("icd9", "icd10")]))
+    versions = []
+    for era in eras:
+        groups = []
+        for _ in range(draw(st.integers(1, 3))):
+            system = draw(st.sampled_from(ERA_SYSTEMS[era]))
+            descriptions = st.just("") | text if mixed else draw(st.sampled_from([st.just(""), text]))
+            groups.append(PolicyGroup(system, draw(st.sampled_from(get_args(Coverage))), draw(st.booleans()),
+                                      tuple(draw(st.lists(entries(system, descriptions), max_size=4)))))
+        versions.append(PolicyVersion(era, tuple(groups)))
+    return Policy(draw(st.none() | st.from_regex(r"[0-9]{4}", fullmatch=True)), draw(st.none() | text), None,
+                  tuple(versions), draw(st.none() | text),
+                  draw(st.none() | st.dates(date(1990, 1, 1), date(2040, 12, 31))))
+
+
+@settings(max_examples=200, deadline=None)
+@given(policies(st.text()))
+def test_generated_policies_round_trip_through_json(policy: Policy) -> None:
+    again = Policy.from_json(json.loads(json.dumps(policy.to_json())), source="x.json")
+    assert again == policy
+    assert again.source == "x.json"
+    assert [e.range for v in again.versions for g in v.groups for e in g.entries] == [
+        e.range for v in policy.versions for g in v.groups for e in g.entries]
+
+
+@settings(max_examples=200, deadline=None)
+@given(policies(WORDS, mixed=False))
+def test_generated_policies_round_trip_through_bulletin_text(policy: Policy) -> None:
+    again = parse_cpb(format_cpb(policy))
+    assert again == policy
+    assert Policy.from_json(again.to_json()) == policy
+
+
+def _bundled_and_seed() -> list[tuple[str, Path]]:
+    return [*[(name, ROOT / "data" / "policies" / f"{name}.txt") for name in bundled_policies()],
+            ("seed page", SEED_PAGE)]
+
+
+@pytest.mark.parametrize(("name", "path"), _bundled_and_seed(), ids=[n for n, _ in _bundled_and_seed()])
+def test_bulletins_round_trip_text_model_json_model(name: str, path: Path, tmp_path: Path) -> None:
+    policy = read_policy_file(path)
+    assert Policy.from_json(json.loads(json.dumps(policy.to_json()))) == policy
+    written = tmp_path / "written.json"
+    written.write_text(json.dumps(policy.to_json(), indent=2), encoding="utf-8")
+    loaded = load_policy(str(written))
+    assert loaded == policy and hash(loaded) == hash(policy)
+    assert loaded.source == str(written.resolve())
+    assert parse_cpb(format_cpb(policy)) == policy
+    if name != "seed page":
+        assert load_policy(name) == policy
+
+
+def test_source_is_where_a_policy_was_read_not_what_it_is(tmp_path: Path) -> None:
+    text = icd9("CPT codes covered:", "97545 Work")
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "x.txt").write_text(text, encoding="utf-8")
+    a, b = load_policy(str(tmp_path / "a" / "x.txt")), load_policy(str(tmp_path / "b" / "x.txt"))
+    assert a.source != b.source
+    assert a == b and hash(a) == hash(b)
+    assert a != replace(a, revision="2")
+    assert a != replace(a, effective=date(2020, 1, 1))
+
+
+def test_cli_policy_parse_json_loads_back_as_the_parsed_policy(tmp_path: Path) -> None:
+    bulletin = tmp_path / "work.txt"  # no Number: its id is the file's name, in the JSON too
+    bulletin.write_text("Revision: 7\nEffective: 06/09/1997\n" + icd9("CPT codes covered:", "97545 Work"),
+                        encoding="utf-8")
+    result = run_cli("policy", "parse", str(bulletin), "--json")
+    assert result.returncode == 0, result.stderr
+    written = tmp_path / "elsewhere.json"
+    written.write_text(result.stdout, encoding="utf-8")
+    parsed = load_policy(str(bulletin))
+    assert (parsed.id, parsed.revision, parsed.effective) == ("work", "7", date(1997, 6, 9))
+    assert load_policy(str(written)) == parsed
+    again = run_cli("policy", "parse", str(written), "--json")  # JSON parses to itself
+    assert again.returncode == 0 and json.loads(again.stdout) == json.loads(result.stdout)
+
+
+VALID = {"id": "x", "versions": [{"era": "icd9", "groups": [
+    {"system": "hcpcs", "coverage": "not_covered", "entries": [{"start": "97545", "description": "Work"}]},
+    {"system": "icd9dx", "coverage": "not_covered", "all_inclusive": False,
+     "entries": [{"start": "800.00", "end": "999.9"}]}]}]}
+COVERAGES = "not_covered, covered_if_criteria_met, related, covered"
+
+
+def _changed(path: str, value: object) -> object:
+    """VALID with the value at a dotted path replaced (``...`` deletes the key)."""
+    data = json.loads(json.dumps(VALID))
+    *parents, last = [int(p) if p.isdigit() else p for p in re.split(r"[.\[\]]+", path.strip("]"))]
+    node = data
+    for part in parents:
+        node = node[part]
+    if value is ...:
+        del node[last]
+    else:
+        node[last] = value
+    return data
+
+
+@pytest.mark.parametrize(("path", "value", "message"), [
+    ("versions[0].groups[1].coverage", "maybe",
+     f"versions[0].groups[1].coverage: 'maybe' is not one of {COVERAGES}"),
+    ("versions[0].era", "icd11", "versions[0].era: 'icd11' is not one of icd9, icd10"),
+    ("versions[0].groups[0].system", "cpt", "versions[0].groups[0].system: 'cpt' is not one of hcpcs, icd9dx, "
+     "icd9pcs, icd10cm"),
+    ("versions[0].groups[1].system", "icd10cm", "versions[0].groups[1].system: icd10cm codes in the ICD-9 version"),
+    ("versions[0].groups[1].entries[0].end", "99.9.9",
+     "versions[0].groups[1].entries[0]: cannot read '800.00 - 99.9.9' as icd9dx: "),
+    ("versions[0].groups[1].entries[0].start", "V10.00",
+     "versions[0].groups[1].entries[0]: cannot read 'V10.00 - 999.9' as icd9dx"),
+    ("versions[0].groups[0].entries[0].start", ..., "versions[0].groups[0].entries[0]: missing key 'start'"),
+    ("versions[0].groups[0].entries[0].start", 97545, "versions[0].groups[0].entries[0].start: expected text, "
+     "not a number"),
+    ("versions[0].groups[0].entries[0].add_on", "yes", "versions[0].groups[0].entries[0].add_on: expected true or "
+     "false, not text"),
+    ("versions[0].groups[0].entries[0].descripton", "x", "versions[0].groups[0].entries[0]: unknown key "
+     "'descripton' (known: start, end, description, add_on)"),
+    ("versions[0].groups[0].entries", {}, "versions[0].groups[0].entries: expected a list, not an object"),
+    ("versions[0].groups", [], "versions[0].groups: an empty list (a bulletin has at least one)"),
+    ("versions", [], "versions: an empty list"),
+    ("versions", ..., "missing key 'versions'"),
+    ("versions", [VALID["versions"][0], VALID["versions"][0]],  # type: ignore[index]
+     "versions[1].era: a second icd9 version"),
+    ("versions[0].groups[0]", None, "versions[0].groups[0]: expected an object, not null"),
+    ("effective", "06/09/1997", "effective: '06/09/1997' is not a date YYYY-MM-DD"),
+    ("effective", "1997-02-30", "effective: '1997-02-30' is not a date YYYY-MM-DD"),
+    ("title", 3, "title: expected text or null, not a number"),
+])
+def test_policy_json_errors_name_the_file_and_the_field(tmp_path: Path, path: str, value: object,
+                                                         message: str) -> None:
+    bad = tmp_path / "x.json"
+    bad.write_text(json.dumps(_changed(path, value)), encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        load_policy(str(bad))
+    assert str(caught.value).startswith(f"policy file {bad.resolve()}: {message}"), str(caught.value)
+    result = run_cli("policy", "parse", str(bad), "--json")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"codeindex policy: policy file {bad}: {message}"), result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_policy_json_that_is_no_json_or_no_object(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text("{", encoding="utf-8")
+    (tmp_path / "b.json").write_text("[]", encoding="utf-8")
+    with pytest.raises(InputError, match=r"a\.json: not JSON: Expecting property name"):
+        load_policy(str(tmp_path / "a.json"))
+    with pytest.raises(InputError, match=r"b\.json: expected an object, not a list$"):
+        load_policy(str(tmp_path / "b.json"))
+    assert Policy.from_json(VALID) == parse_cpb(
+        "Number: x\n" + icd9("CPT codes not covered for indications listed in the CPB:", "97545 Work",
+                             "ICD-9 codes not covered for indications listed in the CPB (not all-inclusive):",
+                             "800.00 - 999.9"))
+
+
+# ---------------------------------------------------------------- revision and effective date (#17)
+
+
+@pytest.mark.parametrize(("heading", "revision", "effective"), [
+    (["Last Review: 06/13/2023", "Effective: 06/09/1997", "Next Review: 04/11/2024"], "2023-06-13",
+     date(1997, 6, 9)),
+    (["Last Review: 06/13/2023 Effective: 06/09/1997 Next Review: 04/11/2024"], "2023-06-13", date(1997, 6, 9)),
+    (["Policy History", "Last Review", "", "06/13/2023", "Effective:", "06/09/1997", "Next Review: 04/11/2024"],
+     "2023-06-13", date(1997, 6, 9)),
+    (["| Last Review | 06/13/2023 |"], "2023-06-13", None),
+    (["Revision: 12", "Last Review: 06/13/2023", "Effective Date: October 1, 2015"], "12", date(2015, 10, 1)),
+    (["Revision: 2023-06-13", "Effective: 1997-06-09"], "2023-06-13", date(1997, 6, 9)),
+    (["Effective January 1, 2020, Aetna considers work hardening experimental.", "Last Reviewed 06/13/2023"],
+     "2023-06-13", None),
+    (["Next Review: 04/11/2024"], None, None),
+    ([], None, None),
+])
+def test_revision_and_effective_date_from_the_heading(heading: list[str], revision: str | None,
+                                                      effective: date | None) -> None:
+    policy = parse_cpb("\n".join(["Clinical Policy Bulletin: Work", "Number: 0198", *heading,
+                                  icd9("CPT codes covered:", "97545 Work")]))
+    assert (policy.revision, policy.effective) == (revision, effective)
+    assert parse_cpb(format_cpb(policy)) == policy
+
+
+def test_dates_after_the_code_section_are_not_the_heading() -> None:
+    policy = parse_cpb(icd9("CPT codes covered:", "97545 Work", "Policy History", "Last Review: 06/13/2023"))
+    assert (policy.revision, policy.effective) == (None, None)
+
+
+@pytest.mark.parametrize(("line", "problem"), [
+    ("Effective: 13/45/2020", "cannot read the date after 'Effective'"),
+    ("Last Review: soon", "cannot read the date after 'Last Review'"),
+    ("Effective Date: 2020", "cannot read the date after 'Effective Date'"),
+    ("Revision:", "a revision label with no revision after it"),
+])
+def test_an_unreadable_heading_date_is_an_error_naming_the_line(line: str, problem: str) -> None:
+    with pytest.raises(PolicyParseError) as caught:
+        parse_cpb("\n".join(["Number: 0198", line, icd9("CPT codes covered:", "97545 Work")]), source="p.txt")
+    assert str(caught.value).startswith(f"p.txt, line 2: {problem}"), str(caught.value)
+
+
+# ---------------------------------------------------------------- a library of policies (#17)
+
+
+def _bulletin(number: str, code: str = "97545") -> str:
+    return f"Number: {number}\n" + icd9("CPT codes covered:", f"{code} Work")
+
+
+def test_load_policies_given_then_the_directory_by_name(tmp_path: Path) -> None:
+    library = tmp_path / "library"
+    library.mkdir()
+    (library / "b.txt").write_text(_bulletin("2000"), encoding="utf-8")
+    (library / "a.json").write_text(json.dumps(parse_cpb(_bulletin("1000")).to_json()), encoding="utf-8")
+    (library / "c.txt").write_text(icd9("CPT codes covered:", "97010 Heat"), encoding="utf-8")  # id: c
+    for skipped in (".a.txt.swp", ".hidden.txt", "_draft.txt", "notes.md"):
+        (library / skipped).write_text("not a bulletin", encoding="utf-8")
+    (library / "sub.txt").mkdir()  # a directory, whatever its name
+    given = parse_cpb(_bulletin("3000"))
+    loaded = load_policies(["0198", given], library)
+    assert [p.id for p in loaded] == ["0198", "3000", "1000", "2000", "c"]
+    assert loaded[1] is given
+    assert loaded[2].source == str((library / "a.json").resolve())
+    assert load_policies(directory=str(library)) == loaded[2:]
+    assert load_policies([str(library / "b.txt")]) == (loaded[3],)
+
+
+def test_two_policies_with_one_id_name_both(tmp_path: Path) -> None:
+    (tmp_path / "one.txt").write_text(_bulletin("0198"), encoding="utf-8")
+    (tmp_path / "two.txt").write_text(_bulletin("0198", "97010"), encoding="utf-8")
+    with pytest.raises(InputError, match=re.escape(f"policy id '0198' twice: in {tmp_path / 'one.txt'} and in "
+                                                   f"{tmp_path / 'two.txt'}")):
+        load_policies(directory=tmp_path)
+    with pytest.raises(InputError, match=re.escape(f"policy id '0198' twice: in 0198 and in {tmp_path / 'one.txt'}")):
+        load_policies(["0198", tmp_path / "one.txt"])
+    with pytest.raises(InputError, match="policy id '0198' twice"):
+        load_policies(["0198", "0198"])
+
+
+def test_a_library_directory_must_hold_bulletins(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"policy directory '.*missing': no such directory"):
+        load_policies(directory=tmp_path / "missing")
+    with pytest.raises(InputError, match=r"no bulletin files \(\*\.txt, \*\.json\)"):
+        load_policies(["0198"], directory=tmp_path)
+    (tmp_path / "x.txt").write_text(_bulletin("1"), encoding="utf-8")
+    with pytest.raises(InputError, match="not a directory"):
+        load_policies(directory=tmp_path / "x.txt")
+    with pytest.raises(InputError, match="no policies: give a policy or a directory"):
+        load_policies()
+
+
+def test_a_bad_bulletin_in_a_library_names_its_file(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text(_bulletin("1"), encoding="utf-8")
+    (tmp_path / "b.txt").write_text(icd9("ICD-9 codes covered:", "800.00 - 99.9.9"), encoding="utf-8")
+    with pytest.raises(PolicyParseError, match=re.escape(f"{(tmp_path / 'b.txt').resolve()}, line 3")):
+        load_policies(directory=tmp_path)
+
+
+def test_the_policy_modules_doctests_pass() -> None:
+    for module in (model, bulletin, registry):
+        result = doctest.testmod(module)
+        assert result.failed == 0 and (module is registry or result.attempted > 0), module.__name__
+
+
+def test_parsing_a_library_of_500_bulletins_takes_under_2_seconds(tmp_path: Path) -> None:
+    """Issue 17's budget: a library of 500 bulletins, each read from its file and parsed, in under 2 s."""
+    text = POLICY_FILE.read_text(encoding="utf-8")
+    for i in range(500):
+        (tmp_path / f"{i:04d}.txt").write_text(text.replace("Number: 0198", f"Number: {i:04d}"), encoding="utf-8")
+    load_policy("0198")  # the code sets are loaded once per process, whatever the library
+    started = time.perf_counter()
+    library = load_policies(directory=tmp_path)
+    assert time.perf_counter() - started < 2.0
+    assert len(library) == 500 and all(p.versions == library[0].versions for p in library)
+
+
+def test_the_readme_json_example_loads() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    example = json.loads(readme.split("**Policy JSON**", 1)[1].split("```json\n", 1)[1].split("```", 1)[0])
+    policy = Policy.from_json(example, source="README.md")
+    assert (policy.id, policy.revision, policy.effective) == ("0198", "2023-06-13", date(1997, 6, 9))
+    assert policy.to_json() == example

@@ -272,6 +272,8 @@ def _heading(lines: list[str], source: str | None) -> _Heading:
         text = " ".join(line.split())
         if _section_era(text)[0]:
             break
+        if "|" in text:  # a box of the page copied as a table: "| Last Review | 06/13/2023 |"
+            text = _cells(text)
         if heading.source is None and (m := _SOURCE.match(text)):
             heading.source = m.group(1).strip()
         if heading.number is None and (m := _NUMBER.match(text)):
@@ -440,7 +442,17 @@ class _Parser:
 
 
 def parse_cpb(text: str, source: str | None = None) -> Policy:
-    """Parse a bulletin page (or just its code sections) into a Policy."""
+    """Parse a bulletin page (or just its code sections) into a Policy.
+
+    >>> policy = parse_cpb('''Number: 0198
+    ... Last Review: 06/13/2023 Effective: 06/09/1997 Next Review: 04/11/2024
+    ... CPT Codes / HCPCS Codes / ICD-9 Codes
+    ... CPT codes not covered for indications listed in the CPB:
+    ... 97545 Work hardening/conditioning; initial 2 hours
+    ... + 97546 each additional hour''')
+    >>> policy.id, policy.revision, policy.effective, [str(e.range) for e in policy.versions[0].groups[0].entries]
+    ('0198', '2023-06-13', datetime.date(1997, 6, 9), ['97545', '97546'])
+    """
     lines = text.removeprefix("\ufeff").splitlines()
     heading = _heading(lines, source)
     implicit = not any(_section_era(" ".join(line.split()))[0] for line in lines)
