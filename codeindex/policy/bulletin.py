@@ -109,6 +109,8 @@ def _system(words: str) -> str | None:
 
 def _section_era(line: str) -> tuple[bool, Era | None]:
     """Whether a line is a section header, and the one ICD era it names (None: none or both)."""
+    if "/" not in line:  # most lines: asked of every line up to three times, so answered cheaply
+        return False, None
     parts = [p.strip() for p in line.split("/")]
     if len(parts) < 2 or not all(_SECTION_PART.fullmatch(p) for p in parts):
         return False, None
