@@ -218,7 +218,7 @@ def _screen(args: argparse.Namespace) -> int:
         check_available()
     if len({p.absolute() for p in (output, *extras)}) < 1 + len(extras):
         raise UsageError("-o, --summary-json and --report must name different files")
-    policy = load_policy(args.policy)
+    policy = _policies(args)
     rows, cols = claim_lines(args.inputs, args.layout, **columns)
     check_amount(rows, cols, ", ".join(args.inputs))
     roles: dict[str, Any] = {"claim_id": cols.claim_id, "procedure": cols.procedure, "date": cols.date,
@@ -252,11 +252,18 @@ def _screen(args: argparse.Namespace) -> int:
         except pl.exceptions.PolarsError as exc:  # unreadable content found while streaming the input
             raise InputError(f"{', '.join(args.inputs)}: cannot read it: {first_line(exc)}") from None
         assert summary is not None
-        _write_extras(summary, policy, args.summary_json, args.report, phase)
+        _write_extras(summary, args.summary_json, args.report, phase)
     print_summary(summary)
     for path in (output, *extras):
         Console().print(f"wrote {path}", highlight=False)
     return 0
+
+
+def _policies(args: argparse.Namespace) -> Policy | list[Policy]:
+    """The policy of ``--policy``, or the library of several ``--policy`` and ``--policies DIR``."""
+    given = args.policy or ([] if args.policies else ["0198"])
+    policies = load_policies(given, args.policies)
+    return list(policies) if len(given) > 1 or args.policies else policies[0]
 
 
 def _screen_on_spark(args: argparse.Namespace, columns: dict[str, Any], started: float) -> int:
@@ -270,13 +277,13 @@ def _screen_on_spark(args: argparse.Namespace, columns: dict[str, Any], started:
                          f"(pip install 'codeindex-claims[spark]'): {exc}") from None
     with _progress() as progress:
         progress.add_task("screening on Spark", total=None)
-        written = spark.screen_files(args.inputs, args.output, master=args.master, policy=args.policy,
+        policy = _policies(args)
+        written = spark.screen_files(args.inputs, args.output, master=args.master, policy=policy,
                                      layout=args.layout, partitions=args.partitions,
                                      icd_version=args.icd_version, edits=args.edits, **columns)
     if "://" in args.output:  # remote storage: the lines written are the summary
         Console().print(f"wrote {written:,} screened lines to {args.output}", highlight=False)
         return 0
-    policy = load_policy(args.policy)
     result = pl.scan_parquet(Path(args.output) / "*.parquet")
     roles = _default_roles(result.collect_schema(), args.layout, columns)
     print_summary(summarize(result, policy, roles, seconds=time.perf_counter() - started))
@@ -308,7 +315,7 @@ def check_amount(rows: pl.LazyFrame, cols: LineColumns, where: str) -> None:
                          f"{row:,}); amounts must be numbers")
 
 
-def _write_extras(summary: dict[str, object], policy: Policy, summary_json: str | None, report: str | None,
+def _write_extras(summary: dict[str, object], summary_json: str | None, report: str | None,
                   phase: Callable[[str], None]) -> None:
     if summary_json:
         write_text_atomically(Path(summary_json), json.dumps(summary, indent=2, default=str) + "\n")
@@ -516,7 +523,10 @@ def build_parser() -> argparse.ArgumentParser:
     scr.add_argument("--summary-json", metavar="FILE", help="also write the summary as JSON")
     scr.add_argument("--report", metavar="FILE", help="also write the HTML report")
     scr.add_argument("--replace-input", action="store_true", help="allow the output to replace an input file")
-    scr.add_argument("--policy", default="0198", metavar="POLICY", help=f"{policy_help} (default 0198)")
+    scr.add_argument("--policy", action="append", metavar="POLICY",
+                     help=f"{policy_help} (default 0198); repeat to screen a library of policies in one pass")
+    scr.add_argument("--policies", metavar="DIR",
+                     help="screen against every bulletin file (.txt, .json) in DIR too, as a library")
     scr.add_argument("--layout", default="long", choices=LAYOUTS,
                      help="long: one claim line per row (default); synpuf-carrier: the CMS DE-SynPUF carrier file")
     scr.add_argument("--claim-id", help="claim id column (default claim_id)")

@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from codeindex.errors import InputError, first_line
 from codeindex.policy import Policy, load_policy
-from codeindex.screen import RESULT_SCHEMA, PolicyChoice
+from codeindex.screen import RESULT_SCHEMA, PolicyChoice, policy_list
 
 try:
     import pandas  # noqa: F401
@@ -206,10 +206,11 @@ def _prepare(df: DataFrame, policy: PolicyChoice | Sequence[PolicyChoice], layou
     from codeindex.screen import claim_lines
     from codeindex.screen import screen as embedded
 
-    loaded = [load_policy(p) for p in policy] if isinstance(policy, (list, tuple)) else [load_policy(policy)]
+    library, chosen = policy_list(policy)
+    loaded = [load_policy(p) for p in chosen]
     for each in loaded:
         each.index  # noqa: B018 - build the interval index here, so that it ships built
-    compiled = loaded if isinstance(policy, (list, tuple)) else loaded[0]
+    compiled = loaded if library else loaded[0]
     empty = pl.from_arrow(_arrow_schema_of(df).empty_table())
     assert isinstance(empty, pl.DataFrame)
     probe = embedded(empty, policy=compiled, layout=layout, **columns).collect().to_arrow().schema

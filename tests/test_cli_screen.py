@@ -165,3 +165,41 @@ def test_progress_bar_on_a_terminal_counts_every_line(tmp_path: Path, streaming:
     quiet = run("screen", SAMPLE, "-o", tmp_path / "pipe.parquet", "--streaming", streaming)
     assert quiet.returncode == 0 and quiet.stderr == ""  # no bar, nothing else, when stderr is not a terminal
     assert (tmp_path / "tty.parquet").read_bytes() == (tmp_path / "pipe.parquet").read_bytes()
+
+
+LIBRARY_POLICY = """Clinical Policy Bulletin: Another policy
+Number: 0997
+
+CPT Codes / HCPCS Codes / ICD-9 Codes
+CPT codes covered if selection criteria are met:
+97545 Work hardening/conditioning; initial 2 hours
+ICD-9 codes covered if selection criteria are met:
+724.2 Lumbago
+"""
+
+
+def test_screen_a_library_by_repeated_policy_and_a_directory(tmp_path: Path) -> None:
+    bulletins = tmp_path / "bulletins"
+    bulletins.mkdir()
+    (bulletins / "0997.txt").write_text(LIBRARY_POLICY, encoding="utf-8")
+    alone, repeated, folder = (tmp_path / f"{name}.parquet" for name in ("alone", "repeated", "folder"))
+    assert run("screen", SAMPLE, "-o", alone).returncode == 0
+    result = run("screen", SAMPLE, "-o", repeated, "--policy", "0198", "--policy", bulletins / "0997.txt",
+                 "--summary-json", tmp_path / "summary.json")
+    assert result.returncode == 0, result.stderr
+    assert "against 2 policies (CPB 0198, CPB 0997)" in result.stdout
+    assert run("screen", SAMPLE, "-o", folder, "--policy", "0198", "--policies", bulletins).returncode == 0
+    by_repeat, by_folder, single = map(pl.read_parquet, (repeated, folder, alone))
+    assert by_repeat.equals(by_folder)
+    assert by_repeat.columns == [*single.columns, "findings"]
+    named = by_repeat.filter(pl.col("findings").list.len() > 1)
+    assert named.height > 0  # lines both policies name: the deciding one is the most severe
+    assert set(named["determination"].unique()) <= {"not_covered", "review"}
+    summary = (tmp_path / "summary.json").read_text(encoding="utf-8")
+    assert '"policies": [' in summary and '"id": "0997"' in summary
+
+
+def test_screen_a_library_with_one_id_twice_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "0198.txt").write_text(LIBRARY_POLICY.replace("0997", "0198"), encoding="utf-8")
+    result = run("screen", SAMPLE, "-o", tmp_path / "out.parquet", "--policy", "0198", "--policies", tmp_path)
+    assert_one_line_error(result, "0198")

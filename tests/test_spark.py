@@ -69,6 +69,28 @@ def test_long_sample_equals_embedded(spark) -> None:  # type: ignore[no-untyped-
     assert counts["partitions"] > 1
 
 
+LIBRARY_POLICY = """Clinical Policy Bulletin: Another policy
+Number: 0997
+
+CPT Codes / HCPCS Codes / ICD-9 Codes
+CPT codes covered if selection criteria are met:
+97545 Work hardening/conditioning; initial 2 hours
+ICD-9 codes covered if selection criteria are met:
+724.2 Lumbago
+"""
+
+
+def test_a_library_equals_embedded(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    other = tmp_path / "0997.txt"
+    other.write_text(LIBRARY_POLICY, encoding="utf-8")
+    library = ["0198", str(other)]
+    got = sorted_by(cs.to_polars(cs.screen(spark.read.parquet(str(SAMPLE)), policy=library, partitions=3)),
+                    LONG_KEY)
+    expected = embedded(SAMPLE, policy=library).collect()
+    assert (expected["findings"].list.len() > 1).any()  # lines both policies name
+    assert_frame_equal(got, sorted_by(expected, LONG_KEY))
+
+
 def test_synpuf_carrier_sample_equals_embedded(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     source = write_sample(tmp_path / "carrier.parquet", 600, layout="synpuf-carrier", seed=3)
     result = cs.screen(spark.read.parquet(str(source)), layout="synpuf-carrier")

@@ -52,8 +52,7 @@ def screen(source: Source, policy: PolicyChoice | Sequence[PolicyChoice] = "0198
     add-on's primary may be on any line of its claim).  Content that cannot be read raises
     ``InputError`` then: when the frame is collected.
     """
-    library = isinstance(policy, (list, tuple))
-    chosen = policy if isinstance(policy, (list, tuple)) else [policy]
+    library, chosen = policy_list(policy)
     compiled = compile_policies(tuple(load_policy(p) for p in chosen))
     rows, cols = claim_lines(source, layout, storage_options=storage_options, **columns)
     where = _name(source)
@@ -81,6 +80,13 @@ def screen(source: Source, policy: PolicyChoice | Sequence[PolicyChoice] = "0198
     return register_io_source(io_source, schema=schema, explain_name="codeindex screen", explain_detail=where)
 
 
+def policy_list(policy: PolicyChoice | Sequence[PolicyChoice]) -> tuple[bool, list[PolicyChoice]]:
+    """Whether ``policy`` names a library (a list or tuple, even of one), and its policies."""
+    if isinstance(policy, (str, os.PathLike, Policy)):
+        return False, [policy]
+    return True, list(policy)
+
+
 def by_policy(screened: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
     """A library's screen as one row per line and policy naming its procedure, for SQL: each finding's fields
     in place of the line's deciding ones, and ``findings`` dropped; a line no policy names stays, once, as it
@@ -94,7 +100,7 @@ def by_policy(screened: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
     [('0198', 'not_covered')]
     """
     frame = screened.lazy()
-    own = pl.struct(**{name: pl.col(name).cast(FINDING.to_schema()[name]) for name in FINDING.to_schema()})
+    own = pl.struct([pl.col(name).cast(dtype) for name, dtype in FINDING.to_schema().items()])
     each = pl.when(pl.col("findings").list.len() > 0).then(pl.col("findings")).otherwise(pl.concat_list(own))
     return (frame.with_columns(findings=each).drop(*FINDING.to_schema()).explode("findings")
             .unnest("findings"))
@@ -108,5 +114,5 @@ def _name(source: Source) -> str:
     return os.fspath(source) if isinstance(source, (str, os.PathLike)) else f"the input {type(source).__name__}"
 
 
-__all__ = ["DETERMINATIONS", "LAYOUTS", "RESULT_SCHEMA", "PolicyChoice", "by_policy", "claim_lines", "read_source",
-           "screen"]
+__all__ = ["DETERMINATIONS", "LAYOUTS", "RESULT_SCHEMA", "PolicyChoice", "by_policy", "claim_lines", "policy_list",
+           "read_source", "screen"]

@@ -106,8 +106,8 @@ class _Classes:
         spans = codes.filter(pl.col("lo").is_not_null()).select("era", "lo", "hi").unique(maintain_order=True)
         spans = spans.with_row_index("span")
         codes = codes.join(spans, on=["era", "lo", "hi"], how="left", maintain_order="left")
-        position = codes["id"].cast(pl.Int64) + codes.select(_block(pl.col("era"), pl.col("release")) * width)
-        position = position.to_series()
+        position = codes.select(pl.col("id").cast(pl.Int64) + _block(pl.col("era"), pl.col("release")) * width
+                                ).to_series()
         self.width, self.spans = width, spans.height + 1  # a last span, of values with none, says nothing
         says = pl.col("edits").is_not_null() | pl.col("padded")  # a plain code says nothing of itself: class 0
         self.code_table = _numbered(codes.filter(says).select(CODE_TRAITS))

@@ -117,13 +117,14 @@ def classify_procedures(values: Iterable[str | None], library: CompiledPolicies)
             error = exc.problem if value not in (None, "") else "the procedure code is empty"
             with suppress(InvalidCodeError):  # the code its first five characters spell, if any
                 parsed = parse_code(value.strip(WHITESPACE)[:5], "hcpcs") if value else None
-        by_policy: dict[int | None, dict[str, dict[str, object]]] = {}
+        by_policy: dict[int, dict[str, dict[str, object]]] = {}
         if parsed is not None:
             holding = ranges.filter(pl.col("lo") <= parsed.lo, pl.col("hi") >= parsed.hi)
             for entry in holding.iter_rows(named=True):
                 by_policy.setdefault(entry["policy"], {}).setdefault(entry["era"], entry | {"code": parsed.short})
-        for policy in sorted(by_policy) if by_policy else [unnamed]:
-            entries = by_policy.get(policy, {})
+        naming: list[int | None] = [*sorted(by_policy)] or [unnamed]
+        for policy in naming:
+            entries = by_policy.get(policy, {}) if policy is not None else {}
             rows += [_procedure_says(value, era, code, error, modifiers, entries, policy, library)
                      for era in (*ERAS, None)]
     return pl.DataFrame(rows, schema=PROCEDURE)

@@ -161,10 +161,11 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
     if not with_findings:
         return decided
     listed = results.filter("names").group_by("row", maintain_order=True).agg(
-        findings=pl.struct(**{name: pl.col(name) for name in RESULT}))
+        findings=pl.struct(*RESULT))
     lists = deciding.select("row").join(listed, on="row", how="left", maintain_order="left")["findings"]
+    listed_schema: dict[str, pl.DataType] = {**RESULT, **FINDINGS}
     return decided.with_columns(findings=lists.fill_null(pl.lit([], dtype=FINDINGS["findings"]))).cast(
-        RESULT | FINDINGS)  # type: ignore[arg-type]
+        listed_schema)  # type: ignore[arg-type]
 
 
 def _procedure_keys(lines: pl.DataFrame, procedures: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
