@@ -10,16 +10,16 @@ line before 2015-10-01, so each policy's ICD-9 version applies).  For each N it 
 
 ``ranges``     the procedure and diagnosis entries of the N compiled policies, both versions;
 ``named``      the share of lines whose procedure one of the N policies' ICD-9 versions names;
-``compile s``  ``load_policy`` of the N files and ``compile_policy`` of each, their caches cleared (the
+``compile s``  ``load_policy`` of the N files and ``compile_policies`` of them, the caches cleared (the
                code sets stay loaded), median of ``--repeat``;
+``findings``   the (line, policy naming its procedure) pairs the screen explains;
 ``screen s``   ``screen(path, policy=[N files]).collect()``, the policies already compiled, median of
-               ``--repeat``, sizes interleaved within each repetition; and its ratio to one policy.
+               ``--repeat``, sizes interleaved within each repetition; its ratio to one policy, and its
+               time per finding (the read and the unnamed lines included).
 
 Before anything is timed the answers are checked: every line of every size comes back with a
-determination, a list of one policy gives what the policy alone gives, and every line CPB 0198 names
-is named by the library.  A ``screen`` that takes one policy only (before issue 17 landed) is asked
-with a list on a tiny frame first; when it says a list is not accepted, the list screens are left out
-with a line saying so, and compile times and the single-policy screen are still reported.
+determination, a list of one policy gives what the policy alone gives (and its findings), and every
+line CPB 0198 names is named by the library.
 """
 
 from __future__ import annotations
@@ -120,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
 
         single_times: list[float] = []
         screen_times: dict[int, list[float]] = {n: [] for n in args.sizes}
+        findings: dict[int, int] = {}
         policies = {n: [str(p) for p in paths[:n]] for n in args.sizes}
         for rep in range(args.repeat):
             gc.collect()
@@ -133,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
                 output = screen(path, policy=policies[n]).collect()
                 screen_times[n].append(time.perf_counter() - start)
                 log(f"  run {rep + 1}/{args.repeat} {n:>4} policies as a list {screen_times[n][-1]:8.3f}s")
+                findings[n] = int(output["findings"].list.len().sum())
                 if rep == 0 and (problems := check(n, output, lines, single)):
                     for problem in problems:
                         print(f"error: {n} policies: {problem}", file=sys.stderr)
@@ -145,11 +147,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"\n{lines:,} claim lines ({path.name}); the library is CPB 0198 and synthetic bulletins of seed "
           f"{args.seed}; median of {args.repeat}")
     print(f"one policy alone (screen(path, policy=file)): {median(single_times):.3f} s")
-    print(f"{'policies':>8}{'ranges':>9}{'named':>8}{'compile s':>11}{'screen s':>10}{'x 1 policy':>12}")
+    print(f"{'policies':>8}{'ranges':>9}{'named':>8}{'compile s':>11}{'findings':>11}{'screen s':>10}"
+          f"{'x 1 policy':>12}{'us/finding':>12}")
     for n in args.sizes:
         screen_s = median(screen_times[n])
-        shown = f"{screen_s:>10.3f}{screen_s / base:>12.2f}" if screen_times[n] else f"{'-':>10}{'-':>12}"
-        print(f"{n:>8}{ranges[n]:>9,}{named[n]:>8.1%}{median(compile_times[n]):>11.3f}{shown}")
+        print(f"{n:>8}{ranges[n]:>9,}{named[n]:>8.1%}{median(compile_times[n]):>11.3f}{findings[n]:>11,}"
+              f"{screen_s:>10.3f}{screen_s / base:>12.2f}{screen_s / max(findings[n], 1) * 1e6:>12.2f}")
     return 0
 
 
