@@ -262,7 +262,8 @@ def _notes(cells: pl.DataFrame, dx_count: int, classes: _Classes, values: pl.Ser
     own = pl.lit(pl.concat([classes.codes["notes"], pl.Series([None], dtype=pl.String)]))  # the last row: none
     partly = pl.lit(pl.concat([pl.Series([None], dtype=pl.String), classes.range_table["partly"]]))
     text = pl.lit(values.str.strip_chars()).gather("id")
-    note = pl.concat_str(own.gather("code_row"), partly_notes(text, partly.gather("range")), separator="; ",
-                         ignore_nulls=True)
-    return (noted.with_columns(dx_notes=nonempty(note)).sort("finding", "column")
+    cell = ["code_row", "range", "id"]  # what a cell's note depends on: few distinct among many cells
+    notes = noted.select(cell).unique().with_columns(dx_notes=nonempty(pl.concat_str(
+        own.gather("code_row"), partly_notes(text, partly.gather("range")), separator="; ", ignore_nulls=True)))
+    return (noted.join(notes, on=cell).sort("finding", "column")
             .group_by("finding", maintain_order=True).agg(pl.col("dx_notes").str.join("; ")))

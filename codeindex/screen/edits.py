@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import cache
 
 import polars as pl
 
@@ -104,9 +105,8 @@ def classify_procedures(values: Iterable[str | None], library: CompiledPolicies)
     """What each distinct procedure value says on lines of each era, and of no era (``PROCEDURE``): a row per
     policy naming it in some era, in the library's order, or rows of no policy when none does.  With one
     policy, that policy speaks for every value (a value it does not name is "not named by" it)."""
-    ranges = library.procedures.sort("seq")
     unnamed = 0 if len(library.policies) == 1 else None
-    rows = []
+    read = []  # each value: (value, code, error, modifiers, the code read or spelled by its first five characters)
     for value in values:
         code = error = parsed = None
         modifiers: tuple[str, ...] = ()
@@ -117,11 +117,20 @@ def classify_procedures(values: Iterable[str | None], library: CompiledPolicies)
             error = exc.problem if value not in (None, "") else "the procedure code is empty"
             with suppress(InvalidCodeError):  # the code its first five characters spell, if any
                 parsed = parse_code(value.strip(WHITESPACE)[:5], "hcpcs") if value else None
+        read.append((value, code, error, modifiers, parsed))
+    # Every entry of every policy holding each code, by one range join, in the library's order.
+    codes = pl.DataFrame([(i, p.lo, p.hi) for i, (*_, p) in enumerate(read) if p is not None],
+                         schema={"i": pl.Int64, "c_lo": pl.Int64, "c_hi": pl.Int64}, orient="row")
+    holding = codes.join_where(library.procedures, pl.col("lo") <= pl.col("c_lo"), pl.col("hi") >= pl.col("c_hi"))
+    entries_of: dict[int, list[dict[str, object]]] = {}
+    for entry in holding.sort("i", "seq").iter_rows(named=True):
+        entries_of.setdefault(entry["i"], []).append(entry)
+    rows = []
+    for i, (value, code, error, modifiers, parsed) in enumerate(read):
         by_policy: dict[int, dict[str, dict[str, object]]] = {}
-        if parsed is not None:
-            holding = ranges.filter(pl.col("lo") <= parsed.lo, pl.col("hi") >= parsed.hi)
-            for entry in holding.iter_rows(named=True):
-                by_policy.setdefault(entry["policy"], {}).setdefault(entry["era"], entry | {"code": parsed.short})
+        for entry in entries_of.get(i, []):
+            assert parsed is not None
+            by_policy.setdefault(entry["policy"], {}).setdefault(entry["era"], entry | {"code": parsed.short})
         naming: list[int | None] = [*sorted(by_policy)] or [unnamed]
         for policy in naming:
             entries = by_policy.get(policy, {}) if policy is not None else {}
@@ -135,6 +144,7 @@ def nonempty(text: pl.Expr) -> pl.Expr:
     return pl.when(text != "").then(text)
 
 
+@cache
 def _in_code_set(text: str, system: str) -> bool:
     try:
         return code_set(system).defined(parse_code(text, system))
