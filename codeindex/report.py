@@ -189,8 +189,13 @@ def render_report(summary: dict[str, Any]) -> str:
         parts.append("<p>No line was flagged.</p>")
 
     parts.append("<h2>Policy and input</h2>")
-    facts = [("policy", f"{policy['name']}: {policy.get('title') or ''}"), ("policy source", policy.get("source")),
+    facts = [("policy", f"{policy['name']}: {policy.get('title') or ''}"),
+             ("policy revision", policy.get("revision")), ("policy effective", policy.get("effective")),
+             ("policy source", policy.get("source")),
              ("policy fingerprint (SHA-256)", policy.get("fingerprint"))]
+    facts += [("policy in the library", f"{each['name']}: {each.get('title') or ''}"
+               + (f" (revision {each['revision']})" if each.get("revision") else ""))
+              for each in policy.get("policies", [])]
     given = summary.get("input", {})
     for f in given.get("files", []):
         size = "" if f["bytes"] is None else f" ({f['bytes']:,} bytes, modified {f['modified']})"

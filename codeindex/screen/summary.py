@@ -51,18 +51,21 @@ AT_STAKE = ("not_covered", "review")
 
 
 def policy_identity(policy: Policy | Sequence[Policy]) -> dict[str, Any]:
-    """Which policy a screen used: its id, name, title, source and a fingerprint of its parsed content; for a
+    """Which policy a screen used: its id, name, title, revision and effective date (when the page gives them),
+    source and a fingerprint of its parsed content; for a
     library (a list), the same of the library (its name counts and names the policies) with each policy's
     identity under ``policies``."""
     if isinstance(policy, Policy):
         content = json.dumps(policy.to_json(), sort_keys=True).encode()
-        return {"id": policy.id, "name": policy.name(), "title": policy.title, "source": policy.source,
-                "fingerprint": hashlib.sha256(content).hexdigest()}
+        return {"id": policy.id, "name": policy.name(), "title": policy.title, "revision": policy.revision,
+                "effective": None if policy.effective is None else policy.effective.isoformat(),
+                "source": policy.source, "fingerprint": hashlib.sha256(content).hexdigest()}
     each = [policy_identity(p) for p in policy]
     names = ", ".join(i["name"] for i in each[:3]) + (f" and {len(each) - 3} more" if len(each) > 3 else "")
     content = json.dumps([i["fingerprint"] for i in each]).encode()
     return {"id": None, "name": f"{len(each)} {'policy' if len(each) == 1 else 'policies'} ({names})",
-            "title": None, "source": None, "fingerprint": hashlib.sha256(content).hexdigest(), "policies": each}
+            "title": None, "revision": None, "effective": None, "source": None,
+            "fingerprint": hashlib.sha256(content).hexdigest(), "policies": each}
 
 
 def amount_expr(column: str, dtype: pl.DataType) -> pl.Expr:
