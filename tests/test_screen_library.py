@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from codeindex import InputError
@@ -71,6 +71,7 @@ lines = st.lists(st.tuples(st.integers(1, 4), st.sampled_from(PROCEDURES), st.sa
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=lines, mode=st.sampled_from(["policy", "all"]))
+@example(rows=[(1, "97545", "800.00", "800.00", date(2014, 6, 1))], mode="all")
 def test_two_policies_together_give_each_line_what_each_alone_gives(other: str, rows: list[tuple],
                                                                     mode: str) -> None:
     frame = pl.DataFrame(rows, schema={"claim_id": pl.Int64, "procedure_code": pl.String, "dx1": pl.String,

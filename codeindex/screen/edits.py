@@ -202,8 +202,8 @@ def _parsed(values: pl.DataFrame) -> pl.DataFrame:
 def partly_notes(text: pl.Expr, partly: pl.Expr) -> pl.Expr:
     """The notes on a value's partial overlaps (``partly``: the ranges joined by RANGE_SEPARATOR), "; "-joined."""
     prefix = pl.format(PARTLY.removesuffix("{}"), text)  # "diagnosis <text> only partly overlaps "
-    return pl.concat_str(prefix, partly.str.replace_all(RANGE_SEPARATOR, pl.concat_str(pl.lit("; "), prefix),
-                                                        literal=True))
+    between = pl.concat_str(pl.lit("; "), prefix).fill_null("")  # replace_all takes no null, even where unused
+    return pl.concat_str(prefix, partly.str.replace_all(RANGE_SEPARATOR, between, literal=True))
 
 
 def _spelled_in(spellings: pl.Series, values: pl.Series) -> tuple[pl.Series, pl.Series]:
