@@ -17,6 +17,9 @@ line before 2015-10-01, so each policy's ICD-9 version applies).  For each N it 
                ``--repeat``, sizes interleaved within each repetition; its ratio to one policy, and its
                time per finding (the read and the unnamed lines included).
 
+It also times one policy holding all the largest library's lists (``merged_policy``): it names the same
+lines with one finding each, so the library's cost beyond the lines it names shows against it.
+
 Before anything is timed the answers are checked: every line of every size comes back with a
 determination, a list of one policy gives what the policy alone gives (and its findings), and every
 line CPB 0198 names is named by the library.
@@ -38,7 +41,7 @@ from compare import DATA_DIR, claims_path, log  # the claims file the engine com
 
 from codeindex import parse_code
 from codeindex.data import data_path
-from codeindex.policy import load_policy, registry
+from codeindex.policy import Policy, PolicyVersion, load_policy, registry
 from codeindex.policy.compiled import CompiledPolicies, compile_policies
 from codeindex.screen import screen
 from codeindex.synth import write_policy_library
@@ -56,6 +59,16 @@ def compile_library(paths: Sequence[Path]) -> CompiledPolicies:
     registry._load.cache_clear()
     compile_policies.cache_clear()
     return compile_policies(tuple(load_policy(path) for path in paths))
+
+
+def merged_policy(policies: Sequence[Policy]) -> Policy:
+    """One policy holding every group of ``policies``, era by era: it names the lines the library names,
+    with one finding per line (its first entry holding a code decides), so it measures the library's lines
+    without the library's many findings per line."""
+    eras = dict.fromkeys(v.era for p in policies for v in p.versions)
+    versions = tuple(PolicyVersion(era, tuple(g for p in policies for v in p.versions if v.era == era
+                                              for g in v.groups)) for era in eras)
+    return Policy("merged", f"the lists of {len(policies)} policies in one", None, versions)
 
 
 def named_share(path: Path, compiled: CompiledPolicies, size: int) -> float:
@@ -118,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
                 compile_times[n].append(time.perf_counter() - start)
         compile_library(paths)  # every policy compiled (and cached) before the screens are timed
 
+        merged = merged_policy(compiled.policies)
+        merged_times: list[float] = []
         single_times: list[float] = []
         screen_times: dict[int, list[float]] = {n: [] for n in args.sizes}
         findings: dict[int, int] = {}
@@ -128,6 +143,11 @@ def run(args: argparse.Namespace) -> int:
             single = screen(path, policy=str(paths[0])).collect()
             single_times.append(time.perf_counter() - start)
             log(f"  run {rep + 1}/{args.repeat} one policy, alone       {single_times[-1]:8.3f}s")
+            gc.collect()
+            start = time.perf_counter()
+            screen(path, policy=merged).collect()
+            merged_times.append(time.perf_counter() - start)
+            log(f"  run {rep + 1}/{args.repeat} {max(args.sizes)} policies' lists in one {merged_times[-1]:8.3f}s")
             for n in args.sizes:
                 gc.collect()
                 start = time.perf_counter()
@@ -147,6 +167,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"\n{lines:,} claim lines ({path.name}); the library is CPB 0198 and synthetic bulletins of seed "
           f"{args.seed}; median of {args.repeat}")
     print(f"one policy alone (screen(path, policy=file)): {median(single_times):.3f} s")
+    print(f"the {max(args.sizes)} policies' lists as one policy (the lines the library names, one finding each): "
+          f"{median(merged_times):.3f} s")
     print(f"{'policies':>8}{'ranges':>9}{'named':>8}{'compile s':>11}{'findings':>11}{'screen s':>10}"
           f"{'x 1 policy':>12}{'us/finding':>12}")
     for n in args.sizes:

@@ -23,7 +23,7 @@ LINE = {  # a screened line, in input order (its diagnoses follow as dx_column(0
     "procedure": pl.String,  # the procedure value as written
     "era": pl.String,  # icd9 / icd10 from the ICD version, the date of service or the default; null if none
     "release": pl.UInt8,  # the era's code-set release in force on the date (codesets.releases), else its newest
-    "date_raw": pl.String,  # the date of service as written (null when there is no date column)
+    "date_raw": pl.String,  # the date of service as written (null: no date column, or one of dates, always read)
     "date": pl.Date,  # the date of service read, null when it cannot be read
     "version_raw": pl.String,  # the icd_version as written (null when there is no such column)
     "version_era": pl.String,  # the era that icd_version names, null when blank or unreadable

@@ -119,6 +119,11 @@ class _Plan:
         in_force = {e: release_index(DIAGNOSIS_SYSTEMS[e], day).fill_null(newest(e)) for e in ERAS}
         return pl.when(era == "icd9").then(in_force["icd9"]).when(era == "icd10").then(in_force["icd10"])
 
+    def date_is_written(self) -> bool:
+        """Whether the date column holds dates as written (text, integers), which may not read as a date."""
+        assert self.cols.date is not None
+        return not (self.schema[self.cols.date] == pl.Date or isinstance(self.schema[self.cols.date], pl.Datetime))
+
     def date(self) -> pl.Expr:
         assert self.cols.date is not None
         return service_date(self.cols.date, self.schema[self.cols.date], self.where)
@@ -132,7 +137,7 @@ class _Plan:
         cols, none = self.cols, pl.lit(None, pl.String)
         return {
             "claim": self.claim(), "procedure": _text(cols.procedure), "era": self.era(), "release": self.release(),
-            "date_raw": _text(cols.date) if cols.date else none,
+            "date_raw": _text(cols.date) if cols.date and self.date_is_written() else none,
             "date": self.date() if cols.date else pl.lit(None, pl.Date),
             "version_raw": _text(cols.icd_version) if cols.icd_version else none,
             "version_era": icd_version_era(cols.icd_version) if cols.icd_version else none,
@@ -304,6 +309,8 @@ def _one_of(expr: pl.Expr, values: pl.Series) -> pl.Expr:
 
 def _placed(results: pl.DataFrame, picked: pl.Series, unscreened: pl.DataFrame) -> pl.DataFrame:
     """The result of each line: the n-th picked line takes row n of ``results``, any other the unscreened row."""
+    if results.height == picked.len():  # every line was picked: the results are in place
+        return results
     table = pl.concat([results, unscreened], how="vertical", rechunk=True)  # a gather from one chunk is far cheaper
     # Every line points at the last row, then the picked ones at theirs.
     position = pl.repeat(results.height, picked.len(), dtype=pl.UInt32, eager=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import polars as pl
+import polars.selectors as cs
 
 from codeindex.codesets import releases
 from codeindex.screen.columns import RANGE_SEPARATOR, dx_column
@@ -199,14 +200,16 @@ class DiagnosisFacts:
 
 def diagnosis_facts(findings: pl.DataFrame, codes: DiagnosisCodes, classified: Classified) -> DiagnosisFacts:
     """The diagnosis facts of the ``findings`` (``finding``, ``row`` (a screened line), ``policy``, ``era``,
-    ``release``; the line's cells as integers in ``codes``, one row per line), from ``classified``."""
+    ``release`` and the line's diagnoses; its cells as integers in ``codes``, one row per line), from
+    ``classified``."""
     dx_count = codes.ids.width - 1
     classes = _Classes(classified, codes.values)
     one_per_line = findings.height == codes.ids.height  # findings are the lines, in order: no gather needed
     ids = codes.ids if one_per_line else codes.ids[findings["row"]]
     code_span, range_class, spans = pl.lit(classes.code_span), pl.lit(classes.range_class), classes.spans
     cells = pl.concat([ids.drop("row"), findings.select(
-        "finding", code_offset=classes.code_offset(pl.col("era"), pl.col("release")),
+        "finding", *(dx_column(i) for i in range(dx_count)),
+        code_offset=classes.code_offset(pl.col("era"), pl.col("release")),
         range_offset=classes.range_offset(pl.col("policy")))], how="horizontal").with_columns(
         # A cell's code class and span in its line's release, in one integer (code class * spans + span).
         code_span.gather(pl.col(f"id{i}").cast(pl.Int64) + pl.col("code_offset")).fill_null(spans - 1)
@@ -226,8 +229,7 @@ def diagnosis_facts(findings: pl.DataFrame, codes: DiagnosisCodes, classified: C
                                 how="left")
     in_range = [pl.col(f"range{i}") for i in range(dx_count)]
     matched_at = [(r > 0) & (r <= classes.not_covered) for r in in_range]
-    values = pl.lit(codes.values)  # a matched value as written, by its index
-    matched = pl.concat_str([values.gather(pl.when(m).then(pl.col(f"id{i}"))) for i, m in enumerate(matched_at)],
+    matched = pl.concat_str([pl.when(m).then(pl.col(dx_column(i))) for i, m in enumerate(matched_at)],
                             separator=LIST_SEPARATOR, ignore_nulls=True)
     covered_id = pl.lit(None, pl.UInt32)
     if classes.range_table["covered"].any():
@@ -240,7 +242,8 @@ def diagnosis_facts(findings: pl.DataFrame, codes: DiagnosisCodes, classified: C
         trimmed = facts.filter(padded).select(pl.col("matched").str.replace_all(
             rf"\s*{LIST_SEPARATOR}\s*", LIST_SEPARATOR).str.strip_chars()).to_series()
         facts = facts.with_columns(facts["matched"].scatter(padded.arg_true(), trimmed))
-    noted = cells.filter(dx_key.is_in(said_by_key.filter("has_notes")["dx_key"].implode()))
+    noted = cells.select("finding", "code_offset", cs.starts_with("id", "range", "class")).filter(
+        dx_key.is_in(said_by_key.filter("has_notes")["dx_key"].implode()))  # the cells a note reads, of noted findings
     return DiagnosisFacts(
         findings=facts.join(_notes(noted, dx_count, classes, codes.values), on="finding", how="left",
                             maintain_order="left"),
