@@ -1259,3 +1259,19 @@ def test_the_readme_json_example_loads() -> None:
     policy = Policy.from_json(example, source="README.md")
     assert (policy.id, policy.revision, policy.effective) == ("0198", "2023-06-13", date(1997, 6, 9))
     assert policy.to_json() == example
+
+
+def test_lookup_on_a_date_reads_the_code_as_that_release_defines_it() -> None:
+    """M54.5 was billable until FY2021; from FY2022 it heads M54.50-M54.59, which then contains it."""
+    policy = parse_cpb("""CPT Codes / HCPCS Codes / ICD-10 Codes
+CPT codes covered if selection criteria are met:
+97110 Therapeutic exercise
+ICD-10 codes not covered for indications listed in the CPB:
+M54.50 - M54.59 Low back pain
+""")
+
+    def matches(day: date) -> list[tuple[str, str]]:
+        return [(str(h.entry.range), h.match) for h in lookup_code(policy, "M54.5", "icd10cm", day).hits]
+
+    assert matches(date(2017, 3, 1)) == []
+    assert matches(date(2022, 3, 1)) == [("M54.50-M54.59", "contained")]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from codeindex.codesets import code_set, has_code_set
 from codeindex.errors import InvalidCodeError
 from codeindex.policy.model import SYSTEM_ERAS, Policy, PolicyHit, era_for_date
 from codeindex.systems import parse_code, system_name
@@ -40,7 +41,9 @@ class CodeLookup:
 
 
 def lookup_code(policy: Policy, text: str, system: str | None = None, day: date | None = None) -> CodeLookup:
-    """Look ``text`` up in ``policy``: in ``system`` if given, in the version for ``day`` if given."""
+    """Look ``text`` up in ``policy``: in ``system`` if given, in the version for ``day`` if given (and, for a
+    code of an official code set, as the span it has in the release in force that day, as the screen reads
+    it: M54.5 is a billable code on 2017-03-01 and the header of M54.50-M54.59 on 2022-03-01)."""
     era = era_for_date(day) if day is not None else None
     if system is not None:
         candidates = [system_name(system)]
@@ -54,6 +57,9 @@ def lookup_code(policy: Policy, text: str, system: str | None = None, day: date 
             problems.append(exc)
             continue
         mismatch = era is not None and SYSTEM_ERAS.get(code.system, era) != era
+        if day is not None and has_code_set(code.system):  # its span: the billable codes beneath it that day
+            in_force = code_set(code.system, on=day)
+            code = in_force.code(code) if in_force.defined(code) else code
         return CodeLookup(text, code.system, None, mismatch, tuple(policy.lookup(code, era=era)))
     if system is not None:
         return CodeLookup(text, candidates[0], str(problems[0]), False, ())
