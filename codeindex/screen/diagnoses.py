@@ -213,12 +213,13 @@ def diagnosis_facts(findings: pl.DataFrame, codes: DiagnosisCodes, classified: C
         range_offset=classes.range_offset(pl.col("policy")))], how="horizontal").with_columns(
         # A cell's code class and span in its line's release, in one integer (code class * spans + span).
         code_span.gather(pl.col(f"id{i}").cast(pl.Int64) + pl.col("code_offset")).fill_null(spans - 1)
-        .alias(f"class{i}") for i in range(dx_count)
+        .alias(f"code_span{i}") for i in range(dx_count)
     ).with_columns(  # its span's range class under the finding's policy
-        range_class.gather(pl.col(f"class{i}") % spans + pl.col("range_offset")).alias(f"range{i}")
+        range_class.gather(pl.col(f"code_span{i}") % spans + pl.col("range_offset")).alias(f"range{i}")
         for i in range(dx_count)
-    ).with_columns((pl.col(f"class{i}") // spans * classes.range_base + pl.col(f"range{i}")).alias(f"class{i}")
-                   for i in range(dx_count)).drop("range_offset")
+    ).with_columns(  # and its class
+        (pl.col(f"code_span{i}") // spans * classes.range_base + pl.col(f"range{i}")).alias(f"class{i}")
+        for i in range(dx_count)).drop("range_offset", *(f"code_span{i}" for i in range(dx_count)))
     keys = cells.select(*classes.keys(dx_count))
     if keys.width == 1:  # the classes fit one integer: it is the key
         dx_key, distinct = keys.to_series().alias("dx_key"), keys.unique().with_columns(dx_key=pl.col("key0"))

@@ -1,9 +1,11 @@
 """Classifying the distinct codes of a screen, once each, through the policy's index.
 
-Claim volumes are huge and the code domain is tiny, so every distinct procedure
-value and every distinct (diagnosis value, era, release) is classified here once (values
-spelled as in the code set vectorized, odd spellings through the parser), and polars
-carries the answers to the rows.  The edits:
+Claim volumes are huge and the code domain is tiny, so every distinct procedure value is
+classified here once against every policy of the library, every distinct (diagnosis value,
+era, release) is read once (values spelled as in the code set vectorized, odd spellings
+through the parser) into its own edits and its span of billable codes in that release, and
+every distinct span is joined once against every policy's ranges; polars carries the
+answers to the rows.  The edits:
 
 - ``invalid_code``: not a code of its system;
 - ``undefined_code``: a valid form, not in the release of the code set in force on the line's date
