@@ -113,10 +113,15 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
     procedure (one, of no policy, when none does); the most severe decides the line.
     """
     line_key, said = _procedure_keys(lines, procedures)
-    findings = (line_key.to_frame().with_row_index("row")
-                .join(said.select("line_key", "procedure_key", "policy", "names"), on="line_key",
-                      maintain_order="left_right").drop("line_key").with_row_index("finding"))
-    one_per_line = findings.height == lines.height  # each line its one finding, in order
+    keyed = said.select("line_key", "procedure_key", "policy", "names")
+    one_per_line = keyed["line_key"].is_unique().all()  # one policy speaks for each value: a finding per line
+    if one_per_line:  # the finding of a line is its key's row: a gather, not a join
+        at = pl.Series([None] * (int(keyed["line_key"].max() or 0) + 1), dtype=pl.UInt32)  # line key -> its row
+        at = at.scatter(keyed["line_key"], pl.int_range(keyed.height, dtype=pl.UInt32, eager=True))
+        findings = keyed.drop("line_key")[at.gather(line_key)].with_row_index("row").with_row_index("finding")
+    else:  # a line per policy naming its value, in library order
+        findings = (line_key.to_frame().with_row_index("row").join(keyed, on="line_key", maintain_order="left_right")
+                    .drop("line_key").with_row_index("finding"))
     line = lines.select("claim", "era", "release", "date_raw", "date", "version_raw", "version_era",
                         "modifier_columns", *(dx_column(i) for i in range(codes.ids.width - 1)))
     facts = pl.concat([findings, line if one_per_line else line[findings["row"]]], how="horizontal")
@@ -144,7 +149,7 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
         matched=pl.col("matched").str.split(LIST_SEPARATOR), covered_dx=texts.gather("covered_id"),
     ).with_columns(first_dx=pl.col("matched").list.first()).select(
         "row", "names", severity=pl.col("determination").cast(pl.Enum(DETERMINATIONS)).to_physical(),
-        policy=pl.lit(pl.Series(library.ids, dtype=pl.String)).gather("policy"),
+        policy=pl.lit(pl.Series(library.ids, dtype=RESULT["policy"])).gather("policy"),  # categorical: no hashing
         policy_version="era",
         determination="determination",
         reason=reason(),
