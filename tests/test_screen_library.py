@@ -3,6 +3,7 @@ that policy alone gives it, and the most severe of those decides the line."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -86,7 +87,7 @@ def test_two_policies_together_give_each_line_what_each_alone_gives(other: str, 
     for i, line in enumerate(together.iter_rows(named=True)):
         named = [p for p in range(len(library)) if _names(library[p], rows[i][1])]
         want = [_as_text(alone[p].row(i, named=True)) for p in named]
-        assert line["findings"] == want, (i, rows[i])
+        assert [{name: f[name] for name in FIELDS} for f in line["findings"]] == want, (i, rows[i])
         if want:  # the most severe decides; on a tie the policy given first
             deciding = min(want, key=lambda f: DETERMINATIONS.index(str(f["determination"])))
             assert {k: (str(v) if v is not None and not isinstance(v, list) else v)
@@ -126,3 +127,12 @@ def test_a_library_with_one_id_twice_is_refused(other: str) -> None:
     with pytest.raises(InputError, match="0997"):
         screen(pl.DataFrame({"claim_id": [1], "procedure_code": ["97545"], "dx1": ["800.00"],
                              "service_date": [date(2014, 6, 1)]}), policy=[other, parse_cpb(OTHER)])
+
+
+def test_a_finding_names_its_policy_revision_and_effective_date() -> None:
+    revised = replace(parse_cpb(OTHER), revision="7", effective=date(2013, 1, 1))
+    frame = pl.DataFrame({"claim_id": [1], "procedure_code": ["97545"], "dx1": ["724.2"],
+                          "service_date": [date(2014, 6, 1)]})
+    findings = screen(frame, policy=["0198", revised]).collect()["findings"][0].to_list()
+    assert [(f["policy"], f["policy_revision"], f["policy_effective"]) for f in findings] == [
+        ("0198", None, None), ("0997", "7", date(2013, 1, 1))]

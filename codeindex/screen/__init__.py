@@ -100,9 +100,10 @@ def by_policy(screened: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
     [('0198', 'not_covered')]
     """
     frame = screened.lazy()
-    own = pl.struct([pl.col(name).cast(dtype) for name, dtype in FINDING.to_schema().items()])
+    own = pl.struct([pl.col(name).cast(dtype) if name in RESULT_SCHEMA else pl.lit(None, dtype).alias(name)
+                     for name, dtype in FINDING.to_schema().items()])  # a line no policy names: its own result
     each = pl.when(pl.col("findings").list.len() > 0).then(pl.col("findings")).otherwise(pl.concat_list(own))
-    return (frame.with_columns(findings=each).drop(*FINDING.to_schema()).explode("findings")
+    return (frame.with_columns(findings=each).drop(*RESULT_SCHEMA).explode("findings")
             .unnest("findings"))
 
 

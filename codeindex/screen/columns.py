@@ -102,7 +102,9 @@ RESULT = {  # what the screen adds to every input line (its deciding finding); l
     "edits": pl.List(pl.String),
 }
 
-# One policy's finding on a line: RESULT's fields, as plain text (a struct travels to Arrow, Spark and JSON as is).
-FINDING = pl.Struct({name: pl.String if dtype in (pl.Categorical,) or isinstance(dtype, (pl.Enum, pl.Categorical))
-                     else dtype for name, dtype in RESULT.items()})
+# One policy's finding on a line: RESULT's fields as plain text (a struct travels to Arrow, Spark and JSON as is),
+# and the policy's revision and effective date when its page gives them.
+FINDING = pl.Struct({**{name: pl.String if isinstance(dtype, (pl.Enum, pl.Categorical)) else dtype
+                        for name, dtype in RESULT.items()}, "policy_revision": pl.String,
+                     "policy_effective": pl.Date})
 FINDINGS = {"findings": pl.List(FINDING)}  # added when a library is screened: every policy naming the line's procedure

@@ -17,7 +17,7 @@ from __future__ import annotations
 import polars as pl
 
 from codeindex.policy.compiled import CompiledPolicies
-from codeindex.screen.columns import DETERMINATIONS, FINDINGS, RANGE_SEPARATOR, RESULT, dx_column
+from codeindex.screen.columns import DETERMINATIONS, FINDING, FINDINGS, RANGE_SEPARATOR, RESULT, dx_column
 from codeindex.screen.diagnoses import LIST_SEPARATOR, DiagnosisCodes, DiagnosisFacts, diagnosis_facts
 from codeindex.screen.edits import Classified
 
@@ -150,6 +150,8 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
     ).with_columns(first_dx=pl.col("matched").list.first()).select(
         "row", "names", severity=pl.col("determination").cast(pl.Enum(DETERMINATIONS)).to_physical(),
         policy=pl.lit(pl.Series(library.ids, dtype=RESULT["policy"])).gather("policy"),  # categorical: no hashing
+        policy_revision=pl.lit(pl.Series([p.revision for p in library.policies], dtype=pl.String)).gather("policy"),
+        policy_effective=pl.lit(pl.Series([p.effective for p in library.policies], dtype=pl.Date)).gather("policy"),
         policy_version="era",
         determination="determination",
         reason=reason(),
@@ -167,7 +169,7 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
     if not with_findings:
         return decided
     listed = results.filter("names").group_by("row", maintain_order=True).agg(
-        findings=pl.struct(*RESULT))
+        findings=pl.struct(*FINDING.to_schema()))
     lists = deciding.select("row").join(listed, on="row", how="left", maintain_order="left")["findings"]
     listed_schema: dict[str, pl.DataType] = {**RESULT, **FINDINGS}
     return decided.with_columns(findings=lists.fill_null(pl.lit([], dtype=FINDINGS["findings"]))).cast(
