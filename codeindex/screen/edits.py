@@ -132,7 +132,8 @@ def classify_procedures(values: Iterable[str | None], library: CompiledPolicies)
         by_policy: dict[int, dict[str, dict[str, object]]] = {}
         for entry in entries_of.get(i, []):
             assert parsed is not None
-            by_policy.setdefault(entry["policy"], {}).setdefault(entry["era"], entry | {"code": parsed.short})
+            policy, era = int(entry["policy"]), str(entry["era"])  # type: ignore[call-overload]
+            by_policy.setdefault(policy, {}).setdefault(era, entry | {"code": parsed.short})
         naming: list[int | None] = [*sorted(by_policy)] or [unnamed]
         for policy in naming:
             entries = by_policy.get(policy, {}) if policy is not None else {}
