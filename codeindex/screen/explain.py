@@ -116,7 +116,7 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
     keyed = said.select("line_key", "procedure_key", "policy", "names")
     one_per_line = keyed["line_key"].is_unique().all()  # one policy speaks for each value: a finding per line
     if one_per_line:  # the finding of a line is its key's row: a gather, not a join
-        size = keyed.select(pl.col("line_key").max() + 1).item()
+        size = keyed.select(pl.col("line_key").max().fill_null(-1) + 1).item()  # none when no line is screened
         at = pl.Series([None] * size, dtype=pl.UInt32)  # a line key -> its row of keyed
         at = at.scatter(keyed["line_key"], pl.int_range(keyed.height, dtype=pl.UInt32, eager=True))
         findings = keyed.drop("line_key")[at.gather(line_key)].with_row_index("row").with_row_index("finding")
