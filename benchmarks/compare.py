@@ -46,9 +46,10 @@ from intervaltree import Interval, IntervalTree
 
 from codeindex import CodeRange, code_set, parse_code
 from codeindex.code import KIND_BITS, SYSTEM_BITS, SYSTEM_IDS
+from codeindex.codesets import releases
 from codeindex.policy import load_policy
 
-GENERATOR_VERSION = 3  # bump when the generated data changes, so cached files are not reused
+GENERATOR_VERSION = 4  # bump when the generated data changes, so cached files are not reused
 DATA_DIR = Path(__file__).resolve().parent / ".data"
 DX_COLUMNS = tuple(f"dx{i}" for i in range(1, 13))
 COLUMNS = ("claim_id", "line_no", "procedure_code", *DX_COLUMNS, "service_date", "paid_amount")
@@ -143,8 +144,12 @@ def _major_length(short: str) -> int:
 
 
 def code_pools() -> dict[str, list[str]]:
-    """The diagnosis codes to draw from, in the claim-style short form ("80000", "V5722")."""
-    billable = [c.short for c in code_set("icd9dx").codes]
+    """The diagnosis codes to draw from, in the claim-style short form ("80000", "V5722"): codes billable in
+    every ICD-9-CM release in force between FIRST_DAY and LAST_DAY, so that a line's answer does not depend on
+    which release its date falls in (codeindex checks each line in its release; the other engines know one)."""
+    days = [FIRST_DAY, *(r.start for r in releases("icd9dx") if FIRST_DAY < r.start <= LAST_DAY)]
+    in_force = [{c.short for c in code_set("icd9dx", on=day).codes} for day in days]
+    billable = [c.short for c in code_set("icd9dx").codes if all(c.short in codes for codes in in_force)]
     near = [s for s in billable if s.startswith(("V10", "V11", "V12", "V13", "V15", "V57"))]
     parents = sorted({s[:n] for s in billable for n in range(_major_length(s), len(s))} - set(billable))
     parent_near = [p for p in parents if p.startswith(NEAR_PREFIXES)] + [*OVERLAPPING] * 5
