@@ -160,10 +160,20 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
 
 
 def as_text_table(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """The output with list columns joined into text ("; "), for CSV and Excel, which have no lists."""
+    """The output with list columns as text, for CSV and Excel, which have no lists: a list of values joined
+    ("; "), a list of structs (a library's ``findings``) as a JSON array."""
     schema = frame.collect_schema()
-    return frame.with_columns(pl.col(name).list.join(LIST_SEPARATOR) for name, dtype in schema.items()
-                              if isinstance(dtype, pl.List))
+    return frame.with_columns(_as_text(name, dtype) for name, dtype in schema.items() if isinstance(dtype, pl.List))
+
+
+def _as_text(name: str, dtype: pl.List) -> pl.Expr:
+    column = pl.col(name)
+    if isinstance(dtype.inner, pl.Struct):  # each struct as a JSON object, the list as a JSON array
+        objects = column.list.eval(pl.element().struct.json_encode()).list.join(",")
+        return pl.concat_str(pl.lit("["), objects, pl.lit("]")).alias(name)
+    if dtype.inner != pl.String:
+        column = column.cast(pl.List(pl.String))
+    return column.list.join(LIST_SEPARATOR).alias(name)
 
 
 def convert(parquet: Path, fmt: str, destination: Path, summary_rows: list[tuple[str, str]] | None = None) -> None:

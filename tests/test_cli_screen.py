@@ -203,3 +203,19 @@ def test_screen_a_library_with_one_id_twice_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "0198.txt").write_text(LIBRARY_POLICY.replace("0997", "0198"), encoding="utf-8")
     result = run("screen", SAMPLE, "-o", tmp_path / "out.parquet", "--policy", "0198", "--policies", tmp_path)
     assert_one_line_error(result, "0198")
+
+
+def test_a_library_to_csv_writes_each_lines_findings_as_a_json_array(tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "0997.txt").write_text(LIBRARY_POLICY, encoding="utf-8")
+    out = tmp_path / "out.csv"
+    result = run("screen", SAMPLE, "-o", out, "--policy", "0198", "--policy", tmp_path / "0997.txt")
+    assert result.returncode == 0, result.stderr
+    written = pl.read_csv(out, infer_schema=False)
+    parquet = pl.read_parquet(SAMPLE)
+    assert written.height == parquet.height
+    findings = [json.loads(text) for text in written["findings"]]
+    both = [f for f in findings if len(f) == 2]
+    assert both and all([x["policy"] for x in f] == ["0198", "0997"] for f in both)
+    assert {d for f, d in zip(findings, written["determination"], strict=True) if not f} == {"not_applicable"}
