@@ -136,3 +136,14 @@ def test_a_finding_names_its_policy_revision_and_effective_date() -> None:
     findings = screen(frame, policy=["0198", revised]).collect()["findings"][0].to_list()
     assert [(f["policy"], f["policy_revision"], f["policy_effective"]) for f in findings] == [
         ("0198", None, None), ("0997", "7", date(2013, 1, 1))]
+
+
+def test_a_library_streamed_equals_it_in_memory(other: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from codeindex.screen import determination
+
+    path = Path(__file__).parents[1] / "data" / "sample_claims.parquet"
+    in_memory = screen(path, policy=["0198", other], edits="all").collect()
+    monkeypatch.setattr(determination, "CHUNK_ROWS", 1_234)  # slices that cut claims apart
+    streamed = screen(path, policy=["0198", other], edits="all", streaming=True).collect(engine="streaming")
+    assert streamed.equals(in_memory)
+    assert (in_memory["findings"].list.len() == 2).any()
