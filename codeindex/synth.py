@@ -185,8 +185,7 @@ class _DxPool:
 
     @classmethod
     def load(cls, system: str, release: str) -> _DxPool:
-        # Codes a bulletin's code line can start with: a letter, then a digit (FY2026's QA0 codes do not read so).
-        table = code_set(system, release=release).defined_codes.filter(pl.col("short").str.contains("^[A-Z]?[0-9]"))
+        table = code_set(system, release=release).defined_codes
         shorts = table["short"].to_list()
         categories = [i for i, short in enumerate(shorts)
                       if i == 0 or _category(system, short) != _category(system, shorts[i - 1])]

@@ -957,7 +957,7 @@ CODES = {  # per system: codes a generated entry starts or ends at
     "hcpcs": ["97010", "97028", "97537", "97545", "97546", "0016T", "J1100", "S9117"],
     "icd9dx": ["250.00", "410", "800.00", "999.9", "V10.00", "V13.9", "V15.1", "V15.6", "V57.22", "E800"],
     "icd9pcs": ["00.01", "81", "81.08", "99.99"],
-    "icd10cm": ["A00", "E11.A", "M54.5", "S00.00X+", "T88.9XX+", "Z51.89", "Z85.00", "Z85.9"],
+    "icd10cm": ["A00", "E11.A", "M54.5", "QA0.0142", "S00.00X+", "T88.9XX+", "Z51.89", "Z85.00", "Z85.9"],
 }
 ERA_SYSTEMS = {"icd9": ["hcpcs", "icd9dx", "icd9pcs"], "icd10": ["hcpcs", "icd10cm"]}
 WORDS = st.lists(st.sampled_from(["Injuries", "and", "poisonings", "history", "of", "[vocational]", "each",
@@ -1275,3 +1275,66 @@ M54.50 - M54.59 Low back pain
 
     assert matches(date(2017, 3, 1)) == []
     assert matches(date(2022, 3, 1)) == [("M54.50-M54.59", "contained")]
+
+
+# ---------------------------------------------------------------- codes that start with two letters (FY2026's QA0)
+
+SYNAPTOPATHY = "DLG4-related synaptopathy"
+
+
+def test_a_code_that_starts_with_two_letters_is_read_as_a_code() -> None:
+    """FY2026's QA0 codes start with two letters; the code line is read, never taken for a note."""
+    assert only_version(icd10("ICD-10 codes not covered for indications listed in the CPB:",
+                              f"QA0.0142 {SYNAPTOPATHY}", "qa0.0101 - QA0.0159 Neurodevelopmental disorders",
+                              "F84.0, QA0.08", "Autism and others", f"\u2022 QA0.0142: {SYNAPTOPATHY}")) == [
+        ("icd10cm", NOT_COVERED, True, [
+            ("QA0.0142", "QA0.0142", SYNAPTOPATHY, False),
+            ("qa0.0101", "QA0.0159", "Neurodevelopmental disorders", False),
+            ("F84.0", "F84.0", "Autism and others", False),
+            ("QA0.08", "QA0.08", "Autism and others", False),
+            ("QA0.0142", "QA0.0142", SYNAPTOPATHY, False)])]
+    [version] = parse_cpb(icd10("ICD-10 codes covered:", "Q99.8 - QA0.08 Across the new category")).versions
+    assert version.groups[0].entries[0].range.match("QA0.0142") == "contained"
+
+
+@pytest.mark.parametrize(("line", "problem"), [
+    ("QA9 Undefined", "cannot read 'QA9' as icd10cm: expected a letter, then a digit (or a category of the code set)"),
+    ("QA0.0142 and QA0.08 Synaptopathies", "'and' between codes"),
+    ("F84.0: QA0.08 Autism", "'QA0.08' starts the description like a code"),
+    ("QA0.0142 -", "a range with no end"),
+])
+def test_a_two_letter_code_line_that_cannot_be_read_is_an_error_naming_the_line(line: str, problem: str) -> None:
+    with pytest.raises(PolicyParseError) as caught:
+        parse_cpb(icd10("ICD-10 codes covered:", "F84.0 Autism", line), source="b.txt")
+    assert caught.value.line_no == 4, str(caught.value)
+    assert problem in str(caught.value)
+
+
+def test_two_letters_that_start_no_category_are_words() -> None:
+    """Only the letters of a category of the code set start a code: CMS's own descriptions (E75.0 "GM2
+    gangliosidosis", E83.825 "CD73 deficiency ...") and notes stay text, in ICD-10, ICD-9 and CPT groups."""
+    assert only_version(icd10("ICD-10 codes covered:", "E75.00 GM2 gangliosidosis, unspecified", "E83.825",
+                              "CD73 deficiency", "CD4 counts are checked first.")) == [
+        ("icd10cm", "covered", True, [("E75.00", "E75.00", "GM2 gangliosidosis, unspecified", False),
+                                      ("E83.825", "E83.825", "CD73 deficiency", False)])]
+    assert only_version(icd9("CPT codes covered:", "86361 CD4 absolute count", "ICD-9 codes covered:",
+                             "330.1 GM2 gangliosidosis", "CD4 counts are checked first.")) == [
+        ("hcpcs", "covered", True, [("86361", "86361", "CD4 absolute count", False)]),
+        ("icd9dx", "covered", True, [("330.1", "330.1", "GM2 gangliosidosis", False)])]
+
+
+@pytest.mark.parametrize(("header", "system"), [("ICD-9 codes covered:", "icd9dx"), ("CPT codes covered:", "hcpcs")])
+def test_a_two_letter_code_in_an_icd9_or_cpt_group_is_an_error(header: str, system: str) -> None:
+    with pytest.raises(PolicyParseError, match=f"line 3: cannot read 'QA0.0142' as {system}"):
+        parse_cpb(icd9(header, f"QA0.0142 {SYNAPTOPATHY}"))
+
+
+def test_lookup_of_a_two_letter_code_on_a_date_of_fy2026() -> None:
+    policy = parse_cpb(icd10("CPT codes not covered for indications listed in the CPB:", "97545 Work hardening",
+                             "ICD-10 codes not covered for indications listed in the CPB:",
+                             "QA0.0101 - QA0.0159 Neurodevelopmental disorders"))
+    found = lookup_code(policy, "QA0.0142", day=date(2025, 11, 1))
+    assert (found.system, found.valid, found.edits) == ("icd10cm", True, [])
+    assert [(str(h.entry.range), h.match) for h in found.hits] == [("QA0.0101-QA0.0159", "contained")]
+    assert lookup_code(policy, "QA0.0199", day=date(2025, 11, 1)).hits == ()  # well-formed, in no release
+    assert "icd10cm: expected a letter, then a digit (or a category" in lookup_code(policy, "QB0.01").error

@@ -10,6 +10,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import codeindex
+from codeindex.policy import parse_cpb
 from codeindex.screen import RESULT_SCHEMA, screen
 from codeindex.screen.layouts import SYNPUF_CLAIM_DX, SYNPUF_LINES
 
@@ -182,6 +183,30 @@ def test_diagnoses_are_checked_in_the_release_of_the_date_of_service(dx: str, da
     row = one(claims([(1, 1, "97545", dx, None, day)]))
     assert (row["edits"] or []) == edits
     assert note is None or note in row["reason"]
+
+
+QA0_POLICY = """CPT Codes / HCPCS Codes / ICD-10 Codes
+CPT codes not covered for indications listed in the CPB:
+97545 Work hardening
+ICD-10 codes not covered for indications listed in the CPB:
+QA0.0142 DLG4-related synaptopathy
+"""
+
+
+@pytest.mark.parametrize(("dx", "day", "matched", "edits", "note"), [
+    ("QA0.0142", date(2025, 11, 1), ["QA0.0142"], [], "diagnosis QA0.0142 is in QA0.0142 DLG4-related synaptopathy"),
+    ("qa00142", date(2026, 4, 1), ["qa00142"], [], "is in QA0.0142"),
+    ("QA0.0142", date(2025, 9, 30), [], ["undefined_code"],
+     "diagnosis QA0.0142 is not in ICD-10-CM FY2025 April, in force from 2025-04-01 (it is in ICD-10-CM FY2026"),
+    ("QA0.0199", date(2025, 11, 1), [], ["undefined_code"], "(no ICD-10-CM release has it)"),
+    ("QB0.01", date(2025, 11, 1), [], ["invalid_code"], "diagnosis 'QB0.01' is not an ICD-10 code"),
+])
+def test_a_diagnosis_that_starts_with_two_letters(dx: str, day: date, matched: list[str], edits: list[str],
+                                                  note: str) -> None:
+    """FY2026's QA0 codes are screened as the release in force on the date of service defines them."""
+    row = one(claims([(1, 1, "97545", dx, None, day)]), policy=parse_cpb(QA0_POLICY))
+    assert (row["determination"], row["matched_dx"], row["edits"] or []) == ("not_covered", matched, edits)
+    assert note in row["reason"]
 
 
 def test_invalid_procedure_code() -> None:

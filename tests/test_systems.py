@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 from itertools import pairwise
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from codeindex import InvalidCodeError, code_set, is_valid, parse_code, parse_range
-from codeindex.systems import SYSTEMS
+from codeindex.systems import SYSTEMS, icd10cm
 
 DIGITS = "0123456789"
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -258,6 +259,31 @@ def test_icd10cm_errors(text: str) -> None:
     with pytest.raises(InvalidCodeError) as info:
         parse_code(text, "icd10cm")
     assert "icd10cm" in str(info.value) and repr(text) in str(info.value)
+
+
+def test_icd10cm_codes_that_start_with_two_letters() -> None:
+    """FY2026's QA0 category: its codes read in both forms, sit in the tabular order (after Q99.9, before R00) and
+    span their codes; a well-formed QA0 code no release defines is a point after its neighbour, as other undefined
+    codes are; two letters that start no category of the code set are no code."""
+    code = parse_code("qa00142", "icd10cm")
+    assert (code.short, code.decimal) == ("QA00142", "QA0.0142") and code == parse_code("QA0.0142", "icd10")
+    newest, before = code_set("icd10cm", release="FY2026"), code_set("icd10cm", release="FY2025 April")
+    assert newest.billable(code) and not before.defined(code)
+    assert parse_code("Q99.9", "icd10cm").hi < parse_code("QA0", "icd10cm").lo <= code.lo
+    assert parse_code("QA0", "icd10cm").hi < parse_code("R00", "icd10cm").lo
+    assert parse_range("QA0.0101 - QA0.0159", "icd10cm").match("QA0.01") == "contained"
+    assert parse_range("Q99.8 - R00.0", "icd10cm").match("QA0") == "contained"
+    undefined = parse_code("QA0.0199", "icd10cm")
+    assert not newest.defined(undefined) and parse_code("QA0.0159", "icd10cm").hi < undefined.lo == undefined.hi
+    assert undefined.hi < parse_code("QA0.08", "icd10cm").lo
+    for text in ("QB0", "QA9.01", "AB1"):
+        with pytest.raises(InvalidCodeError, match="expected a letter, then a digit \\(or a category of the code set"):
+            parse_code(text, "icd10cm")
+
+
+def test_icd10cm_doctests_pass() -> None:
+    result = doctest.testmod(icd10cm)
+    assert result.failed == 0 and result.attempted > 0
 
 
 def test_icd10cm_too_long_says_so() -> None:

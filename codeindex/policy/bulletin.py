@@ -10,9 +10,10 @@ Inside a section: group headers ("CPT codes not covered for indications listed i
 code lines (codes and ranges, then a description), descriptions on lines of their own, notes, and
 the same text copied as a "|" table.  Code lines are read as bulletins write them: a bullet, any
 common dash or "to"/"through" between a range's ends, commas, semicolons or slashes between codes,
-a colon or dash before the description.  A line that starts like codes but cannot be read that
-way, a group header whose status is unknown, a group with no codes: each is a PolicyParseError
-naming its line.  Nothing is skipped silently.
+a colon or dash before the description; a code starts with a letter or not, then a digit, or with
+the two letters of an ICD-10-CM category (FY2026's QA0.0142).  A line that starts like codes but
+cannot be read that way, a group header whose status is unknown, a group with no codes: each is a
+PolicyParseError naming its line.  Nothing is skipped silently.
 
 Above the code section, the page's heading gives the bulletin's number, title and source, and on
 pages that show them its revision and the date it took effect: "Revision: 12" (as written), "Last
@@ -44,6 +45,7 @@ from codeindex.policy.model import (
     PolicyVersion,
     entry_range,
 )
+from codeindex.systems import icd10cm
 
 _SECTION_PART = re.compile(r"(?:CPT|HCPCS|ICD-9(?:-CM)?|ICD-10(?:-CM|-PCS)?)(?: Procedure)? Codes", re.I)
 _SECTION_END = re.compile(
@@ -56,11 +58,14 @@ _NO_CODE = re.compile(r"no specific code", re.I)
 _COLUMN_HEADS = "code code description"
 
 # Code lines.  Codes are ASCII; a code *start* is looked for in any script (a letter or not, then
-# a digit) so that fullwidth digits or a long s are refused, never taken for a description.
+# a digit) so that fullwidth digits or a long s are refused, never taken for a description.  Two
+# letters then a digit start a code only when an ICD-10-CM category starts with them (FY2026's QA0):
+# "GM2 gangliosidosis" and "CD73 deficiency" (E75.0, E83.825) are descriptions.
 _CODE_START = re.compile(r"[^\W\d_]?\d")
+_LETTERS_START = re.compile(r"([^\W\d_]{2})\d")
 _WORDS = re.compile(r"[^\W_]")
 _WORD = re.compile(r"[\w.+]+")
-_ASCII_CODE = re.compile(r"[A-Za-z]?[0-9][0-9A-Za-z.+]*")
+_ASCII_CODE = re.compile(r"[A-Za-z]{0,2}[0-9][0-9A-Za-z.+]*")
 _LEAD = re.compile(r"\W*")  # bullets, "+", brackets and spaces before the first code
 _LEAD_FORMS = re.compile(r"(?:[*\u2022\u00b7\u25e6\u25aa\u25cf\u25cb\u25a0\u25ba\u25b8\u2023\u2043\u2013\u2014-] ?)?"
                          r"(?P<addon>\+ ?)?(?P<open>[(\[] ?)?")
@@ -71,12 +76,20 @@ _LIST_SEP = re.compile(r" ?[,;/] ?")
 _CLOSE = re.compile(r" ?[)\]]")
 _DESCRIPTION_SEP = f" :{_DASHES}"
 # A word between codes that is neither a list separator nor a range's: which was meant is a guess.
-_CONNECTOR = re.compile(r"(?:and|or|&|\+|~|\.\.\.?|\u2026) ?(?=[^\W\d_]?\d)", re.I)
+_CONNECTOR = re.compile(r"(?:and|or|&|\+|~|\.\.\.?|\u2026) ?", re.I)
 
 _SYSTEM_WORDS = {"hcpcs": "CPT/HCPCS", "icd9dx": "ICD-9", "icd9pcs": "ICD-9 procedure", "icd10cm": "ICD-10"}
 _STATUS_WORDS = {"not_covered": "not covered for indications listed in the CPB",
                  "covered_if_criteria_met": "covered if selection criteria are met",
                  "related": "related to the CPB", "covered": "covered"}
+
+
+def _code_start(text: str, pos: int = 0) -> bool:
+    """Whether a code starts at ``pos`` of ``text`` (see the patterns above)."""
+    if _CODE_START.match(text, pos):
+        return True
+    letters = _LETTERS_START.match(text, pos)
+    return letters is not None and letters.group(1).upper() in icd10cm.letter_pairs()
 
 
 class _Unreadable(Exception):
@@ -171,7 +184,7 @@ def _code_line(line: str) -> _CodeLine | None:
     Raises _Unreadable for a line that starts like codes but cannot be read as them.
     """
     first = _LEAD.match(line).end()  # type: ignore[union-attr]
-    if not _CODE_START.match(line, first):
+    if not _code_start(line, first):
         return None
     lead = _LEAD_FORMS.fullmatch(line, 0, first)
     if lead is None:
@@ -184,7 +197,7 @@ def _code_line(line: str) -> _CodeLine | None:
         end, ranged = start, False
         dash = _RANGE_DASH.match(line, pos)
         joiner = dash or _RANGE_WORD.match(line, pos)
-        if joiner and _CODE_START.match(line, joiner.end()):
+        if joiner and _code_start(line, joiner.end()):
             (end, pos), ranged = _word(line, joiner.end()), True
         elif dash and dash.end() == len(line):
             raise _Unreadable("a range with no end")
@@ -195,10 +208,10 @@ def _code_line(line: str) -> _CodeLine | None:
             break
         if (sep := _LIST_SEP.match(line, pos)) is not None:
             pos = sep.end()
-            if _CODE_START.match(line, pos):
+            if _code_start(line, pos):
                 continue
             break  # "Z86.19, Z86.59, Personal history ...": a separator before the description
-        if line.startswith(" ", pos) and _CODE_START.match(line, pos + 1):
+        if line.startswith(" ", pos) and _code_start(line, pos + 1):
             pos += 1
             continue
         break
@@ -207,11 +220,12 @@ def _code_line(line: str) -> _CodeLine | None:
             raise _Unreadable("an opening bracket before the codes is not closed after them")
         pos = close.end()
     description = line[pos:].lstrip(_DESCRIPTION_SEP)
-    if _CODE_START.match(description):  # "800.00: 801.0", "(800.00) 801.0", "800.00 - 999.9 - 1000"
+    if _code_start(description):  # "800.00: 801.0", "(800.00) 801.0", "800.00 - 999.9 - 1000"
         raise _Unreadable(f"{description.split()[0]!r} starts the description like a code: write a comma "
                           "between codes, a dash for a range")
     separated = line[items_end:len(line) - len(description)].strip()  # "800.00: and more" says what it means
-    if not separated and (joined := _CONNECTOR.match(description)) is not None:
+    joined = None if separated else _CONNECTOR.match(description)
+    if joined is not None and _code_start(description, joined.end()):
         raise _Unreadable(f"{joined.group().strip()!r} between codes: write a comma for a list of codes, "
                          "a dash for a range")
     return _CodeLine(bool(lead["addon"]), items, description)

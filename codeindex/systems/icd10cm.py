@@ -55,6 +55,17 @@ def _lookup() -> tuple[dict[str, tuple[int, int]], list[str], list[int], list[in
     return spans, ordered["short"].to_list(), ordered["key"].to_list(), ordered["lo"].to_list(), ordered["hi"].to_list()
 
 
+@cache
+def letter_pairs() -> frozenset[str]:
+    """The first two characters of the categories any release defines whose second character is a letter
+    (FY2026's QA0): what a code may start with besides a letter and a digit.
+
+    >>> sorted(letter_pairs())
+    ['QA']
+    """
+    return frozenset(short[:2] for short in _lookup()[0] if short[1].isalpha())
+
+
 def _value(short: str) -> int:
     return int(short.ljust(FULL_LENGTH, "0"), 36)
 
