@@ -99,9 +99,8 @@ def summarize(output: pl.LazyFrame, policy: Policy | Sequence[Policy], columns: 
     by_month, by_det, procedures, edits, ranges, dx = (query.collect(engine="streaming") for query in [
         lines.group_by("__month", "__det").len(),
         lines.group_by("__det").agg(pl.len(), pl.col("__amount").sum()),
-        not_covered.filter(code.is_not_null()).group_by(code.str.to_uppercase().alias("code"))
-        .agg(pl.len().alias("lines"), pl.col("__amount").sum().alias("amount"),
-             code.unique().sort().alias("spellings")),
+        not_covered.filter(code.is_not_null()).group_by(code.alias("spelling"))
+        .agg(pl.len().alias("lines"), pl.col("__amount").sum().alias("amount")),
         lines.select(edit=pl.col("edits")).explode("edit").drop_nulls("edit").group_by("edit").len("lines"),
         pl.concat([
             lines.drop_nulls("matched_procedure_range")
@@ -133,14 +132,23 @@ def summarize(output: pl.LazyFrame, policy: Policy | Sequence[Policy], columns: 
         "eras": eras,
         "months": list(months.values()),
         "top_procedures": [{**row, "amount": round(row["amount"], 2) if amount else None} for row in
-                           procedures.sort(["lines", "code"], descending=[True, False]).head(top).to_dicts()],
-        "top_diagnoses": _diagnoses(matched, dx, top),
+                           _procedures(procedures).sort(["lines", "code"], descending=[True, False]).head(top)
+                           .to_dicts()],
+        "top_diagnoses": _diagnoses(not_covered, dx, top),
         "ranges": ranges.sort(["len", "kind", "range"], descending=[True, False, False])
         .rename({"len": "lines"}).to_dicts(),
         "edits": _edits(lines, edits.sort("edit"), code, claim_id),
         "policy": policy_identity(policy),
         **(identity or {}),
     }
+
+
+def _procedures(spelled: pl.DataFrame) -> pl.DataFrame:
+    """The not-covered lines' procedures merged across spellings (``s9117`` and ``S9117``), from their lines and
+    amount per spelling: counted per spelling first, a streaming aggregation that holds one row per spelling
+    (gathering each code's spellings while streaming holds the lines)."""
+    return spelled.group_by(pl.col("spelling").str.to_uppercase().alias("code")).agg(
+        pl.col("lines").sum(), pl.col("amount").sum(), spellings=pl.col("spelling").sort())
 
 
 def _edits(lines: pl.LazyFrame, counts: pl.DataFrame, code: pl.Expr, claim_id: str | None) -> list[dict[str, Any]]:
@@ -154,10 +162,12 @@ def _edits(lines: pl.LazyFrame, counts: pl.DataFrame, code: pl.Expr, claim_id: s
             for (edit, n), found in zip(counts.select("edit", "lines").iter_rows(), examples, strict=True)]
 
 
-def _diagnoses(matched: pl.LazyFrame, distinct: pl.DataFrame, top: int) -> list[dict[str, Any]]:
-    """The matched diagnoses merged across spellings: each distinct (value, era) of ``matched`` (one row per
-    matched value of a not-covered line; ``distinct`` its values) read once in its era's system, then the
-    lines counted per code with polars, streaming (a line that holds two spellings of a code counts once)."""
+def _diagnoses(not_covered: pl.LazyFrame, distinct: pl.DataFrame, top: int) -> list[dict[str, Any]]:
+    """The matched diagnoses merged across spellings: each distinct (value, era) of the ``not_covered`` lines'
+    ``matched_dx`` (``distinct``) read once in its era's system, then the lines counted per code with polars,
+    streaming.  A line that holds two spellings of a code counts once: era by era, each line's list becomes
+    its codes, each once, before the lines are counted (a count of distinct lines per code would hold every
+    line's number)."""
     canonical: list[tuple[str, str | None, str, str, str | None]] = []
     for value, era in distinct.select("value", "era").iter_rows():
         system = DIAGNOSIS_SYSTEMS.get(era or "", "")
@@ -170,9 +180,15 @@ def _diagnoses(matched: pl.LazyFrame, distinct: pl.DataFrame, top: int) -> list[
         canonical.append((value, era, parsed.decimal, system, description))
     codes = pl.DataFrame(canonical, schema=["value", "era", "code", "system", "description"], orient="row",
                          schema_overrides={c: pl.String for c in ("value", "era", "code", "system", "description")})
-    lines = (matched.join(codes.lazy().select("value", "era", "code", "system"), on=["value", "era"],
-                          nulls_equal=True)
-             .group_by("code", "system").agg(lines=pl.col("__row").n_unique()).collect(engine="streaming"))
+    if codes.is_empty():
+        return []
+    era = pl.col("policy_version").cast(pl.String)
+    per_era = [not_covered.filter(era.eq_missing(name)).select(
+        # The line's matched values as their codes, each code once.
+        code=pl.col("matched_dx").list.eval(pl.element().replace_strict(said["value"], said["code"])).list.unique(),
+        system=pl.lit(system)).explode("code").drop_nulls("code")
+        for (name, system), said in codes.group_by("era", "system")]
+    lines = pl.concat(per_era).group_by("code", "system").len("lines").collect(engine="streaming")
     merged = (lines.join(codes.group_by("code", "system").agg(
         pl.col("description").first(), spellings=pl.col("value").unique().sort()), on=["code", "system"])
               .sort(["lines", "code"], descending=[True, False]).head(top))
