@@ -182,6 +182,9 @@ class _Plan:
         """The output of a frame of lines: its columns and, beside them, each line's result."""
         picked = frame.select(mask).to_series()
         screened = frame.filter(picked).select(**self.line()).with_row_index("row")
+        # The primaries of the screened lines' claims only: a slice's add-ons are looked up among a few, not among
+        # every primary line of the input (a hash table of millions of rows per slice).
+        primaries = primaries.filter(pl.col("claim").is_in(screened["claim"].implode()))
         codes = DiagnosisCodes.of(screened, len(self.cols.dx))
         contexts = screened.select("era", "release").unique().drop_nulls().iter_rows()
         classified = classify_diagnoses(codes.values, self.library, contexts)
