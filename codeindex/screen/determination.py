@@ -296,9 +296,8 @@ def _by_slices(rows: pl.LazyFrame, plan: _Plan) -> Iterator[pl.DataFrame]:
     mask = plan.screened_mask(lines, procedures, "streaming")
     chunk_rows = max(1, CHUNK_ROWS // plan.cols.lines_per_row)
     total = rows.select(pl.len()).collect(engine="streaming").item()
-    for start in range(0, max(total, 1), chunk_rows):
-        frame = plan.cols.lines(rows.slice(start, chunk_rows)).collect()
-        yield plan.screen(frame, mask, procedures, primaries)
+    for start in range(0, max(total, 1), chunk_rows):  # a slice's lines are let go once screened, before the next
+        yield plan.screen(plan.cols.lines(rows.slice(start, chunk_rows)).collect(), mask, procedures, primaries)
 
 
 def _one_of(expr: pl.Expr, values: pl.Series) -> pl.Expr:
