@@ -113,16 +113,8 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
     procedure (one, of no policy, when none does); the most severe decides the line.
     """
     line_key, said = _procedure_keys(lines, procedures)
-    keyed = said.select("line_key", "procedure_key", "policy", "names")
-    one_per_line = keyed["line_key"].is_unique().all()  # one policy speaks for each value: a finding per line
-    if one_per_line:  # the finding of a line is its key's row: a gather, not a join
-        size = keyed.select(pl.col("line_key").max().fill_null(-1) + 1).item()  # none when no line is screened
-        at = pl.Series([None] * size, dtype=pl.UInt32)  # a line key -> its row of keyed
-        at = at.scatter(keyed["line_key"], pl.int_range(keyed.height, dtype=pl.UInt32, eager=True))
-        findings = keyed.drop("line_key")[at.gather(line_key)].with_row_index("row").with_row_index("finding")
-    else:  # a line per policy naming its value, in library order
-        findings = (line_key.to_frame().with_row_index("row").join(keyed, on="line_key", maintain_order="left_right")
-                    .drop("line_key").with_row_index("finding"))
+    findings = _findings(line_key, said)
+    one_per_line = findings.height == lines.height  # each line its one finding, in order
     line = lines.select("claim", "era", "release", "date_raw", "date", "version_raw", "version_era",
                         "modifier_columns", *(dx_column(i) for i in range(codes.ids.width - 1)))
     facts = pl.concat([findings, line if one_per_line else line[findings["row"]]], how="horizontal")
@@ -175,6 +167,20 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
     listed_schema: dict[str, pl.DataType] = {**RESULT, **FINDINGS}
     return decided.with_columns(findings=lists.fill_null(pl.lit([], dtype=FINDINGS["findings"]))).cast(
         listed_schema)  # type: ignore[arg-type]
+
+
+def _findings(line_key: pl.Series, said: pl.DataFrame) -> pl.DataFrame:
+    """The findings of the lines of ``line_key``: a row per line and policy naming its procedure value (or of
+    no policy), lines in order, policies in library order: ``finding``, ``row`` (the line), ``procedure_key``,
+    ``policy`` and ``names``."""
+    keyed = said.select("line_key", "procedure_key", "policy", "names")
+    if keyed["line_key"].is_unique().all():  # one policy speaks for each value: a line's finding is its key's row
+        size = keyed.select(pl.col("line_key").max().fill_null(-1) + 1).item()  # none when no line is screened
+        at = pl.Series([None] * size, dtype=pl.UInt32)  # a line key -> its row of keyed
+        at = at.scatter(keyed["line_key"], pl.int_range(keyed.height, dtype=pl.UInt32, eager=True))
+        return keyed.drop("line_key")[at.gather(line_key)].with_row_index("row").with_row_index("finding")
+    return (line_key.to_frame().with_row_index("row").join(keyed, on="line_key", maintain_order="left_right")
+            .drop("line_key").with_row_index("finding"))
 
 
 def _procedure_keys(lines: pl.DataFrame, procedures: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
