@@ -10,7 +10,7 @@ line before 2015-10-01, so each policy's ICD-9 version applies).  For each N it 
 
 ``ranges``     the procedure and diagnosis entries of the N compiled policies, both versions;
 ``named``      the share of lines whose procedure one of the N policies' ICD-9 versions names;
-``compile s``  ``load_policy`` of the N files and ``compile_policies`` of them, the caches cleared (the
+``compile s``  ``load_policies`` of the N files and ``compile_policies`` of them, the caches cleared (the
                code sets stay loaded), median of ``--repeat``;
 ``findings``   the (line, policy naming its procedure) pairs the screen explains;
 ``screen s``   ``screen(path, policy=[N files]).collect()``, the policies already compiled, median of
@@ -42,7 +42,7 @@ from compare import DATA_DIR, claims_path, log  # the claims file the engine com
 
 from codeindex import parse_code
 from codeindex.data import data_path
-from codeindex.policy import Policy, PolicyGroup, PolicyVersion, load_policy, registry
+from codeindex.policy import Policy, PolicyGroup, PolicyVersion, load_policies, registry
 from codeindex.policy.compiled import CompiledPolicies, compile_policies
 from codeindex.screen import screen
 from codeindex.synth import write_policy_library
@@ -59,7 +59,7 @@ def compile_library(paths: Sequence[Path]) -> CompiledPolicies:
     """Load every bulletin from its file and compile them into one library (the caches cleared first)."""
     registry._load.cache_clear()
     compile_policies.cache_clear()
-    return compile_policies(tuple(load_policy(path) for path in paths))
+    return compile_policies(load_policies(paths))
 
 
 def merged_policy(policies: Sequence[Policy]) -> Policy:

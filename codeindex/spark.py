@@ -28,7 +28,7 @@ import polars as pl
 import pyarrow as pa
 
 from codeindex.errors import InputError, first_line
-from codeindex.policy import Policy, load_policy
+from codeindex.policy import Policy, load_policies
 from codeindex.screen import RESULT_SCHEMA, PolicyChoice, policy_list
 
 try:
@@ -207,7 +207,7 @@ def _prepare(df: DataFrame, policy: PolicyChoice | Sequence[PolicyChoice], layou
     from codeindex.screen import screen as embedded
 
     library, chosen = policy_list(policy)
-    loaded = [load_policy(p) for p in chosen]
+    loaded = list(load_policies(chosen))  # ids checked here, on the driver
     for each in loaded:
         each.index  # noqa: B018 - build the interval index here, so that it ships built
     compiled = loaded if library else loaded[0]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from bulletins import LIBRARY_POLICY
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_claims.parquet"
 RESULTS = ["policy", "policy_version", "determination", "reason", "matched_procedure_range", "matched_dx",
@@ -165,17 +166,6 @@ def test_progress_bar_on_a_terminal_counts_every_line(tmp_path: Path, streaming:
     quiet = run("screen", SAMPLE, "-o", tmp_path / "pipe.parquet", "--streaming", streaming)
     assert quiet.returncode == 0 and quiet.stderr == ""  # no bar, nothing else, when stderr is not a terminal
     assert (tmp_path / "tty.parquet").read_bytes() == (tmp_path / "pipe.parquet").read_bytes()
-
-
-LIBRARY_POLICY = """Clinical Policy Bulletin: Another policy
-Number: 0997
-
-CPT Codes / HCPCS Codes / ICD-9 Codes
-CPT codes covered if selection criteria are met:
-97545 Work hardening/conditioning; initial 2 hours
-ICD-9 codes covered if selection criteria are met:
-724.2 Lumbago
-"""
 
 
 def test_screen_a_library_by_repeated_policy_and_a_directory(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import polars as pl
 import polars.selectors as ps
 import pyarrow as pa
 import pytest
+from bulletins import LIBRARY_POLICY
 from polars.testing import assert_frame_equal
 
 pytest.importorskip("pyspark")
@@ -67,17 +68,6 @@ def test_long_sample_equals_embedded(spark) -> None:  # type: ignore[no-untyped-
     counts = dict(zip(cs.STAT_FIELDS, stats.value, strict=True))
     assert counts["lines"] == expected.height
     assert counts["partitions"] > 1
-
-
-LIBRARY_POLICY = """Clinical Policy Bulletin: Another policy
-Number: 0997
-
-CPT Codes / HCPCS Codes / ICD-9 Codes
-CPT codes covered if selection criteria are met:
-97545 Work hardening/conditioning; initial 2 hours
-ICD-9 codes covered if selection criteria are met:
-724.2 Lumbago
-"""
 
 
 def test_a_library_equals_embedded(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

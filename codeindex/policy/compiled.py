@@ -23,7 +23,6 @@ from typing import Any
 
 import polars as pl
 
-from codeindex.errors import InputError
 from codeindex.policy.model import ERA_NAMES, Policy, PolicyGroup
 
 PROCEDURE_SYSTEMS = ("hcpcs",)
@@ -79,6 +78,12 @@ class CompiledPolicies:
         """How a reason names one version ("CPB 0198 (ICD-9 version)")."""
         return f"{self.name(policy)} ({ERA_NAMES.get(era, 'unknown')} version)"
 
+    @property
+    def unnamed(self) -> int | None:
+        """The policy that speaks for a value no policy names: the lone policy of a library of one ("not named
+        by CPB 0198"), else none (no policy decides such a line)."""
+        return 0 if len(self.policies) == 1 else None
+
     def diagnosis_ranges(self, era: str) -> pl.DataFrame:
         return self.diagnoses.filter(pl.col("era") == era)
 
@@ -93,13 +98,8 @@ def _primary(group: PolicyGroup, index: int) -> str | None:
 
 @cache
 def compile_policies(policies: tuple[Policy, ...]) -> CompiledPolicies:
-    """The library's tables, built once per library (a tuple of policies, at least one, ids distinct)."""
-    if not policies:
-        raise InputError("no policy to screen against")
-    ids = [policy.id for policy in policies]
-    twice = sorted({i for i in ids if ids.count(i) > 1 and i is not None})
-    if twice:
-        raise InputError(f"policy id(s) {', '.join(twice)} given more than once")
+    """The library's tables, built once per library (a tuple of policies as ``load_policies`` gives it: at
+    least one, ids distinct)."""
     procedures: list[tuple[Any, ...]] = []
     diagnoses: list[tuple[Any, ...]] = []
     for number, policy in enumerate(policies):

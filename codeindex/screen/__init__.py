@@ -16,7 +16,7 @@ import polars as pl
 from polars.io.plugins import register_io_source
 
 from codeindex.errors import InputError, first_line
-from codeindex.policy import Policy, load_policy
+from codeindex.policy import Policy, load_policies
 from codeindex.policy.compiled import compile_policies
 from codeindex.screen.columns import DETERMINATIONS, FINDING
 from codeindex.screen.determination import RESULT_SCHEMA, EditsMode, screen_lines
@@ -53,7 +53,7 @@ def screen(source: Source, policy: PolicyChoice | Sequence[PolicyChoice] = "0198
     ``InputError`` then: when the frame is collected.
     """
     library, chosen = policy_list(policy)
-    compiled = compile_policies(tuple(load_policy(p) for p in chosen))
+    compiled = compile_policies(load_policies(chosen))
     rows, cols = claim_lines(source, layout, storage_options=storage_options, **columns)
     where = _name(source)
     screened = screen_lines(rows, cols, compiled, where=where, icd_version=icd_version, edits=edits,

@@ -200,10 +200,11 @@ class _Plan:
         Its ``policy`` is the one policy screened, or null when a library was (none applies).
         """
         none = pl.lit(None, pl.List(pl.String))
-        lone = len(self.library.policies) == 1
-        applies = "so the policy does not apply" if lone else "so none applies"
+        speaker = self.library.unnamed
+        applies = "so the policy does not apply" if speaker is not None else "so none applies"
         unscreened = pl.select(
-            policy=pl.lit(self.library.ids[0] if lone else None, pl.String), policy_version=pl.lit(None, pl.String),
+            policy=pl.lit(None if speaker is None else self.library.ids[speaker], pl.String),
+            policy_version=pl.lit(None, pl.String),
             determination=pl.lit("not_applicable"),
             reason=pl.lit(f"The procedure is not named by {self.library.name(None)}, {applies}."),
             matched_procedure_range=pl.lit(None, pl.String), matched_dx=none, matched_dx_ranges=none,
@@ -223,7 +224,8 @@ def _suspect_diagnoses(lines: pl.LazyFrame, cols: LineColumns, library: Compiled
     values = pl.concat(per_column).unique().collect(engine=engine)
     contexts = list(contexts)
     classified = classify_diagnoses(values["v"], library, contexts)
-    said = classified.said().filter(pl.col("policy") == 0) if len(library.policies) == 1 else classified.codes
+    speaker = library.unnamed  # a line no policy names is explained by it: its partial overlaps are edits too
+    said = classified.said().filter(pl.col("policy") == speaker) if speaker is not None else classified.codes
     edited = said.filter(pl.col("edits").is_not_null())
     return {(era, release): edited.filter(pl.col("era") == era, pl.col("release") == release)["value"].unique()
             .to_list() for era, release in contexts}

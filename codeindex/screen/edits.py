@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 
 import polars as pl
 
@@ -107,7 +107,6 @@ def classify_procedures(values: Iterable[str | None], library: CompiledPolicies)
     """What each distinct procedure value says on lines of each era, and of no era (``PROCEDURE``): a row per
     policy naming it in some era, in the library's order, or rows of no policy when none does.  With one
     policy, that policy speaks for every value (a value it does not name is "not named by" it)."""
-    unnamed = 0 if len(library.policies) == 1 else None
     read = []  # each value: (value, code, error, modifiers, the code read or spelled by its first five characters)
     for value in values:
         code = error = parsed = None
@@ -134,7 +133,7 @@ def classify_procedures(values: Iterable[str | None], library: CompiledPolicies)
             assert parsed is not None
             policy, era = int(entry["policy"]), str(entry["era"])  # type: ignore[call-overload]
             by_policy.setdefault(policy, {}).setdefault(era, entry | {"code": parsed.short})
-        naming: list[int | None] = [*sorted(by_policy)] or [unnamed]
+        naming: list[int | None] = [*sorted(by_policy)] or [library.unnamed]
         for policy in naming:
             entries = by_policy.get(policy, {}) if policy is not None else {}
             rows += [_procedure_says(value, era, code, error, modifiers, entries, policy, library)
@@ -147,7 +146,7 @@ def nonempty(text: pl.Expr) -> pl.Expr:
     return pl.when(text != "").then(text)
 
 
-@cache
+@lru_cache(maxsize=1 << 16)  # odd spellings repeat across releases and screens; bounded, as they are the user's
 def _in_code_set(text: str, system: str) -> bool:
     try:
         return code_set(system).defined(parse_code(text, system))
