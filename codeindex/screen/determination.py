@@ -19,8 +19,10 @@ time, each slice explained on its own), so memory holds one slice.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import reduce
 from typing import Literal
 
 import polars as pl
@@ -170,18 +172,29 @@ class _Plan:
         if self.edits == "all":
             era, release = self.era(), self.release()
             contexts = lines.select(era=era, release=release).unique().drop_nulls().collect(engine=engine)
-            for (era_name, index), values in _suspect_diagnoses(lines, self.cols, self.library, engine,
-                                                                contexts.iter_rows()).items():
-                suspect = pl.Series(values, dtype=pl.String).implode()
-                mask = mask | ((era == era_name) & (release == index)
-                               & pl.any_horizontal(_text(c).is_in(suspect) for c in self.cols.dx))
+            suspects = _suspect_diagnoses(lines, self.cols, self.library, engine, contexts.iter_rows())
+            # Each suspect value's contexts as bits (an (era, release) per bit): a line is suspect when a cell's bits
+            # hold its context's.  One lookup per cell, and the context worked out once, whatever their number.
+            bits: dict[str, int] = {}
+            for bit, values in enumerate(suspects.values()):
+                for value in values:
+                    bits[value] = bits.get(value, 0) | 1 << bit
+            if bits:
+                context = pl.coalesce(*(pl.when((era == era_name) & (release == index)).then(pl.lit(1 << bit))
+                                        for bit, (era_name, index) in enumerate(suspects)), pl.lit(0))
+                values = sorted(bits)
+                suspect = pl.Enum(values)  # a cast to it finds a value's position: cheaper than a hash table lookup
+                bits_of = pl.lit(pl.Series([bits[value] for value in values], dtype=pl.Int64))
+                cells = (bits_of.gather(_text(c).cast(suspect, strict=False).to_physical()).fill_null(0)
+                         for c in self.cols.dx)
+                mask = mask | ((reduce(operator.or_, cells) & context) != 0)
         return mask.fill_null(False)
 
     def screen(self, frame: pl.DataFrame, mask: pl.Expr, procedures: pl.DataFrame,
                primaries: pl.DataFrame) -> pl.DataFrame:
         """The output of a frame of lines: its columns and, beside them, each line's result."""
         picked = frame.select(mask).to_series()
-        screened = frame.filter(picked).select(**self.line()).with_row_index("row")
+        screened = frame.filter(picked).select(**self.line()).with_row_index("row").rechunk()  # gathers on one chunk: far cheaper
         # The primaries of the screened lines' claims only: a slice's add-ons are looked up among a few, not among
         # every primary line of the input (a hash table of millions of rows per slice).
         primaries = primaries.filter(pl.col("claim").is_in(screened["claim"].implode()))

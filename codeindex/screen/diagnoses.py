@@ -28,26 +28,25 @@ from codeindex.screen.columns import RANGE_SEPARATOR, dx_column
 from codeindex.screen.edits import Classified, nonempty, partly_notes
 
 LIST_SEPARATOR = "\x1e"  # joins a line's matched values before they become a list; never in a code
-CODE_TRAITS = ["edits", "padded"]  # what makes a code class: its own edits, and whether it is written padded
+CODE_TRAITS = ["edits"]  # what makes a code class: its own edits
 RANGE_TRAITS = ["not_covered", "ranges", "label", "covered", "partly"]  # what makes a range class
 
 DIAGNOSIS_FACTS = {  # what a finding's diagnoses say, one row per finding, in order
-    "finding": pl.UInt32,
-    "dx_key": pl.Int64,  # the finding's classes in column order, as a row of DIAGNOSIS_KEYS
-    "matched": pl.String,  # the values in a not-covered range, in column order, joined by LIST_SEPARATOR
-    "covered_id": pl.UInt32,  # the first value in a covered range, as an index of DiagnosisCodes.values
-    "dx_notes": pl.String,  # the values' notes, "; "-joined
+    "dx_key": pl.UInt32,  # the finding's classes in column order, as a row of DIAGNOSIS_KEYS
+    "matched": pl.List(pl.String),  # the values in a not-covered range, trimmed, in column order (null: none)
+    "first_id": pl.UInt32,  # the first of them, as an index of DiagnosisCodes.values
+    "covered_id": pl.UInt32,  # the first value in a covered range, as such an index
+    "notes_id": pl.UInt32,  # the values' notes, as an index of DiagnosisFacts.notes (null: none)
 }
 
 DIAGNOSIS_KEYS = {  # what a finding's diagnosis classes in column order say together; few distinct per screen
-    "dx_key": pl.Int64,
+    "dx_key": pl.UInt32,  # its row
     "n_dx": pl.Int64,  # how many values lie in a not-covered range
     "first_label": pl.String,  # the label of the first one's first not-covered range
     "has_covered": pl.Boolean,  # some value lies in a covered range
     "ranges": pl.String,  # the matched values' not-covered ranges, each once, joined by RANGE_SEPARATOR
     "dx_edits": pl.String,  # the values' edits, each once, comma-joined
     "has_notes": pl.Boolean,  # some value has a note (an edit): the finding's notes are gathered cell by cell
-    "padded": pl.Boolean,  # some matched value is written with spaces around it: the finding's list is trimmed
 }
 
 
@@ -102,15 +101,14 @@ class _Classes:
 
     def __init__(self, classified: Classified, values: pl.Series) -> None:
         width = values.len()
-        codes = classified.codes.join(values.to_frame("value").with_row_index("id"), on="value").with_columns(
-            padded=pl.col("value") != pl.col("text"))  # written with spaces around it, which the text leaves out
+        codes = classified.codes.join(values.to_frame("value").with_row_index("id"), on="value")
         spans = codes.filter(pl.col("lo").is_not_null()).select("era", "lo", "hi").unique(maintain_order=True)
         spans = spans.with_row_index("span")
         codes = codes.join(spans, on=["era", "lo", "hi"], how="left", maintain_order="left")
         position = codes.select(pl.col("id").cast(pl.Int64) + _block(pl.col("era"), pl.col("release")) * width
                                 ).to_series()
         self.width, self.spans = width, spans.height + 1  # a last span, of values with none, says nothing
-        says = pl.col("edits").is_not_null() | pl.col("padded")  # a plain code says nothing of itself: class 0
+        says = pl.col("edits").is_not_null()  # a plain code says nothing of itself: class 0
         self.code_table = _numbered(codes.filter(says).select(CODE_TRAITS))
         codes = codes.join(self.code_table, on=CODE_TRAITS, how="left", nulls_equal=True,
                            maintain_order="left").with_columns(pl.col("class").fill_null(0))
@@ -143,7 +141,7 @@ class _Classes:
         """Every class (``class``: code class * range_base + range class) and what it says."""
         none = pl.DataFrame({"class": [0]}, schema={"class": pl.UInt32})
         code = pl.concat([none, self.code_table], how="diagonal").select(
-            code="class", code_edits="edits", padded=pl.col("padded").fill_null(False))
+            code="class", code_edits="edits")
         ranges = pl.concat([none, self.range_table], how="diagonal").select(
             pl.col("class").alias("range"), *RANGE_TRAITS).with_columns(
             pl.col("not_covered", "covered").fill_null(False))
@@ -152,8 +150,7 @@ class _Classes:
             (pl.col("code").cast(pl.Int64) * self.range_base + pl.col("range")).alias("class"),
             "not_covered", "label", "covered",
             ranges=pl.col("ranges").str.split(RANGE_SEPARATOR),
-            edits=nonempty(pl.concat_str("code_edits", partial, separator=",", ignore_nulls=True)).str.split(","),
-            padded="padded")
+            edits=nonempty(pl.concat_str("code_edits", partial, separator=",", ignore_nulls=True)).str.split(","))
 
     def digits_per_key(self) -> int:
         return max(1, 62 // max(1, self.base.bit_length()))
@@ -177,25 +174,25 @@ class _Classes:
         said = cells.group_by("k").agg(
             n_dx=pl.col("not_covered").sum().cast(pl.Int64),
             first_label=pl.col("label").filter("not_covered").first(), has_covered=pl.col("covered").any(),
-            padded=(pl.col("padded") & pl.col("not_covered")).any(),
             ranges=pl.col("ranges").filter("not_covered").list.explode(keep_nulls=False, empty_as_null=False)
             .unique(maintain_order=True).str.join(RANGE_SEPARATOR),
             dx_edits=pl.col("edits").list.explode(keep_nulls=False, empty_as_null=False)
             .unique(maintain_order=True).str.join(","))
-        return keys.with_row_index("k").join(said, on="k", how="left").select(
+        return keys.with_row_index("k").join(said, on="k", how="left", maintain_order="left").select(
             *keys.columns, n_dx=pl.col("n_dx").fill_null(0), first_label="first_label",
-            has_covered=pl.col("has_covered").fill_null(False), has_notes=pl.col("dx_edits").is_not_null(),
-            padded=pl.col("padded").fill_null(False),
+            has_covered=pl.col("has_covered").fill_null(False), has_notes=nonempty(pl.col("dx_edits")).is_not_null(),
             ranges=nonempty(pl.col("ranges")), dx_edits=nonempty(pl.col("dx_edits")))
 
 
 @dataclass(frozen=True)
 class DiagnosisFacts:
-    """What the findings' diagnoses say: ``findings`` (``DIAGNOSIS_FACTS``, one row per finding, in order) and
-    ``keys`` (``DIAGNOSIS_KEYS``: what the findings' classes in column order say together, by ``dx_key``)."""
+    """What the findings' diagnoses say: ``findings`` (``DIAGNOSIS_FACTS``, one row per finding, in order),
+    ``keys`` (``DIAGNOSIS_KEYS``: what the findings' classes in column order say together, by ``dx_key``) and
+    ``notes`` (the findings' notes, each distinct text once, by ``notes_id``)."""
 
     findings: pl.DataFrame
     keys: pl.DataFrame
+    notes: pl.Series
 
 
 def diagnosis_facts(findings: pl.DataFrame, codes: DiagnosisCodes, classified: Classified) -> DiagnosisFacts:
@@ -208,7 +205,7 @@ def diagnosis_facts(findings: pl.DataFrame, codes: DiagnosisCodes, classified: C
     ids = codes.ids if one_per_line else codes.ids[findings["row"]]
     code_span, range_class, spans = pl.lit(classes.code_span), pl.lit(classes.range_class), classes.spans
     cells = pl.concat([ids.drop("row"), findings.select(
-        "finding", *(dx_column(i) for i in range(dx_count)),
+        *(dx_column(i) for i in range(dx_count)),
         code_offset=classes.code_offset(pl.col("era"), pl.col("release")),
         range_offset=classes.range_offset(pl.col("policy")))], how="horizontal").with_columns(
         # A cell's code class and span in its line's release, in one integer (code class * spans + span).
@@ -221,53 +218,62 @@ def diagnosis_facts(findings: pl.DataFrame, codes: DiagnosisCodes, classified: C
         (pl.col(f"code_span{i}") // spans * classes.range_base + pl.col(f"range{i}")).alias(f"class{i}")
         for i in range(dx_count)).drop("range_offset", *(f"code_span{i}" for i in range(dx_count)))
     keys = cells.select(*classes.keys(dx_count))
-    if keys.width == 1:  # the classes fit one integer: it is the key
-        dx_key, distinct = keys.to_series().alias("dx_key"), keys.unique().with_columns(dx_key=pl.col("key0"))
-    else:  # number the distinct keys
-        distinct = keys.unique().with_row_index("dx_key").with_columns(pl.col("dx_key").cast(pl.Int64))
-        dx_key = keys.join(distinct, on=keys.columns, how="left", maintain_order="left")["dx_key"]
-    said_by_key = distinct.join(classes.by_key(distinct.select(keys.columns), dx_count), on=keys.columns,
-                                how="left")
+    distinct = keys.unique().with_row_index("dx_key")  # numbered: a finding's dx_key is a row of said_by_key
+    dx_key = keys.join(distinct, on=keys.columns, how="left", maintain_order="left")["dx_key"]
+    said_by_key = pl.concat([distinct.select("dx_key"), classes.by_key(distinct.drop("dx_key"), dx_count)
+                            .drop(keys.columns)], how="horizontal")
     in_range = [pl.col(f"range{i}") for i in range(dx_count)]
-    matched_at = [(r > 0) & (r <= classes.not_covered) for r in in_range]
-    matched = pl.concat_str([pl.when(m).then(pl.col(dx_column(i))) for i, m in enumerate(matched_at)],
-                            separator=LIST_SEPARATOR, ignore_nulls=True)
+    matched_at = [pl.when((r > 0) & (r <= classes.not_covered)).then(pl.col(f"id{i}")) for i, r in enumerate(in_range)]
+    texts = pl.lit(codes.values.str.strip_chars())  # a value as matched_dx and the reason quote it, by its index
     covered_id = pl.lit(None, pl.UInt32)
     if classes.range_table["covered"].any():
         is_covered = pl.lit(pl.Series([False, *classes.range_table["covered"]]))
         covered_id = pl.coalesce(*(pl.when(is_covered.gather(r)).then(pl.col(f"id{i}"))
                                    for i, r in enumerate(in_range)), pl.lit(None, pl.UInt32))
-    facts = cells.select("finding", dx_key=dx_key, matched=nonempty(matched), covered_id=covered_id)
-    padded = facts.select(pl.col("dx_key").is_in(said_by_key.filter("padded")["dx_key"].implode())).to_series()
-    if padded.any():  # the few findings with a matched value written with spaces around it: trim them
-        trimmed = facts.filter(padded).select(pl.col("matched").str.replace_all(
-            rf"\s*{LIST_SEPARATOR}\s*", LIST_SEPARATOR).str.strip_chars()).to_series()
-        facts = facts.with_columns(facts["matched"].scatter(padded.arg_true(), trimmed))
-    noted = cells.select("finding", "code_offset", cs.starts_with("id", "range", "class")).filter(
-        dx_key.is_in(said_by_key.filter("has_notes")["dx_key"].implode()))  # the cells a note reads, of noted findings
-    return DiagnosisFacts(
-        findings=facts.join(_notes(noted, dx_count, classes, codes.values), on="finding", how="left",
-                            maintain_order="left"),
-        keys=said_by_key.select(DIAGNOSIS_KEYS.keys()))
+    first_id = pl.coalesce(*matched_at, pl.lit(None, pl.UInt32))
+    # The matched values' texts in column order (the ids of the cells in a not-covered range, gathered).
+    matched = pl.concat_str([texts.gather(at) for at in matched_at], separator=LIST_SEPARATOR, ignore_nulls=True)
+    facts = cells.select(dx_key=dx_key, matched=pl.when(first_id.is_not_null()).then(matched.str.split(LIST_SEPARATOR)),
+                         first_id=first_id, covered_id=covered_id)
+    noted = dx_key.is_in(said_by_key.filter("has_notes")["dx_key"].implode())  # findings a note is gathered for
+    notes_id, notes = _notes(cells.select("code_offset", cs.starts_with("id", "range", "class")).filter(noted),
+                             dx_count, classes)
+    return DiagnosisFacts(findings=facts.with_columns(notes_id=_scattered(notes_id, noted)),
+                          keys=said_by_key.select(DIAGNOSIS_KEYS.keys()), notes=notes)
 
 
-def _notes(cells: pl.DataFrame, dx_count: int, classes: _Classes, values: pl.Series) -> pl.DataFrame:
-    """``dx_notes``: the notes of a finding's values, in column order, "; "-joined.  Only values with an edit
-    have a note (their own, then their partial overlaps), and few cells hold one, so they are gathered from
-    those cells only."""
-    traits = classes.traits
-    with_notes = traits.filter(pl.col("edits").is_not_null())["class"].implode()
-    code_row = pl.lit(classes.code_row)
-    noted = pl.concat([
-        cells.filter(pl.col(f"class{i}").is_in(with_notes)).select(
-            "finding", column=pl.lit(i, pl.Int32),
-            code_row=code_row.gather(pl.col(f"id{i}").cast(pl.Int64) + pl.col("code_offset")),
-            range=pl.col(f"range{i}"), id=pl.col(f"id{i}")) for i in range(dx_count)])
-    own = pl.lit(pl.concat([classes.codes["notes"], pl.Series([None], dtype=pl.String)]))  # the last row: none
-    partly = pl.lit(pl.concat([pl.Series([None], dtype=pl.String), classes.range_table["partly"]]))
-    text = pl.lit(values.str.strip_chars()).gather("id")
-    cell = ["code_row", "range", "id"]  # what a cell's note depends on: few distinct among many cells
-    notes = noted.select(cell).unique().with_columns(dx_notes=nonempty(pl.concat_str(
-        own.gather("code_row"), partly_notes(text, partly.gather("range")), separator="; ", ignore_nulls=True)))
-    return (noted.join(notes, on=cell).sort("finding", "column")
-            .group_by("finding", maintain_order=True).agg(pl.col("dx_notes").str.join("; ")))
+def _scattered(values: pl.Series, at: pl.Series) -> pl.Series:
+    """``values`` placed at the true positions of ``at``, null elsewhere."""
+    return pl.repeat(None, at.len(), dtype=values.dtype, eager=True).scatter(at.arg_true(), values)
+
+
+def _notes(cells: pl.DataFrame, dx_count: int, classes: _Classes) -> tuple[pl.Series, pl.Series]:
+    """The notes of each row's values, in column order, "; "-joined: as an index of the distinct texts, and the
+    texts.  Only values with an edit have a note (their own, then their partial overlaps).  A note depends only
+    on the value's row in the classified codes (its text, era and release) and its range class, so each distinct
+    note is written once and a cell takes its note's index by an integer gather; most rows hold one noted value
+    and take its note as theirs, the few others have theirs written."""
+    with_notes = classes.traits.filter(pl.col("edits").is_not_null())["class"].implode()
+    code_row, range_base = pl.lit(classes.code_row), classes.range_base
+    note_keys = cells.select(  # a noted cell's (code row, range class) in one integer, null where no note
+        pl.when(pl.col(f"class{i}").is_in(with_notes))
+        .then(code_row.gather(pl.col(f"id{i}").cast(pl.Int64) + pl.col("code_offset")) * range_base
+              + pl.col(f"range{i}")).alias(str(i)) for i in range(dx_count))
+    distinct = pl.concat([note_keys[c].drop_nulls().unique() for c in note_keys.columns]).unique().sort()
+    row, range_class = distinct // range_base, distinct % range_base
+    own = pl.concat([classes.codes["notes"], pl.Series([None], dtype=pl.String)]).gather(row)  # last row: none
+    text = pl.concat([classes.codes["text"], pl.Series([None], dtype=pl.String)]).gather(row)
+    partly = pl.concat([pl.Series([None], dtype=pl.String), classes.range_table["partly"]]).gather(range_class)
+    note = pl.select(nonempty(pl.concat_str(pl.lit(own), partly_notes(pl.lit(text), pl.lit(partly)),
+                                            separator="; ", ignore_nulls=True))).to_series()
+    # A row's first note, as its position among the distinct notes: the whole of a row with one.
+    first = note_keys.select(pl.lit(distinct).search_sorted(pl.coalesce(pl.all()))).to_series()
+    several = note_keys.select(pl.sum_horizontal(pl.all().is_not_null()) > 1).to_series()
+    if not several.any():
+        return first, note
+    note_of = pl.lit(note)
+    joined = note_keys.filter(several).select(nonempty(pl.concat_str(
+        [pl.when(pl.col(c).is_not_null()).then(note_of.gather(pl.lit(distinct).search_sorted(pl.col(c))))
+         for c in note_keys.columns], separator="; ", ignore_nulls=True))).to_series()
+    return (first.scatter(several.arg_true(), pl.int_range(note.len(), note.len() + joined.len(), dtype=pl.UInt32,
+                                                           eager=True)), note.extend(joined))

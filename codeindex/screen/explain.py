@@ -17,12 +17,11 @@ from __future__ import annotations
 import polars as pl
 
 from codeindex.policy.compiled import CompiledPolicies
-from codeindex.screen.columns import DETERMINATIONS, FINDING, FINDINGS, RANGE_SEPARATOR, RESULT, dx_column
-from codeindex.screen.diagnoses import LIST_SEPARATOR, DiagnosisCodes, DiagnosisFacts, diagnosis_facts
+from codeindex.screen.columns import ERAS, FINDING, FINDINGS, RANGE_SEPARATOR, RESULT, dx_column
+from codeindex.screen.diagnoses import DiagnosisCodes, diagnosis_facts
 from codeindex.screen.edits import Classified
 
 EMPTY = pl.lit([], dtype=pl.List(pl.String))
-KEY_COLUMNS = ["procedure_key", "dx_key", "flags"]  # a line's explanation key
 
 
 def _written(column: str) -> pl.Expr:
@@ -68,19 +67,15 @@ def reason_parts() -> dict[str, pl.Expr]:
 
 
 def reason() -> pl.Expr:
-    """A sentence a person can act on: the key's parts around the diagnosis it quotes, then the notes."""
-    quoted = (pl.when(pl.col("quotes") == "first_dx").then(pl.col("first_dx"))
-              .when(pl.col("quotes") == "covered_dx").then(pl.col("covered_dx")))
-    notes = pl.concat_str(
-        pl.col("modifier_note"),
-        pl.format("billed with modifiers {}", pl.when(pl.col("named")).then("modifier_columns")),
-        pl.col("dx_notes"), pl.col("addon_note"),
-        pl.format("the date of service '{}' cannot be read", pl.when("bad_date").then("date_raw")),
-        pl.format("the ICD version '{}' cannot be read", pl.when("bad_version").then("version_raw")),
+    """A sentence a person can act on: the key's parts around the diagnosis it quotes, then the notes (of a row of
+    distinct reasons: ``REASON_PARTS`` and the key's parts).  The first part is never empty."""
+    said = pl.concat_str(
+        pl.concat_str(pl.col("reason_head"), pl.col("quoted"), pl.col("reason_tail"), ignore_nulls=True),
+        pl.col("modifier_note"), pl.format("billed with modifiers {}", "billed"), pl.col("dx_notes"),
+        pl.col("addon_note"), pl.format("the date of service '{}' cannot be read", "bad_date_raw"),
+        pl.format("the ICD version '{}' cannot be read", "bad_version_raw"),
         separator="; ", ignore_nulls=True)
-    return pl.concat_str(pl.col("reason_head"), quoted, pl.col("reason_tail"),
-                         pl.when(notes != "").then(pl.concat_str(pl.lit("; "), notes)), pl.lit("."),
-                         ignore_nulls=True)
+    return pl.concat_str(said, pl.lit("."))
 
 
 def line_edits() -> pl.Expr:
@@ -119,40 +114,37 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
                         "modifier_columns", *(dx_column(i) for i in range(codes.ids.width - 1)))
     facts = pl.concat([findings, line if one_per_line else line[findings["row"]]], how="horizontal")
     dx = diagnosis_facts(facts, codes, classified)
-    facts = pl.concat([facts.drop(dx_column(i) for i in range(codes.ids.width - 1)), dx.findings.drop("finding")],
-                      how="horizontal")
+    facts = pl.concat([facts.drop(dx_column(i) for i in range(codes.ids.width - 1)), dx.findings], how="horizontal")
     add_on_keys = said.filter("add_on").select("procedure_key", "primary")
     add_ons = facts.filter(pl.col("procedure_key").is_in(add_on_keys["procedure_key"].implode())).join(
         add_on_keys, on="procedure_key")
     alone = add_ons.join(primaries.rename({"code": "primary"}), on=["claim", "primary"], how="anti")["finding"]
-    facts = facts.with_columns(
-        addon_alone=pl.col("finding").is_in(alone.implode()),
-        claim_missing=pl.col("claim").is_null(),
+    flags = {
+        "addon_alone": pl.col("finding").is_in(alone.implode()),
+        "claim_missing": pl.col("claim").is_null(),
         # A date that is there but cannot be read, whatever else told the era (icd_version, --icd-version).
-        bad_date=_written("date_raw") & pl.col("date").is_null(),
+        "bad_date": _written("date_raw") & pl.col("date").is_null(),
         # An icd_version that names no version: the era came from the date or the default.
-        bad_version=_written("version_raw") & pl.col("version_era").is_null())
-    # What decides the finding but the values it quotes: procedure key, diagnosis key, flags (KEY_COLUMNS).
-    facts = facts.with_columns(flags=pl.sum_horizontal(pl.col(flag).cast(pl.Int64) * 2**bit
-                                                       for bit, flag in enumerate(FLAGS)))
-    distinct = facts.select(KEY_COLUMNS).unique()
-    explained = _explained_keys(distinct, said, dx)
-    texts = pl.lit(codes.values.str.strip_chars())  # a quoted diagnosis, by its index
-    results = facts.join(explained, on=KEY_COLUMNS, how="left", maintain_order="left").with_columns(
-        matched=pl.col("matched").str.split(LIST_SEPARATOR), covered_dx=texts.gather("covered_id"),
-    ).with_columns(first_dx=pl.col("matched").list.first()).select(
-        "row", "names", severity=pl.col("determination").cast(pl.Enum(DETERMINATIONS)).to_physical(),
+        "bad_version": _written("version_raw") & pl.col("version_era").is_null()}
+    # What decides the finding but the values it quotes, in one integer: diagnosis key, procedure key, flags.
+    key = ((pl.col("dx_key").cast(pl.Int64) * said.height + pl.col("procedure_key")) * 2**len(FLAGS)
+           + pl.sum_horizontal(flags[flag].cast(pl.Int64) * 2**bit for bit, flag in enumerate(FLAGS)))
+    facts = facts.with_columns(key=key, bad_date=flags["bad_date"], bad_version=flags["bad_version"])
+    distinct = facts.select(pl.col("key").unique().sort())
+    explained = _explained_keys(distinct, said, dx.keys)
+    facts = facts.with_columns(explained=_row_in(distinct["key"], pl.col("key")))
+    outcome = explained.select("named", "names", "era", "determination", "severity", "matched_procedure_range",
+                               "matched_dx_ranges", "edits")[facts["explained"]]
+    results = pl.concat([facts.select("row", "policy", "matched", reason=_reasons(facts, explained, codes.values, dx.notes)),
+                         outcome], how="horizontal").select(
+        "row", "names", "severity",
         policy=pl.lit(pl.Series(library.ids, dtype=RESULT["policy"])).gather("policy"),  # categorical: no hashing
         policy_revision=pl.lit(pl.Series([p.revision for p in library.policies], dtype=pl.String)).gather("policy"),
         policy_effective=pl.lit(pl.Series([p.effective for p in library.policies], dtype=pl.Date)).gather("policy"),
-        policy_version="era",
-        determination="determination",
-        reason=reason(),
+        policy_version="era", determination="determination", reason="reason",
         matched_procedure_range="matched_procedure_range",
         matched_dx=pl.when("named").then(pl.col("matched").fill_null(EMPTY)).otherwise(EMPTY),
-        matched_dx_ranges="matched_dx_ranges",
-        edits="edits",
-    )
+        matched_dx_ranges="matched_dx_ranges", edits="edits")
     if one_per_line:
         deciding = results
     else:  # the most severe finding of each line, of the policy given first on a tie (findings are in that order)
@@ -167,6 +159,59 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
     listed_schema: dict[str, pl.DataType] = {**RESULT, **FINDINGS}
     return decided.with_columns(findings=lists.fill_null(pl.lit([], dtype=FINDINGS["findings"]))).cast(
         listed_schema)  # type: ignore[arg-type]
+
+
+def _row_in(distinct: pl.Series, values: pl.Expr) -> pl.Expr:
+    """The row of each of ``values`` in ``distinct`` (sorted, and holding every one of them once)."""
+    return pl.lit(distinct).search_sorted(values)
+
+
+REASON_PARTS = {  # what a reason says beyond its explanation key
+    "explained": pl.UInt32,  # the finding's explanation key, as a row of the explained keys
+    "quoted_id": pl.UInt32,  # the diagnosis it quotes, as an index of DiagnosisCodes.values (null: none)
+    "notes_id": pl.UInt32,  # its diagnoses' notes, as an index of DiagnosisFacts.notes (null: none)
+    "billed": pl.String,  # the modifiers in the modifier columns, when its procedure is named
+    "bad_date_raw": pl.String,  # the date of service as written, when it cannot be read
+    "bad_version_raw": pl.String,  # the ICD version as written, when it cannot be read
+}
+LINE_TEXT = ["billed", "bad_date_raw", "bad_version_raw"]  # the text of its own a reason quotes (seldom any)
+
+
+def _reasons(facts: pl.DataFrame, explained: pl.DataFrame, values: pl.Series, notes: pl.Series) -> pl.Series:
+    """Each finding's reason, categorical.  Findings that quote no text of their own (but a diagnosis and its
+    notes) with one explanation key, quoted value and notes share a reason, written once; the others' are
+    written one by one.  The findings then take theirs by a gather."""
+    quotes = pl.lit(explained["quotes"]).gather("explained")
+    parts = facts.select(
+        "explained",
+        quoted_id=pl.when(quotes == "first_dx").then("first_id").when(quotes == "covered_dx").then("covered_id"),
+        notes_id="notes_id",
+        billed=pl.when(pl.lit(explained["named"]).gather("explained")).then("modifier_columns"),
+        bad_date_raw=pl.when("bad_date").then("date_raw"),
+        bad_version_raw=pl.when("bad_version").then("version_raw"))
+    plain = parts.select(pl.all_horizontal(pl.col(LINE_TEXT).is_null())).to_series()
+    # A plain finding's explanation key, quoted value and notes in one integer, in two steps (each fits an Int64).
+    quoted, noted = values.len() + 1, notes.len() + 1
+    with_quoted = parts.select(pl.col("explained").cast(pl.Int64) * quoted
+                               + pl.col("quoted_id").cast(pl.Int64).fill_null(-1) + 1).to_series()
+    first = with_quoted.filter(plain).unique().sort()
+    shared = pl.select(_row_in(first, pl.lit(with_quoted)).cast(pl.Int64) * noted
+                       + pl.lit(parts["notes_id"]).cast(pl.Int64).fill_null(-1) + 1).to_series()
+    distinct = shared.filter(plain).unique().sort()
+    step = first.gather(distinct // noted)
+    rows = pl.concat([
+        pl.select(explained=(step // quoted).cast(pl.UInt32),
+                  quoted_id=pl.when(step % quoted > 0).then(step % quoted - 1).cast(pl.UInt32),
+                  notes_id=pl.when(distinct % noted > 0).then(distinct % noted - 1).cast(pl.UInt32)),
+        parts.filter(~plain)], how="diagonal")
+    at = pl.select(pl.when(plain).then(_row_in(distinct, pl.lit(shared)))
+                   .otherwise(distinct.len() + (~plain).cum_sum().cast(pl.UInt32) - 1)).to_series()
+    texts = pl.lit(values.str.strip_chars())  # a quoted diagnosis, by its index
+    written = pl.concat([rows, explained.select("reason_head", "reason_tail", "modifier_note", "addon_note")[
+        rows["explained"]]], how="horizontal").with_columns(
+        quoted=texts.gather("quoted_id"), dx_notes=pl.lit(notes).gather("notes_id")).select(
+        reason().cast(RESULT["reason"])).to_series()
+    return written.gather(at)
 
 
 def _findings(line_key: pl.Series, said: pl.DataFrame) -> pl.DataFrame:
@@ -203,17 +248,24 @@ def _procedure_keys(lines: pl.DataFrame, procedures: pl.DataFrame) -> tuple[pl.S
 FLAGS = ("addon_alone", "claim_missing", "bad_date", "bad_version")  # a line's flags, bit by bit in ``flags``
 
 
-def _explained_keys(distinct: pl.DataFrame, said: pl.DataFrame, dx: DiagnosisFacts) -> pl.DataFrame:
-    """Each distinct explanation key (``KEY_COLUMNS``), what its procedure and diagnoses say that the reason
-    quotes, and its results."""
-    keys = distinct.join(said, on="procedure_key", how="left").join(dx.keys, on="dx_key", how="left")
+def _explained_keys(distinct: pl.DataFrame, said: pl.DataFrame, dx_keys: pl.DataFrame) -> pl.DataFrame:
+    """What each distinct explanation key (``key``: diagnosis key, procedure key and flags) says: its results
+    and the parts of its reason (``reason_parts``)."""
+    key = pl.col("key")
+    keys = distinct.with_columns(
+        dx_key=(key // 2**len(FLAGS) // said.height).cast(pl.UInt32),
+        procedure_key=key // 2**len(FLAGS) % said.height,
+        **{flag: key // 2**bit % 2 == 1 for bit, flag in enumerate(FLAGS)})
+    keys = keys.join(said, on="procedure_key", how="left", maintain_order="left").join(
+        dx_keys, on="dx_key", how="left", maintain_order="left")
     keys = keys.with_columns(named=pl.col("coverage").is_not_null(),
-                             **{flag: pl.col("flags") // 2**bit % 2 == 1 for bit, flag in enumerate(FLAGS)})
-    return keys.with_columns(
-        determination=determination(),
-        matched_procedure_range="range",
+                             era=pl.lit(pl.Series([*ERAS, None], dtype=RESULT["policy_version"]))
+                             .gather(pl.col("line_key") % 3))  # a line key's era: icd9, icd10, none
+    determined = determination().cast(RESULT["determination"])
+    return keys.select(
+        "named", "names", "era",
+        determination=determined, severity=determined.to_physical(),
+        matched_procedure_range=pl.col("range").cast(RESULT["matched_procedure_range"]),
         matched_dx_ranges=matched_ranges(),
         edits=line_edits(),
-        **reason_parts(),
-    ).select(*KEY_COLUMNS, "named", "determination", "matched_procedure_range", "matched_dx_ranges", "edits",
-             "quotes", "reason_head", "reason_tail", "modifier_note", "addon_note")
+        **reason_parts())
