@@ -194,7 +194,8 @@ class _Plan:
                primaries: pl.DataFrame) -> pl.DataFrame:
         """The output of a frame of lines: its columns and, beside them, each line's result."""
         picked = frame.select(mask).to_series()
-        screened = frame.filter(picked).select(**self.line()).with_row_index("row").rechunk()  # gathers on one chunk: far cheaper
+        # In one chunk: the many gathers of the explanation are far cheaper on one.
+        screened = frame.filter(picked).select(**self.line()).with_row_index("row").rechunk()
         # The primaries of the screened lines' claims only: a slice's add-ons are looked up among a few, not among
         # every primary line of the input (a hash table of millions of rows per slice).
         primaries = primaries.filter(pl.col("claim").is_in(screened["claim"].implode()))

@@ -135,8 +135,8 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
     facts = facts.with_columns(explained=_row_in(distinct["key"], pl.col("key")))
     outcome = explained.select("named", "names", "era", "determination", "severity", "matched_procedure_range",
                                "matched_dx_ranges", "edits")[facts["explained"]]
-    results = pl.concat([facts.select("row", "policy", "matched", reason=_reasons(facts, explained, codes.values, dx.notes)),
-                         outcome], how="horizontal").select(
+    reasons = _reasons(facts, explained, codes.values, dx.notes)
+    results = pl.concat([facts.select("row", "policy", "matched", reason=reasons), outcome], how="horizontal").select(
         "row", "names", "severity",
         policy=pl.lit(pl.Series(library.ids, dtype=RESULT["policy"])).gather("policy"),  # categorical: no hashing
         policy_revision=pl.lit(pl.Series([p.revision for p in library.policies], dtype=pl.String)).gather("policy"),
