@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import reduce
 from typing import Literal
@@ -42,6 +43,7 @@ EditsMode = Literal["policy", "all"]
 Engine = Literal["in-memory", "streaming"]  # in memory: the lines read once; streaming: read in passes
 RESULT_SCHEMA = RESULT
 CHUNK_ROWS = 250_000  # lines in a slice of a streaming output, at most: memory holds about one slice explained
+MIN_SLICE_ROWS = 100_000  # screened lines in a slice explained beside others in memory, at least (fixed costs)
 
 
 def _text(name: str) -> pl.Expr:
@@ -190,10 +192,10 @@ class _Plan:
                 mask = mask | ((reduce(operator.or_, cells) & context) != 0)
         return mask.fill_null(False)
 
-    def screen(self, frame: pl.DataFrame, mask: pl.Expr, procedures: pl.DataFrame,
+    def screen(self, frame: pl.DataFrame, picked: pl.Series, procedures: pl.DataFrame,
                primaries: pl.DataFrame) -> pl.DataFrame:
-        """The output of a frame of lines: its columns and, beside them, each line's result."""
-        picked = frame.select(mask).to_series()
+        """The output of a frame of lines, of which the ``picked`` are screened: its columns and, beside them, each
+        line's result."""
         # In one chunk: the many gathers of the explanation are far cheaper on one.
         screened = frame.filter(picked).select(**self.line()).with_row_index("row").rechunk()
         # The primaries of the screened lines' claims only: a slice's add-ons are looked up among a few, not among
@@ -292,12 +294,20 @@ def screen_lines(rows: pl.LazyFrame, cols: LineColumns, library: CompiledPolicie
 
 
 def _in_memory(lines: pl.LazyFrame, plan: _Plan) -> Iterator[pl.DataFrame]:
-    """The output in one piece: the lines read into memory once, every pass over memory."""
+    """The output in a few pieces: the lines read into memory once, every pass over memory, and the screened
+    lines explained in as many slices as polars has threads (each of at least ``MIN_SLICE_ROWS`` screened lines),
+    side by side: much of an explanation is a sequence of small steps, each using the cores only in part."""
     frame = lines.collect()
     memory = frame.lazy()
     procedures = plan.procedures(memory, "in-memory")
     primaries = plan.primaries(memory, procedures, "in-memory")
-    yield plan.screen(frame, plan.screened_mask(memory, procedures, "in-memory"), procedures, primaries)
+    picked = frame.select(plan.screened_mask(memory, procedures, "in-memory")).to_series()
+    parts = max(1, min(pl.thread_pool_size(), int(picked.sum()) // MIN_SLICE_ROWS))
+    size = -(-frame.height // parts) or 1
+    starts = range(0, max(frame.height, 1), size)
+    with ThreadPoolExecutor(len(starts)) as pool:
+        yield from pool.map(lambda start: plan.screen(frame.slice(start, size), picked.slice(start, size), procedures,
+                                                      primaries), starts)
 
 
 def _by_slices(rows: pl.LazyFrame, plan: _Plan) -> Iterator[pl.DataFrame]:
@@ -313,7 +323,8 @@ def _by_slices(rows: pl.LazyFrame, plan: _Plan) -> Iterator[pl.DataFrame]:
     chunk_rows = max(1, CHUNK_ROWS // plan.cols.lines_per_row)
     total = rows.select(pl.len()).collect(engine="streaming").item()
     for start in range(0, max(total, 1), chunk_rows):  # a slice's lines are let go once screened, before the next
-        yield plan.screen(plan.cols.lines(rows.slice(start, chunk_rows)).collect(), mask, procedures, primaries)
+        frame = plan.cols.lines(rows.slice(start, chunk_rows)).collect()
+        yield plan.screen(frame, frame.select(mask).to_series(), procedures, primaries)
 
 
 def _one_of(expr: pl.Expr, values: pl.Series) -> pl.Expr:
