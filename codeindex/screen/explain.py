@@ -190,22 +190,14 @@ def _reasons(facts: pl.DataFrame, explained: pl.DataFrame, values: pl.Series, no
         bad_date_raw=pl.when("bad_date").then("date_raw"),
         bad_version_raw=pl.when("bad_version").then("version_raw"))
     plain = parts.select(pl.all_horizontal(pl.col(LINE_TEXT).is_null())).to_series()
-    # A plain finding's explanation key, quoted value and notes in one integer, in two steps (each fits an Int64).
-    quoted, noted = values.len() + 1, notes.len() + 1
-    with_quoted = parts.select(pl.col("explained").cast(pl.Int64) * quoted
-                               + pl.col("quoted_id").cast(pl.Int64).fill_null(-1) + 1).to_series()
-    first = with_quoted.filter(plain).unique().sort()
-    shared = pl.select(_row_in(first, pl.lit(with_quoted)).cast(pl.Int64) * noted
-                       + pl.lit(parts["notes_id"]).cast(pl.Int64).fill_null(-1) + 1).to_series()
-    distinct = shared.filter(plain).unique().sort()
-    step = first.gather(distinct // noted)
-    rows = pl.concat([
-        pl.select(explained=(step // quoted).cast(pl.UInt32),
-                  quoted_id=pl.when(step % quoted > 0).then(step % quoted - 1).cast(pl.UInt32),
-                  notes_id=pl.when(distinct % noted > 0).then(distinct % noted - 1).cast(pl.UInt32)),
-        parts.filter(~plain)], how="diagonal")
-    at = pl.select(pl.when(plain).then(_row_in(distinct, pl.lit(shared)))
-                   .otherwise(distinct.len() + (~plain).cum_sum().cast(pl.UInt32) - 1)).to_series()
+    shared = parts.filter(plain).select("explained", "quoted_id", "notes_id")
+    distinct = shared.unique().with_row_index("reason")
+    at = pl.repeat(distinct.height, plain.len(), dtype=pl.UInt32, eager=True).scatter(
+        plain.arg_true(), shared.join(distinct, on=shared.columns, how="left", nulls_equal=True,
+                                      maintain_order="left")["reason"])
+    at = at.scatter((~plain).arg_true(), pl.int_range(distinct.height, distinct.height + (~plain).sum(),
+                                                       dtype=pl.UInt32, eager=True))
+    rows = pl.concat([distinct.drop("reason"), parts.filter(~plain)], how="diagonal")
     texts = pl.lit(values.str.strip_chars())  # a quoted diagnosis, by its index
     written = pl.concat([rows, explained.select("reason_head", "reason_tail", "modifier_note", "addon_note")[
         rows["explained"]]], how="horizontal").with_columns(
