@@ -192,12 +192,14 @@ def _reasons(facts: pl.DataFrame, explained: pl.DataFrame, values: pl.Series, no
     plain = parts.select(pl.all_horizontal(pl.col(LINE_TEXT).is_null())).to_series()
     shared = parts.filter(plain).select("explained", "quoted_id", "notes_id")
     distinct = shared.unique().with_row_index("reason")
+    own = parts.filter(~plain)
+    # A plain finding's row of distinct, then the others' rows after those, in order.
     at = pl.repeat(distinct.height, plain.len(), dtype=pl.UInt32, eager=True).scatter(
         plain.arg_true(), shared.join(distinct, on=shared.columns, how="left", nulls_equal=True,
                                       maintain_order="left")["reason"])
-    at = at.scatter((~plain).arg_true(), pl.int_range(distinct.height, distinct.height + (~plain).sum(),
-                                                       dtype=pl.UInt32, eager=True))
-    rows = pl.concat([distinct.drop("reason"), parts.filter(~plain)], how="diagonal")
+    at = at.scatter((~plain).arg_true(), pl.Series(range(distinct.height, distinct.height + own.height),
+                                                   dtype=pl.UInt32))
+    rows = pl.concat([distinct.drop("reason"), own], how="diagonal")
     texts = pl.lit(values.str.strip_chars())  # a quoted diagnosis, by its index
     written = pl.concat([rows, explained.select("reason_head", "reason_tail", "modifier_note", "addon_note")[
         rows["explained"]]], how="horizontal").with_columns(
