@@ -88,8 +88,9 @@ def _numbered(traits: pl.DataFrame, first: str | None = None) -> pl.DataFrame:
 
 
 def _dense(size: int, at: pl.Series, values: pl.Series, missing: int) -> pl.Series:
-    """A table of ``size`` Int64 values, ``values`` at positions ``at``, ``missing`` elsewhere."""
-    return pl.repeat(missing, size, dtype=pl.Int64, eager=True).scatter(at, values.cast(pl.Int64))
+    """A table of ``size`` UInt32 values, ``values`` at positions ``at``, ``missing`` elsewhere (what it gives a
+    column of cells holds half what Int64 would)."""
+    return pl.repeat(missing, size, dtype=pl.UInt32, eager=True).scatter(at, values.cast(pl.UInt32))
 
 
 class _Classes:
@@ -158,7 +159,7 @@ class _Classes:
     def keys(self, dx_count: int) -> list[pl.Expr]:
         """Integer keys holding the columns' classes in order (``class{i}``), as many digits per key as fit."""
         per_key = self.digits_per_key()
-        return [pl.sum_horizontal(pl.col(f"class{i}") * self.base ** (i - start)
+        return [pl.sum_horizontal(pl.col(f"class{i}").cast(pl.Int64) * self.base ** (i - start)
                                   for i in range(start, min(start + per_key, dx_count))).alias(f"key{start // per_key}")
                 for start in range(0, dx_count, per_key)]
 
@@ -196,16 +197,14 @@ class DiagnosisFacts:
 
 
 def diagnosis_facts(findings: pl.DataFrame, codes: DiagnosisCodes, classified: Classified) -> DiagnosisFacts:
-    """The diagnosis facts of the ``findings`` (``finding``, ``row`` (a screened line), ``policy``, ``era``,
-    ``release`` and the line's diagnoses; its cells as integers in ``codes``, one row per line), from
-    ``classified``."""
+    """The diagnosis facts of the ``findings`` (``row`` (a screened line), ``policy``, ``era`` and ``release``;
+    the lines' cells are integers in ``codes``, one row per line), from ``classified``."""
     dx_count = codes.ids.width - 1
     classes = _Classes(classified, codes.values)
     one_per_line = findings.height == codes.ids.height  # findings are the lines, in order: no gather needed
     ids = codes.ids if one_per_line else codes.ids[findings["row"]]
     code_span, range_class, spans = pl.lit(classes.code_span), pl.lit(classes.range_class), classes.spans
     cells = pl.concat([ids.drop("row"), findings.select(
-        *(dx_column(i) for i in range(dx_count)),
         code_offset=classes.code_offset(pl.col("era"), pl.col("release")),
         range_offset=classes.range_offset(pl.col("policy")))], how="horizontal").with_columns(
         # A cell's code class and span in its line's release, in one integer (code class * spans + span).
@@ -257,7 +256,7 @@ def _notes(cells: pl.DataFrame, dx_count: int, classes: _Classes) -> tuple[pl.Se
     code_row, range_base = pl.lit(classes.code_row), classes.range_base
     note_keys = cells.select(  # a noted cell's (code row, range class) in one integer, null where no note
         pl.when(pl.col(f"class{i}").is_in(with_notes))
-        .then(code_row.gather(pl.col(f"id{i}").cast(pl.Int64) + pl.col("code_offset")) * range_base
+        .then(code_row.gather(pl.col(f"id{i}").cast(pl.Int64) + pl.col("code_offset")).cast(pl.Int64) * range_base
               + pl.col(f"range{i}")).alias(str(i)) for i in range(dx_count))
     distinct = pl.concat([note_keys[c].drop_nulls().unique() for c in note_keys.columns]).unique().sort()
     row, range_class = distinct // range_base, distinct % range_base

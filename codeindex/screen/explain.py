@@ -17,7 +17,7 @@ from __future__ import annotations
 import polars as pl
 
 from codeindex.policy.compiled import CompiledPolicies
-from codeindex.screen.columns import ERAS, FINDING, FINDINGS, RANGE_SEPARATOR, RESULT, dx_column
+from codeindex.screen.columns import ERAS, FINDING, FINDINGS, RANGE_SEPARATOR, RESULT
 from codeindex.screen.diagnoses import DiagnosisCodes, diagnosis_facts
 from codeindex.screen.edits import Classified
 
@@ -111,10 +111,10 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
     findings = _findings(line_key, said)
     one_per_line = findings.height == lines.height  # each line its one finding, in order
     line = lines.select("claim", "era", "release", "date_raw", "date", "version_raw", "version_era",
-                        "modifier_columns", *(dx_column(i) for i in range(codes.ids.width - 1)))
+                        "modifier_columns")
     facts = pl.concat([findings, line if one_per_line else line[findings["row"]]], how="horizontal")
     dx = diagnosis_facts(facts, codes, classified)
-    facts = pl.concat([facts.drop(dx_column(i) for i in range(codes.ids.width - 1)), dx.findings], how="horizontal")
+    facts = pl.concat([facts, dx.findings], how="horizontal")
     add_on_keys = said.filter("add_on").select("procedure_key", "primary")
     add_ons = facts.filter(pl.col("procedure_key").is_in(add_on_keys["procedure_key"].implode())).join(
         add_on_keys, on="procedure_key")
