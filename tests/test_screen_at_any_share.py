@@ -118,6 +118,29 @@ def test_streaming_equals_in_memory_at_full_share(extract: pl.DataFrame, tmp_pat
     assert in_memory.filter(pl.col("edits").list.contains("addon_without_primary")).height > 0
 
 
+@pytest.mark.parametrize("edits", ["policy", "all"])
+def test_slices_explained_side_by_side_equal_one_piece(extract: pl.DataFrame, tmp_path: Path, edits: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "extract.parquet"
+    extract.write_parquet(path)
+    monkeypatch.setattr(determination, "MIN_SLICE_ROWS", 10**9)
+    one_piece = screen(path, edits=edits).collect()
+    monkeypatch.setattr(determination, "MIN_SLICE_ROWS", 100)
+    monkeypatch.setattr(determination, "SLICES_AT_MOST", 3)  # slices that cut claims apart, on any machine
+    pieces = list(determination._in_memory(*_lines_and_plan(path, edits)))
+    assert len(pieces) == 3
+    assert pl.concat(pieces).equals(one_piece)
+
+
+def _lines_and_plan(path: Path, edits: str) -> tuple[pl.LazyFrame, determination._Plan]:
+    from codeindex.screen.layouts import claim_lines
+
+    rows, cols = claim_lines(path, "long")
+    lines = cols.lines(rows)
+    library = compile_policies((load_policy("0198"),))
+    return lines, determination._Plan(cols, lines.collect_schema(), str(path), None, library, edits, False)
+
+
 def test_the_policy_is_compiled_once() -> None:
     policy = load_policy("0198")
     assert compile_policies((policy,)) is compile_policies((policy,))

@@ -44,6 +44,7 @@ Engine = Literal["in-memory", "streaming"]  # in memory: the lines read once; st
 RESULT_SCHEMA = RESULT
 CHUNK_ROWS = 250_000  # lines in a slice of a streaming output, at most: memory holds about one slice explained
 MIN_SLICE_ROWS = 100_000  # screened lines in a slice explained beside others in memory, at least (fixed costs)
+SLICES_AT_MOST = pl.thread_pool_size()  # slices explained side by side in memory
 
 
 def _text(name: str) -> pl.Expr:
@@ -302,7 +303,7 @@ def _in_memory(lines: pl.LazyFrame, plan: _Plan) -> Iterator[pl.DataFrame]:
     procedures = plan.procedures(memory, "in-memory")
     primaries = plan.primaries(memory, procedures, "in-memory")
     picked = frame.select(plan.screened_mask(memory, procedures, "in-memory")).to_series()
-    parts = max(1, min(pl.thread_pool_size(), int(picked.sum()) // MIN_SLICE_ROWS))
+    parts = max(1, min(SLICES_AT_MOST, int(picked.sum()) // MIN_SLICE_ROWS))
     size = -(-frame.height // parts) or 1
     starts = range(0, max(frame.height, 1), size)
     with ThreadPoolExecutor(len(starts)) as pool:
