@@ -166,8 +166,9 @@ def _row_in(distinct: pl.Series, values: pl.Expr) -> pl.Expr:
     return pl.lit(distinct).search_sorted(values)
 
 
-REASON_PARTS = {  # what a reason says beyond its explanation key
-    "explained": pl.UInt32,  # the finding's explanation key, as a row of the explained keys
+TEMPLATE = ["reason_head", "reason_tail", "modifier_note", "addon_note"]  # an explanation key's parts of its reason
+REASON_PARTS = {  # what a reason says: its key's parts, and what it quotes
+    "template": pl.UInt32,  # its key's parts (TEMPLATE), as a row of the distinct ones: few, many keys share one
     "quoted_id": pl.UInt32,  # the diagnosis it quotes, as an index of DiagnosisCodes.values (null: none)
     "notes_id": pl.UInt32,  # its diagnoses' notes, as an index of DiagnosisFacts.notes (null: none)
     "billed": pl.String,  # the modifiers in the modifier columns, when its procedure is named
@@ -179,18 +180,20 @@ LINE_TEXT = ["billed", "bad_date_raw", "bad_version_raw"]  # the text of its own
 
 def _reasons(facts: pl.DataFrame, explained: pl.DataFrame, values: pl.Series, notes: pl.Series) -> pl.Series:
     """Each finding's reason, categorical.  Findings that quote no text of their own (but a diagnosis and its
-    notes) with one explanation key, quoted value and notes share a reason, written once; the others' are
-    written one by one.  The findings then take theirs by a gather."""
+    notes) with one template, quoted value and notes share a reason, written once; the others' are written one
+    by one.  The findings then take theirs by a gather."""
+    template = explained.select(pl.struct(TEMPLATE).rank("dense").cast(pl.UInt32) - 1).to_series()
+    templates = explained.select(TEMPLATE).with_columns(template=template).unique("template").sort("template")
     quotes = pl.lit(explained["quotes"]).gather("explained")
     parts = facts.select(
-        "explained",
+        template=pl.lit(template).gather("explained"),
         quoted_id=pl.when(quotes == "first_dx").then("first_id").when(quotes == "covered_dx").then("covered_id"),
         notes_id="notes_id",
         billed=pl.when(pl.lit(explained["named"]).gather("explained")).then("modifier_columns"),
         bad_date_raw=pl.when("bad_date").then("date_raw"),
         bad_version_raw=pl.when("bad_version").then("version_raw"))
     plain = parts.select(pl.all_horizontal(pl.col(LINE_TEXT).is_null())).to_series()
-    shared = parts.filter(plain).select("explained", "quoted_id", "notes_id")
+    shared = parts.filter(plain).select("template", "quoted_id", "notes_id")
     distinct = shared.unique().with_row_index("reason")
     own = parts.filter(~plain)
     # A plain finding's row of distinct, then the others' rows after those, in order.
@@ -201,8 +204,7 @@ def _reasons(facts: pl.DataFrame, explained: pl.DataFrame, values: pl.Series, no
                                                    dtype=pl.UInt32))
     rows = pl.concat([distinct.drop("reason"), own], how="diagonal")
     texts = pl.lit(values.str.strip_chars())  # a quoted diagnosis, by its index
-    written = pl.concat([rows, explained.select("reason_head", "reason_tail", "modifier_note", "addon_note")[
-        rows["explained"]]], how="horizontal").with_columns(
+    written = pl.concat([rows, templates.select(TEMPLATE)[rows["template"]]], how="horizontal").with_columns(
         quoted=texts.gather("quoted_id"), dx_notes=pl.lit(notes).gather("notes_id")).select(
         reason().cast(RESULT["reason"])).to_series()
     return written.gather(at)
