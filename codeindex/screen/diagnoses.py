@@ -139,7 +139,8 @@ class _Classes:
 
     @cached_property
     def traits(self) -> pl.DataFrame:
-        """Every class (``class``: code class * range_base + range class) and what it says."""
+        """Every class (``class``: code class * range_base + range class, 0.., in order) and what it says: its
+        ranges joined by RANGE_SEPARATOR and its edits by commas."""
         none = pl.DataFrame({"class": [0]}, schema={"class": pl.UInt32})
         code = pl.concat([none, self.code_table], how="diagonal").select(
             code="class", code_edits="edits")
@@ -149,9 +150,8 @@ class _Classes:
         partial = pl.when(pl.col("partly").is_not_null()).then(pl.lit("partial_match"))
         return code.join(ranges, how="cross").select(
             (pl.col("code").cast(pl.Int64) * self.range_base + pl.col("range")).alias("class"),
-            "not_covered", "label", "covered",
-            ranges=pl.col("ranges").str.split(RANGE_SEPARATOR),
-            edits=nonempty(pl.concat_str("code_edits", partial, separator=",", ignore_nulls=True)).str.split(","))
+            "not_covered", "label", "covered", "ranges",
+            edits=nonempty(pl.concat_str("code_edits", partial, separator=",", ignore_nulls=True))).sort("class")
 
     def digits_per_key(self) -> int:
         return max(1, 62 // max(1, self.base.bit_length()))
@@ -164,25 +164,28 @@ class _Classes:
                 for start in range(0, dx_count, per_key)]
 
     def by_key(self, keys: pl.DataFrame, dx_count: int) -> pl.DataFrame:
-        """What each distinct key says: ``n_dx``, ``first_label``, ``ranges`` and ``dx_edits``."""
-        per_key = self.digits_per_key()
-        digits = [(pl.col(f"key{i // per_key}") // self.base ** (i % per_key) % self.base).alias(str(i))
-                  for i in range(dx_count)]
-        cells = (keys.with_row_index("k").select("k", *digits)
-                 .unpivot(index="k", variable_name="column", value_name="class")
-                 .filter(pl.col("class") > 0).with_columns(pl.col("column").cast(pl.Int32))
-                 .join(self.traits, on="class").sort("k", "column"))
-        said = cells.group_by("k").agg(
-            n_dx=pl.col("not_covered").sum().cast(pl.Int64),
-            first_label=pl.col("label").filter("not_covered").first(), has_covered=pl.col("covered").any(),
-            ranges=pl.col("ranges").filter("not_covered").list.explode(keep_nulls=False, empty_as_null=False)
-            .unique(maintain_order=True).str.join(RANGE_SEPARATOR),
-            dx_edits=pl.col("edits").list.explode(keep_nulls=False, empty_as_null=False)
-            .unique(maintain_order=True).str.join(","))
-        return keys.with_row_index("k").join(said, on="k", how="left", maintain_order="left").select(
-            *keys.columns, n_dx=pl.col("n_dx").fill_null(0), first_label="first_label",
-            has_covered=pl.col("has_covered").fill_null(False), has_notes=nonempty(pl.col("dx_edits")).is_not_null(),
-            ranges=nonempty(pl.col("ranges")), dx_edits=nonempty(pl.col("dx_edits")))
+        """What each distinct key says: ``n_dx``, ``first_label``, ``has_covered``, ``ranges``, ``dx_edits`` and
+        ``has_notes``, from its classes in column order (each a row of ``traits``, by a gather)."""
+        per_key, traits = self.digits_per_key(), self.traits
+        classes = [pl.col(f"key{i // per_key}") // self.base ** (i % per_key) % self.base for i in range(dx_count)]
+        not_covered, label, covered, ranges, edits = (pl.lit(traits[name]) for name in
+                                                      ("not_covered", "label", "covered", "ranges", "edits"))
+
+        def each_once(parts: list[pl.Expr], separator: str) -> pl.Expr:
+            """The parts' items (each ``separator``-joined), each once in the order found, joined (null: none)."""
+            joined = pl.concat_str(parts, separator=separator, ignore_nulls=True)
+            return nonempty(joined.str.split(separator).list.unique(maintain_order=True).list.join(separator))
+
+        dx_edits = each_once([edits.gather(c) for c in classes], ",")
+        return keys.select(
+            *keys.columns,
+            n_dx=pl.sum_horizontal(not_covered.gather(c).cast(pl.Int64) for c in classes),
+            first_label=pl.coalesce(pl.when(not_covered.gather(c)).then(label.gather(c)) for c in classes),
+            has_covered=pl.any_horizontal(covered.gather(c) for c in classes),
+            has_notes=dx_edits.is_not_null(),
+            ranges=each_once([pl.when(not_covered.gather(c)).then(ranges.gather(c)) for c in classes],
+                             RANGE_SEPARATOR),
+            dx_edits=dx_edits)
 
 
 @dataclass(frozen=True)
