@@ -233,10 +233,15 @@ def diagnosis_facts(findings: pl.DataFrame, codes: DiagnosisCodes, classified: C
         covered_id = pl.coalesce(*(pl.when(is_covered.gather(r)).then(pl.col(f"id{i}"))
                                    for i, r in enumerate(in_range)), pl.lit(None, pl.UInt32))
     first_id = pl.coalesce(*matched_at, pl.lit(None, pl.UInt32))
-    # The matched values' texts in column order (the ids of the cells in a not-covered range, gathered).
-    matched = pl.concat_str([texts.gather(at) for at in matched_at], separator=LIST_SEPARATOR, ignore_nulls=True)
-    facts = cells.select(dx_key=dx_key, matched=pl.when(first_id.is_not_null()).then(matched.str.split(LIST_SEPARATOR)),
-                         first_id=first_id, covered_id=covered_id)
+    facts = cells.select(dx_key=dx_key, first_id=first_id, covered_id=covered_id)
+    # The matched values' texts in column order: the first one's, or for the findings with several (few), the
+    # texts of the cells in a not-covered range, joined.
+    matched = facts.select(texts.gather("first_id")).to_series()
+    several = dx_key.is_in(said_by_key.filter(pl.col("n_dx") > 1)["dx_key"].implode())
+    if several.any():
+        matched = matched.scatter(several.arg_true(), cells.filter(several).select(pl.concat_str(
+            [texts.gather(at) for at in matched_at], separator=LIST_SEPARATOR, ignore_nulls=True)).to_series())
+    facts = facts.with_columns(matched=matched.str.split(LIST_SEPARATOR))
     noted = dx_key.is_in(said_by_key.filter("has_notes")["dx_key"].implode())  # findings a note is gathered for
     notes_id, notes = _notes(cells.select("code_offset", cs.starts_with("id", "range", "class")).filter(noted),
                              dx_count, classes)
