@@ -303,12 +303,14 @@ def _in_memory(lines: pl.LazyFrame, plan: _Plan) -> Iterator[pl.DataFrame]:
     procedures = plan.procedures(memory, "in-memory")
     primaries = plan.primaries(memory, procedures, "in-memory")
     picked = frame.select(plan.screened_mask(memory, procedures, "in-memory")).to_series()
-    parts = max(1, min(SLICES_AT_MOST, int(picked.sum()) // MIN_SLICE_ROWS))
-    size = -(-frame.height // parts) or 1
-    starts = range(0, max(frame.height, 1), size)
-    with ThreadPoolExecutor(len(starts)) as pool:
-        yield from pool.map(lambda start: plan.screen(frame.slice(start, size), picked.slice(start, size), procedures,
-                                                      primaries), starts)
+    screened = int(picked.sum())
+    parts = max(1, min(SLICES_AT_MOST, screened // MIN_SLICE_ROWS))
+    # Cut where each slice holds as many screened lines as the next (they need not be spread evenly).
+    shares = pl.Series([screened * k // parts for k in range(1, parts)], dtype=pl.UInt32)
+    cuts = [0, *picked.cum_sum().search_sorted(shares), frame.height]
+    with ThreadPoolExecutor(parts) as pool:
+        yield from pool.map(lambda start, end: plan.screen(frame[start:end], picked[start:end], procedures,
+                                                           primaries), cuts[:-1], cuts[1:])
 
 
 def _by_slices(rows: pl.LazyFrame, plan: _Plan) -> Iterator[pl.DataFrame]:
