@@ -11,8 +11,10 @@ library's values fall in few classes.  A cell's class is three gathers of small 
 dense tables (value by release, then span by policy), a finding's classes in column order are
 integer keys, and findings share few keys, so what a finding's classes say together (how many
 values matched, the ranges and edits each once, the first label) is worked out once per
-distinct key.  Only the matched values' text and the notes (which quote the value) are
-gathered per finding, the notes from the few cells holding one.
+distinct key, by gathers across its columns.  What a finding quotes is found by integers too:
+its matched values are its first's text (joined across columns only for the few with several),
+and its notes one of the distinct notes, each written once (a note depends only on the value's
+row in the classified codes and its range class).
 """
 
 from __future__ import annotations

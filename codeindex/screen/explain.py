@@ -8,8 +8,11 @@ as integers (``diagnoses``).  What decides a finding, but for the values it quot
 order, and a few flags (add-on alone, unreadable date or version).  Findings share few keys,
 so ``determination``, ``line_edits``, the matched ranges and the parts of the reason are
 polars expressions evaluated once per distinct key, and each finding takes its key's row.
-Only the reason, which quotes the line's own diagnoses, is put together finding by finding.
-The line takes its most severe finding (on a tie, the policy given first's).
+The reason quotes a diagnosis of the line and its notes, so it is written once per distinct
+(template, quoted value, notes), keys sharing few templates, and gathered as a categorical;
+only a reason quoting text of the line's own (its modifier columns, an unreadable date or
+version) is written for that finding alone.  The line takes its most severe finding (on a
+tie, the policy given first's).
 """
 
 from __future__ import annotations
