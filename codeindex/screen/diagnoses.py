@@ -89,6 +89,15 @@ def _numbered(traits: pl.DataFrame, first: str | None = None) -> pl.DataFrame:
     return classes.with_row_index("class", offset=1)
 
 
+def distinct_rows(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
+    """The distinct rows of ``frame``, and each row's position among them (nulls equal): what is worked out once
+    per distinct row is gathered back by it."""
+    distinct = frame.unique()
+    at = frame.join(distinct.with_row_index("row_of_distinct"), on=frame.columns, how="left", nulls_equal=True,
+                    maintain_order="left")["row_of_distinct"]
+    return distinct, at
+
+
 def _dense(size: int, at: pl.Series, values: pl.Series, missing: int) -> pl.Series:
     """A table of ``size`` UInt32 values, ``values`` at positions ``at``, ``missing`` elsewhere (what it gives a
     column of cells holds half what Int64 would)."""
@@ -222,10 +231,8 @@ def diagnosis_facts(findings: pl.DataFrame, codes: DiagnosisCodes, classified: C
         (pl.col(f"code_span{i}") // spans * classes.range_base + pl.col(f"range{i}")).alias(f"class{i}")
         for i in range(dx_count)).drop("range_offset", *(f"code_span{i}" for i in range(dx_count)))
     keys = cells.select(*classes.keys(dx_count))
-    distinct = keys.unique().with_row_index("dx_key")  # numbered: a finding's dx_key is a row of said_by_key
-    dx_key = keys.join(distinct, on=keys.columns, how="left", maintain_order="left")["dx_key"]
-    said_by_key = pl.concat([distinct.select("dx_key"), classes.by_key(distinct.drop("dx_key"), dx_count)
-                            .drop(keys.columns)], how="horizontal")
+    distinct, dx_key = distinct_rows(keys)  # a finding's dx_key is a row of said_by_key
+    said_by_key = classes.by_key(distinct, dx_count).with_row_index("dx_key")
     in_range = [pl.col(f"range{i}") for i in range(dx_count)]
     matched_at = [pl.when((r > 0) & (r <= classes.not_covered)).then(pl.col(f"id{i}")) for i, r in enumerate(in_range)]
     texts = pl.lit(codes.values.str.strip_chars())  # a value as matched_dx and the reason quote it, by its index

@@ -21,7 +21,7 @@ import polars as pl
 
 from codeindex.policy.compiled import CompiledPolicies
 from codeindex.screen.columns import ERAS, FINDING, FINDINGS, RANGE_SEPARATOR, RESULT
-from codeindex.screen.diagnoses import DiagnosisCodes, diagnosis_facts
+from codeindex.screen.diagnoses import DiagnosisCodes, diagnosis_facts, distinct_rows
 from codeindex.screen.edits import Classified
 
 EMPTY = pl.lit([], dtype=pl.List(pl.String))
@@ -133,9 +133,9 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
     key = ((pl.col("dx_key").cast(pl.Int64) * said.height + pl.col("procedure_key")) * 2**len(FLAGS)
            + pl.sum_horizontal(flags[flag].cast(pl.Int64) * 2**bit for bit, flag in enumerate(FLAGS)))
     facts = facts.with_columns(key=key, bad_date=flags["bad_date"], bad_version=flags["bad_version"])
-    distinct = facts.select(pl.col("key").unique().sort())
+    distinct, explained_at = distinct_rows(facts.select("key"))
     explained = _explained_keys(distinct, said, dx.keys)
-    facts = facts.with_columns(explained=_row_in(distinct["key"], pl.col("key")))
+    facts = facts.with_columns(explained=explained_at)
     outcome = explained.select("named", "names", "era", "determination", "severity", "matched_procedure_range",
                                "matched_dx_ranges", "edits")[facts["explained"]]
     reasons = _reasons(facts, explained, codes.values, dx.notes)
@@ -164,11 +164,6 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
         listed_schema)  # type: ignore[arg-type]
 
 
-def _row_in(distinct: pl.Series, values: pl.Expr) -> pl.Expr:
-    """The row of each of ``values`` in ``distinct`` (sorted, and holding every one of them once)."""
-    return pl.lit(distinct).search_sorted(values)
-
-
 TEMPLATE = ["reason_head", "reason_tail", "modifier_note", "addon_note"]  # an explanation key's parts of its reason
 REASON_PARTS = {  # what a reason says: its key's parts, and what it quotes
     "template": pl.UInt32,  # its key's parts (TEMPLATE), as a row of the distinct ones: few, many keys share one
@@ -185,8 +180,7 @@ def _reasons(facts: pl.DataFrame, explained: pl.DataFrame, values: pl.Series, no
     """Each finding's reason, categorical.  Findings that quote no text of their own (but a diagnosis and its
     notes) with one template, quoted value and notes share a reason, written once; the others' are written one
     by one.  The findings then take theirs by a gather."""
-    template = explained.select(pl.struct(TEMPLATE).rank("dense").cast(pl.UInt32) - 1).to_series()
-    templates = explained.select(TEMPLATE).with_columns(template=template).unique("template").sort("template")
+    templates, template = distinct_rows(explained.select(TEMPLATE))
     quotes = pl.lit(explained["quotes"]).gather("explained")
     parts = facts.select(
         template=pl.lit(template).gather("explained"),
@@ -197,17 +191,15 @@ def _reasons(facts: pl.DataFrame, explained: pl.DataFrame, values: pl.Series, no
         bad_version_raw=pl.when("bad_version").then("version_raw"))
     plain = parts.select(pl.all_horizontal(pl.col(LINE_TEXT).is_null())).to_series()
     shared = parts.filter(plain).select("template", "quoted_id", "notes_id")
-    distinct = shared.unique().with_row_index("reason")
+    distinct, shared_at = distinct_rows(shared)
     own = parts.filter(~plain)
     # A plain finding's row of distinct, then the others' rows after those, in order.
-    at = pl.repeat(distinct.height, plain.len(), dtype=pl.UInt32, eager=True).scatter(
-        plain.arg_true(), shared.join(distinct, on=shared.columns, how="left", nulls_equal=True,
-                                      maintain_order="left")["reason"])
+    at = pl.repeat(distinct.height, plain.len(), dtype=pl.UInt32, eager=True).scatter(plain.arg_true(), shared_at)
     at = at.scatter((~plain).arg_true(), pl.Series(range(distinct.height, distinct.height + own.height),
                                                    dtype=pl.UInt32))
-    rows = pl.concat([distinct.drop("reason"), own], how="diagonal")
+    rows = pl.concat([distinct, own], how="diagonal")
     texts = pl.lit(values.str.strip_chars())  # a quoted diagnosis, by its index
-    written = pl.concat([rows, templates.select(TEMPLATE)[rows["template"]]], how="horizontal").with_columns(
+    written = pl.concat([rows, templates[rows["template"]]], how="horizontal").with_columns(
         quoted=texts.gather("quoted_id"), dx_notes=pl.lit(notes).gather("notes_id")).select(
         reason().cast(RESULT["reason"])).to_series()
     return written.gather(at)
