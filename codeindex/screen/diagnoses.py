@@ -246,12 +246,12 @@ def diagnosis_facts(findings: pl.DataFrame, codes: DiagnosisCodes, classified: C
     # The matched values' texts in column order: the first one's, or for the findings with several (few), the
     # texts of the cells in a not-covered range, joined.
     matched = facts.select(texts.gather("first_id")).to_series()
-    several = dx_key.is_in(said_by_key.filter(pl.col("n_dx") > 1)["dx_key"].implode())
+    several = said_by_key["n_dx"].gather(dx_key) > 1  # dx_key is a row of said_by_key
     if several.any():
         matched = matched.scatter(several.arg_true(), cells.filter(several).select(pl.concat_str(
             [texts.gather(at) for at in matched_at], separator=LIST_SEPARATOR, ignore_nulls=True)).to_series())
     facts = facts.with_columns(matched=matched.str.split(LIST_SEPARATOR))
-    noted = dx_key.is_in(said_by_key.filter("has_notes")["dx_key"].implode())  # findings a note is gathered for
+    noted = said_by_key["has_notes"].gather(dx_key)  # findings a note is gathered for
     notes_id, notes = _notes(cells.select("code_offset", cs.starts_with("id", "range", "class")).filter(noted),
                              dx_count, classes)
     return DiagnosisFacts(findings=facts.with_columns(notes_id=_scattered(notes_id, noted)),
