@@ -19,11 +19,9 @@ time, each slice explained on its own), so memory holds one slice.
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import reduce
 from typing import Literal
 
 import polars as pl
@@ -34,7 +32,7 @@ from codeindex.errors import InputError
 from codeindex.policy.compiled import CompiledPolicies
 from codeindex.policy.model import DIAGNOSIS_SYSTEMS, ICD10_START
 from codeindex.screen.columns import ERAS, FINDINGS, RESULT, dx_column
-from codeindex.screen.diagnoses import DiagnosisCodes
+from codeindex.screen.diagnoses import BLOCKS, DiagnosisCodes, block
 from codeindex.screen.edits import classify_diagnoses, classify_procedures, newest, nonempty
 from codeindex.screen.explain import EMPTY, explain
 from codeindex.screen.layouts import LineColumns
@@ -166,32 +164,16 @@ class _Plan:
                     code, default=None, return_dtype=pl.String))
                 .filter(pl.col("claim").is_not_null()).unique().collect(engine=engine))
 
-    def screened_mask(self, lines: pl.LazyFrame, procedures: pl.DataFrame, engine: Engine) -> pl.Expr:
-        """Whether a line needs an explanation: the policy names its procedure (in some version), its procedure
-        cannot be read, or (with ``edits="all"``) a diagnosis draws an edit in the line's era."""
-        proc = _text(self.cols.procedure)
+    def picker(self, lines: pl.LazyFrame, procedures: pl.DataFrame, engine: Engine) -> _Picker:
+        """What picks the lines of a frame that need an explanation: the policy names their procedure (in some
+        version), their procedure cannot be read, or (with ``edits="all"``) a diagnosis draws an edit in the
+        line's era and release (in any of those the ``lines`` have)."""
         wanted = procedures.filter(pl.col("coverage").is_not_null() | pl.col("error").is_not_null())["procedure"]
-        mask = _one_of(proc, wanted.unique(maintain_order=True))
-        if self.edits == "all":
-            era, release = self.era(), self.release()
-            contexts = lines.select(era=era, release=release).unique().drop_nulls().collect(engine=engine)
-            suspects = _suspect_diagnoses(lines, self.cols, self.library, engine, contexts.iter_rows())
-            # Each suspect value's contexts as bits (an (era, release) per bit): a line is suspect when a cell's bits
-            # hold its context's.  One lookup per cell, and the context worked out once, whatever their number.
-            bits: dict[str, int] = {}
-            for bit, values in enumerate(suspects.values()):
-                for value in values:
-                    bits[value] = bits.get(value, 0) | 1 << bit
-            if bits:
-                context = pl.coalesce(*(pl.when((era == era_name) & (release == index)).then(pl.lit(1 << bit))
-                                        for bit, (era_name, index) in enumerate(suspects)), pl.lit(0))
-                values = sorted(bits)
-                suspect = pl.Enum(values)  # a cast to it finds a value's position: cheaper than a hash table lookup
-                bits_of = pl.lit(pl.Series([bits[value] for value in values], dtype=pl.Int64))
-                cells = (bits_of.gather(_text(c).cast(suspect, strict=False).to_physical()).fill_null(0)
-                         for c in self.cols.dx)
-                mask = mask | ((reduce(operator.or_, cells) & context) != 0)
-        return mask.fill_null(False)
+        named = _one_of(_text(self.cols.procedure), wanted.unique(maintain_order=True)).fill_null(False)
+        if self.edits == "policy":
+            return _Picker(named, None)
+        contexts = lines.select(era=self.era(), release=self.release()).unique().drop_nulls().collect(engine=engine)
+        return _Picker(named, _Suspects(self, list(contexts.iter_rows())))
 
     def screen(self, frame: pl.DataFrame, picked: pl.Series, procedures: pl.DataFrame,
                primaries: pl.DataFrame) -> pl.DataFrame:
@@ -231,21 +213,64 @@ class _Plan:
         return unscreened
 
 
-def _suspect_diagnoses(lines: pl.LazyFrame, cols: LineColumns, library: CompiledPolicies, engine: Engine,
-                       contexts: Iterable[tuple[str, int]]) -> dict[tuple[str, int], list[str]]:
-    """Per (era, release) of ``contexts``, the distinct diagnosis values that draw an edit there (for
-    ``edits="all"``): their own edits, and with one policy, a partial overlap of its ranges (a line no
-    policy of a library names is explained by none, so only the values' own edits show there)."""
-    # Distinct values per column, then across columns: far cheaper than exploding a list of 12 columns.
-    per_column = [lines.select(_text(c).unique().alias("v")) for c in cols.dx]
-    values = pl.concat(per_column).unique().collect(engine=engine)
-    contexts = list(contexts)
-    classified = classify_diagnoses(values["v"], library, contexts)
-    speaker = library.unnamed  # a line no policy names is explained by it: its partial overlaps are edits too
-    said = classified.said().filter(pl.col("policy") == speaker) if speaker is not None else classified.codes
-    edited = said.filter(pl.col("edits").is_not_null())
-    return {(era, release): edited.filter(pl.col("era") == era, pl.col("release") == release)["value"].unique()
-            .to_list() for era, release in contexts}
+@dataclass(frozen=True)
+class _Picker:
+    """Picks the lines of a frame that need an explanation: those whose procedure is ``named`` (an expression of
+    the line), and with ``edits="all"`` the ``suspects``."""
+
+    named: pl.Expr
+    suspects: _Suspects | None
+
+    def lines(self, frame: pl.DataFrame) -> pl.Series:
+        """Whether each line of ``frame`` needs an explanation."""
+        named = frame.select(self.named).to_series()
+        return named if self.suspects is None else named | self.suspects.lines(frame)
+
+
+class _Suspects:
+    """For ``edits="all"``: which lines have a diagnosis that draws an edit in their context (era and release).
+
+    Each frame's diagnosis cells are read as categoricals of one mapping kept across frames, so a value has one
+    integer id for the whole screen and is classified once, when first seen (``edits.classify_diagnoses``, in
+    every context of the input).  The contexts where a value draws an edit are bits of one integer (a bit per
+    block of the code tables, ``diagnoses.block``), and a line is suspect when a cell's bits hold its context's:
+    a gather per cell, and no string lookup but the cast."""
+
+    def __init__(self, plan: _Plan, contexts: list[tuple[str, int]]) -> None:
+        self.plan, self.contexts = plan, contexts
+        self.categories = pl.Categories.random()  # this screen's own: ids are 0..n-1 in order seen
+        self.holds = pl.Series(dtype=pl.Categorical(self.categories))  # keeps the mapping between frames
+        self.bits = pl.Series([], dtype=pl.Int64)  # a classified value's contexts with an edit, by its id
+
+    @staticmethod
+    def bit(era: pl.Expr, release: pl.Expr) -> pl.Expr:
+        """A context's bit."""
+        return pl.lit(pl.Series([1 << b for b in range(BLOCKS)], dtype=pl.Int64)).gather(block(era, release))
+
+    def lines(self, frame: pl.DataFrame) -> pl.Series:
+        """Whether each line of ``frame`` has a diagnosis drawing an edit in its context."""
+        cells = frame.select(_text(c).cast(pl.Categorical(self.categories)) for c in self.plan.cols.dx)
+        values = self.categories.to_series()  # every value seen so far, by id
+        if values.len() > self.bits.len():
+            self.bits = self.bits.extend(self._bits(values[self.bits.len():]))
+        bits = pl.lit(self.bits)
+        context = pl.lit(frame.select(self.bit(self.plan.era(), self.plan.release())).to_series())
+        # Whether a cell's bits hold its line's context, each column its own expression (they run side by side).
+        hits = cells.select(((bits.gather(pl.col(c).to_physical()) & context) != 0).alias(c) for c in cells.columns)
+        return hits.select(pl.any_horizontal(pl.all()).fill_null(False)).to_series()  # a null cell: no hit
+
+    def _bits(self, values: pl.Series) -> pl.Series:
+        """Each value's contexts where it draws an edit: its own edits, and with one policy, a partial overlap of
+        its ranges (a line no policy of a library names is explained by none, so only its own edits show)."""
+        library = self.plan.library
+        classified = classify_diagnoses(values, library, self.contexts)
+        speaker = library.unnamed  # a line no policy names is explained by it: its partial overlaps are edits too
+        said = classified.said().filter(pl.col("policy") == speaker) if speaker is not None else classified.codes
+        edited = said.filter(pl.col("edits").is_not_null()).select("value", "era", "release").unique()
+        # A value's bits: distinct powers of two, so their sum is their or.
+        per_value = edited.group_by("value").agg(bits=self.bit(pl.col("era"), pl.col("release")).sum())
+        return (values.to_frame("value").join(per_value, on="value", how="left", maintain_order="left")["bits"]
+                .fill_null(0).cast(pl.Int64))  # an empty sum's type is not Int64
 
 
 def screen_lines(rows: pl.LazyFrame, cols: LineColumns, library: CompiledPolicies, *, where: str = "the input",
@@ -302,7 +327,7 @@ def _in_memory(lines: pl.LazyFrame, plan: _Plan) -> Iterator[pl.DataFrame]:
     memory = frame.lazy()
     procedures = plan.procedures(memory, "in-memory")
     primaries = plan.primaries(memory, procedures, "in-memory")
-    picked = frame.select(plan.screened_mask(memory, procedures, "in-memory")).to_series()
+    picked = plan.picker(memory, procedures, "in-memory").lines(frame)
     screened = int(picked.sum())
     parts = max(1, min(SLICES_AT_MOST, screened // MIN_SLICE_ROWS))
     # Cut where each slice holds as many screened lines as the next (they need not be spread evenly).
@@ -322,12 +347,12 @@ def _by_slices(rows: pl.LazyFrame, plan: _Plan) -> Iterator[pl.DataFrame]:
     lines = plan.cols.lines(rows)
     procedures = plan.procedures(lines, "streaming")
     primaries = plan.primaries(lines, procedures, "streaming")
-    mask = plan.screened_mask(lines, procedures, "streaming")
+    picker = plan.picker(lines, procedures, "streaming")
     chunk_rows = max(1, CHUNK_ROWS // plan.cols.lines_per_row)
     total = rows.select(pl.len()).collect(engine="streaming").item()
     for start in range(0, max(total, 1), chunk_rows):  # a slice's lines are let go once screened, before the next
         frame = plan.cols.lines(rows.slice(start, chunk_rows)).collect()
-        yield plan.screen(frame, frame.select(mask).to_series(), procedures, primaries)
+        yield plan.screen(frame, picker.lines(frame), procedures, primaries)
 
 
 def _one_of(expr: pl.Expr, values: pl.Series) -> pl.Expr:

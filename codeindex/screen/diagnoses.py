@@ -70,7 +70,7 @@ class DiagnosisCodes:
         return cls(cells.with_columns(pl.exclude("row").to_physical()), values, categories)
 
 
-def _block(era: pl.Expr, release: pl.Expr) -> pl.Expr:
+def block(era: pl.Expr, release: pl.Expr) -> pl.Expr:
     """The block of the code tables a line's (era, release) reads: icd9's releases, icd10's, then one for no era
     (saying nothing)."""
     icd9, icd10 = len(releases("icd9dx")), len(releases("icd10cm"))
@@ -117,7 +117,7 @@ class _Classes:
         spans = codes.filter(pl.col("lo").is_not_null()).select("era", "lo", "hi").unique(maintain_order=True)
         spans = spans.with_row_index("span")
         codes = codes.join(spans, on=["era", "lo", "hi"], how="left", maintain_order="left")
-        position = codes.select(pl.col("id").cast(pl.Int64) + _block(pl.col("era"), pl.col("release")) * width
+        position = codes.select(pl.col("id").cast(pl.Int64) + block(pl.col("era"), pl.col("release")) * width
                                 ).to_series()
         self.width, self.spans = width, spans.height + 1  # a last span, of values with none, says nothing
         says = pl.col("edits").is_not_null()  # a plain code says nothing of itself: class 0
@@ -142,7 +142,7 @@ class _Classes:
 
     def code_offset(self, era: pl.Expr, release: pl.Expr) -> pl.Expr:
         """Where the block of the code tables of an (era, release) starts."""
-        return _block(era, release) * self.width
+        return block(era, release) * self.width
 
     def range_offset(self, policy: pl.Expr) -> pl.Expr:
         """Where the slot of the range table of a policy (or of none) starts."""
