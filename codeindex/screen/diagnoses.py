@@ -178,25 +178,31 @@ class _Classes:
         """What each distinct key says: ``n_dx``, ``first_label``, ``has_covered``, ``ranges``, ``dx_edits`` and
         ``has_notes``, from its classes in column order (each a row of ``traits``, by a gather)."""
         per_key, traits = self.digits_per_key(), self.traits
-        classes = [pl.col(f"key{i // per_key}") // self.base ** (i % per_key) % self.base for i in range(dx_count)]
+        # Each column's class, worked out once (it is read five times below).
+        classes = keys.select((pl.col(f"key{i // per_key}") // self.base ** (i % per_key) % self.base).alias(str(i))
+                              for i in range(dx_count)).get_columns()
         not_covered, label, covered, ranges, edits = (pl.lit(traits[name]) for name in
                                                       ("not_covered", "label", "covered", "ranges", "edits"))
 
-        def each_once(parts: list[pl.Expr], separator: str) -> pl.Expr:
-            """The parts' items (each ``separator``-joined), each once in the order found, joined (null: none)."""
-            joined = pl.concat_str(parts, separator=separator, ignore_nulls=True)
-            return nonempty(joined.str.split(separator).list.unique(maintain_order=True).list.join(separator))
-
-        dx_edits = each_once([edits.gather(c) for c in classes], ",")
-        return keys.select(
+        said = keys.select(
             *keys.columns,
             n_dx=pl.sum_horizontal(not_covered.gather(c).cast(pl.Int64) for c in classes),
             first_label=pl.coalesce(pl.when(not_covered.gather(c)).then(label.gather(c)) for c in classes),
             has_covered=pl.any_horizontal(covered.gather(c) for c in classes),
-            has_notes=dx_edits.is_not_null(),
-            ranges=each_once([pl.when(not_covered.gather(c)).then(ranges.gather(c)) for c in classes],
-                             RANGE_SEPARATOR),
-            dx_edits=dx_edits)
+            ranges=pl.concat_str([pl.when(not_covered.gather(c)).then(ranges.gather(c)) for c in classes],
+                                 separator=RANGE_SEPARATOR, ignore_nulls=True),
+            dx_edits=pl.concat_str([edits.gather(c) for c in classes], separator=",", ignore_nulls=True))
+        return said.with_columns(ranges=_each_once(said["ranges"], RANGE_SEPARATOR),
+                                 dx_edits=_each_once(said["dx_edits"], ",")).with_columns(
+            has_notes=pl.col("dx_edits").is_not_null())
+
+
+def _each_once(joined: pl.Series, separator: str) -> pl.Series:
+    """Each text's ``separator``-joined items, each once in the order found, joined (null: none); worked out once
+    per distinct text (keys share few)."""
+    distinct, at = distinct_rows(joined.to_frame("joined"))
+    once = pl.col("joined").str.split(separator).list.unique(maintain_order=True).list.join(separator)
+    return distinct.select(nonempty(once)).to_series()[at]
 
 
 @dataclass(frozen=True)
