@@ -275,27 +275,30 @@ def _notes(cells: pl.DataFrame, dx_count: int, classes: _Classes) -> tuple[pl.Se
     on the value's row in the classified codes (its text, era and release) and its range class, so each distinct
     note is written once and a cell takes its note's index by an integer gather; most rows hold one noted value
     and take its note as theirs, the few others have theirs written."""
-    with_notes = classes.traits.filter(pl.col("edits").is_not_null())["class"].implode()
+    noted = pl.lit(classes.traits["edits"].is_not_null())  # by class (``traits`` has a row per class, in order)
     code_row, range_base = pl.lit(classes.code_row), classes.range_base
     note_keys = cells.select(  # a noted cell's (code row, range class) in one integer, null where no note
-        pl.when(pl.col(f"class{i}").is_in(with_notes))
+        pl.when(noted.gather(pl.col(f"class{i}")))
         .then(code_row.gather(pl.col(f"id{i}").cast(pl.Int64) + pl.col("code_offset")).cast(pl.Int64) * range_base
               + pl.col(f"range{i}")).alias(str(i)) for i in range(dx_count))
-    distinct = pl.concat([note_keys[c].drop_nulls().unique() for c in note_keys.columns]).unique().sort()
+    distinct = pl.concat([note_keys[c].drop_nulls().unique() for c in note_keys.columns]).unique()
     row, range_class = distinct // range_base, distinct % range_base
     own = pl.concat([classes.codes["notes"], pl.Series([None], dtype=pl.String)]).gather(row)  # last row: none
     text = pl.concat([classes.codes["text"], pl.Series([None], dtype=pl.String)]).gather(row)
     partly = pl.concat([pl.Series([None], dtype=pl.String), classes.range_table["partly"]]).gather(range_class)
     note = pl.select(nonempty(pl.concat_str(pl.lit(own), partly_notes(pl.lit(text), pl.lit(partly)),
                                             separator="; ", ignore_nulls=True))).to_series()
+    # A note key's position among the distinct notes, by a gather from a table of every key.
+    note_at = pl.lit(_dense((classes.codes.height + 1) * range_base, distinct,
+                            pl.int_range(distinct.len(), eager=True), distinct.len()))
     # A row's first note, as its position among the distinct notes: the whole of a row with one.
-    first = note_keys.select(pl.lit(distinct).search_sorted(pl.coalesce(pl.all()))).to_series()
+    first = note_keys.select(note_at.gather(pl.coalesce(pl.all()))).to_series()
     several = note_keys.select(pl.sum_horizontal(pl.all().is_not_null()) > 1).to_series()
     if not several.any():
         return first, note
     note_of = pl.lit(note)
     joined = note_keys.filter(several).select(nonempty(pl.concat_str(
-        [pl.when(pl.col(c).is_not_null()).then(note_of.gather(pl.lit(distinct).search_sorted(pl.col(c))))
-         for c in note_keys.columns], separator="; ", ignore_nulls=True))).to_series()
+        [note_of.gather(note_at.gather(pl.col(c))) for c in note_keys.columns], separator="; ",
+        ignore_nulls=True))).to_series()
     return (first.scatter(several.arg_true(), pl.int_range(note.len(), note.len() + joined.len(), dtype=pl.UInt32,
                                                            eager=True)), note.extend(joined))
