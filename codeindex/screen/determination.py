@@ -33,7 +33,7 @@ from codeindex.policy.compiled import CompiledPolicies
 from codeindex.policy.model import DIAGNOSIS_SYSTEMS, ICD10_START
 from codeindex.screen.columns import ERAS, FINDINGS, RESULT, dx_column
 from codeindex.screen.diagnoses import BLOCKS, DiagnosisCodes, block
-from codeindex.screen.edits import classify_diagnoses, classify_procedures, newest, nonempty
+from codeindex.screen.edits import Classified, classify_diagnoses, classify_procedures, newest, nonempty
 from codeindex.screen.explain import EMPTY, explain
 from codeindex.screen.layouts import LineColumns
 
@@ -175,20 +175,23 @@ class _Plan:
         contexts = lines.select(era=self.era(), release=self.release()).unique().drop_nulls().collect(engine=engine)
         return _Picker(named, _Suspects(self, list(contexts.iter_rows())))
 
-    def screen(self, frame: pl.DataFrame, picked: pl.Series, procedures: pl.DataFrame,
+    def screen(self, frame: pl.DataFrame, picked: Picked, procedures: pl.DataFrame,
                primaries: pl.DataFrame) -> pl.DataFrame:
         """The output of a frame of lines, of which the ``picked`` are screened: its columns and, beside them, each
         line's result."""
         # In one chunk: the many gathers of the explanation are far cheaper on one.
-        screened = frame.filter(picked).select(**self.line()).with_row_index("row").rechunk()
+        screened = frame.filter(picked.lines).select(**self.line()).with_row_index("row").rechunk()
         # The primaries of the screened lines' claims only: a slice's add-ons are looked up among a few, not among
         # every primary line of the input (a hash table of millions of rows per slice).
         primaries = primaries.filter(pl.col("claim").is_in(screened["claim"].implode()))
-        codes = DiagnosisCodes.of(screened, len(self.cols.dx))
-        contexts = screened.select("era", "release").unique().drop_nulls().iter_rows()
-        classified = classify_diagnoses(codes.values, self.library, contexts)
+        if picked.read is None:  # the diagnoses were not read to pick the lines: read the screened lines'
+            codes = DiagnosisCodes.of(screened, len(self.cols.dx))
+            contexts = screened.select("era", "release").unique().drop_nulls().iter_rows()
+            classified = classify_diagnoses(codes.values, self.library, contexts)
+        else:
+            codes, classified = picked.read.of(picked.lines), picked.read.classified
         results = explain(screened, codes, procedures, classified, primaries, self.library, self.with_findings)
-        return pl.concat([frame.select(self.cols.output), _placed(results, picked, self._unscreened())],
+        return pl.concat([frame.select(self.cols.output), _placed(results, picked.lines, self._unscreened())],
                          how="horizontal")
 
     def _unscreened(self) -> pl.DataFrame:
@@ -214,6 +217,36 @@ class _Plan:
 
 
 @dataclass(frozen=True)
+class ReadDiagnoses:
+    """A frame's diagnosis cells as read to pick its lines (``edits="all"``): ``cells`` (a column per diagnosis
+    column, each cell the index of its value in ``values``, null for a null cell) and what the values say in every
+    context of the input (``classified``)."""
+
+    cells: pl.DataFrame
+    values: pl.Series
+    classified: Classified
+
+    def of(self, lines: pl.Series) -> DiagnosisCodes:
+        """The cells of the ``lines`` picked, as the explanation takes them."""
+        ids = self.cells.filter(lines).rename({c: f"id{i}" for i, c in enumerate(self.cells.columns)})
+        return DiagnosisCodes(ids.with_row_index("row"), self.values)
+
+
+@dataclass(frozen=True)
+class Picked:
+    """The lines of a frame that need an explanation (``lines``, a mask) and, when the diagnoses were read to pick
+    them (``edits="all"``), the frame's diagnoses as read (``read``)."""
+
+    lines: pl.Series
+    read: ReadDiagnoses | None
+
+    def __getitem__(self, part: slice) -> Picked:
+        """The picked of a slice of the frame's lines."""
+        read = self.read and ReadDiagnoses(self.read.cells[part], self.read.values, self.read.classified)
+        return Picked(self.lines[part], read)
+
+
+@dataclass(frozen=True)
 class _Picker:
     """Picks the lines of a frame that need an explanation: those whose procedure is ``named`` (an expression of
     the line), and with ``edits="all"`` the ``suspects``."""
@@ -221,10 +254,13 @@ class _Picker:
     named: pl.Expr
     suspects: _Suspects | None
 
-    def lines(self, frame: pl.DataFrame) -> pl.Series:
-        """Whether each line of ``frame`` needs an explanation."""
+    def lines(self, frame: pl.DataFrame) -> Picked:
+        """Which lines of ``frame`` need an explanation."""
         named = frame.select(self.named).to_series()
-        return named if self.suspects is None else named | self.suspects.lines(frame)
+        if self.suspects is None:
+            return Picked(named, None)
+        suspect, read = self.suspects.lines(frame)
+        return Picked(named | suspect, read)
 
 
 class _Suspects:
@@ -234,36 +270,43 @@ class _Suspects:
     integer id for the whole screen and is classified once, when first seen (``edits.classify_diagnoses``, in
     every context of the input).  The contexts where a value draws an edit are bits of one integer (a bit per
     block of the code tables, ``diagnoses.block``), and a line is suspect when a cell's bits hold its context's:
-    a gather per cell, and no string lookup but the cast."""
+    a gather per cell, and no string lookup but the cast.  The cells and classification are then the
+    explanation's too."""
 
     def __init__(self, plan: _Plan, contexts: list[tuple[str, int]]) -> None:
         self.plan, self.contexts = plan, contexts
         self.categories = pl.Categories.random()  # this screen's own: ids are 0..n-1 in order seen
         self.holds = pl.Series(dtype=pl.Categorical(self.categories))  # keeps the mapping between frames
         self.bits = pl.Series([], dtype=pl.Int64)  # a classified value's contexts with an edit, by its id
+        self.classified = classify_diagnoses(pl.Series([], dtype=pl.String), plan.library, contexts)
 
     @staticmethod
     def bit(era: pl.Expr, release: pl.Expr) -> pl.Expr:
         """A context's bit."""
         return pl.lit(pl.Series([1 << b for b in range(BLOCKS)], dtype=pl.Int64)).gather(block(era, release))
 
-    def lines(self, frame: pl.DataFrame) -> pl.Series:
-        """Whether each line of ``frame`` has a diagnosis drawing an edit in its context."""
+    def lines(self, frame: pl.DataFrame) -> tuple[pl.Series, ReadDiagnoses]:
+        """Whether each line of ``frame`` has a diagnosis drawing an edit in its context, and its diagnoses as
+        read."""
         cells = frame.select(_text(c).cast(pl.Categorical(self.categories)) for c in self.plan.cols.dx)
-        values = self.categories.to_series()  # every value seen so far, by id
+        values = self.categories.to_series().rename("value")  # every value seen so far, by id
         if values.len() > self.bits.len():
             self.bits = self.bits.extend(self._bits(values[self.bits.len():]))
+        cells = cells.select(pl.all().to_physical())
         bits = pl.lit(self.bits)
         context = pl.lit(frame.select(self.bit(self.plan.era(), self.plan.release())).to_series())
         # Whether a cell's bits hold its line's context, each column its own expression (they run side by side).
-        hits = cells.select(((bits.gather(pl.col(c).to_physical()) & context) != 0).alias(c) for c in cells.columns)
-        return hits.select(pl.any_horizontal(pl.all()).fill_null(False)).to_series()  # a null cell: no hit
+        hits = cells.select(((bits.gather(pl.col(c)) & context) != 0).alias(c) for c in cells.columns)
+        suspect = hits.select(pl.any_horizontal(pl.all()).fill_null(False)).to_series()  # a null cell: no hit
+        return suspect, ReadDiagnoses(cells, values, self.classified)
 
     def _bits(self, values: pl.Series) -> pl.Series:
         """Each value's contexts where it draws an edit: its own edits, and with one policy, a partial overlap of
-        its ranges (a line no policy of a library names is explained by none, so only its own edits show)."""
+        its ranges (a line no policy of a library names is explained by none, so only its own edits show).  The
+        values' classification joins the screen's."""
         library = self.plan.library
         classified = classify_diagnoses(values, library, self.contexts)
+        self.classified = self.classified.merged(classified)
         speaker = library.unnamed  # a line no policy names is explained by it: its partial overlaps are edits too
         said = classified.said().filter(pl.col("policy") == speaker) if speaker is not None else classified.codes
         edited = said.filter(pl.col("edits").is_not_null()).select("value", "era", "release").unique()
@@ -328,11 +371,11 @@ def _in_memory(lines: pl.LazyFrame, plan: _Plan) -> Iterator[pl.DataFrame]:
     procedures = plan.procedures(memory, "in-memory")
     primaries = plan.primaries(memory, procedures, "in-memory")
     picked = plan.picker(memory, procedures, "in-memory").lines(frame)
-    screened = int(picked.sum())
+    screened = int(picked.lines.sum())
     parts = max(1, min(SLICES_AT_MOST, screened // MIN_SLICE_ROWS))
     # Cut where each slice holds as many screened lines as the next (they need not be spread evenly).
     shares = pl.Series([screened * k // parts for k in range(1, parts)], dtype=pl.UInt32)
-    cuts = [0, *picked.cum_sum().search_sorted(shares), frame.height]
+    cuts = [0, *picked.lines.cum_sum().search_sorted(shares), frame.height]
     with ThreadPoolExecutor(parts) as pool:
         yield from pool.map(lambda start, end: plan.screen(frame[start:end], picked[start:end], procedures,
                                                            primaries), cuts[:-1], cuts[1:])

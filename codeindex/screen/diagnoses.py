@@ -59,7 +59,6 @@ class DiagnosisCodes:
 
     ids: pl.DataFrame
     values: pl.Series
-    categories: pl.Categories  # keeps the mapping behind ``ids`` alive
 
     @classmethod
     def of(cls, lines: pl.DataFrame, dx_count: int) -> DiagnosisCodes:
@@ -67,7 +66,7 @@ class DiagnosisCodes:
         cells = lines.select("row", *(pl.col(dx_column(i)).cast(pl.Categorical(categories)).alias(f"id{i}")
                                       for i in range(dx_count)))
         values = categories.to_series().rename("value")  # taken while ``cells`` holds the mapping
-        return cls(cells.with_columns(pl.exclude("row").to_physical()), values, categories)
+        return cls(cells.with_columns(pl.exclude("row").to_physical()), values)
 
 
 def block(era: pl.Expr, release: pl.Expr) -> pl.Expr:

@@ -274,6 +274,11 @@ class Classified:
     spans: pl.DataFrame
     policies: int  # how many policies the spans were checked against
 
+    def merged(self, other: Classified) -> Classified:
+        """The two together (of distinct values: a span may be in both)."""
+        return Classified(pl.concat([self.codes, other.codes]), pl.concat([self.spans, other.spans]).unique(
+            maintain_order=True), self.policies)
+
     def said(self) -> pl.DataFrame:
         """The two together (``DIAGNOSIS``): a row for each (value, era, release, policy) with an edit, a note,
         a not-covered or a covered range."""
