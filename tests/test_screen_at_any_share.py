@@ -12,6 +12,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 from diagnosis_oracle import said_through_index
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from codeindex import InputError, synth
 from codeindex.codesets import release_on, releases
@@ -20,6 +22,7 @@ from codeindex.policy.compiled import compile_policies
 from codeindex.policy.model import DIAGNOSIS_SYSTEMS
 from codeindex.screen import determination, edits, screen
 from codeindex.screen.columns import RANGE_SEPARATOR
+from codeindex.screen.diagnoses import distinct_rows
 
 RELATED = """Clinical Policy Bulletin: Related codes
 Number: 0998
@@ -208,3 +211,16 @@ def test_modifier_columns_are_named_in_the_reason_and_carried_through(tmp_path: 
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "billed with modifiers GP, 59" in pl.read_parquet(tmp_path / "o.parquet")["reason"][0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.none() | st.integers(-3, 3), st.none() | st.integers(0, 2**62), st.integers(0, 5)),
+                max_size=30))
+def test_distinct_rows_numbers_each_distinct_row_once(rows: list[tuple[int | None, int | None, int]]) -> None:
+    """Integer rows packed into one integer (or not, when they hold a negative or would not fit) give the same
+    distinct rows, each once, and each row's position among them."""
+    frame = pl.DataFrame(rows, schema={"a": pl.Int64, "b": pl.UInt64, "c": pl.UInt8}, orient="row")
+    for part in (frame, frame.select("b"), frame.select("c", "a"), frame.with_columns(pl.col("a").cast(pl.String))):
+        distinct, at = distinct_rows(part)
+        assert distinct.height == part.unique().height
+        assert distinct[at].equals(part)
