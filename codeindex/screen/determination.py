@@ -6,6 +6,8 @@ per-line explanation.  So the screen:
 1. classifies each distinct procedure value once (``edits.classify_procedures``);
 2. picks the lines that need an explanation (the *screened* lines), classifies their
    distinct diagnosis values once, and explains them column by column (``explain``);
+   with ``edits="all"`` every line's diagnoses are read and classified to pick them,
+   and the explanation takes them as read;
 3. places the results by position beside the input rows (the n-th screened line takes
    the n-th result), and gives every other line constants: ``not_applicable``, null
    list columns (nothing was looked for).
@@ -175,7 +177,7 @@ class _Plan:
         contexts = lines.select(era=self.era(), release=self.release()).unique().drop_nulls().collect(engine=engine)
         return _Picker(named, _Suspects(self, list(contexts.iter_rows())))
 
-    def screen(self, frame: pl.DataFrame, picked: Picked, procedures: pl.DataFrame,
+    def screen(self, frame: pl.DataFrame, picked: _Picked, procedures: pl.DataFrame,
                primaries: pl.DataFrame) -> pl.DataFrame:
         """The output of a frame of lines, of which the ``picked`` are screened: its columns and, beside them, each
         line's result."""
@@ -217,7 +219,7 @@ class _Plan:
 
 
 @dataclass(frozen=True)
-class ReadDiagnoses:
+class _ReadDiagnoses:
     """A frame's diagnosis cells as read to pick its lines (``edits="all"``): ``cells`` (a column per diagnosis
     column, each cell the index of its value in ``values``, null for a null cell) and what the values say in every
     context of the input (``classified``)."""
@@ -233,17 +235,18 @@ class ReadDiagnoses:
 
 
 @dataclass(frozen=True)
-class Picked:
+class _Picked:
     """The lines of a frame that need an explanation (``lines``, a mask) and, when the diagnoses were read to pick
     them (``edits="all"``), the frame's diagnoses as read (``read``)."""
 
     lines: pl.Series
-    read: ReadDiagnoses | None
+    read: _ReadDiagnoses | None
 
-    def __getitem__(self, part: slice) -> Picked:
+    def __getitem__(self, part: slice) -> _Picked:
         """The picked of a slice of the frame's lines."""
-        read = self.read and ReadDiagnoses(self.read.cells[part], self.read.values, self.read.classified)
-        return Picked(self.lines[part], read)
+        read = self.read
+        return _Picked(self.lines[part], None if read is None else _ReadDiagnoses(read.cells[part], read.values,
+                                                                                   read.classified))
 
 
 @dataclass(frozen=True)
@@ -254,13 +257,13 @@ class _Picker:
     named: pl.Expr
     suspects: _Suspects | None
 
-    def lines(self, frame: pl.DataFrame) -> Picked:
+    def lines(self, frame: pl.DataFrame) -> _Picked:
         """Which lines of ``frame`` need an explanation."""
         named = frame.select(self.named).to_series()
         if self.suspects is None:
-            return Picked(named, None)
+            return _Picked(named, None)
         suspect, read = self.suspects.lines(frame)
-        return Picked(named | suspect, read)
+        return _Picked(named | suspect, read)
 
 
 class _Suspects:
@@ -285,7 +288,7 @@ class _Suspects:
         """A context's bit."""
         return pl.lit(pl.Series([1 << b for b in range(BLOCKS)], dtype=pl.Int64)).gather(block(era, release))
 
-    def lines(self, frame: pl.DataFrame) -> tuple[pl.Series, ReadDiagnoses]:
+    def lines(self, frame: pl.DataFrame) -> tuple[pl.Series, _ReadDiagnoses]:
         """Whether each line of ``frame`` has a diagnosis drawing an edit in its context, and its diagnoses as
         read."""
         cells = frame.select(_text(c).cast(pl.Categorical(self.categories)) for c in self.plan.cols.dx)
@@ -298,7 +301,7 @@ class _Suspects:
         # Whether a cell's bits hold its line's context, each column its own expression (they run side by side).
         hits = cells.select(((bits.gather(pl.col(c)) & context) != 0).alias(c) for c in cells.columns)
         suspect = hits.select(pl.any_horizontal(pl.all()).fill_null(False)).to_series()  # a null cell: no hit
-        return suspect, ReadDiagnoses(cells, values, self.classified)
+        return suspect, _ReadDiagnoses(cells, values, self.classified)
 
     def _bits(self, values: pl.Series) -> pl.Series:
         """Each value's contexts where it draws an edit: its own edits, and with one policy, a partial overlap of
@@ -384,9 +387,10 @@ def _in_memory(lines: pl.LazyFrame, plan: _Plan) -> Iterator[pl.DataFrame]:
 def _by_slices(rows: pl.LazyFrame, plan: _Plan) -> Iterator[pl.DataFrame]:
     """The output one slice of the input rows after another, each explained on its own, so that memory holds
     one slice.  The whole input is read first for what crosses slices: the distinct procedures, the claims'
-    primary lines (an add-on may be in another slice than its primary) and, with ``edits="all"``, the
-    diagnoses that draw an edit.  The input is sliced before it becomes lines (a slice of exploded lines
-    would explode every row before it again)."""
+    primary lines (an add-on may be in another slice than its primary) and, with ``edits="all"``, the (era,
+    release) contexts of its lines, each diagnosis value being classified in all of them when first seen.  The
+    input is sliced before it becomes lines (a slice of exploded lines would explode every row before it
+    again)."""
     lines = plan.cols.lines(rows)
     procedures = plan.procedures(lines, "streaming")
     primaries = plan.primaries(lines, procedures, "streaming")
