@@ -173,26 +173,20 @@ class _Plan:
         wanted = procedures.filter(pl.col("coverage").is_not_null() | pl.col("error").is_not_null())["procedure"]
         named = _one_of(_text(self.cols.procedure), wanted.unique(maintain_order=True)).fill_null(False)
         if self.edits == "policy":
-            return _Picker(named, None)
+            return _Picker(self, named, None)
         contexts = lines.select(era=self.era(), release=self.release()).unique().drop_nulls().collect(engine=engine)
-        return _Picker(named, _Suspects(self, list(contexts.iter_rows())))
+        return _Picker(self, named, _Suspects(self, list(contexts.iter_rows())))
 
     def screen(self, frame: pl.DataFrame, picked: _Picked, procedures: pl.DataFrame,
                primaries: pl.DataFrame) -> pl.DataFrame:
         """The output of a frame of lines, of which the ``picked`` are screened: its columns and, beside them, each
         line's result."""
-        # In one chunk: the many gathers of the explanation are far cheaper on one.
-        screened = frame.filter(picked.lines).select(**self.line()).with_row_index("row").rechunk()
+        screened = picked.screened.with_row_index("row")
         # The primaries of the screened lines' claims only: a slice's add-ons are looked up among a few, not among
         # every primary line of the input (a hash table of millions of rows per slice).
         primaries = primaries.filter(pl.col("claim").is_in(screened["claim"].implode()))
-        if picked.read is None:  # the diagnoses were not read to pick the lines: read the screened lines'
-            codes = DiagnosisCodes.of(screened, len(self.cols.dx))
-            contexts = screened.select("era", "release").unique().drop_nulls().iter_rows()
-            classified = classify_diagnoses(codes.values, self.library, contexts)
-        else:
-            codes, classified = picked.read.of(picked.lines), picked.read.classified
-        results = explain(screened, codes, procedures, classified, primaries, self.library, self.with_findings)
+        results = explain(screened, picked.codes, procedures, picked.classified, primaries, self.library,
+                          self.with_findings)
         return pl.concat([frame.select(self.cols.output), _placed(results, picked.lines, self._unscreened())],
                          how="horizontal")
 
@@ -219,51 +213,46 @@ class _Plan:
 
 
 @dataclass(frozen=True)
-class _ReadDiagnoses:
-    """A frame's diagnosis cells as read to pick its lines (``edits="all"``): ``cells`` (a column per diagnosis
-    column, each cell the index of its value in ``values``, null for a null cell) and what the values say in every
-    context of the input (``classified``)."""
-
-    cells: pl.DataFrame
-    values: pl.Series
-    classified: Classified
-
-    def of(self, lines: pl.Series) -> DiagnosisCodes:
-        """The cells of the ``lines`` picked, as the explanation takes them."""
-        ids = self.cells.filter(lines).rename({c: f"id{i}" for i, c in enumerate(self.cells.columns)})
-        return DiagnosisCodes(ids.with_row_index("row"), self.values)
-
-
-@dataclass(frozen=True)
 class _Picked:
-    """The lines of a frame that need an explanation (``lines``, a mask) and, when the diagnoses were read to pick
-    them (``edits="all"``), the frame's diagnoses as read (``read``)."""
+    """The lines of a frame that need an explanation (``lines``, a mask of the frame's), and the picked lines
+    (``screened``: ``LINE`` and their diagnoses, in one chunk) with their diagnosis cells as integers (``codes``)
+    and what their values say (``classified``)."""
 
     lines: pl.Series
-    read: _ReadDiagnoses | None
+    screened: pl.DataFrame
+    codes: DiagnosisCodes
+    classified: Classified
 
     def __getitem__(self, part: slice) -> _Picked:
-        """The picked of a slice of the frame's lines."""
-        read = self.read
-        return _Picked(self.lines[part], None if read is None else _ReadDiagnoses(read.cells[part], read.values,
-                                                                                   read.classified))
+        """The picked of a slice of the frame's lines (its values and their classification shared)."""
+        before, count = int(self.lines[:part.start].sum()), int(self.lines[part].sum())
+        return _Picked(self.lines[part], self.screened.slice(before, count),
+                       DiagnosisCodes(self.codes.ids.slice(before, count), self.codes.values), self.classified)
 
 
 @dataclass(frozen=True)
 class _Picker:
     """Picks the lines of a frame that need an explanation: those whose procedure is ``named`` (an expression of
-    the line), and with ``edits="all"`` the ``suspects``."""
+    the line), and with ``edits="all"`` the ``suspects``; then reads and classifies their diagnoses, once for
+    every slice they are explained in."""
 
+    plan: _Plan
     named: pl.Expr
     suspects: _Suspects | None
 
     def lines(self, frame: pl.DataFrame) -> _Picked:
-        """Which lines of ``frame`` need an explanation."""
-        named = frame.select(self.named).to_series()
-        if self.suspects is None:
-            return _Picked(named, None)
-        suspect, read = self.suspects.lines(frame)
-        return _Picked(named | suspect, read)
+        """Which lines of ``frame`` need an explanation, and those lines."""
+        picked = frame.select(self.named).to_series()
+        if self.suspects is not None:  # the diagnoses of every line were read and classified to pick them
+            suspect, cells, values = self.suspects.lines(frame)
+            picked = picked | suspect
+        # In one chunk: the many gathers of the explanation are far cheaper on one.
+        screened = frame.filter(picked).select(**self.plan.line()).rechunk()
+        if self.suspects is not None:
+            return _Picked(picked, screened, DiagnosisCodes(cells.filter(picked), values), self.suspects.classified)
+        codes = DiagnosisCodes.of(screened, len(self.plan.cols.dx))
+        contexts = screened.select("era", "release").unique().drop_nulls().iter_rows()
+        return _Picked(picked, screened, codes, classify_diagnoses(codes.values, self.plan.library, contexts))
 
 
 class _Suspects:
@@ -273,8 +262,8 @@ class _Suspects:
     integer id for the whole screen and is classified once, when first seen (``edits.classify_diagnoses``, in
     every context of the input).  The contexts where a value draws an edit are bits of one integer (a bit per
     block of the code tables, ``diagnoses.block``), and a line is suspect when a cell's bits hold its context's:
-    a gather per cell, and no string lookup but the cast.  The cells and classification are then the
-    explanation's too."""
+    a gather per cell, and no string lookup but the cast.  The picked lines' cells and the classification are
+    then the explanation's too."""
 
     def __init__(self, plan: _Plan, contexts: list[tuple[str, int]]) -> None:
         self.plan, self.contexts = plan, contexts
@@ -288,20 +277,20 @@ class _Suspects:
         """A context's bit."""
         return pl.lit(pl.Series([1 << b for b in range(BLOCKS)], dtype=pl.Int64)).gather(block(era, release))
 
-    def lines(self, frame: pl.DataFrame) -> tuple[pl.Series, _ReadDiagnoses]:
-        """Whether each line of ``frame`` has a diagnosis drawing an edit in its context, and its diagnoses as
-        read."""
+    def lines(self, frame: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame, pl.Series]:
+        """Whether each line of ``frame`` has a diagnosis drawing an edit in its context, and its diagnosis cells
+        as read: the index of each cell's value (``id{i}`` for the i-th column) in the values seen so far."""
         cells = frame.select(_text(c).cast(pl.Categorical(self.categories)) for c in self.plan.cols.dx)
         values = self.categories.to_series().rename("value")  # every value seen so far, by id
         if values.len() > self.bits.len():
             self.bits = self.bits.extend(self._bits(values[self.bits.len():]))
-        cells = cells.select(pl.all().to_physical())
+        cells = cells.select(pl.col(c).to_physical().alias(f"id{i}") for i, c in enumerate(cells.columns))
         bits = pl.lit(self.bits)
         context = pl.lit(frame.select(self.bit(self.plan.era(), self.plan.release())).to_series())
         # Whether a cell's bits hold its line's context, each column its own expression (they run side by side).
         hits = cells.select(((bits.gather(pl.col(c)) & context) != 0).alias(c) for c in cells.columns)
         suspect = hits.select(pl.any_horizontal(pl.all()).fill_null(False)).to_series()  # a null cell: no hit
-        return suspect, _ReadDiagnoses(cells, values, self.classified)
+        return suspect, cells, values
 
     def _bits(self, values: pl.Series) -> pl.Series:
         """Each value's contexts where it draws an edit: its own edits, and with one policy, a partial overlap of
@@ -374,7 +363,7 @@ def _in_memory(lines: pl.LazyFrame, plan: _Plan) -> Iterator[pl.DataFrame]:
     procedures = plan.procedures(memory, "in-memory")
     primaries = plan.primaries(memory, procedures, "in-memory")
     picked = plan.picker(memory, procedures, "in-memory").lines(frame)
-    screened = int(picked.lines.sum())
+    screened = picked.screened.height
     parts = max(1, min(SLICES_AT_MOST, screened // MIN_SLICE_ROWS))
     # Cut where each slice holds as many screened lines as the next (they need not be spread evenly).
     shares = pl.Series([screened * k // parts for k in range(1, parts)], dtype=pl.UInt32)

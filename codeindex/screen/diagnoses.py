@@ -55,8 +55,8 @@ DIAGNOSIS_KEYS = {  # what a finding's diagnosis classes in column order say tog
 
 @dataclass(frozen=True)
 class DiagnosisCodes:
-    """The screened lines' diagnosis cells as integers: ``ids`` has ``row`` and one ``id{i}`` per column,
-    the index of the cell's value in ``values`` (null for a null cell)."""
+    """The screened lines' diagnosis cells as integers: ``ids`` has one ``id{i}`` per column, a row per line, the
+    index of the cell's value in ``values`` (null for a null cell)."""
 
     ids: pl.DataFrame
     values: pl.Series
@@ -64,10 +64,10 @@ class DiagnosisCodes:
     @classmethod
     def of(cls, lines: pl.DataFrame, dx_count: int) -> DiagnosisCodes:
         categories = pl.Categories.random()  # a mapping of this call's own: ids are 0..n-1 in order seen
-        cells = lines.select("row", *(pl.col(dx_column(i)).cast(pl.Categorical(categories)).alias(f"id{i}")
-                                      for i in range(dx_count)))
+        cells = lines.select(pl.col(dx_column(i)).cast(pl.Categorical(categories)).alias(f"id{i}")
+                             for i in range(dx_count))
         values = categories.to_series().rename("value")  # taken while ``cells`` holds the mapping
-        return cls(cells.with_columns(pl.exclude("row").to_physical()), values)
+        return cls(cells.select(pl.all().to_physical()), values)
 
 
 def block(era: pl.Expr, release: pl.Expr) -> pl.Expr:
@@ -241,12 +241,12 @@ class DiagnosisFacts:
 def diagnosis_facts(findings: pl.DataFrame, codes: DiagnosisCodes, classified: Classified) -> DiagnosisFacts:
     """The diagnosis facts of the ``findings`` (``row`` (a screened line), ``policy``, ``era`` and ``release``;
     the lines' cells are integers in ``codes``, one row per line), from ``classified``."""
-    dx_count = codes.ids.width - 1
+    dx_count = codes.ids.width
     classes = _Classes(classified, codes.values)
     one_per_line = findings.height == codes.ids.height  # findings are the lines, in order: no gather needed
     ids = codes.ids if one_per_line else codes.ids[findings["row"]]
     code_span, range_class, spans = pl.lit(classes.code_span), pl.lit(classes.range_class), classes.spans
-    cells = pl.concat([ids.drop("row"), findings.select(
+    cells = pl.concat([ids, findings.select(
         code_offset=classes.code_offset(pl.col("era"), pl.col("release")),
         range_offset=classes.range_offset(pl.col("policy")))], how="horizontal").with_columns(
         # A cell's code class and span in its line's release, in one integer (code class * spans + span).
