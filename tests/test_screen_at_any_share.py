@@ -110,15 +110,23 @@ def test_explanation_column_by_column_equals_a_line_by_line_oracle(extract: pl.D
             assert f"diagnosis {want['quoted']} is in " in have["reason"], (line, have["reason"])
 
 
-def test_streaming_equals_in_memory_at_full_share(extract: pl.DataFrame, tmp_path: Path,
+@pytest.mark.parametrize("edits", ["policy", "all"])
+def test_streaming_equals_in_memory_at_full_share(extract: pl.DataFrame, tmp_path: Path, edits: str,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slice by slice (with ``edits="all"``, each slice's new diagnosis values classified as they come) equals the
+    whole in memory."""
     path = tmp_path / "extract.parquet"
     extract.write_parquet(path)
-    in_memory = screen(path).collect()
+    in_memory = screen(path, edits=edits).collect()
     monkeypatch.setattr(determination, "CHUNK_ROWS", 777)  # slices that cut claims apart
-    streamed = screen(path, streaming=True).collect(engine="streaming")
+    classified: list[int] = []
+    classify = determination.classify_diagnoses
+    monkeypatch.setattr(determination, "classify_diagnoses",
+                        lambda values, *args: classified.append(values.len()) or classify(values, *args))
+    streamed = screen(path, edits=edits, streaming=True).collect(engine="streaming")
     assert streamed.equals(in_memory)
     assert in_memory.filter(pl.col("edits").list.contains("addon_without_primary")).height > 0
+    assert sum(1 for n in classified if n > 0) > 2  # values were classified slice after slice, not all at once
 
 
 @pytest.mark.parametrize("edits", ["policy", "all"])
