@@ -34,8 +34,8 @@ from codeindex.errors import InputError
 from codeindex.policy.compiled import CompiledPolicies
 from codeindex.policy.model import DIAGNOSIS_SYSTEMS, ICD10_START
 from codeindex.screen.columns import ERAS, FINDINGS, RESULT, dx_column
-from codeindex.screen.diagnoses import BLOCKS, DiagnosisCodes, block
-from codeindex.screen.edits import Classified, classify_diagnoses, classify_procedures, newest, nonempty
+from codeindex.screen.diagnoses import BLOCKS, DiagnosisClasses, DiagnosisCodes, block
+from codeindex.screen.edits import classify_diagnoses, classify_procedures, newest, nonempty
 from codeindex.screen.explain import EMPTY, explain
 from codeindex.screen.layouts import LineColumns
 
@@ -185,7 +185,7 @@ class _Plan:
         # The primaries of the screened lines' claims only: a slice's add-ons are looked up among a few, not among
         # every primary line of the input (a hash table of millions of rows per slice).
         primaries = primaries.filter(pl.col("claim").is_in(screened["claim"].implode()))
-        results = explain(screened, picked.codes, procedures, picked.classified, primaries, self.library,
+        results = explain(screened, picked.codes, procedures, picked.classes, primaries, self.library,
                           self.with_findings)
         return pl.concat([frame.select(self.cols.output), _placed(results, picked.lines, self._unscreened())],
                          how="horizontal")
@@ -216,18 +216,18 @@ class _Plan:
 class _Picked:
     """The lines of a frame that need an explanation (``lines``, a mask of the frame's), and the picked lines
     (``screened``: ``LINE`` and their diagnoses, in one chunk) with their diagnosis cells as integers (``codes``)
-    and what their values say (``classified``)."""
+    and the classes of their values (``classes``)."""
 
     lines: pl.Series
     screened: pl.DataFrame
     codes: DiagnosisCodes
-    classified: Classified
+    classes: DiagnosisClasses
 
     def __getitem__(self, part: slice) -> _Picked:
-        """The picked of a slice of the frame's lines (its values and their classification shared)."""
+        """The picked of a slice of the frame's lines (its values and their classes shared)."""
         before, count = int(self.lines[:part.start].sum()), int(self.lines[part].sum())
         return _Picked(self.lines[part], self.screened.slice(before, count),
-                       DiagnosisCodes(self.codes.ids.slice(before, count), self.codes.values), self.classified)
+                       DiagnosisCodes(self.codes.ids.slice(before, count), self.codes.values), self.classes)
 
 
 @dataclass(frozen=True)
@@ -249,10 +249,12 @@ class _Picker:
         # In one chunk: the many gathers of the explanation are far cheaper on one.
         screened = frame.filter(picked).select(**self.plan.line()).rechunk()
         if self.suspects is not None:
-            return _Picked(picked, screened, DiagnosisCodes(cells.filter(picked), values), self.suspects.classified)
-        codes = DiagnosisCodes.of(screened, len(self.plan.cols.dx))
-        contexts = screened.select("era", "release").unique().drop_nulls().iter_rows()
-        return _Picked(picked, screened, codes, classify_diagnoses(codes.values, self.plan.library, contexts))
+            codes, classified = DiagnosisCodes(cells.filter(picked), values), self.suspects.classified
+        else:
+            codes = DiagnosisCodes.of(screened, len(self.plan.cols.dx))
+            contexts = screened.select("era", "release").unique().drop_nulls().iter_rows()
+            classified = classify_diagnoses(codes.values, self.plan.library, contexts)
+        return _Picked(picked, screened, codes, DiagnosisClasses(classified, codes.values))
 
 
 class _Suspects:

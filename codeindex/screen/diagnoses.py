@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cached_property
 
 import polars as pl
 import polars.selectors as cs
@@ -126,7 +125,7 @@ def _dense(size: int, at: pl.Series, values: pl.Series, missing: int) -> pl.Seri
     return pl.repeat(missing, size, dtype=pl.UInt32, eager=True).scatter(at, values.cast(pl.UInt32))
 
 
-class _Classes:
+class DiagnosisClasses:
     """The code classes and range classes of the classified values, in dense tables a cell's class is gathered
     from: ``code_span`` (code class * spans + span) and ``code_row`` (its row in ``codes``) at ``value id +
     block offset``, then ``range_class`` at ``span + slot offset`` (a slot per policy, and a last one, of no
@@ -161,6 +160,7 @@ class _Classes:
         self.not_covered = int(self.range_table["not_covered"].sum())  # range classes 1..this: not covered
         self.range_base = self.range_table.height + 1
         self.base = self.code_table.height * self.range_base + self.range_base
+        self.traits = self._traits()  # made now: slices explained side by side read it
 
     def code_offset(self, era: pl.Expr, release: pl.Expr) -> pl.Expr:
         """Where the block of the code tables of an (era, release) starts."""
@@ -170,8 +170,7 @@ class _Classes:
         """Where the slot of the range table of a policy (or of none) starts."""
         return policy.cast(pl.Int64).fill_null(self.policies) * self.spans
 
-    @cached_property
-    def traits(self) -> pl.DataFrame:
+    def _traits(self) -> pl.DataFrame:
         """Every class (``class``: code class * range_base + range class, 0.., in order) and what it says: its
         ranges joined by RANGE_SEPARATOR and its edits by commas."""
         none = pl.DataFrame({"class": [0]}, schema={"class": pl.UInt32})
@@ -238,11 +237,10 @@ class DiagnosisFacts:
     notes: pl.Series
 
 
-def diagnosis_facts(findings: pl.DataFrame, codes: DiagnosisCodes, classified: Classified) -> DiagnosisFacts:
+def diagnosis_facts(findings: pl.DataFrame, codes: DiagnosisCodes, classes: DiagnosisClasses) -> DiagnosisFacts:
     """The diagnosis facts of the ``findings`` (``row`` (a screened line), ``policy``, ``era`` and ``release``;
-    the lines' cells are integers in ``codes``, one row per line), from ``classified``."""
+    the lines' cells are integers in ``codes``, one row per line), from the ``classes`` of ``codes.values``."""
     dx_count = codes.ids.width
-    classes = _Classes(classified, codes.values)
     one_per_line = findings.height == codes.ids.height  # findings are the lines, in order: no gather needed
     ids = codes.ids if one_per_line else codes.ids[findings["row"]]
     code_span, range_class, spans = pl.lit(classes.code_span), pl.lit(classes.range_class), classes.spans
@@ -291,7 +289,7 @@ def _scattered(values: pl.Series, at: pl.Series) -> pl.Series:
     return pl.repeat(None, at.len(), dtype=values.dtype, eager=True).scatter(at.arg_true(), values)
 
 
-def _notes(cells: pl.DataFrame, dx_count: int, classes: _Classes) -> tuple[pl.Series, pl.Series]:
+def _notes(cells: pl.DataFrame, dx_count: int, classes: DiagnosisClasses) -> tuple[pl.Series, pl.Series]:
     """The notes of each row's values, in column order, "; "-joined: as an index of the distinct texts, and the
     texts.  Only values with an edit have a note (their own, then their partial overlaps).  A note depends only
     on the value's row in the classified codes (its text, era and release) and its range class, so each distinct

@@ -21,8 +21,7 @@ import polars as pl
 
 from codeindex.policy.compiled import CompiledPolicies
 from codeindex.screen.columns import ERAS, FINDING, FINDINGS, RANGE_SEPARATOR, RESULT
-from codeindex.screen.diagnoses import DiagnosisCodes, diagnosis_facts, distinct_rows
-from codeindex.screen.edits import Classified
+from codeindex.screen.diagnoses import DiagnosisClasses, DiagnosisCodes, diagnosis_facts, distinct_rows
 
 EMPTY = pl.lit([], dtype=pl.List(pl.String))
 
@@ -100,13 +99,13 @@ def matched_ranges() -> pl.Expr:
     return pl.when(pl.col("named")).then(ranges.fill_null(EMPTY)).otherwise(EMPTY)
 
 
-def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame, classified: Classified,
+def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame, classes: DiagnosisClasses,
             primaries: pl.DataFrame, library: CompiledPolicies, with_findings: bool) -> pl.DataFrame:
     """``RESULT`` for each of the screened ``lines`` (``LINE`` and their diagnoses), in their order, and with
     ``with_findings`` every named policy's finding (``FINDINGS``).
 
-    ``codes`` are the lines' diagnosis cells as integers; ``procedures`` and ``classified`` say what the
-    lines' values say (``PROCEDURE``, ``edits.Classified``); ``primaries`` holds the (claim, code) pairs of
+    ``codes`` are the lines' diagnosis cells as integers; ``procedures`` and ``classes`` say what the
+    lines' values say (``PROCEDURE``, ``diagnoses.DiagnosisClasses``); ``primaries`` holds the (claim, code) pairs of
     the input's lines whose code is an add-on's primary.  A line has a finding per policy that names its
     procedure (one, of no policy, when none does); the most severe decides the line.
     """
@@ -116,7 +115,7 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
     line = lines.select("claim", "era", "release", "date_raw", "date", "version_raw", "version_era",
                         "modifier_columns")
     facts = pl.concat([findings, line if one_per_line else line[findings["row"]]], how="horizontal")
-    dx = diagnosis_facts(facts, codes, classified)
+    dx = diagnosis_facts(facts, codes, classes)
     facts = pl.concat([facts, dx.findings], how="horizontal")
     add_on_keys = said.filter("add_on").select("procedure_key", "primary")
     add_ons = facts.filter(pl.col("procedure_key").is_in(add_on_keys["procedure_key"].implode())).join(
