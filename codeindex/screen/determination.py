@@ -242,19 +242,23 @@ class _Picker:
 
     def lines(self, frame: pl.DataFrame) -> _Picked:
         """Which lines of ``frame`` need an explanation, and those lines."""
-        picked = frame.select(self.named).to_series()
-        if self.suspects is not None:  # the diagnoses of every line were read and classified to pick them
-            suspect, cells, values = self.suspects.lines(frame)
-            picked = picked | suspect
-        # In one chunk: the many gathers of the explanation are far cheaper on one.
-        screened = frame.filter(picked).select(**self.plan.line()).rechunk()
-        if self.suspects is not None:
-            codes, classified = DiagnosisCodes(cells.filter(picked), values), self.suspects.classified
-        else:
+        named = frame.select(self.named).to_series()
+        if self.suspects is None:  # the picked lines' diagnoses are read and classified now
+            screened = self._screened(frame, named)
             codes = DiagnosisCodes.of(screened, len(self.plan.cols.dx))
             contexts = screened.select("era", "release").unique().drop_nulls().iter_rows()
             classified = classify_diagnoses(codes.values, self.plan.library, contexts)
-        return _Picked(picked, screened, codes, DiagnosisClasses(classified, codes.values))
+            return _Picked(named, screened, codes, DiagnosisClasses(classified, codes.values))
+        # Every line's diagnoses were read and classified to pick them.
+        suspect, cells, values = self.suspects.lines(frame)
+        picked = named | suspect
+        return _Picked(picked, self._screened(frame, picked), DiagnosisCodes(cells.filter(picked), values),
+                       DiagnosisClasses(self.suspects.classified, values))
+
+    def _screened(self, frame: pl.DataFrame, picked: pl.Series) -> pl.DataFrame:
+        """The picked lines' ``LINE`` columns and diagnoses, in one chunk: the many gathers of the explanation
+        are far cheaper on one."""
+        return frame.filter(picked).select(**self.plan.line()).rechunk()
 
 
 class _Suspects:
