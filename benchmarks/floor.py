@@ -2,8 +2,9 @@
 
 Times, interleaved in one process (median of ``--repeat``): the bare read (``scan``), the screen
 with its explanation left out (every pass over all lines still runs: distinct procedures, the
-screened-line mask, picking the screened lines, placing results on every line; each screened line
-just gets the not-applicable result), and the real screen.  The middle one is the floor for the
+screened-line mask, picking the screened lines, placing results on every line; their diagnoses are
+neither read nor classified, and each screened line just gets the not-applicable result), and the
+real screen.  The middle one is the floor for the
 target "screening takes at most 1.5x the time of reading": whatever the explanation costs comes on
 top of it.
 
@@ -24,11 +25,17 @@ from compare import DATA_DIR, claims_path  # the same file the engine comparison
 
 from codeindex.screen import determination, screen
 from codeindex.screen.columns import RESULT
+from codeindex.screen.diagnoses import DiagnosisCodes
 
 
 def _no_explanation(lines: pl.DataFrame, *_: object) -> pl.DataFrame:
     """An empty result for every screened line: the cost of placing results without making them."""
     return pl.DataFrame(schema=RESULT).clear(lines.height)
+
+
+def _no_diagnoses(*_: object) -> tuple[DiagnosisCodes, None]:
+    """No diagnosis read, none classified (the explanation that would take them is left out too)."""
+    return DiagnosisCodes(pl.DataFrame(), pl.Series([], dtype=pl.String)), None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     path = claims_path(args.rows, data_dir=args.data_dir)
 
     def passes_only() -> pl.DataFrame:
-        with mock.patch.object(determination, "explain", _no_explanation):
+        with (mock.patch.object(determination, "explain", _no_explanation),
+              mock.patch.object(determination._Picker, "_diagnoses", _no_diagnoses)):
             return screen(path).collect()
 
     runs: dict[str, Callable[[], pl.DataFrame]] = {

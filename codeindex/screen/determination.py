@@ -245,15 +245,19 @@ class _Picker:
         named = frame.select(self.named).to_series()
         if self.suspects is None:  # the picked lines' diagnoses are read and classified now
             screened = self._screened(frame, named)
-            codes = DiagnosisCodes.of(screened, len(self.plan.cols.dx))
-            contexts = screened.select("era", "release").unique().drop_nulls().iter_rows()
-            classified = classify_diagnoses(codes.values, self.plan.library, contexts)
-            return _Picked(named, screened, codes, DiagnosisClasses(classified, codes.values))
+            return _Picked(named, screened, *self._diagnoses(screened))
         # Every line's diagnoses were read and classified to pick them.
         suspect, cells, values = self.suspects.lines(frame)
         picked = named | suspect
         return _Picked(picked, self._screened(frame, picked), DiagnosisCodes(cells.filter(picked), values),
                        DiagnosisClasses(self.suspects.classified, values))
+
+    def _diagnoses(self, screened: pl.DataFrame) -> tuple[DiagnosisCodes, DiagnosisClasses]:
+        """The ``screened`` lines' diagnosis cells as integers, and the classes of their values in the lines' (era,
+        release) contexts."""
+        codes = DiagnosisCodes.of(screened, len(self.plan.cols.dx))
+        contexts = screened.select("era", "release").unique().drop_nulls().iter_rows()
+        return codes, DiagnosisClasses(classify_diagnoses(codes.values, self.plan.library, contexts), codes.values)
 
     def _screened(self, frame: pl.DataFrame, picked: pl.Series) -> pl.DataFrame:
         """The picked lines' ``LINE`` columns and diagnoses, in one chunk: the many gathers of the explanation
