@@ -17,7 +17,7 @@ from codeindex.policy.compiled import POLICY
 ERAS = ("icd9", "icd10")
 DETERMINATIONS = ("not_covered", "review", "covered", "not_applicable")
 
-LINE = {  # a screened line, in input order (its diagnoses follow as dx_column(0), dx_column(1), ...)
+LINE = {  # a screened line, in input order (its diagnoses are read apart, as diagnoses.DiagnosisCodes)
     "row": pl.UInt32,  # position among the lines being explained (the order results are returned in)
     "claim": None,  # the claim id, as the input holds it (a NaN id reads as null: no claim)
     "procedure": pl.String,  # the procedure value as written
@@ -29,11 +29,6 @@ LINE = {  # a screened line, in input order (its diagnoses follow as dx_column(0
     "version_era": pl.String,  # the era that icd_version names, null when blank or unreadable
     "modifier_columns": pl.String,  # the modifiers in the columns named as modifier columns, ", "-joined, or null
 }
-
-
-def dx_column(position: int) -> str:
-    """The name of a screened line's diagnosis column at ``position`` (0-based, in the layout's order)."""
-    return f"dx{position}"
 
 
 PROCEDURE = {  # what one procedure value says on lines of one era (era null: no version could be told) by one policy

@@ -33,7 +33,7 @@ from codeindex.codesets import release_index
 from codeindex.errors import InputError
 from codeindex.policy.compiled import CompiledPolicies
 from codeindex.policy.model import DIAGNOSIS_SYSTEMS, ICD10_START
-from codeindex.screen.columns import ERAS, FINDINGS, RESULT, dx_column
+from codeindex.screen.columns import ERAS, FINDINGS, RESULT
 from codeindex.screen.diagnoses import BLOCKS, DiagnosisClasses, DiagnosisCodes, block
 from codeindex.screen.edits import classify_diagnoses, classify_procedures, newest, nonempty
 from codeindex.screen.explain import EMPTY, explain
@@ -138,7 +138,7 @@ class _Plan:
         return claim.fill_nan(None) if self.schema[self.cols.claim_id].is_float() else claim  # NaN: no claim id
 
     def line(self) -> dict[str, pl.Expr]:
-        """A screened line's ``LINE`` columns and its diagnoses."""
+        """A screened line's ``LINE`` columns."""
         cols, none = self.cols, pl.lit(None, pl.String)
         return {
             "claim": self.claim(), "procedure": _text(cols.procedure), "era": self.era(), "release": self.release(),
@@ -148,8 +148,11 @@ class _Plan:
             "version_era": icd_version_era(cols.icd_version) if cols.icd_version else none,
             "modifier_columns": nonempty(pl.concat_str([_text(c).str.strip_chars() for c in cols.modifiers],
                                                        separator=", ", ignore_nulls=True))
-            if cols.modifiers else none,
-            **{dx_column(i): _text(c) for i, c in enumerate(cols.dx)}}
+            if cols.modifiers else none}
+
+    def diagnoses(self) -> list[pl.Expr]:
+        """A line's diagnosis columns as text, in the layout's order."""
+        return [_text(c) for c in self.cols.dx]
 
     def procedures(self, lines: pl.LazyFrame, engine: Engine) -> pl.DataFrame:
         """What each distinct procedure value of the lines says (``PROCEDURE``)."""
@@ -245,24 +248,25 @@ class _Picker:
         named = frame.select(self.named).to_series()
         if self.suspects is None:  # the picked lines' diagnoses are read and classified now
             screened = self._screened(frame, named)
-            return _Picked(named, screened, *self._diagnoses(screened))
+            return _Picked(named, screened, *self._diagnoses(frame, named, screened))
         # Every line's diagnoses were read and classified to pick them.
         suspect, cells, values = self.suspects.lines(frame)
         picked = named | suspect
         return _Picked(picked, self._screened(frame, picked), DiagnosisCodes(cells.filter(picked), values),
                        DiagnosisClasses(self.suspects.classified, values))
 
-    def _diagnoses(self, screened: pl.DataFrame) -> tuple[DiagnosisCodes, DiagnosisClasses]:
-        """The ``screened`` lines' diagnosis cells as integers, and the classes of their values in the lines' (era,
-        release) contexts."""
-        codes = DiagnosisCodes.of(screened, len(self.plan.cols.dx))
+    def _diagnoses(self, frame: pl.DataFrame, picked: pl.Series,
+                   screened: pl.DataFrame) -> tuple[DiagnosisCodes, DiagnosisClasses]:
+        """The picked lines' diagnosis cells as integers, and the classes of their values in the lines' (era,
+        release) contexts (``screened``: the picked lines)."""
+        codes = DiagnosisCodes.of(frame.lazy().filter(pl.lit(picked)).select(self.plan.diagnoses()).collect())
         contexts = screened.select("era", "release").unique().drop_nulls().iter_rows()
         return codes, DiagnosisClasses(classify_diagnoses(codes.values, self.plan.library, contexts), codes.values)
 
     def _screened(self, frame: pl.DataFrame, picked: pl.Series) -> pl.DataFrame:
-        """The picked lines' ``LINE`` columns and diagnoses, in one chunk: the many gathers of the explanation
-        are far cheaper on one."""
-        return frame.filter(picked).select(**self.plan.line()).rechunk()
+        """The picked lines' ``LINE`` columns, in one chunk: the many gathers of the explanation are far cheaper
+        on one.  Only the columns they are made of are filtered."""
+        return frame.lazy().filter(pl.lit(picked)).select(**self.plan.line()).collect().rechunk()
 
 
 class _Suspects:
@@ -290,7 +294,7 @@ class _Suspects:
     def lines(self, frame: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame, pl.Series]:
         """Whether each line of ``frame`` has a diagnosis drawing an edit in its context, and its diagnosis cells
         as read: the index of each cell's value (``id{i}`` for the i-th column) in the values seen so far."""
-        cells = frame.select(_text(c).cast(pl.Categorical(self.categories)) for c in self.plan.cols.dx)
+        cells = frame.select(text.cast(pl.Categorical(self.categories)) for text in self.plan.diagnoses())
         values = self.categories.to_series().rename("value")  # every value seen so far, by id
         if values.len() > self.bits.len():
             self.bits = self.bits.extend(self._bits(values[self.bits.len():]))

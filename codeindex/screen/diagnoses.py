@@ -26,7 +26,7 @@ import polars as pl
 import polars.selectors as cs
 
 from codeindex.codesets import releases
-from codeindex.screen.columns import RANGE_SEPARATOR, dx_column
+from codeindex.screen.columns import RANGE_SEPARATOR
 from codeindex.screen.edits import Classified, nonempty, partly_notes
 
 LIST_SEPARATOR = "\x1e"  # joins a line's matched values before they become a list; never in a code
@@ -61,10 +61,11 @@ class DiagnosisCodes:
     values: pl.Series
 
     @classmethod
-    def of(cls, lines: pl.DataFrame, dx_count: int) -> DiagnosisCodes:
+    def of(cls, diagnoses: pl.DataFrame) -> DiagnosisCodes:
+        """The cells of ``diagnoses`` (the lines' diagnosis columns as text, in order) as integers."""
         categories = pl.Categories.random()  # a mapping of this call's own: ids are 0..n-1 in order seen
-        cells = lines.select(pl.col(dx_column(i)).cast(pl.Categorical(categories)).alias(f"id{i}")
-                             for i in range(dx_count))
+        cells = diagnoses.select(pl.col(c).cast(pl.Categorical(categories)).alias(f"id{i}")
+                                 for i, c in enumerate(diagnoses.columns))
         values = categories.to_series().rename("value")  # taken while ``cells`` holds the mapping
         return cls(cells.select(pl.all().to_physical()), values)
 
