@@ -10,7 +10,7 @@ import polars as pl
 
 from codeindex.policy.compiled import CompiledPolicies
 from codeindex.policy.model import DIAGNOSIS_SYSTEMS
-from codeindex.screen.columns import DIAGNOSIS, RANGE_SEPARATOR
+from codeindex.screen.columns import DIAGNOSIS, ITEM_SEPARATOR, RANGE_SEPARATOR
 from codeindex.screen.edits import COVERED, PARTLY, code_findings
 from codeindex.systems import WHITESPACE
 
@@ -43,5 +43,5 @@ def said_through_index(values: Iterable[tuple[str, str, int]], library: Compiled
                 continue
             rows.append((raw, era, release, number, text, bool(not_covered),
                          RANGE_SEPARATOR.join(not_covered) or None, labels[0] if labels else None, covered,
-                         ",".join(dict.fromkeys(edits)) or None, "; ".join(notes) or None))
+                         ",".join(dict.fromkeys(edits)) or None, ITEM_SEPARATOR.join(notes) or None))
     return pl.DataFrame(rows, schema=DIAGNOSIS, orient="row")

@@ -33,7 +33,7 @@ from codeindex.screen.edits import procedure_code
 CORPUS = Path(__file__).parent / "bad_input"
 ICD9_DAY, ICD10_DAY = "2012-01-05", "2016-01-05"
 
-# (kind, column, value, date of service, expected edits, a fragment of the reason or None)
+# (kind, column, value, date of service, expected edits, a fragment of the reason or a note, or None)
 # Every other column of the line is good: procedure 97545 (named by CPB 0198), dx1 800.00 / S72.001A.
 LINE_CASES: list[tuple[str, str, object, str | None, list[str], str | None]] = [
     ("letter O for zero", "dx1", "8OO.00", ICD9_DAY, ["invalid_code"], "letter O"),
@@ -43,9 +43,9 @@ LINE_CASES: list[tuple[str, str, object, str | None, list[str], str | None]] = [
     ("trailing dot: read as the truncated category", "dx1", "800.", ICD9_DAY, ["non_billable_code"], "truncated"),
     ("space inside a code", "dx1", "800 .00", ICD9_DAY, ["invalid_code"], None),
     ("space inside an ICD-10 code", "dx1", "S72 001A", ICD10_DAY, ["invalid_code"], None),
-    ("leading and trailing spaces are trimmed", "dx1", "  800.00 ", ICD9_DAY, [], "diagnosis 800.00 is in"),
-    ("tab and newline are trimmed", "dx1", "\t800.00\n", ICD9_DAY, [], "diagnosis 800.00 is in"),
-    ("lower case is read as upper", "dx1", "v57.22", ICD9_DAY, [], "diagnosis v57.22 is in V57.22"),
+    ("leading and trailing spaces are trimmed", "dx1", "  800.00 ", ICD9_DAY, [], "the diagnosis in dx1 is in 800.00"),
+    ("tab and newline are trimmed", "dx1", "\t800.00\n", ICD9_DAY, [], "the diagnosis in dx1 is in 800.00"),
+    ("lower case is read as upper", "dx1", "v57.22", ICD9_DAY, [], "the diagnosis in dx1 is in V57.22"),
     ("lower case ICD-10", "dx1", "s72.001a", ICD10_DAY, [], "is in S00.00X+"),
     ("empty string: no diagnosis", "dx1", "", ICD9_DAY, [], "whatever the diagnosis"),
     ("blank string: no diagnosis", "dx1", "   ", ICD9_DAY, [], "whatever the diagnosis"),
@@ -87,7 +87,7 @@ LINE_CASES: list[tuple[str, str, object, str | None, list[str], str | None]] = [
     ("date as YYYYMMDD", "service_date", "20120105", None, [], "ICD-9 version"),
     ("date with spaces", "service_date", " 2012-01-05 ", None, [], "ICD-9 version"),
     ("date as MM/DD/YYYY (ambiguous, not guessed)", "service_date", "01/05/2012", None, ["invalid_date"],
-     "'01/05/2012' cannot be read"),
+     "the date of service in service_date cannot be read"),
     ("date with dots", "service_date", "2012.01.05", None, ["invalid_date"], None),
     ("date with a month name", "service_date", "05-Jan-2012", None, ["invalid_date"], None),
     ("date with a time", "service_date", "2012-01-05 10:00", None, ["invalid_date"], None),
@@ -116,8 +116,9 @@ def test_every_bad_line_is_flagged_and_kept_in_order() -> None:
     assert out["claim_id"].to_list() == frame["claim_id"].to_list()
     failures = []
     for (kind, column, value, _, edits, fragment), row in zip(LINE_CASES, out.iter_rows(named=True), strict=True):
-        if row["edits"] != edits or (fragment is not None and fragment not in row["reason"]):
-            failures.append(f"{kind} ({column}={value!r}): edits {row['edits']}, reason {row['reason']!r}")
+        said = " | ".join([row["reason"], *(row["notes"] or [])])  # the reason, and the notes it points at
+        if row["edits"] != edits or (fragment is not None and fragment not in said):
+            failures.append(f"{kind} ({column}={value!r}): edits {row['edits']}, reason and notes {said!r}")
     assert not failures, "\n".join(failures)
 
 
@@ -582,7 +583,7 @@ def test_replace_input_when_asked(tmp_path: Path) -> None:
     GOOD.write_parquet(good := tmp_path / "good.parquet")
     result = cli("screen", str(good), "-o", str(good), "--replace-input")
     assert result.returncode == 0, result.stderr
-    assert pl.read_parquet(good).columns[-1] == "edits" and _leftovers(tmp_path) == ["good.parquet"]
+    assert pl.read_parquet(good).columns[-1] == "notes" and _leftovers(tmp_path) == ["good.parquet"]
 
 
 def test_other_commands_writing_files(tmp_path: Path) -> None:
@@ -832,7 +833,7 @@ def test_a_date_is_exactly_yyyymmdd_or_yyyy_mm_dd(written: str) -> None:
                           "service_date": [written], "icd_version": ["9"]})
     line = screen(frame).collect().row(0, named=True)
     assert "invalid_date" in line["edits"]
-    assert f"the date of service '{written}' cannot be read" in line["reason"]
+    assert "the date of service in service_date cannot be read" in line["reason"]
 
 
 @pytest.mark.parametrize("written", ["-9", "-10", " -09"])

@@ -19,7 +19,7 @@ from codeindex.screen import screen
 from codeindex.screen.summary import summarize
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_claims.parquet"
-LISTS = ["matched_dx", "matched_dx_ranges", "edits"]
+LISTS = ["matched_dx", "matched_dx_ranges", "edits", "notes"]
 
 
 def run(*args: str | Path, columns: int = 160) -> subprocess.CompletedProcess[str]:

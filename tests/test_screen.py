@@ -74,8 +74,7 @@ def test_not_covered_icd9_names_procedure_policy_and_first_diagnosis() -> None:
     assert "CPT 97545" in reason
     assert "Work hardening" in reason
     assert "is not covered by CPB 0198 (ICD-9 version)" in reason
-    assert "diagnosis 812.01 is in 800.00-999.9 Injuries and poisonings" in reason
-    assert "(and 1 more)" in reason
+    assert "the diagnosis in dx1 is in 800.00-999.9 Injuries and poisonings (and 1 more)" in reason  # matched_dx lists them
 
 
 def test_not_covered_whatever_the_diagnosis() -> None:
@@ -94,7 +93,7 @@ def test_not_covered_icd10_version() -> None:
     assert first["matched_dx"] == ["S72.001A", "Z87.81"]
     assert first["matched_dx_ranges"] == ["S00.00X+-T88.9XX+", "Z87.81-Z87.828"]
     assert "CPT 97537" in first["reason"] and "CPB 0198 (ICD-10 version)" in first["reason"]
-    assert "diagnosis S72.001A is in S00.00X+-T88.9XX+ Injuries and poisonings" in first["reason"]
+    assert "the diagnosis in dx1 is in S00.00X+-T88.9XX+ Injuries and poisonings (and 1 more)" in first["reason"]
     assert "HCPCS S9117 (Back school, per visit)" in out["reason"][1]
 
 
@@ -129,8 +128,8 @@ def test_custom_policy_determinations(custom: str) -> None:
     assert out["policy"].to_list() == ["0999"] * 5
     reasons = out["reason"].to_list()
     assert "only if its criteria are met" in reasons[0]
-    assert "diagnosis 724.2 is in its covered list" in reasons[0]
-    assert "diagnosis 812.01 is in 800.00-999.9 Injuries and poisonings" in reasons[1]
+    assert "the diagnosis in dx1 is in its covered list" in reasons[0]
+    assert "the diagnosis in dx1 is in 800.00-999.9 Injuries and poisonings" in reasons[1]
     assert "no diagnosis is in its covered list" in reasons[1]
     assert "no diagnosis on the line is in its lists" in reasons[2]
     assert "CPT 99213 (Office visit) is covered by CPB 0999 (ICD-9 version)" in reasons[3]
@@ -164,7 +163,8 @@ def test_diagnosis_edits(procedure: str, dx: str, day: date, edit: str, note: st
     row = one(claims([(1, 1, procedure, dx, None, day)]))
     assert row["determination"] == "not_covered"
     assert edit in row["edits"]
-    assert note in row["reason"]
+    assert any(note in n for n in row["notes"])  # the notes quote the value; the reason points at them
+    assert "notes says why its diagnoses draw edits" in row["reason"]
 
 
 @pytest.mark.parametrize(("dx", "day", "edits", "note"), [
@@ -182,7 +182,8 @@ def test_diagnoses_are_checked_in_the_release_of_the_date_of_service(dx: str, da
                                                                       note: str | None) -> None:
     row = one(claims([(1, 1, "97545", dx, None, day)]))
     assert (row["edits"] or []) == edits
-    assert note is None or note in row["reason"]
+    assert (note is None) == (row["notes"] == [])
+    assert note is None or any(note in n for n in row["notes"])
 
 
 QA0_POLICY = """CPT Codes / HCPCS Codes / ICD-10 Codes
@@ -194,7 +195,7 @@ QA0.0142 DLG4-related synaptopathy
 
 
 @pytest.mark.parametrize(("dx", "day", "matched", "edits", "note"), [
-    ("QA0.0142", date(2025, 11, 1), ["QA0.0142"], [], "diagnosis QA0.0142 is in QA0.0142 DLG4-related synaptopathy"),
+    ("QA0.0142", date(2025, 11, 1), ["QA0.0142"], [], "the diagnosis in dx1 is in QA0.0142 DLG4-related synaptopathy"),
     ("qa00142", date(2026, 4, 1), ["qa00142"], [], "is in QA0.0142"),
     ("QA0.0142", date(2025, 9, 30), [], ["undefined_code"],
      "diagnosis QA0.0142 is not in ICD-10-CM FY2025 April, in force from 2025-04-01 (it is in ICD-10-CM FY2026"),
@@ -206,7 +207,7 @@ def test_a_diagnosis_that_starts_with_two_letters(dx: str, day: date, matched: l
     """FY2026's QA0 codes are screened as the release in force on the date of service defines them."""
     row = one(claims([(1, 1, "97545", dx, None, day)]), policy=parse_cpb(QA0_POLICY))
     assert (row["determination"], row["matched_dx"], row["edits"] or []) == ("not_covered", matched, edits)
-    assert note in row["reason"]
+    assert note in row["reason"] if matched else any(note in n for n in row["notes"])
 
 
 def test_invalid_procedure_code() -> None:
@@ -237,7 +238,7 @@ def test_invalid_date() -> None:
     assert out["edits"].to_list() == [["invalid_date"], [], []]
     assert out["policy_version"].to_list() == [None, "icd9", "icd10"]
     assert out["determination"][0] == "review"
-    assert "the date of service '2014-13-45' cannot be read" in out["reason"][0]
+    assert "the date of service in service_date cannot be read" in out["reason"][0]
     # With a fallback ICD version the era is known, but the date is still flagged.
     out = run(frame, icd_version=9)
     assert out["policy_version"][0] == "icd9"
@@ -276,7 +277,7 @@ def test_unreadable_icd_version_is_flagged_and_the_date_decides() -> None:
     assert out["policy_version"].to_list() == ["icd9", "icd9", "icd9", None]
     assert out["determination"].to_list() == ["not_covered", "not_covered", "not_covered", "review"]
     assert out["edits"].to_list() == [["invalid_icd_version"], ["invalid_icd_version"], [], []]
-    assert "the ICD version 'ICD11' cannot be read" in out["reason"][0]
+    assert "the ICD version in icd_version cannot be read" in out["reason"][0]
     assert "no readable ICD version" in out["reason"][3]
     # Lines the policy does not name are not looked at: no edit there.
     other = run(frame.with_columns(procedure_code=pl.lit("99213")))
@@ -475,7 +476,7 @@ def test_synpuf_carrier_layout(tmp_path: Path, custom: str) -> None:
     assert out["matched_dx"][3].to_list() == ["812.01"]
     assert [("addon_without_primary" in (e or [])) for e in out["edits"].to_list()] == [False, False, False, True,
                                                                                  False, False]
-    assert "diagnosis S72.001A is in S00.00X+-T88.9XX+" in out["reason"][5]
+    assert "the diagnosis in ICD9_DGNS_CD_1 is in S00.00X+-T88.9XX+" in out["reason"][5]  # the claim's column
 
     path = tmp_path / "carrier.parquet"
     frame.write_parquet(path)

@@ -21,7 +21,7 @@ from codeindex.policy import load_policy, parse_cpb
 from codeindex.policy.compiled import compile_policies
 from codeindex.policy.model import DIAGNOSIS_SYSTEMS
 from codeindex.screen import determination, edits, screen
-from codeindex.screen.columns import RANGE_SEPARATOR
+from codeindex.screen.columns import ITEM_SEPARATOR, RANGE_SEPARATOR
 from codeindex.screen.diagnoses import distinct_rows
 
 RELATED = """Clinical Policy Bulletin: Related codes
@@ -54,9 +54,11 @@ def _release(era: str, day: object) -> int:
     return release_on(system, day).release.index
 
 
-def _oracle(frame: pl.DataFrame) -> list[dict[str, object]]:
-    """Each line's determination, matched lists and edits, worked out line by line in Python from what each
-    value says through the parser path and the policy's interval index, as the README describes them."""
+def _oracle(frame: pl.DataFrame, edits_mode: str = "policy") -> list[dict[str, object]]:
+    """Each line's determination, matched lists, edits and notes, worked out line by line in Python from what
+    each value says through the parser path and the policy's interval index, as the README describes them.
+    With ``edits_mode="all"`` a line the policy does not name is screened too when a diagnosis draws an edit
+    (its own, or a partial overlap of the lone policy's ranges), and any other has its edits checked: empty."""
     compiled = compile_policies((load_policy("0198"),))
     era_of = frame.select(era=determination.icd_version_era("icd_version") if "icd_version" in frame.columns
                           else pl.when(pl.col("service_date") < pl.date(2015, 10, 1)).then(pl.lit("icd9"))
@@ -80,12 +82,15 @@ def _oracle(frame: pl.DataFrame) -> list[dict[str, object]]:
         ranges = list(dict.fromkeys(r for s in found if s["not_covered"] for r in s["ranges"].split(RANGE_SEPARATOR)))
         line_edits = ["invalid_code"] if said_proc["error"] else []
         line_edits += [e for s in found if s["edits"] for e in s["edits"].split(",")]
+        notes = [n for s in found if s["notes"] for n in s["notes"].split(ITEM_SEPARATOR)]
         alone = bool(said_proc["add_on"]) and said_proc["primary"] not in claims[line["claim_id"]]
         line_edits += ["addon_without_primary"] if alone else []
         named = said_proc["coverage"] is not None
-        if not named and not said_proc["error"]:  # not screened: nothing was looked for
+        drawn = edits_mode == "all" and any(s["edits"] for s in found)
+        if not named and not said_proc["error"] and not drawn:  # not screened: nothing was looked for
+            checked = [] if edits_mode == "all" else None  # every line's codes checked: none found
             expected.append({"determination": "not_applicable", "matched_dx": None, "matched_dx_ranges": None,
-                             "edits": None, "quoted": None})
+                             "edits": checked, "notes": checked, "first": None})
             continue
         if said_proc["rule"] == "criteria":
             verdict = "review" if any(s["covered"] for s in found) else ("not_covered" if matched else "review")
@@ -93,21 +98,28 @@ def _oracle(frame: pl.DataFrame) -> list[dict[str, object]]:
             verdict = said_proc["determination"]
         expected.append({
             "determination": verdict, "matched_dx": matched if named else [],
-            "matched_dx_ranges": ranges if named else [], "edits": list(dict.fromkeys(line_edits)),
-            "quoted": matched[0] if matched and said_proc["rule"] == "not_covered" else None})
+            "matched_dx_ranges": ranges if named else [], "edits": list(dict.fromkeys(line_edits)), "notes": notes,
+            "first": next((c for c in dx if line[c] in said and said[line[c]]["not_covered"]), None)
+            if matched and said_proc["rule"] == "not_covered" else None})
     return expected
 
 
-def test_explanation_column_by_column_equals_a_line_by_line_oracle(extract: pl.DataFrame) -> None:
-    out = screen(extract).collect()
+@pytest.mark.parametrize("edits_mode", ["policy", "all"])
+def test_explanation_column_by_column_equals_a_line_by_line_oracle(extract: pl.DataFrame, edits_mode: str) -> None:
+    out = screen(extract, edits=edits_mode).collect()  # type: ignore[arg-type]
     share = out.select(pl.col("determination") != "not_applicable").to_series().mean()
     assert share is not None and share > 0.9  # the shape this is about: nearly every line screened
-    got = out.select("determination", "matched_dx", "matched_dx_ranges", "edits", "reason").to_dicts()
-    for line, (want, have) in enumerate(zip(_oracle(extract), got, strict=True)):
-        for name in ("determination", "matched_dx", "matched_dx_ranges", "edits"):
+    got = out.select("determination", "matched_dx", "matched_dx_ranges", "edits", "notes", "reason").to_dicts()
+    expected = _oracle(extract, edits_mode)
+    for line, (want, have) in enumerate(zip(expected, got, strict=True)):
+        for name in ("determination", "matched_dx", "matched_dx_ranges", "edits", "notes"):
             assert have[name] == want[name], (line, name, have, want)
-        if want["quoted"]:
-            assert f"diagnosis {want['quoted']} is in " in have["reason"], (line, have["reason"])
+        if want["first"]:  # the reason names the column of the first matched diagnosis; matched_dx lists it
+            assert f"the diagnosis in {want['first']} is in " in have["reason"], (line, have["reason"])
+        assert ("notes says why" in have["reason"]) == bool(want["notes"]), (line, have["reason"])
+    if edits_mode == "all":  # lines screened for their diagnoses alone were there to be found
+        drawn = [w for w in expected if w["determination"] == "not_applicable" and w["matched_dx"] == []]
+        assert drawn
 
 
 @pytest.mark.parametrize("edits", ["policy", "all"])
@@ -181,8 +193,8 @@ def test_covered_if_criteria_met_at_full_share() -> None:
                           "service_date": ["2022-01-01"] * 3})  # M54.50 is a code from 2021-10-01
     rows = screen(frame, policy=policy).collect().to_dicts()
     assert [r["determination"] for r in rows] == ["review", "review", "review"]
-    assert "diagnosis M54.50 is in its covered list" in rows[0]["reason"]
-    assert "diagnosis M54.50 is in its covered list" in rows[1]["reason"]  # quoted trimmed
+    assert "the diagnosis in dx2 is in its covered list" in rows[0]["reason"]
+    assert "the diagnosis in dx1 is in its covered list" in rows[1]["reason"]
     assert "no diagnosis on the line is in its lists" in rows[2]["reason"]
     assert rows[0]["matched_dx"] == ["S72001A"]
 
@@ -208,7 +220,7 @@ def test_modifier_columns_are_named_in_the_reason_and_carried_through(tmp_path: 
                           "mod2": [" 59", None], "dx1": ["800.00", "800.00"], "service_date": ["2014-01-01"] * 2})
     out = screen(frame, modifiers=["mod1", "mod2"]).collect()
     assert out.select("mod1", "mod2").equals(frame.select("mod1", "mod2"))
-    assert "billed with modifiers GP, 59" in out["reason"][0]
+    assert "billed with the modifiers in mod1, mod2" in out["reason"][0]  # the line shows them
     assert "modifiers" not in out["reason"][1]  # a line the policy does not name says nothing of them
     with pytest.raises(InputError, match="no column 'mod9' \\(a modifier\\)"):
         screen(frame, modifiers=["mod9"])
@@ -218,7 +230,7 @@ def test_modifier_columns_are_named_in_the_reason_and_carried_through(tmp_path: 
                "--modifier", "mod1", "--modifier", "mod2"]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
-    assert "billed with modifiers GP, 59" in pl.read_parquet(tmp_path / "o.parquet")["reason"][0]
+    assert "billed with the modifiers in mod1, mod2" in pl.read_parquet(tmp_path / "o.parquet")["reason"][0]
 
 
 @settings(max_examples=200, deadline=None)

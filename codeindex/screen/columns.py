@@ -56,7 +56,7 @@ CODE = {  # what one diagnosis value is on lines of one era dated in one release
     "lo": pl.Int64,  # the billable codes beneath it in the release, as keys: its span (null: not a code there)
     "hi": pl.Int64,
     "edits": pl.String,  # its own edits (invalid, undefined, truncated, other version), comma-joined, null if none
-    "notes": pl.String,  # the sentences the reason gives for them, "; "-joined, null if none
+    "notes": pl.String,  # the sentences that say why (one per edit), joined by ITEM_SEPARATOR, null if none
 }
 
 SPAN = {  # what a code's span says against one policy's version of its era; only spans in some range
@@ -82,9 +82,10 @@ DIAGNOSIS = {  # CODE and SPAN together: what one value says on lines of one era
     "label": pl.String,
     "covered": pl.Boolean,
     "edits": pl.String,  # its edits and partial_match, comma-joined, null if none
-    "notes": pl.String,  # their sentences, "; "-joined, null if none
+    "notes": pl.String,  # their sentences, joined by ITEM_SEPARATOR, null if none
 }
 RANGE_SEPARATOR = "\x1f"  # never in a range's text
+ITEM_SEPARATOR = "\x1e"  # never in a code or a note: joins the items of a list before it becomes one
 
 RESULT = {  # what the screen adds to every input line (its deciding finding); low-cardinality text is categorical
     "policy": pl.Categorical(),
@@ -95,6 +96,7 @@ RESULT = {  # what the screen adds to every input line (its deciding finding); l
     "matched_dx": pl.List(pl.String),
     "matched_dx_ranges": pl.List(pl.String),
     "edits": pl.List(pl.String),
+    "notes": pl.List(pl.String),  # the sentences behind its diagnoses' edits, which quote the values, in column order
 }
 
 # One policy's finding on a line: RESULT's fields as plain text (a struct travels to Arrow, Spark and JSON as is),

@@ -188,7 +188,7 @@ class _Plan:
         # The primaries of the screened lines' claims only: a slice's add-ons are looked up among a few, not among
         # every primary line of the input (a hash table of millions of rows per slice).
         primaries = primaries.filter(pl.col("claim").is_in(screened["claim"].implode()))
-        results = explain(screened, picked.codes, procedures, picked.classes, primaries, self.library,
+        results = explain(screened, picked.codes, procedures, picked.classes, primaries, self.library, self.cols,
                           self.with_findings)
         return pl.concat([frame.select(self.cols.output), _placed(results, picked.lines, self._unscreened())],
                          how="horizontal")
@@ -209,7 +209,8 @@ class _Plan:
             determination=pl.lit("not_applicable"),
             reason=pl.lit(f"The procedure is not named by {self.library.name(None)}, {applies}."),
             matched_procedure_range=pl.lit(None, pl.String), matched_dx=none, matched_dx_ranges=none,
-            edits=EMPTY if self.edits == "all" else none).cast(RESULT)  # type: ignore[arg-type]
+            edits=EMPTY if self.edits == "all" else none, notes=EMPTY if self.edits == "all" else none
+        ).cast(RESULT)  # type: ignore[arg-type]
         if self.with_findings:
             return unscreened.with_columns(findings=pl.lit([], dtype=FINDINGS["findings"]))
         return unscreened

@@ -26,18 +26,15 @@ import polars as pl
 import polars.selectors as cs
 
 from codeindex.codesets import releases
-from codeindex.screen.columns import RANGE_SEPARATOR
+from codeindex.screen.columns import ITEM_SEPARATOR, RANGE_SEPARATOR
 from codeindex.screen.edits import Classified, nonempty, partly_notes
 
-LIST_SEPARATOR = "\x1e"  # joins a line's matched values before they become a list; never in a code
 CODE_TRAITS = ["edits"]  # what makes a code class: its own edits
 RANGE_TRAITS = ["not_covered", "ranges", "label", "covered", "partly"]  # what makes a range class
 
 DIAGNOSIS_FACTS = {  # what a finding's diagnoses say, one row per finding, in order
     "dx_key": pl.UInt32,  # the finding's classes in column order, as a row of DIAGNOSIS_KEYS
     "matched": pl.List(pl.String),  # the values in a not-covered range, trimmed, in column order (null: none)
-    "first_id": pl.UInt32,  # the first of them, as an index of DiagnosisCodes.values
-    "covered_id": pl.UInt32,  # the first value in a covered range, as such an index
     "notes_id": pl.UInt32,  # the values' notes, as an index of DiagnosisFacts.notes (null: none)
 }
 
@@ -45,7 +42,9 @@ DIAGNOSIS_KEYS = {  # what a finding's diagnosis classes in column order say tog
     "dx_key": pl.UInt32,  # its row
     "n_dx": pl.Int64,  # how many values lie in a not-covered range
     "first_label": pl.String,  # the label of the first one's first not-covered range
+    "first_column": pl.Int64,  # the column of the first one, from 0 in the layout's order (null: none)
     "has_covered": pl.Boolean,  # some value lies in a covered range
+    "covered_column": pl.Int64,  # the column of the first such value (null: none)
     "ranges": pl.String,  # the matched values' not-covered ranges, each once, joined by RANGE_SEPARATOR
     "dx_edits": pl.String,  # the values' edits, each once, comma-joined
     "has_notes": pl.Boolean,  # some value has a note (an edit): the finding's notes are gathered cell by cell
@@ -198,7 +197,8 @@ class DiagnosisClasses:
 
     def by_key(self, keys: pl.DataFrame, dx_count: int) -> pl.DataFrame:
         """What each distinct key says: ``n_dx``, ``first_label``, ``has_covered``, ``ranges``, ``dx_edits`` and
-        ``has_notes``, from its classes in column order (each a row of ``traits``, by a gather)."""
+        ``has_notes``, and the columns of the first value in a not-covered and in a covered range, from its
+        classes in column order (each a row of ``traits``, by a gather)."""
         per_key, traits = self.digits_per_key(), self.traits
         # Each column's class, worked out once (it is read five times below).
         classes = keys.select((pl.col(f"key{i // per_key}") // self.base ** (i % per_key) % self.base).alias(str(i))
@@ -210,7 +210,11 @@ class DiagnosisClasses:
             *keys.columns,
             n_dx=pl.sum_horizontal(not_covered.gather(c).cast(pl.Int64) for c in classes),
             first_label=pl.coalesce(pl.when(not_covered.gather(c)).then(label.gather(c)) for c in classes),
+            first_column=pl.coalesce(*(pl.when(not_covered.gather(c)).then(i) for i, c in enumerate(classes)),
+                                     pl.lit(None, pl.Int64)),
             has_covered=pl.any_horizontal(covered.gather(c) for c in classes),
+            covered_column=pl.coalesce(*(pl.when(covered.gather(c)).then(i) for i, c in enumerate(classes)),
+                                       pl.lit(None, pl.Int64)),
             ranges=pl.concat_str([pl.when(not_covered.gather(c)).then(ranges.gather(c)) for c in classes],
                                  separator=RANGE_SEPARATOR, ignore_nulls=True),
             dx_edits=pl.concat_str([edits.gather(c) for c in classes], separator=",", ignore_nulls=True))
@@ -262,22 +266,17 @@ def diagnosis_facts(findings: pl.DataFrame, codes: DiagnosisCodes, classes: Diag
     said_by_key = classes.by_key(distinct, dx_count).with_row_index("dx_key")
     in_range = [pl.col(f"range{i}") for i in range(dx_count)]
     matched_at = [pl.when((r > 0) & (r <= classes.not_covered)).then(pl.col(f"id{i}")) for i, r in enumerate(in_range)]
-    texts = pl.lit(codes.values.str.strip_chars())  # a value as matched_dx and the reason quote it, by its index
-    covered_id = pl.lit(None, pl.UInt32)
-    if classes.range_table["covered"].any():
-        is_covered = pl.lit(pl.Series([False, *classes.range_table["covered"]]))
-        covered_id = pl.coalesce(*(pl.when(is_covered.gather(r)).then(pl.col(f"id{i}"))
-                                   for i, r in enumerate(in_range)), pl.lit(None, pl.UInt32))
+    texts = pl.lit(codes.values.str.strip_chars())  # a value as matched_dx quotes it, by its index
     first_id = pl.coalesce(*matched_at, pl.lit(None, pl.UInt32))
-    facts = cells.select(dx_key=dx_key, first_id=first_id, covered_id=covered_id)
+    facts = cells.select(dx_key=dx_key, first_id=first_id)
     # The matched values' texts in column order: the first one's, or for the findings with several (few), the
     # texts of the cells in a not-covered range, joined.
     matched = facts.select(texts.gather("first_id")).to_series()
     several = said_by_key["n_dx"].gather(dx_key) > 1  # dx_key is a row of said_by_key
     if several.any():
         matched = matched.scatter(several.arg_true(), cells.filter(several).select(pl.concat_str(
-            [texts.gather(at) for at in matched_at], separator=LIST_SEPARATOR, ignore_nulls=True)).to_series())
-    facts = facts.with_columns(matched=matched.str.split(LIST_SEPARATOR))
+            [texts.gather(at) for at in matched_at], separator=ITEM_SEPARATOR, ignore_nulls=True)).to_series())
+    facts = facts.select("dx_key", matched=matched.str.split(ITEM_SEPARATOR))
     noted = said_by_key["has_notes"].gather(dx_key)  # findings a note is gathered for
     notes_id, notes = _notes(cells.select("code_offset", cs.starts_with("id", "range", "class")).filter(noted),
                              dx_count, classes)
@@ -291,7 +290,7 @@ def _scattered(values: pl.Series, at: pl.Series) -> pl.Series:
 
 
 def _notes(cells: pl.DataFrame, dx_count: int, classes: DiagnosisClasses) -> tuple[pl.Series, pl.Series]:
-    """The notes of each row's values, in column order, "; "-joined: as an index of the distinct texts, and the
+    """The notes of each row's values, in column order, joined by ITEM_SEPARATOR: as an index of the distinct texts, and the
     texts.  Only values with an edit have a note (their own, then their partial overlaps).  A note depends only
     on the value's row in the classified codes (its text, era and release) and its range class, so each distinct
     note is written once and a cell takes its note's index by an integer gather; most rows hold one noted value
@@ -308,7 +307,7 @@ def _notes(cells: pl.DataFrame, dx_count: int, classes: DiagnosisClasses) -> tup
     text = pl.concat([classes.codes["text"], pl.Series([None], dtype=pl.String)]).gather(row)
     partly = pl.concat([pl.Series([None], dtype=pl.String), classes.range_table["partly"]]).gather(range_class)
     note = pl.select(nonempty(pl.concat_str(pl.lit(own), partly_notes(pl.lit(text), pl.lit(partly)),
-                                            separator="; ", ignore_nulls=True))).to_series()
+                                            separator=ITEM_SEPARATOR, ignore_nulls=True))).to_series()
     # A note key's position among the distinct notes, by a gather from a table of every key.
     note_at = pl.lit(_dense((classes.codes.height + 1) * range_base, distinct,
                             pl.int_range(distinct.len(), eager=True), distinct.len()))
@@ -319,7 +318,7 @@ def _notes(cells: pl.DataFrame, dx_count: int, classes: DiagnosisClasses) -> tup
         return first, note
     note_of = pl.lit(note)
     joined = note_keys.filter(several).select(nonempty(pl.concat_str(
-        [note_of.gather(note_at.gather(pl.col(c))) for c in note_keys.columns], separator="; ",
+        [note_of.gather(note_at.gather(pl.col(c))) for c in note_keys.columns], separator=ITEM_SEPARATOR,
         ignore_nulls=True))).to_series()
     return (first.scatter(several.arg_true(), pl.int_range(note.len(), note.len() + joined.len(), dtype=pl.UInt32,
                                                            eager=True)), note.extend(joined))

@@ -31,7 +31,7 @@ from codeindex.codesets import CodeSet, code_set, defined_in, releases
 from codeindex.errors import InvalidCodeError
 from codeindex.policy.compiled import CompiledPolicies
 from codeindex.policy.model import DIAGNOSIS_SYSTEMS, ERA_NAMES
-from codeindex.screen.columns import CODE, DIAGNOSIS, ERAS, PROCEDURE, RANGE_SEPARATOR, SPAN
+from codeindex.screen.columns import CODE, DIAGNOSIS, ERAS, ITEM_SEPARATOR, PROCEDURE, RANGE_SEPARATOR, SPAN
 from codeindex.systems import WHITESPACE, hcpcs, parse_code
 
 COVERED = ("covered", "covered_if_criteria_met")
@@ -197,14 +197,15 @@ def _parsed(values: pl.DataFrame) -> pl.DataFrame:
     for raw, text, era, release in values.select("value", "text", "era", "release").iter_rows():
         code, edits, notes = code_findings(text, era, release)
         rows.append((raw, era, release, text, code.lo if code else None, code.hi if code else None,
-                     ",".join(edits) or None, "; ".join(notes) or None))
+                     ",".join(edits) or None, ITEM_SEPARATOR.join(notes) or None))
     return pl.DataFrame(rows, schema=CODE, orient="row")
 
 
 def partly_notes(text: pl.Expr, partly: pl.Expr) -> pl.Expr:
-    """The notes on a value's partial overlaps (``partly``: the ranges joined by RANGE_SEPARATOR), "; "-joined."""
+    """The notes on a value's partial overlaps (``partly``: the ranges joined by RANGE_SEPARATOR), joined by
+    ITEM_SEPARATOR."""
     prefix = pl.format(PARTLY.removesuffix("{}"), text)  # "diagnosis <text> only partly overlaps "
-    between = pl.concat_str(pl.lit("; "), prefix).fill_null("")  # replace_all takes no null, even where unused
+    between = pl.concat_str(pl.lit(ITEM_SEPARATOR), prefix).fill_null("")  # replace_all takes no null, even where unused
     return pl.concat_str(prefix, partly.str.replace_all(RANGE_SEPARATOR, between, literal=True))
 
 
@@ -288,7 +289,8 @@ class Classified:
         partly = pl.col("partly")
         edits = pl.concat_str("edits", pl.when(partly.is_not_null()).then(pl.lit("partial_match")), separator=",",
                               ignore_nulls=True)
-        notes = pl.concat_str("notes", partly_notes(pl.col("text"), partly), separator="; ", ignore_nulls=True)
+        notes = pl.concat_str("notes", partly_notes(pl.col("text"), partly), separator=ITEM_SEPARATOR,
+                              ignore_nulls=True)
         said = joined.select(
             "value", "era", "release", "policy", "text", not_covered=pl.col("not_covered").fill_null(False),
             ranges="ranges", label="label", covered=pl.col("covered").fill_null(False), edits=nonempty(edits),

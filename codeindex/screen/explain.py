@@ -1,18 +1,20 @@
-"""The explanation of screened lines: determination, reason, matched ranges and edits.
+"""The explanation of screened lines: determination, reason, matched ranges, edits and notes.
 
 A screened line has a *finding* for each policy that names its procedure (a single one, of
 no policy, when none does).  Everything a procedure value or a diagnosis value has to say
 was worked out once per distinct value (``edits``), and a line's diagnosis columns were read
-as integers (``diagnoses``).  What decides a finding, but for the values it quotes, is its
-*explanation key*: its procedure value, era and policy, its diagnoses' classes in column
-order, and a few flags (add-on alone, unreadable date or version).  Findings share few keys,
-so ``determination``, ``line_edits``, the matched ranges and the parts of the reason are
-polars expressions evaluated once per distinct key, and each finding takes its key's row.
-The reason quotes a diagnosis of the line and its notes, so it is written once per distinct
-(template, quoted value, notes), keys sharing few templates, and gathered as a categorical;
-only a reason quoting text of the line's own (its modifier columns, an unreadable date or
-version) is written for that finding alone.  The line takes its most severe finding (on a
-tie, the policy given first's).
+as integers (``diagnoses``).  What decides a finding is its *explanation key*: its procedure
+value, era and policy, its diagnoses' classes in column order, and a few flags (add-on alone,
+no claim id, unreadable date or version, modifier columns written).  Findings share few keys,
+so ``determination``, ``edits``, the matched ranges and the ``reason`` are polars expressions
+evaluated once per distinct key, and each finding takes its key's row by one gather.  The
+reason quotes nothing of the line's own: it names the column of the diagnosis that decided
+(the values are in ``matched_dx``), the columns of an unreadable date or version, and points
+at ``notes`` for the diagnoses' edits, so a key's reason is written once and shared (a
+categorical with as many values as keys).  What a finding holds of its own is its matched
+values (``matched_dx``) and the notes that quote them (``notes``, one of the distinct lists
+of notes, each written once).  The line takes its most severe finding (on a tie, the policy
+given first's).
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from __future__ import annotations
 import polars as pl
 
 from codeindex.policy.compiled import CompiledPolicies
-from codeindex.screen.columns import ERAS, FINDING, FINDINGS, RANGE_SEPARATOR, RESULT
+from codeindex.screen.columns import ERAS, FINDING, FINDINGS, ITEM_SEPARATOR, RANGE_SEPARATOR, RESULT
 from codeindex.screen.diagnoses import DiagnosisClasses, DiagnosisCodes, diagnosis_facts, distinct_rows
+from codeindex.screen.layouts import LineColumns
 
 EMPTY = pl.lit([], dtype=pl.List(pl.String))
 
@@ -39,43 +42,38 @@ def determination() -> pl.Expr:
     return pl.when(pl.col("rule") == "criteria").then(criteria).otherwise(pl.col("determination"))
 
 
-def reason_parts() -> dict[str, pl.Expr]:
-    """The parts of the reason an explanation key decides: up to the quoted diagnosis (``reason_head``), which
-    diagnosis it quotes (``quotes``: ``first_dx``, ``covered_dx`` or null), what follows it (``reason_tail``),
-    the modifiers' note and the add-on's note."""
+def reason(columns: LineColumns) -> pl.Expr:
+    """A sentence a person can act on, the same for every finding of one explanation key: the procedure's rule,
+    what the diagnoses add (naming the column of the diagnosis that decided, whose value ``matched_dx`` lists),
+    then the notes: the procedure's modifiers, the modifier columns, the diagnoses' notes (in ``notes``), an
+    add-on alone, an unreadable date or ICD version (naming their columns).  Nothing in it is the line's own
+    text but through the key, so keys share it and no line's reason is written for the line alone."""
     n_dx, criteria, nc = pl.col("n_dx"), pl.col("rule") == "criteria", pl.col("rule") == "not_covered"
+    dx_names = pl.lit(pl.Series(columns.dx, dtype=pl.String))
+    first, covered = dx_names.gather(pl.col("first_column")), dx_names.gather(pl.col("covered_column"))
     more = pl.when(n_dx > 1).then(pl.format(" (and {} more)", n_dx - 1)).otherwise(pl.lit(""))
-    found = pl.concat_str(pl.lit(" is in "), pl.col("first_label"), more)  # after "diagnosis <first_dx>"
-    quotes = (pl.when(criteria & pl.col("has_covered")).then(pl.lit("covered_dx"))
-              .when((nc | criteria) & (n_dx > 0)).then(pl.lit("first_dx")))
-    fixed = (pl.when(nc).then(pl.lit("it is not covered whatever the diagnosis"))
-             .when(criteria).then(pl.lit("no diagnosis on the line is in its lists: review the criteria"))
-             .otherwise(pl.lit("")))
-    return {
-        "modifier_note": pl.format("procedure '{}' read as {}, its modifiers {} split off",
-                                   pl.col("procedure").str.strip_chars(), "code", pl.col("modifiers")),
-        "quotes": quotes,
-        "reason_head": pl.concat_str(pl.col("head"), pl.when(quotes.is_not_null()).then(pl.lit("diagnosis "))
-                                     .otherwise(fixed)),
-        "reason_tail": (pl.when(quotes == "covered_dx").then(pl.lit(" is in its covered list: review the criteria"))
-                        .when(quotes.is_not_null() & criteria)
-                        .then(pl.concat_str(found, pl.lit(" and no diagnosis is in its covered list")))
-                        .when(quotes.is_not_null()).then(found).otherwise(pl.lit(""))),
-        "addon_note": (pl.when(pl.col("addon_alone") & pl.col("claim_missing")).then(pl.format(
-            "add-on {} has no claim id, so its primary {} cannot be found on its claim", "code", "primary"))
-            .when(pl.col("addon_alone")).then(pl.format(
-                "add-on {} is billed without its primary {} on the claim", "code", "primary"))),
-    }
-
-
-def reason() -> pl.Expr:
-    """A sentence a person can act on: the key's parts around the diagnosis it quotes, then the notes (of a row of
-    distinct reasons: ``REASON_PARTS`` and the key's parts).  The first part is never empty."""
+    found = pl.format("the diagnosis in {} is in {}{}", first, pl.col("first_label"), more)
+    diagnoses = (pl.when(criteria & pl.col("has_covered"))
+                 .then(pl.format("the diagnosis in {} is in its covered list: review the criteria", covered))
+                 .when(criteria & (n_dx > 0)).then(pl.concat_str(found, pl.lit(" and no diagnosis is in its covered list")))
+                 .when(nc & (n_dx > 0)).then(found)
+                 .when(nc).then(pl.lit("it is not covered whatever the diagnosis"))
+                 .when(criteria).then(pl.lit("no diagnosis on the line is in its lists: review the criteria"))
+                 .otherwise(pl.lit("")))
+    modifier_columns = ", ".join(columns.modifiers)
+    named = pl.col("coverage").is_not_null()
     said = pl.concat_str(
-        pl.concat_str(pl.col("reason_head"), pl.col("quoted"), pl.col("reason_tail"), ignore_nulls=True),
-        pl.col("modifier_note"), pl.format("billed with modifiers {}", "billed"), pl.col("dx_notes"),
-        pl.col("addon_note"), pl.format("the date of service '{}' cannot be read", "bad_date_raw"),
-        pl.format("the ICD version '{}' cannot be read", "bad_version_raw"),
+        pl.concat_str(pl.col("head"), diagnoses),
+        pl.format("procedure '{}' read as {}, its modifiers {} split off", pl.col("procedure").str.strip_chars(),
+                  "code", "modifiers"),
+        pl.when(named & pl.col("billed")).then(pl.lit(f"billed with the modifiers in {modifier_columns}")),
+        pl.when(pl.col("has_notes")).then(pl.lit("notes says why its diagnoses draw edits")),
+        pl.when(pl.col("addon_alone") & pl.col("claim_missing")).then(pl.format(
+            "add-on {} has no claim id, so its primary {} cannot be found on its claim", "code", "primary"))
+        .when(pl.col("addon_alone")).then(pl.format("add-on {} is billed without its primary {} on the claim",
+                                                    "code", "primary")),
+        pl.when(pl.col("bad_date")).then(pl.lit(f"the date of service in {columns.date} cannot be read")),
+        pl.when(pl.col("bad_version")).then(pl.lit(f"the ICD version in {columns.icd_version} cannot be read")),
         separator="; ", ignore_nulls=True)
     return pl.concat_str(said, pl.lit("."))
 
@@ -100,14 +98,16 @@ def matched_ranges() -> pl.Expr:
 
 
 def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame, classes: DiagnosisClasses,
-            primaries: pl.DataFrame, library: CompiledPolicies, with_findings: bool) -> pl.DataFrame:
+            primaries: pl.DataFrame, library: CompiledPolicies, columns: LineColumns,
+            with_findings: bool) -> pl.DataFrame:
     """``RESULT`` for each of the screened ``lines`` (``LINE`` and their diagnoses), in their order, and with
     ``with_findings`` every named policy's finding (``FINDINGS``).
 
     ``codes`` are the lines' diagnosis cells as integers; ``procedures`` and ``classes`` say what the
     lines' values say (``PROCEDURE``, ``diagnoses.DiagnosisClasses``); ``primaries`` holds the (claim, code) pairs of
     the input's lines whose code is an add-on's primary.  A line has a finding per policy that names its
-    procedure (one, of no policy, when none does); the most severe decides the line.
+    procedure (one, of no policy, when none does); the most severe decides the line.  ``columns`` are the
+    input's, which a reason names.
     """
     line_key, said = _procedure_keys(lines, procedures)
     findings = _findings(line_key, said)
@@ -127,18 +127,15 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
         # A date that is there but cannot be read, whatever else told the era (icd_version, --icd-version).
         "bad_date": _written("date_raw") & pl.col("date").is_null(),
         # An icd_version that names no version: the era came from the date or the default.
-        "bad_version": _written("version_raw") & pl.col("version_era").is_null()}
-    # What decides the finding but the values it quotes, in one integer: diagnosis key, procedure key, flags.
+        "bad_version": _written("version_raw") & pl.col("version_era").is_null(),
+        "billed": pl.col("modifier_columns").is_not_null()}
+    # What decides the finding but the diagnoses it lists, in one integer: diagnosis key, procedure key, flags.
     key = ((pl.col("dx_key").cast(pl.Int64) * said.height + pl.col("procedure_key")) * 2**len(FLAGS)
            + pl.sum_horizontal(flags[flag].cast(pl.Int64) * 2**bit for bit, flag in enumerate(FLAGS)))
-    facts = facts.with_columns(key=key, bad_date=flags["bad_date"], bad_version=flags["bad_version"])
-    distinct, explained_at = distinct_rows(facts.select("key"))
-    explained = _explained_keys(distinct, said, dx.keys)
-    facts = facts.with_columns(explained=explained_at)
-    outcome = explained.select("named", "names", "era", "determination", "severity", "matched_procedure_range",
-                               "matched_dx_ranges", "edits")[facts["explained"]]
-    reasons = _reasons(facts, explained, codes.values, dx.notes)
-    results = pl.concat([facts.select("row", "policy", "matched", reason=reasons), outcome], how="horizontal").select(
+    distinct, explained_at = distinct_rows(facts.select(key=key))
+    outcome = _explained_keys(distinct, said, dx.keys, columns)[explained_at]
+    notes = pl.lit(dx.notes.str.split(ITEM_SEPARATOR)).gather("notes_id")  # a row's notes, by their index
+    results = pl.concat([facts.select("row", "policy", "matched", "notes_id"), outcome], how="horizontal").select(
         "row", "names", "severity",
         policy=pl.lit(pl.Series(library.ids, dtype=RESULT["policy"])).gather("policy"),  # categorical: no hashing
         policy_revision=pl.lit(pl.Series([p.revision for p in library.policies], dtype=pl.String)).gather("policy"),
@@ -146,7 +143,7 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
         policy_version="era", determination="determination", reason="reason",
         matched_procedure_range="matched_procedure_range",
         matched_dx=pl.when("named").then(pl.col("matched").fill_null(EMPTY)).otherwise(EMPTY),
-        matched_dx_ranges="matched_dx_ranges", edits="edits")
+        matched_dx_ranges="matched_dx_ranges", edits="edits", notes=notes.fill_null(EMPTY))
     if one_per_line:
         deciding = results
     else:  # the most severe finding of each line, of the policy given first on a tie (findings are in that order)
@@ -161,47 +158,6 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
     listed_schema: dict[str, pl.DataType] = {**RESULT, **FINDINGS}
     return decided.with_columns(findings=lists.fill_null(pl.lit([], dtype=FINDINGS["findings"]))).cast(
         listed_schema)  # type: ignore[arg-type]
-
-
-TEMPLATE = ["reason_head", "reason_tail", "modifier_note", "addon_note"]  # an explanation key's parts of its reason
-REASON_PARTS = {  # what a reason says: its key's parts, and what it quotes
-    "template": pl.UInt32,  # its key's parts (TEMPLATE), as a row of the distinct ones: few, many keys share one
-    "quoted_id": pl.UInt32,  # the diagnosis it quotes, as an index of DiagnosisCodes.values (null: none)
-    "notes_id": pl.UInt32,  # its diagnoses' notes, as an index of DiagnosisFacts.notes (null: none)
-    "billed": pl.String,  # the modifiers in the modifier columns, when its procedure is named
-    "bad_date_raw": pl.String,  # the date of service as written, when it cannot be read
-    "bad_version_raw": pl.String,  # the ICD version as written, when it cannot be read
-}
-LINE_TEXT = ["billed", "bad_date_raw", "bad_version_raw"]  # the text of its own a reason quotes (seldom any)
-
-
-def _reasons(facts: pl.DataFrame, explained: pl.DataFrame, values: pl.Series, notes: pl.Series) -> pl.Series:
-    """Each finding's reason, categorical.  Findings that quote no text of their own (but a diagnosis and its
-    notes) with one template, quoted value and notes share a reason, written once; the others' are written one
-    by one.  The findings then take theirs by a gather."""
-    templates, template = distinct_rows(explained.select(TEMPLATE))
-    quotes = pl.lit(explained["quotes"]).gather("explained")
-    parts = facts.select(
-        template=pl.lit(template).gather("explained"),
-        quoted_id=pl.when(quotes == "first_dx").then("first_id").when(quotes == "covered_dx").then("covered_id"),
-        notes_id="notes_id",
-        billed=pl.when(pl.lit(explained["named"]).gather("explained")).then("modifier_columns"),
-        bad_date_raw=pl.when("bad_date").then("date_raw"),
-        bad_version_raw=pl.when("bad_version").then("version_raw"))
-    plain = parts.select(pl.all_horizontal(pl.col(LINE_TEXT).is_null())).to_series()
-    shared = parts.filter(plain).select("template", "quoted_id", "notes_id")
-    distinct, shared_at = distinct_rows(shared)
-    own = parts.filter(~plain)
-    # A plain finding's row of distinct, then the others' rows after those, in order.
-    at = pl.repeat(distinct.height, plain.len(), dtype=pl.UInt32, eager=True).scatter(plain.arg_true(), shared_at)
-    at = at.scatter((~plain).arg_true(), pl.Series(range(distinct.height, distinct.height + own.height),
-                                                   dtype=pl.UInt32))
-    rows = pl.concat([distinct, own], how="diagonal")
-    texts = pl.lit(values.str.strip_chars())  # a quoted diagnosis, by its index
-    written = pl.concat([rows, templates[rows["template"]]], how="horizontal").with_columns(
-        quoted=texts.gather("quoted_id"), dx_notes=pl.lit(notes).gather("notes_id")).select(
-        reason().cast(RESULT["reason"])).to_series()
-    return written.gather(at)
 
 
 def _findings(line_key: pl.Series, said: pl.DataFrame) -> pl.DataFrame:
@@ -235,12 +191,13 @@ def _procedure_keys(lines: pl.DataFrame, procedures: pl.DataFrame) -> tuple[pl.S
     return ids.select(key)["line_key"], said
 
 
-FLAGS = ("addon_alone", "claim_missing", "bad_date", "bad_version")  # a line's flags, bit by bit in ``flags``
+FLAGS = ("addon_alone", "claim_missing", "bad_date", "bad_version", "billed")  # a finding's flags, bit by bit
 
 
-def _explained_keys(distinct: pl.DataFrame, said: pl.DataFrame, dx_keys: pl.DataFrame) -> pl.DataFrame:
-    """What each distinct explanation key (``key``: diagnosis key, procedure key and flags) says: its results
-    and the parts of its reason (``reason_parts``)."""
+def _explained_keys(distinct: pl.DataFrame, said: pl.DataFrame, dx_keys: pl.DataFrame,
+                    columns: LineColumns) -> pl.DataFrame:
+    """What each distinct explanation key (``key``: diagnosis key, procedure key and flags) says: its results,
+    reason included."""
     key = pl.col("key")
     keys = distinct.with_columns(
         dx_key=(key // 2**len(FLAGS) // said.height).cast(pl.UInt32),
@@ -258,4 +215,4 @@ def _explained_keys(distinct: pl.DataFrame, said: pl.DataFrame, dx_keys: pl.Data
         matched_procedure_range=pl.col("range").cast(RESULT["matched_procedure_range"]),
         matched_dx_ranges=matched_ranges(),
         edits=line_edits(),
-        **reason_parts())
+        reason=reason(columns).cast(RESULT["reason"]))
