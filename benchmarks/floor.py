@@ -23,9 +23,9 @@ from unittest import mock
 import polars as pl
 from compare import DATA_DIR, claims_path  # the same file the engine comparison uses
 
-from codeindex.screen import determination, screen
+from codeindex.screen import driver, screen
+from codeindex.screen.cells import DiagnosisCodes
 from codeindex.screen.columns import RESULT
-from codeindex.screen.diagnoses import DiagnosisCodes
 
 
 def _no_explanation(lines: pl.DataFrame, *_: object) -> pl.DataFrame:
@@ -47,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     path = claims_path(args.rows, data_dir=args.data_dir)
 
     def passes_only() -> pl.DataFrame:
-        with (mock.patch.object(determination, "explain", _no_explanation),
-              mock.patch.object(determination._Picker, "_diagnoses", _no_diagnoses)):
+        with (mock.patch.object(driver, "explain", _no_explanation),
+              mock.patch.object(driver._Picker, "_diagnoses", _no_diagnoses)):
             return screen(path).collect()
 
     runs: dict[str, Callable[[], pl.DataFrame]] = {

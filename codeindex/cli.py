@@ -6,7 +6,6 @@ Every error a user can cause ends in one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
-import glob
 import importlib.metadata
 import json
 import os
@@ -45,6 +44,7 @@ from codeindex.policy.model import ERA_NAMES
 from codeindex.ranges import parse_range
 from codeindex.screen import LAYOUTS, claim_lines, screen
 from codeindex.screen.layouts import LineColumns
+from codeindex.screen.source import input_files
 from codeindex.screen.summary import policy_identity, print_summary, summarize, summary_rows
 from codeindex.synth import write_sample
 from codeindex.systems import ALIASES, SYSTEMS, parse_code
@@ -208,7 +208,7 @@ def _screen(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     if args.engine == "spark":
         return _screen_on_spark(args, columns, started)
-    inputs = _input_files(args.inputs)
+    inputs = input_files(args.inputs)
     output = check_output(args.output, inputs, replace_input=args.replace_input)  # before any work
     fmt = output_format(args.output, args.format)
     extras = [check_output(path, [*inputs, output]) for path in (args.summary_json, args.report) if path]
@@ -326,21 +326,6 @@ def _write_extras(summary: dict[str, object], summary_json: str | None, report: 
         write_text_atomically(Path(report), render_report(summary))
 
 
-def _input_files(inputs: Sequence[str]) -> list[Path]:
-    """The files a screen reads: each given file, the files under each directory, the matches of each glob."""
-    files: list[Path] = []
-    for given in inputs:
-        path = Path(given)
-        if path.is_dir():  # as the screen reads a directory: hidden and _-prefixed names left out
-            files += sorted(f for f in path.rglob("*") if f.is_file()
-                            and not any(part.startswith((".", "_")) for part in f.relative_to(path).parts))
-        elif any(ch in given for ch in "*?["):
-            files += sorted(Path(f) for f in glob.glob(given, recursive=True) if Path(f).is_file())
-        else:
-            files.append(path)
-    return files
-
-
 def _file_identity(path: Path) -> dict[str, object]:
     try:
         info = path.stat()
@@ -373,7 +358,7 @@ def _streaming(args: argparse.Namespace) -> bool:
     """Stream when asked, or (auto) when the input files are too big to hold comfortably in memory."""
     if args.streaming != "auto":
         return bool(args.streaming == "on")
-    return sum(f.stat().st_size for f in _input_files(args.inputs) if f.is_file()) > STREAMING_ABOVE_BYTES
+    return sum(f.stat().st_size for f in input_files(args.inputs) if f.is_file()) > STREAMING_ABOVE_BYTES
 
 
 def _summary(args: argparse.Namespace) -> int:

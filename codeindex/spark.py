@@ -29,7 +29,8 @@ import pyarrow as pa
 
 from codeindex.errors import InputError, first_line
 from codeindex.policy import Policy, load_policies
-from codeindex.screen import RESULT_SCHEMA, PolicyChoice, policy_list
+from codeindex.screen import PolicyChoice, policy_list
+from codeindex.screen.columns import RESULT
 
 try:
     import pandas  # noqa: F401
@@ -387,5 +388,5 @@ def to_polars(df: DataFrame) -> pl.DataFrame:
         table = pa.Table.from_batches(batches) if batches else _arrow_schema_of(df).empty_table()
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
-    return frame.cast({name: dtype for name, dtype in RESULT_SCHEMA.items()
+    return frame.cast({name: dtype for name, dtype in RESULT.items()
                        if frame.schema.get(name) == pl.String})

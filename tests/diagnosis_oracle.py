@@ -11,13 +11,13 @@ import polars as pl
 from codeindex.policy.compiled import CompiledPolicies
 from codeindex.policy.model import DIAGNOSIS_SYSTEMS
 from codeindex.screen.columns import DIAGNOSIS, ITEM_SEPARATOR, RANGE_SEPARATOR
-from codeindex.screen.edits import COVERED, PARTLY, code_findings
+from codeindex.screen.diagnoses import COVERED, PARTLY, code_findings
 from codeindex.systems import WHITESPACE
 
 
 def said_through_index(values: Iterable[tuple[str, str, int]], library: CompiledPolicies) -> pl.DataFrame:
     """What each (value, era, release) says under each policy of the library (``DIAGNOSIS``): its own edits
-    (``edits.code_findings``), then, in range order, the policy's ranges its span lies in or partly overlaps,
+    (``diagnoses.code_findings``), then, in range order, the policy's ranges its span lies in or partly overlaps,
     by ``Policy.lookup``."""
     rows = []
     for raw, era, release in values:

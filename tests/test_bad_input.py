@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from codeindex.errors import InputError, InvalidCodeError, PolicyParseError
 from codeindex.policy import load_policy, parse_cpb
 from codeindex.screen import screen
-from codeindex.screen.edits import procedure_code
+from codeindex.screen.procedures import procedure_code
 
 CORPUS = Path(__file__).parent / "bad_input"
 ICD9_DAY, ICD10_DAY = "2012-01-05", "2016-01-05"

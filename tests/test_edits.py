@@ -11,9 +11,10 @@ from diagnosis_oracle import said_through_index
 from codeindex.codesets import code_set
 from codeindex.policy import load_policy, parse_cpb
 from codeindex.policy.compiled import compile_policies
-from codeindex.screen import edits
+from codeindex.screen import diagnoses
 from codeindex.screen.columns import ERAS
-from codeindex.screen.edits import classify_diagnoses
+from codeindex.screen.diagnoses import classify_diagnoses
+from codeindex.screen.line import newest
 
 CUSTOM = """CPT Codes / HCPCS Codes / ICD-9 Codes
 CPT codes covered if selection criteria are met:
@@ -50,7 +51,7 @@ def test_vectorized_path_equals_parser_path(library, era: str, release: int | No
     """In the newest release of each era and an old one (values drawn from the newest), against one policy and
     a library of two."""
     compiled = compile_policies(library)
-    release = edits.newest(era) if release is None else release
+    release = newest(era) if release is None else release
     values = pl.Series(_values(era)).unique()
     classified = classify_diagnoses(values, compiled, [(era, release)])
     fast = classified.said().sort("value", "policy")
@@ -62,7 +63,7 @@ def test_vectorized_path_equals_parser_path(library, era: str, release: int | No
     edits_found = set(fast["edits"].str.split(",").explode())
     assert {"icd_version_mismatch", "invalid_code", "non_billable_code"} <= edits_found
     # The odd spellings went through the parser; what every value is, is what the parser says it is.
-    parsed = edits._parsed(classified.codes.select("value", "text", "era", "release"))
+    parsed = diagnoses._parsed(classified.codes.select("value", "text", "era", "release"))
     assert classified.codes.sort("value").equals(parsed.sort("value"))
 
 
@@ -71,8 +72,8 @@ def test_vectorized_path_classifies_every_code_set_spelling(era: str) -> None:
     """Values written as in either code set never reach the parser (it is the slow path)."""
     spellings = [v for v in _values(era) if v == v.strip().upper() and v not in ("8OO.00", "800.", "V15..1", "Q")]
     values = pl.DataFrame({"value": spellings}).unique().with_columns(text=pl.col("value"), spelling=pl.col("value"))
-    _, rest = edits._by_spelling(values, era, edits.newest(era))
+    _, rest = diagnoses._by_spelling(values, era, newest(era))
     assert rest.height == 0
     misspelled = pl.concat([values, values.with_columns(spelling=pl.lit("X9.9.9"))])
-    _, rest = edits._by_spelling(misspelled, era, edits.newest(era))
+    _, rest = diagnoses._by_spelling(misspelled, era, newest(era))
     assert rest.height == values.height

@@ -11,12 +11,13 @@ from polars.testing import assert_frame_equal
 
 import codeindex
 from codeindex.policy import parse_cpb
-from codeindex.screen import RESULT_SCHEMA, screen
+from codeindex.screen import screen
+from codeindex.screen.columns import RESULT
 from codeindex.screen.layouts import SYNPUF_CLAIM_DX, SYNPUF_LINES
 
 ICD9_DAY = date(2014, 5, 1)
 ICD10_DAY = date(2016, 5, 1)
-RESULTS = list(RESULT_SCHEMA)
+RESULTS = list(RESULT)
 
 CUSTOM = """Clinical Policy Bulletin: Test Policy
 Number: 0999
@@ -74,7 +75,7 @@ def test_not_covered_icd9_names_procedure_policy_and_first_diagnosis() -> None:
     assert "CPT 97545" in reason
     assert "Work hardening" in reason
     assert "is not covered by CPB 0198 (ICD-9 version)" in reason
-    assert "the diagnosis in dx1 is in 800.00-999.9 Injuries and poisonings (and 1 more)" in reason  # matched_dx lists them
+    assert "the diagnosis in dx1 is in 800.00-999.9 Injuries and poisonings (and 1 more)" in reason
 
 
 def test_not_covered_whatever_the_diagnosis() -> None:
@@ -325,7 +326,7 @@ def test_rows_in_equal_rows_out_in_order() -> None:
         out = run(frame, **kwargs)
         assert out.columns == [*frame.columns, *RESULTS]
         assert_frame_equal(out.select(frame.columns), frame)
-        assert dict(out.select(RESULTS).schema) == RESULT_SCHEMA
+        assert dict(out.select(RESULTS).schema) == RESULT
         assert out["determination"].null_count() == 0
         assert set(out["determination"]) <= {"not_covered", "review", "covered", "not_applicable"}
 
@@ -497,7 +498,7 @@ def test_synpuf_carrier_layout(tmp_path: Path, custom: str) -> None:
 
 
 def test_streaming_equals_in_memory_across_chunk_boundaries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import codeindex.screen.determination as determination
+    import codeindex.screen.driver as driver
     from codeindex.synth import long_claims
 
     path = tmp_path / "claims.parquet"
@@ -508,7 +509,7 @@ def test_streaming_equals_in_memory_across_chunk_boundaries(tmp_path: Path, monk
     frame = pl.concat([frame.head(699), split.join(frame.head(1).drop("claim_id", "line_no", "procedure_code"),
                                                    how="cross").select(frame.columns), frame.slice(699)])
     frame.write_parquet(path)
-    monkeypatch.setattr(determination, "CHUNK_ROWS", 700)
+    monkeypatch.setattr(driver, "CHUNK_ROWS", 700)
     in_memory = screen(path).collect()
     streamed = screen(path, streaming=True).collect(engine="streaming")
     assert streamed.height == frame.height
@@ -521,13 +522,13 @@ def test_streaming_equals_in_memory_across_chunk_boundaries(tmp_path: Path, monk
 def test_streaming_synpuf_carrier_equals_in_memory_across_slices(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Carrier claims are sliced by claim row before they become lines: slices of 20 claims here."""
-    import codeindex.screen.determination as determination
+    import codeindex.screen.driver as driver
     from codeindex.synth import synpuf_carrier_claims
 
     path = tmp_path / "carrier.parquet"
     claims = synpuf_carrier_claims(400, seed=3, policy_share=0.2)
     claims.write_parquet(path)
-    monkeypatch.setattr(determination, "CHUNK_ROWS", 20 * 13)
+    monkeypatch.setattr(driver, "CHUNK_ROWS", 20 * 13)
     in_memory = screen(path, layout="synpuf-carrier").collect()
     streamed = screen(path, layout="synpuf-carrier", streaming=True).collect(engine="streaming")
     assert streamed.equals(in_memory)

@@ -20,9 +20,11 @@ from codeindex.codesets import release_on, releases
 from codeindex.policy import load_policy, parse_cpb
 from codeindex.policy.compiled import compile_policies
 from codeindex.policy.model import DIAGNOSIS_SYSTEMS
-from codeindex.screen import determination, edits, screen
+from codeindex.screen import driver, screen
 from codeindex.screen.columns import ITEM_SEPARATOR, RANGE_SEPARATOR
-from codeindex.screen.diagnoses import distinct_rows
+from codeindex.screen.frames import distinct_rows
+from codeindex.screen.line import icd_version_era
+from codeindex.screen.procedures import classify_procedures
 
 RELATED = """Clinical Policy Bulletin: Related codes
 Number: 0998
@@ -60,10 +62,10 @@ def _oracle(frame: pl.DataFrame, edits_mode: str = "policy") -> list[dict[str, o
     With ``edits_mode="all"`` a line the policy does not name is screened too when a diagnosis draws an edit
     (its own, or a partial overlap of the lone policy's ranges), and any other has its edits checked: empty."""
     compiled = compile_policies((load_policy("0198"),))
-    era_of = frame.select(era=determination.icd_version_era("icd_version") if "icd_version" in frame.columns
+    era_of = frame.select(era=icd_version_era("icd_version") if "icd_version" in frame.columns
                           else pl.when(pl.col("service_date") < pl.date(2015, 10, 1)).then(pl.lit("icd9"))
                           .otherwise(pl.lit("icd10")))["era"].to_list()
-    procedures = {row["procedure"]: row for row in edits.classify_procedures(
+    procedures = {row["procedure"]: row for row in classify_procedures(
         frame["procedure_code"].unique().to_list(), compiled).iter_rows(named=True) if row["era"] is not None}
     claims: dict[object, set[str]] = {}
     for claim, code in frame.select("claim_id", "procedure_code").iter_rows():
@@ -71,7 +73,7 @@ def _oracle(frame: pl.DataFrame, edits_mode: str = "policy") -> list[dict[str, o
     dx = [f"dx{i}" for i in range(1, 13)]
     expected = []
     for line, era in zip(frame.iter_rows(named=True), era_of, strict=True):
-        said_proc = next((r for r in edits.classify_procedures([line["procedure_code"]], compiled).iter_rows(
+        said_proc = next((r for r in classify_procedures([line["procedure_code"]], compiled).iter_rows(
             named=True) if r["era"] == era), None)
         assert said_proc is not None and procedures  # every line here has a readable era
         release = _release(era, line["service_date"])  # the code-set release in force on the date
@@ -130,10 +132,10 @@ def test_streaming_equals_in_memory_at_full_share(extract: pl.DataFrame, tmp_pat
     path = tmp_path / "extract.parquet"
     extract.write_parquet(path)
     in_memory = screen(path, edits=edits).collect()
-    monkeypatch.setattr(determination, "CHUNK_ROWS", 777)  # slices that cut claims apart
+    monkeypatch.setattr(driver, "CHUNK_ROWS", 777)  # slices that cut claims apart
     classified: list[int] = []
-    classify = determination.classify_diagnoses
-    monkeypatch.setattr(determination, "classify_diagnoses",
+    classify = driver.classify_diagnoses
+    monkeypatch.setattr(driver, "classify_diagnoses",
                         lambda values, *args: classified.append(values.len()) or classify(values, *args))
     streamed = screen(path, edits=edits, streaming=True).collect(engine="streaming")
     assert streamed.equals(in_memory)
@@ -146,22 +148,22 @@ def test_slices_explained_side_by_side_equal_one_piece(extract: pl.DataFrame, tm
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "extract.parquet"
     extract.write_parquet(path)
-    monkeypatch.setattr(determination, "MIN_SLICE_ROWS", 10**9)
+    monkeypatch.setattr(driver, "MIN_SLICE_ROWS", 10**9)
     one_piece = screen(path, edits=edits).collect()
-    monkeypatch.setattr(determination, "MIN_SLICE_ROWS", 100)
-    monkeypatch.setattr(determination, "SLICES_AT_MOST", 3)  # slices that cut claims apart, on any machine
-    pieces = list(determination._in_memory(*_lines_and_plan(path, edits)))
+    monkeypatch.setattr(driver, "MIN_SLICE_ROWS", 100)
+    monkeypatch.setattr(driver, "SLICES_AT_MOST", 3)  # slices that cut claims apart, on any machine
+    pieces = list(driver._in_memory(*_lines_and_plan(path, edits)))
     assert len(pieces) == 3
     assert pl.concat(pieces).equals(one_piece)
 
 
-def _lines_and_plan(path: Path, edits: str) -> tuple[pl.LazyFrame, determination._Plan]:
+def _lines_and_plan(path: Path, edits: str) -> tuple[pl.LazyFrame, driver._Plan]:
     from codeindex.screen.layouts import claim_lines
 
     rows, cols = claim_lines(path, "long")
     lines = cols.lines(rows)
     library = compile_policies((load_policy("0198"),))
-    return lines, determination._Plan(cols, lines.collect_schema(), str(path), None, library, edits, False)
+    return lines, driver._Plan(cols, lines.collect_schema(), str(path), None, library, edits, False)
 
 
 def test_the_policy_is_compiled_once() -> None:

@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from codeindex import InputError
 from codeindex.policy import load_policy, parse_cpb
 from codeindex.policy.compiled import compile_policies
-from codeindex.screen import RESULT_SCHEMA, by_policy, edits, screen
-from codeindex.screen.columns import DETERMINATIONS
+from codeindex.screen import by_policy, screen
+from codeindex.screen.columns import DETERMINATIONS, RESULT
+from codeindex.screen.procedures import classify_procedures
 
 # Names 97545 as 0198 does, but covered if criteria are met; 97110 not covered; ranges overlapping 0198's.
 OTHER = """Clinical Policy Bulletin: Another policy
@@ -46,7 +47,7 @@ PROCEDURES = ["97545", "97546", "97110", "99213", "97545-GP", "9754X", " 97545 "
 DIAGNOSES = ["800.00", "851.00", "V15.1", "V15.2", "724.2", "250.00", "M54.5", "M54.50", "S06.0X0A",
              "S72.001A", "Z00.00", "E11.9", "BAD", " 850.0 ", None]
 DATES = [date(2014, 6, 1), date(2016, 3, 1), date(2022, 1, 5), None]
-FIELDS = list(RESULT_SCHEMA)
+FIELDS = list(RESULT)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,7 @@ def other(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def _names(policy: str, value: str | None) -> bool:
     """Whether the policy, screened alone, names the procedure value (in some era)."""
-    said = edits.classify_procedures([value], compile_policies((load_policy(policy),)))
+    said = classify_procedures([value], compile_policies((load_policy(policy),)))
     return bool(said["names"].any())
 
 
@@ -79,7 +80,7 @@ def test_two_policies_together_give_each_line_what_each_alone_gives(other: str, 
                                        "dx2": pl.String, "service_date": pl.Date}, orient="row")
     library = ["0198", other]
     together = screen(frame, policy=library, icd_version=9, edits=mode).collect()  # type: ignore[arg-type]
-    text = {name: pl.String for name, dtype in RESULT_SCHEMA.items() if not isinstance(dtype, pl.List)}
+    text = {name: pl.String for name, dtype in RESULT.items() if not isinstance(dtype, pl.List)}
     alone = [screen(frame, policy=p, icd_version=9, edits=mode).collect().cast(text)  # type: ignore[arg-type]
              for p in library]
     assert together.height == frame.height
@@ -139,11 +140,11 @@ def test_a_finding_names_its_policy_revision_and_effective_date() -> None:
 
 
 def test_a_library_streamed_equals_it_in_memory(other: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from codeindex.screen import determination
+    from codeindex.screen import driver
 
     path = Path(__file__).parents[1] / "data" / "sample_claims.parquet"
     in_memory = screen(path, policy=["0198", other], edits="all").collect()
-    monkeypatch.setattr(determination, "CHUNK_ROWS", 1_234)  # slices that cut claims apart
+    monkeypatch.setattr(driver, "CHUNK_ROWS", 1_234)  # slices that cut claims apart
     streamed = screen(path, policy=["0198", other], edits="all", streaming=True).collect(engine="streaming")
     assert streamed.equals(in_memory)
     assert (in_memory["findings"].list.len() == 2).any()

@@ -18,9 +18,10 @@ from polars.io.plugins import register_io_source
 from codeindex.errors import InputError, first_line
 from codeindex.policy import Policy, load_policies
 from codeindex.policy.compiled import compile_policies
-from codeindex.screen.columns import DETERMINATIONS, FINDING
-from codeindex.screen.determination import RESULT_SCHEMA, EditsMode, screen_lines
-from codeindex.screen.layouts import LAYOUTS, Source, check_csv_rows, claim_lines, read_source
+from codeindex.screen.columns import DETERMINATIONS, FINDING, RESULT
+from codeindex.screen.driver import EditsMode, screen_lines
+from codeindex.screen.layouts import LAYOUTS, claim_lines
+from codeindex.screen.source import Source, check_csv_rows, read_source
 
 PolicyChoice = str | os.PathLike[str] | Policy
 
@@ -100,10 +101,10 @@ def by_policy(screened: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
     [('0198', 'not_covered')]
     """
     frame = screened.lazy()
-    own = pl.struct([pl.col(name).cast(dtype) if name in RESULT_SCHEMA else pl.lit(None, dtype).alias(name)
+    own = pl.struct([pl.col(name).cast(dtype) if name in RESULT else pl.lit(None, dtype).alias(name)
                      for name, dtype in FINDING.to_schema().items()])  # a line no policy names: its own result
     each = pl.when(pl.col("findings").list.len() > 0).then(pl.col("findings")).otherwise(pl.concat_list(own))
-    return (frame.with_columns(findings=each).drop(*RESULT_SCHEMA).explode("findings")
+    return (frame.with_columns(findings=each).drop(*RESULT).explode("findings")
             .unnest("findings"))
 
 
@@ -115,5 +116,5 @@ def _name(source: Source) -> str:
     return os.fspath(source) if isinstance(source, (str, os.PathLike)) else f"the input {type(source).__name__}"
 
 
-__all__ = ["DETERMINATIONS", "LAYOUTS", "RESULT_SCHEMA", "PolicyChoice", "by_policy", "claim_lines", "policy_list",
+__all__ = ["DETERMINATIONS", "LAYOUTS", "RESULT", "PolicyChoice", "by_policy", "claim_lines", "policy_list",
            "read_source", "screen"]

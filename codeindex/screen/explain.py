@@ -19,11 +19,16 @@ given first's).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
+import polars.selectors as cs
 
 from codeindex.policy.compiled import CompiledPolicies
+from codeindex.screen.cells import DiagnosisClasses, DiagnosisCodes
 from codeindex.screen.columns import ERAS, FINDING, FINDINGS, ITEM_SEPARATOR, RANGE_SEPARATOR, RESULT
-from codeindex.screen.diagnoses import DiagnosisClasses, DiagnosisCodes, diagnosis_facts, distinct_rows
+from codeindex.screen.diagnoses import partly_notes
+from codeindex.screen.frames import dense, distinct_rows, nonempty, scattered
 from codeindex.screen.layouts import LineColumns
 
 EMPTY = pl.lit([], dtype=pl.List(pl.String))
@@ -55,7 +60,8 @@ def reason(columns: LineColumns) -> pl.Expr:
     found = pl.format("the diagnosis in {} is in {}{}", first, pl.col("first_label"), more)
     diagnoses = (pl.when(criteria & pl.col("has_covered"))
                  .then(pl.format("the diagnosis in {} is in its covered list: review the criteria", covered))
-                 .when(criteria & (n_dx > 0)).then(pl.concat_str(found, pl.lit(" and no diagnosis is in its covered list")))
+                 .when(criteria & (n_dx > 0))
+                 .then(pl.concat_str(found, pl.lit(" and no diagnosis is in its covered list")))
                  .when(nc & (n_dx > 0)).then(found)
                  .when(nc).then(pl.lit("it is not covered whatever the diagnosis"))
                  .when(criteria).then(pl.lit("no diagnosis on the line is in its lists: review the criteria"))
@@ -216,3 +222,111 @@ def _explained_keys(distinct: pl.DataFrame, said: pl.DataFrame, dx_keys: pl.Data
         matched_dx_ranges=matched_ranges(),
         edits=line_edits(),
         reason=reason(columns).cast(RESULT["reason"]))
+
+
+DIAGNOSIS_FACTS = {  # what a finding's diagnoses say, one row per finding, in order
+    "dx_key": pl.UInt32,  # the finding's classes in column order, as a row of DIAGNOSIS_KEYS
+    "matched": pl.List(pl.String),  # the values in a not-covered range, trimmed, in column order (null: none)
+    "notes_id": pl.UInt32,  # the values' notes, as an index of DiagnosisFacts.notes (null: none)
+}
+
+
+DIAGNOSIS_KEYS = {  # what a finding's diagnosis classes in column order say together; few distinct per screen
+    "dx_key": pl.UInt32,  # its row
+    "n_dx": pl.Int64,  # how many values lie in a not-covered range
+    "first_label": pl.String,  # the label of the first one's first not-covered range
+    "first_column": pl.Int64,  # the column of the first one, from 0 in the layout's order (null: none)
+    "has_covered": pl.Boolean,  # some value lies in a covered range
+    "covered_column": pl.Int64,  # the column of the first such value (null: none)
+    "ranges": pl.String,  # the matched values' not-covered ranges, each once, joined by RANGE_SEPARATOR
+    "dx_edits": pl.String,  # the values' edits, each once, comma-joined
+    "has_notes": pl.Boolean,  # some value has a note (an edit): the finding's notes are gathered cell by cell
+}
+
+
+@dataclass(frozen=True)
+class DiagnosisFacts:
+    """What the findings' diagnoses say: ``findings`` (``DIAGNOSIS_FACTS``, one row per finding, in order),
+    ``keys`` (``DIAGNOSIS_KEYS``: what the findings' classes in column order say together, by ``dx_key``) and
+    ``notes`` (the findings' notes, each distinct text once, by ``notes_id``)."""
+
+    findings: pl.DataFrame
+    keys: pl.DataFrame
+    notes: pl.Series
+
+
+def diagnosis_facts(findings: pl.DataFrame, codes: DiagnosisCodes, classes: DiagnosisClasses) -> DiagnosisFacts:
+    """The diagnosis facts of the ``findings`` (``row`` (a screened line), ``policy``, ``era`` and ``release``;
+    the lines' cells are integers in ``codes``, one row per line), from the ``classes`` of ``codes.values``."""
+    dx_count = codes.ids.width
+    one_per_line = findings.height == codes.ids.height  # findings are the lines, in order: no gather needed
+    ids = codes.ids if one_per_line else codes.ids[findings["row"]]
+    code_span, range_class, spans = pl.lit(classes.code_span), pl.lit(classes.range_class), classes.spans
+    cells = pl.concat([ids, findings.select(
+        code_offset=classes.code_offset(pl.col("era"), pl.col("release")),
+        range_offset=classes.range_offset(pl.col("policy")))], how="horizontal").with_columns(
+        # A cell's code class and span in its line's release, in one integer (code class * spans + span).
+        code_span.gather(pl.col(f"id{i}").cast(pl.Int64) + pl.col("code_offset")).fill_null(spans - 1)
+        .alias(f"code_span{i}") for i in range(dx_count)
+    ).with_columns(  # its span's range class under the finding's policy
+        range_class.gather(pl.col(f"code_span{i}") % spans + pl.col("range_offset")).alias(f"range{i}")
+        for i in range(dx_count)
+    ).with_columns(  # and its class
+        (pl.col(f"code_span{i}") // spans * classes.range_base + pl.col(f"range{i}")).alias(f"class{i}")
+        for i in range(dx_count)).drop("range_offset", *(f"code_span{i}" for i in range(dx_count)))
+    keys = cells.select(*classes.keys(dx_count))
+    distinct, dx_key = distinct_rows(keys)  # a finding's dx_key is a row of said_by_key
+    said_by_key = classes.by_key(distinct, dx_count).with_row_index("dx_key")
+    in_range = [pl.col(f"range{i}") for i in range(dx_count)]
+    matched_at = [pl.when((r > 0) & (r <= classes.not_covered)).then(pl.col(f"id{i}")) for i, r in enumerate(in_range)]
+    texts = pl.lit(codes.values.str.strip_chars())  # a value as matched_dx quotes it, by its index
+    first_id = pl.coalesce(*matched_at, pl.lit(None, pl.UInt32))
+    facts = cells.select(dx_key=dx_key, first_id=first_id)
+    # The matched values' texts in column order: the first one's, or for the findings with several (few), the
+    # texts of the cells in a not-covered range, joined.
+    matched = facts.select(texts.gather("first_id")).to_series()
+    several = said_by_key["n_dx"].gather(dx_key) > 1  # dx_key is a row of said_by_key
+    if several.any():
+        matched = matched.scatter(several.arg_true(), cells.filter(several).select(pl.concat_str(
+            [texts.gather(at) for at in matched_at], separator=ITEM_SEPARATOR, ignore_nulls=True)).to_series())
+    facts = facts.select("dx_key", matched=matched.str.split(ITEM_SEPARATOR))
+    noted = said_by_key["has_notes"].gather(dx_key)  # findings a note is gathered for
+    notes_id, notes = _notes(cells.select("code_offset", cs.starts_with("id", "range", "class")).filter(noted),
+                             dx_count, classes)
+    return DiagnosisFacts(findings=facts.with_columns(notes_id=scattered(notes_id, noted)),
+                          keys=said_by_key.select(DIAGNOSIS_KEYS.keys()), notes=notes)
+
+
+def _notes(cells: pl.DataFrame, dx_count: int, classes: DiagnosisClasses) -> tuple[pl.Series, pl.Series]:
+    """The notes of each row's values, in column order, joined by ITEM_SEPARATOR: as an index of the distinct
+    texts, and the texts.  Only values with an edit have a note (their own, then their partial overlaps).  A
+    note depends only on the value's row in the classified codes (its text, era and release) and its range
+    class, so each distinct note is written once and a cell takes its note's index by an integer gather; most
+    rows hold one noted value and take its note as theirs, the few others have theirs written."""
+    noted = pl.lit(classes.traits["edits"].is_not_null())  # by class (``traits`` has a row per class, in order)
+    code_row, range_base = pl.lit(classes.code_row), classes.range_base
+    note_keys = cells.select(  # a noted cell's (code row, range class) in one integer, null where no note
+        pl.when(noted.gather(pl.col(f"class{i}")))
+        .then(code_row.gather(pl.col(f"id{i}").cast(pl.Int64) + pl.col("code_offset")).cast(pl.Int64) * range_base
+              + pl.col(f"range{i}")).alias(str(i)) for i in range(dx_count))
+    distinct = pl.concat([note_keys[c].drop_nulls().unique() for c in note_keys.columns]).unique()
+    row, range_class = distinct // range_base, distinct % range_base
+    own = pl.concat([classes.codes["notes"], pl.Series([None], dtype=pl.String)]).gather(row)  # last row: none
+    text = pl.concat([classes.codes["text"], pl.Series([None], dtype=pl.String)]).gather(row)
+    partly = pl.concat([pl.Series([None], dtype=pl.String), classes.range_table["partly"]]).gather(range_class)
+    note = pl.select(nonempty(pl.concat_str(pl.lit(own), partly_notes(pl.lit(text), pl.lit(partly)),
+                                            separator=ITEM_SEPARATOR, ignore_nulls=True))).to_series()
+    # A note key's position among the distinct notes, by a gather from a table of every key.
+    note_at = pl.lit(dense((classes.codes.height + 1) * range_base, distinct,
+                            pl.int_range(distinct.len(), eager=True), distinct.len()))
+    # A row's first note, as its position among the distinct notes: the whole of a row with one.
+    first = note_keys.select(note_at.gather(pl.coalesce(pl.all()))).to_series()
+    several = note_keys.select(pl.sum_horizontal(pl.all().is_not_null()) > 1).to_series()
+    if not several.any():
+        return first, note
+    note_of = pl.lit(note)
+    joined = note_keys.filter(several).select(nonempty(pl.concat_str(
+        [note_of.gather(note_at.gather(pl.col(c))) for c in note_keys.columns], separator=ITEM_SEPARATOR,
+        ignore_nulls=True))).to_series()
+    return (first.scatter(several.arg_true(), pl.int_range(note.len(), note.len() + joined.len(), dtype=pl.UInt32,
+                                                           eager=True)), note.extend(joined))

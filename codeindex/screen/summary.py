@@ -41,7 +41,7 @@ from codeindex.codesets import code_set, has_code_set
 from codeindex.errors import InvalidCodeError
 from codeindex.policy.model import DIAGNOSIS_SYSTEMS, ICD10_START, Policy
 from codeindex.screen.columns import DETERMINATIONS
-from codeindex.screen.determination import service_date
+from codeindex.screen.line import service_date
 from codeindex.systems import parse_code
 
 SUMMARY_VERSION = 1

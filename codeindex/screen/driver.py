@@ -1,13 +1,15 @@
-"""The screen of every claim line against a policy, as a LazyFrame that does its work when collected.
+"""The screen's driver: every claim line of the input, in order, with its result, as a LazyFrame that does its
+work when collected.
 
-Only lines whose procedure the policy names (or whose codes are edited) need a
-per-line explanation.  So the screen:
+A line walks forward through the wing: ``source`` reads the input, ``layouts`` names its columns,
+``line`` reads the line's own facts (date, era, release, ICD version), ``procedures`` says what its
+procedure value says, ``diagnoses`` what its diagnosis values say, ``cells`` turns its diagnosis
+cells into integers and classes, ``explain`` makes its result.  This module runs those steps:
 
-1. classifies each distinct procedure value once (``edits.classify_procedures``);
-2. picks the lines that need an explanation (the *screened* lines), classifies their
-   distinct diagnosis values once, and explains them column by column (``explain``);
-   with ``edits="all"`` every line's diagnoses are read and classified to pick them,
-   and the explanation takes them as read;
+1. classifies each distinct procedure value once (``procedures.classify_procedures``);
+2. picks the lines that need an explanation (the *screened* lines: the policy names their
+   procedure, it cannot be read, or with ``edits="all"`` a diagnosis draws an edit), reads
+   and classifies their distinct diagnosis values once, and explains them (``explain``);
 3. places the results by position beside the input rows (the n-th screened line takes
    the n-th result), and gives every other line constants: ``not_applicable``, null
    list columns (nothing was looked for).
@@ -29,130 +31,31 @@ from typing import Literal
 import polars as pl
 from polars.io.plugins import register_io_source
 
-from codeindex.codesets import release_index
 from codeindex.errors import InputError
 from codeindex.policy.compiled import CompiledPolicies
-from codeindex.policy.model import DIAGNOSIS_SYSTEMS, ICD10_START
-from codeindex.screen.columns import ERAS, FINDINGS, RESULT
-from codeindex.screen.diagnoses import BLOCKS, DiagnosisClasses, DiagnosisCodes, block
-from codeindex.screen.edits import classify_diagnoses, classify_procedures, newest, nonempty
+from codeindex.screen.cells import BLOCKS, DiagnosisClasses, DiagnosisCodes, block
+from codeindex.screen.columns import FINDINGS, RESULT
+from codeindex.screen.diagnoses import classify_diagnoses
 from codeindex.screen.explain import EMPTY, explain
 from codeindex.screen.layouts import LineColumns
+from codeindex.screen.line import LineFacts, _text, check_code_columns
+from codeindex.screen.procedures import classify_procedures
 
 EditsMode = Literal["policy", "all"]
 Engine = Literal["in-memory", "streaming"]  # in memory: the lines read once; streaming: read in passes
-RESULT_SCHEMA = RESULT
 CHUNK_ROWS = 250_000  # lines in a slice of a streaming output, at most: memory holds about one slice explained
 MIN_SLICE_ROWS = 100_000  # screened lines in a slice explained beside others in memory, at least (fixed costs)
 SLICES_AT_MOST = pl.thread_pool_size()  # slices explained side by side in memory
 
 
-def _text(name: str) -> pl.Expr:
-    return pl.col(name).cast(pl.String)
-
-
-def check_code_columns(cols: LineColumns, schema: pl.Schema, where: str) -> None:
-    """Code columns must hold text (or integers, read as their digits): a float code has lost digits."""
-    for column in (cols.procedure, *cols.dx):
-        dtype = schema[column]
-        if dtype in (pl.String, pl.Categorical, pl.Null) or isinstance(dtype, pl.Enum) or dtype.is_integer():
-            continue
-        why = " (a code stored as a float has lost digits: 800.00 reads as 800.0)" if dtype.is_float() else ""
-        raise InputError(f"{where}: column {column!r} holds {dtype}; expected codes as text{why}")
-
-
-def service_date(column: str, dtype: pl.DataType, where: str) -> pl.Expr:
-    """A date of service from a Date, Datetime, YYYYMMDD / YYYY-MM-DD text, or YYYYMMDD integer column."""
-    col = pl.col(column)
-    if dtype == pl.Date:
-        return col
-    if isinstance(dtype, pl.Datetime):
-        return col.dt.date()
-    if dtype.is_integer():
-        col = col.cast(pl.String)
-    elif dtype != pl.String:
-        raise InputError(f"{where}: column {column!r} holds {dtype}; expected a date, or text as YYYYMMDD "
-                         "or YYYY-MM-DD")
-    text = col.str.strip_chars()
-    # Exactly YYYYMMDD or YYYY-MM-DD: chrono alone reads "2015101" as 2015-10-01, and a leading minus as a year BC.
-    return pl.coalesce(pl.when(text.str.contains(r"^\d{8}$")).then(text.str.to_date("%Y%m%d", strict=False)),
-                       pl.when(text.str.contains(r"^\d{4}-\d{2}-\d{2}$"))
-                       .then(text.str.to_date("%Y-%m-%d", strict=False)))
-
-
-# 9 / 10 as numbers or text ("9.0", "09", "ICD-9", "ICD10CM"), and 0, the CMS diagnosis version code for ICD-10.
-_VERSION = r"^(?:ICD[-\s]?)?(0?9|10|0)(?:[-\s]?CM)?(?:\.0)?$"  # no sign: "-9" names no version
-_ERA_OF_VERSION = {"9": "icd9", "09": "icd9", "10": "icd10", "0": "icd10"}
-
-
-def icd_version_era(column: str) -> pl.Expr:
-    """The era an ``icd_version`` value names, null when blank or unreadable."""
-    token = _text(column).str.strip_chars().str.to_uppercase().str.extract(_VERSION, 1)
-    return token.replace_strict(_ERA_OF_VERSION, default=None, return_dtype=pl.String)
-
-
 @dataclass(frozen=True)
-class _Plan:
-    """What a screen reads of its input: the lines' expressions, and the screened-line mask's parts."""
+class _Plan(LineFacts):
+    """A screen of one input against a library: how its lines' facts are read (``LineFacts``), the ``library``,
+    the edits mode, and whether each line lists every named policy's finding (``with_findings``)."""
 
-    cols: LineColumns
-    schema: pl.Schema
-    where: str
-    icd_version: int | None
     library: CompiledPolicies
     edits: EditsMode
     with_findings: bool  # a library was asked for: each line lists every named policy's finding
-
-    def era(self) -> pl.Expr:
-        """The ICD era of a line: its icd_version, else its date of service, else the default."""
-        sources = []
-        if self.cols.icd_version:
-            sources.append(icd_version_era(self.cols.icd_version))
-        if self.cols.date:
-            day = self.date()
-            sources.append(pl.when(day < ICD10_START).then(pl.lit("icd9")).when(day.is_not_null())
-                           .then(pl.lit("icd10")))
-        if self.icd_version is not None:
-            sources.append(pl.lit(f"icd{self.icd_version}"))
-        return pl.coalesce(*sources, pl.lit(None, pl.String))
-
-    def release(self) -> pl.Expr:
-        """The index of the era's code-set release in force on the line's date of service (``codesets``), its
-        newest when the date is unknown; null when the era is."""
-        era = self.era()
-        day = self.date() if self.cols.date else pl.lit(None, pl.Date)
-        in_force = {e: release_index(DIAGNOSIS_SYSTEMS[e], day).fill_null(newest(e)) for e in ERAS}
-        return pl.when(era == "icd9").then(in_force["icd9"]).when(era == "icd10").then(in_force["icd10"])
-
-    def date_is_written(self) -> bool:
-        """Whether the date column holds dates as written (text, integers), which may not read as a date."""
-        assert self.cols.date is not None
-        return not (self.schema[self.cols.date] == pl.Date or isinstance(self.schema[self.cols.date], pl.Datetime))
-
-    def date(self) -> pl.Expr:
-        assert self.cols.date is not None
-        return service_date(self.cols.date, self.schema[self.cols.date], self.where)
-
-    def claim(self) -> pl.Expr:
-        claim = pl.col(self.cols.claim_id)
-        return claim.fill_nan(None) if self.schema[self.cols.claim_id].is_float() else claim  # NaN: no claim id
-
-    def line(self) -> dict[str, pl.Expr]:
-        """A screened line's ``LINE`` columns."""
-        cols, none = self.cols, pl.lit(None, pl.String)
-        return {
-            "claim": self.claim(), "procedure": _text(cols.procedure), "era": self.era(), "release": self.release(),
-            "date_raw": _text(cols.date) if cols.date and self.date_is_written() else none,
-            "date": self.date() if cols.date else pl.lit(None, pl.Date),
-            "version_raw": _text(cols.icd_version) if cols.icd_version else none,
-            "version_era": icd_version_era(cols.icd_version) if cols.icd_version else none,
-            "modifier_columns": nonempty(pl.concat_str([_text(c).str.strip_chars() for c in cols.modifiers],
-                                                       separator=", ", ignore_nulls=True))
-            if cols.modifiers else none}
-
-    def diagnoses(self) -> list[pl.Expr]:
-        """A line's diagnosis columns as text, in the layout's order."""
-        return [_text(c) for c in self.cols.dx]
 
     def procedures(self, lines: pl.LazyFrame, engine: Engine) -> pl.DataFrame:
         """What each distinct procedure value of the lines says (``PROCEDURE``)."""
