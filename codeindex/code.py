@@ -20,7 +20,6 @@ import polars as pl
 
 SYSTEM_BITS = 56
 KIND_BITS = 48
-VALUE_MASK = (1 << KIND_BITS) - 1
 
 # One number per system; the order is arbitrary but fixed (keys are stored in files).
 SYSTEM_IDS = {"icd9dx": 1, "icd9pcs": 2, "hcpcs": 3, "icd10cm": 4}

@@ -54,7 +54,7 @@ def test_vectorized_path_equals_parser_path(library, era: str, release: int | No
     release = newest(era) if release is None else release
     values = pl.Series(_values(era)).unique()
     classified = classify_diagnoses(values, compiled, [(era, release)])
-    fast = classified.said().sort("value", "policy")
+    fast = classified.by_policy().sort("value", "policy")
     slow = said_through_index(((v, era, release) for v in values), compiled).sort("value", "policy")
     assert fast.columns == slow.columns
     assert fast.to_dicts() == slow.to_dicts()

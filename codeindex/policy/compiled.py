@@ -79,13 +79,10 @@ class CompiledPolicies:
         return f"{self.name(policy)} ({ERA_NAMES.get(era, 'unknown')} version)"
 
     @property
-    def unnamed(self) -> int | None:
-        """The policy that speaks for a value no policy names: the lone policy of a library of one ("not named
-        by CPB 0198"), else none (no policy decides such a line)."""
+    def lone_policy(self) -> int | None:
+        """The policy of a library of one, which explains a line whose procedure no policy names ("not named by
+        CPB 0198"); None for a library of several (no policy decides such a line)."""
         return 0 if len(self.policies) == 1 else None
-
-    def diagnosis_ranges(self, era: str) -> pl.DataFrame:
-        return self.diagnoses.filter(pl.col("era") == era)
 
 
 def _primary(group: PolicyGroup, index: int) -> str | None:

@@ -94,12 +94,13 @@ class DiagnosisClasses:
                                 codes["class"].cast(pl.Int64) * self.spans + codes["span"].fill_null(spans.height),
                                 spans.height)
         self.code_row = dense(BLOCKS * width, position, pl.int_range(codes.height, eager=True), codes.height)
-        said = classified.spans.join(spans, on=["era", "lo", "hi"])
-        self.range_table = _numbered(said.select(RANGE_TRAITS), first="not_covered")
-        said = said.join(self.range_table, on=RANGE_TRAITS, nulls_equal=True)
+        in_ranges = classified.spans.join(spans, on=["era", "lo", "hi"])
+        self.range_table = _numbered(in_ranges.select(RANGE_TRAITS), first="not_covered")
+        in_ranges = in_ranges.join(self.range_table, on=RANGE_TRAITS, nulls_equal=True)
         self.policies = classified.policies
         self.range_class = dense((self.policies + 1) * self.spans,
-                                  said["policy"].cast(pl.Int64) * self.spans + said["span"], said["class"], 0)
+                                  in_ranges["policy"].cast(pl.Int64) * self.spans + in_ranges["span"],
+                                 in_ranges["class"], 0)
         self.not_covered = int(self.range_table["not_covered"].sum())  # range classes 1..this: not covered
         self.range_base = self.range_table.height + 1
         self.base = self.code_table.height * self.range_base + self.range_base
@@ -149,7 +150,7 @@ class DiagnosisClasses:
         not_covered, label, covered, ranges, edits = (pl.lit(traits[name]) for name in
                                                       ("not_covered", "label", "covered", "ranges", "edits"))
 
-        said = keys.select(
+        by_key = keys.select(
             *keys.columns,
             n_dx=pl.sum_horizontal(not_covered.gather(c).cast(pl.Int64) for c in classes),
             first_label=pl.coalesce(pl.when(not_covered.gather(c)).then(label.gather(c)) for c in classes),
@@ -161,8 +162,8 @@ class DiagnosisClasses:
             ranges=pl.concat_str([pl.when(not_covered.gather(c)).then(ranges.gather(c)) for c in classes],
                                  separator=RANGE_SEPARATOR, ignore_nulls=True),
             dx_edits=pl.concat_str([edits.gather(c) for c in classes], separator=",", ignore_nulls=True))
-        return said.with_columns(ranges=_each_once(said["ranges"], RANGE_SEPARATOR),
-                                 dx_edits=_each_once(said["dx_edits"], ",")).with_columns(
+        return by_key.with_columns(ranges=_each_once(by_key["ranges"], RANGE_SEPARATOR),
+                                   dx_edits=_each_once(by_key["dx_edits"], ",")).with_columns(
             has_notes=pl.col("dx_edits").is_not_null())
 
 

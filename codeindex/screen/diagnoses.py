@@ -130,7 +130,7 @@ def _by_spelling(values: pl.DataFrame, era: str, release: int) -> tuple[pl.DataF
     return pl.concat([defined, mismatched]).cast(CODE), rest.filter(~elsewhere)  # type: ignore[arg-type]
 
 
-def _spans_say(codes: pl.DataFrame, library: CompiledPolicies) -> pl.DataFrame:
+def _spans_in_ranges(codes: pl.DataFrame, library: CompiledPolicies) -> pl.DataFrame:
     """What each distinct span of ``codes`` (``CODE``) says against each policy's ranges of its era (``SPAN``),
     by one range join for every release and policy: the ranges it lies in, in rank order, and those it
     only partly overlaps."""
@@ -144,7 +144,7 @@ def _spans_say(codes: pl.DataFrame, library: CompiledPolicies) -> pl.DataFrame:
     pairs = pl.concat([spans.filter(pl.col("era") == era).join_where(
         ranges.filter(pl.col("r_era") == era), pl.col("lo") <= pl.col("r_hi"), pl.col("hi") >= pl.col("r_lo"))
         for era in ERAS])
-    said = (pairs.sort("r_rank", maintain_order=True).group_by("era", "lo", "hi", "policy").agg(
+    in_ranges = (pairs.sort("r_rank", maintain_order=True).group_by("era", "lo", "hi", "policy").agg(
                 nc=pl.col("r_range").filter(not_covered), label=pl.col("r_label").filter(not_covered).first(),
                 covered=(~partial & pl.col("r_coverage").is_in(list(COVERED))).any(),
                 partly=pl.col("r_range").filter(partial))
@@ -152,7 +152,7 @@ def _spans_say(codes: pl.DataFrame, library: CompiledPolicies) -> pl.DataFrame:
                     ranges=nonempty(pl.col("nc").list.join(RANGE_SEPARATOR)), label="label", covered="covered",
                     partly=nonempty(pl.col("partly").list.join(RANGE_SEPARATOR))))
     says = pl.col("not_covered") | pl.col("covered") | pl.col("partly").is_not_null()
-    return said.filter(says).collect(engine="in-memory").cast(SPAN)  # type: ignore[arg-type]
+    return in_ranges.filter(says).collect(engine="in-memory").cast(SPAN)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ class Classified:
         return Classified(pl.concat([self.codes, other.codes]), pl.concat([self.spans, other.spans]).unique(
             maintain_order=True), self.policies)
 
-    def said(self) -> pl.DataFrame:
+    def by_policy(self) -> pl.DataFrame:
         """The two together (``DIAGNOSIS``): a row for each (value, era, release, policy) with an edit, a note,
         a not-covered or a covered range."""
         policies = pl.DataFrame({"policy": range(self.policies)}, schema={"policy": SPAN["policy"]})
@@ -180,12 +180,12 @@ class Classified:
                               ignore_nulls=True)
         notes = pl.concat_str("notes", partly_notes(pl.col("text"), partly), separator=ITEM_SEPARATOR,
                               ignore_nulls=True)
-        said = joined.select(
+        rows = joined.select(
             "value", "era", "release", "policy", "text", not_covered=pl.col("not_covered").fill_null(False),
             ranges="ranges", label="label", covered=pl.col("covered").fill_null(False), edits=nonempty(edits),
             notes=nonempty(notes))
         says = pl.col("not_covered") | pl.col("covered") | pl.col("edits").is_not_null()
-        return said.filter(says).cast(DIAGNOSIS)  # type: ignore[arg-type]
+        return rows.filter(says).cast(DIAGNOSIS)  # type: ignore[arg-type]
 
 
 def classify_diagnoses(values: pl.Series, library: CompiledPolicies,
@@ -209,4 +209,4 @@ def classify_diagnoses(values: pl.Series, library: CompiledPolicies,
         known, rest = _by_spelling(distinct, era, release)
         tables += [known, _parsed(rest.with_columns(era=pl.lit(era), release=pl.lit(release)))]
     codes = pl.concat(tables, how="vertical")
-    return Classified(codes, _spans_say(codes, library), len(library.policies))
+    return Classified(codes, _spans_in_ranges(codes, library), len(library.policies))

@@ -104,10 +104,10 @@ class _Plan(LineFacts):
         Its ``policy`` is the one policy screened, or null when a library was (none applies).
         """
         none = pl.lit(None, pl.List(pl.String))
-        speaker = self.library.unnamed
-        applies = "so the policy does not apply" if speaker is not None else "so none applies"
+        lone = self.library.lone_policy
+        applies = "so the policy does not apply" if lone is not None else "so none applies"
         unscreened = pl.select(
-            policy=pl.lit(None if speaker is None else self.library.ids[speaker], pl.String),
+            policy=pl.lit(None if lone is None else self.library.ids[lone], pl.String),
             policy_version=pl.lit(None, pl.String),
             determination=pl.lit("not_applicable"),
             reason=pl.lit(f"The procedure is not named by {self.library.name(None)}, {applies}."),
@@ -217,9 +217,9 @@ class _Suspects:
         library = self.plan.library
         classified = classify_diagnoses(values, library, self.contexts)
         self.classified = self.classified.merged(classified)
-        speaker = library.unnamed  # a line no policy names is explained by it: its partial overlaps are edits too
-        said = classified.said().filter(pl.col("policy") == speaker) if speaker is not None else classified.codes
-        edited = said.filter(pl.col("edits").is_not_null()).select("value", "era", "release").unique()
+        lone = library.lone_policy  # a line no policy names is explained by it: its partial overlaps are edits too
+        rows = classified.by_policy().filter(pl.col("policy") == lone) if lone is not None else classified.codes
+        edited = rows.filter(pl.col("edits").is_not_null()).select("value", "era", "release").unique()
         # A value's bits: distinct powers of two, so their sum is their or.
         per_value = edited.group_by("value").agg(bits=self.bit(pl.col("era"), pl.col("release")).sum())
         return (values.to_frame("value").join(per_value, on="value", how="left", maintain_order="left")["bits"]

@@ -115,15 +115,15 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
     procedure (one, of no policy, when none does); the most severe decides the line.  ``columns`` are the
     input's, which a reason names.
     """
-    line_key, said = _procedure_keys(lines, procedures)
-    findings = _findings(line_key, said)
+    line_key, procedure_rows = _procedure_keys(lines, procedures)
+    findings = _findings(line_key, procedure_rows)
     one_per_line = findings.height == lines.height  # each line its one finding, in order
     line = lines.select("claim", "era", "release", "date_raw", "date", "version_raw", "version_era",
                         "modifier_columns")
     facts = pl.concat([findings, line if one_per_line else line[findings["row"]]], how="horizontal")
     dx = diagnosis_facts(facts, codes, classes)
     facts = pl.concat([facts, dx.findings], how="horizontal")
-    add_on_keys = said.filter("add_on").select("procedure_key", "primary")
+    add_on_keys = procedure_rows.filter("add_on").select("procedure_key", "primary")
     add_ons = facts.filter(pl.col("procedure_key").is_in(add_on_keys["procedure_key"].implode())).join(
         add_on_keys, on="procedure_key")
     alone = add_ons.join(primaries.rename({"code": "primary"}), on=["claim", "primary"], how="anti")["finding"]
@@ -135,11 +135,9 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
         # An icd_version that names no version: the era came from the date or the default.
         "bad_version": _written("version_raw") & pl.col("version_era").is_null(),
         "billed": pl.col("modifier_columns").is_not_null()}
-    # What decides the finding but the diagnoses it lists, in one integer: diagnosis key, procedure key, flags.
-    key = ((pl.col("dx_key").cast(pl.Int64) * said.height + pl.col("procedure_key")) * 2**len(FLAGS)
-           + pl.sum_horizontal(flags[flag].cast(pl.Int64) * 2**bit for bit, flag in enumerate(FLAGS)))
-    distinct, explained_at = distinct_rows(facts.select(key=key))
-    outcome = _explained_keys(distinct, said, dx.keys, columns)[explained_at]
+    keys = ExplanationKey(procedure_rows.height)
+    distinct, key_row = distinct_rows(facts.select(key=keys.encode(flags)))
+    outcome = _explained(keys.decode(distinct), procedure_rows, dx.keys, columns)[key_row]
     notes = pl.lit(dx.notes.str.split(ITEM_SEPARATOR)).gather("notes_id")  # a row's notes, by their index
     results = pl.concat([facts.select("row", "policy", "matched", "notes_id"), outcome], how="horizontal").select(
         "row", "names", "severity",
@@ -166,16 +164,16 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
         listed_schema)  # type: ignore[arg-type]
 
 
-def _findings(line_key: pl.Series, said: pl.DataFrame) -> pl.DataFrame:
+def _findings(line_key: pl.Series, procedure_rows: pl.DataFrame) -> pl.DataFrame:
     """The findings of the lines of ``line_key``: a row per line and policy naming its procedure value (or of
     no policy), lines in order, policies in library order: ``finding``, ``row`` (the line), ``procedure_key``,
     ``policy`` and ``names``."""
-    keyed = said.select("line_key", "procedure_key", "policy", "names")
+    keyed = procedure_rows.select("line_key", "procedure_key", "policy", "names")
     if keyed["line_key"].is_unique().all():  # one policy speaks for each value: a line's finding is its key's row
         size = keyed.select(pl.col("line_key").max().fill_null(-1) + 1).item()  # none when no line is screened
-        at = pl.Series([None] * size, dtype=pl.UInt32)  # a line key -> its row of keyed
-        at = at.scatter(keyed["line_key"], pl.int_range(keyed.height, dtype=pl.UInt32, eager=True))
-        return keyed.drop("line_key")[at.gather(line_key)].with_row_index("row").with_row_index("finding")
+        row_of = pl.Series([None] * size, dtype=pl.UInt32)  # a line key -> its row of keyed
+        row_of = row_of.scatter(keyed["line_key"], pl.int_range(keyed.height, dtype=pl.UInt32, eager=True))
+        return keyed.drop("line_key")[row_of.gather(line_key)].with_row_index("row").with_row_index("finding")
     return (line_key.to_frame().with_row_index("row").join(keyed, on="line_key", maintain_order="left_right")
             .drop("line_key").with_row_index("finding"))
 
@@ -189,27 +187,44 @@ def _procedure_keys(lines: pl.DataFrame, procedures: pl.DataFrame) -> tuple[pl.S
     index = pl.concat([categories.to_series(), pl.Series([None], dtype=pl.String)]).rename("procedure")
     era_index = pl.col("era").replace_strict({"icd9": 0, "icd10": 1}, default=2, return_dtype=pl.Int64)
     key = (pl.col("id").fill_null(index.len() - 1).cast(pl.Int64) * 3 + era_index).alias("line_key")
-    said = (index.to_frame().with_row_index("id").join(procedures, on="procedure", nulls_equal=True)
+    procedure_rows = (index.to_frame().with_row_index("id").join(procedures, on="procedure", nulls_equal=True)
             .select(key, pl.exclude("id", "era")).sort("line_key", "policy", maintain_order=True)
             .with_row_index("procedure_key").with_columns(pl.col("procedure_key").cast(pl.Int64),
                                                           pl.col("add_on").fill_null(False)))
     ids = pl.concat([values.select(id=pl.col("procedure").to_physical()), lines.select("era")], how="horizontal")
-    return ids.select(key)["line_key"], said
+    return ids.select(key)["line_key"], procedure_rows
 
 
 FLAGS = ("addon_alone", "claim_missing", "bad_date", "bad_version", "billed")  # a finding's flags, bit by bit
 
 
-def _explained_keys(distinct: pl.DataFrame, said: pl.DataFrame, dx_keys: pl.DataFrame,
-                    columns: LineColumns) -> pl.DataFrame:
-    """What each distinct explanation key (``key``: diagnosis key, procedure key and flags) says: its results,
-    reason included."""
-    key = pl.col("key")
-    keys = distinct.with_columns(
-        dx_key=(key // 2**len(FLAGS) // said.height).cast(pl.UInt32),
-        procedure_key=key // 2**len(FLAGS) % said.height,
-        **{flag: key // 2**bit % 2 == 1 for bit, flag in enumerate(FLAGS)})
-    keys = keys.join(said, on="procedure_key", how="left", maintain_order="left").join(
+@dataclass(frozen=True)
+class ExplanationKey:
+    """What decides a finding but the values it lists, in one integer: its diagnosis key (``dx_key``, a row of
+    ``DIAGNOSIS_KEYS``), its procedure key (a row of the procedure rows, ``procedure_keys`` of them) and its
+    ``FLAGS``, a bit each.  ``encode`` packs a finding's; ``decode`` unpacks the distinct keys."""
+
+    procedure_keys: int
+
+    def encode(self, flags: dict[str, pl.Expr]) -> pl.Expr:
+        """The key of a finding with ``dx_key``, ``procedure_key`` and the ``flags`` (by name, as in FLAGS)."""
+        packed: pl.Expr = (pl.col("dx_key").cast(pl.Int64) * self.procedure_keys + pl.col("procedure_key")) * 2**len(
+            FLAGS) + pl.sum_horizontal(flags[flag].cast(pl.Int64) * 2**bit for bit, flag in enumerate(FLAGS))
+        return packed
+
+    def decode(self, keys: pl.DataFrame) -> pl.DataFrame:
+        """The ``dx_key``, ``procedure_key`` and flags of each row's ``key``."""
+        key = pl.col("key") // 2**len(FLAGS)
+        return keys.select(dx_key=(key // self.procedure_keys).cast(pl.UInt32),
+                           procedure_key=key % self.procedure_keys,
+                           **{flag: pl.col("key") // 2**bit % 2 == 1 for bit, flag in enumerate(FLAGS)})
+
+
+def _explained(keys: pl.DataFrame, procedure_rows: pl.DataFrame, dx_keys: pl.DataFrame,
+               columns: LineColumns) -> pl.DataFrame:
+    """What each distinct explanation key (decoded: ``dx_key``, ``procedure_key`` and the flags) says: its
+    results, reason included."""
+    keys = keys.join(procedure_rows, on="procedure_key", how="left", maintain_order="left").join(
         dx_keys, on="dx_key", how="left", maintain_order="left")
     keys = keys.with_columns(named=pl.col("coverage").is_not_null(),
                              era=pl.lit(pl.Series([*ERAS, None], dtype=RESULT["policy_version"]))

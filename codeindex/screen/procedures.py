@@ -113,7 +113,7 @@ def classify_procedures(values: Iterable[str | None], library: CompiledPolicies)
             assert parsed is not None
             policy, era = int(entry["policy"]), str(entry["era"])  # type: ignore[call-overload]
             by_policy.setdefault(policy, {}).setdefault(era, entry | {"code": parsed.short})
-        naming: list[int | None] = [*sorted(by_policy)] or [library.unnamed]
+        naming: list[int | None] = [*sorted(by_policy)] or [library.lone_policy]
         for policy in naming:
             entries = by_policy.get(policy, {}) if policy is not None else {}
             rows += [_procedure_says(value, era, code, error, modifiers, entries, policy, library)
