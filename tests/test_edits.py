@@ -72,8 +72,8 @@ def test_vectorized_path_classifies_every_code_set_spelling(era: str) -> None:
     """Values written as in either code set never reach the parser (it is the slow path)."""
     spellings = [v for v in _values(era) if v == v.strip().upper() and v not in ("8OO.00", "800.", "V15..1", "Q")]
     values = pl.DataFrame({"value": spellings}).unique().with_columns(text=pl.col("value"), spelling=pl.col("value"))
-    _, rest = diagnoses._by_spelling(values, era, newest(era))
+    _, rest = diagnoses._by_spelling(values, [(era, newest(era))])
     assert rest.height == 0
     misspelled = pl.concat([values, values.with_columns(spelling=pl.lit("X9.9.9"))])
-    _, rest = diagnoses._by_spelling(misspelled, era, newest(era))
+    _, rest = diagnoses._by_spelling(misspelled, [(era, newest(era))])
     assert rest.height == values.height

@@ -98,36 +98,51 @@ def partly_notes(text: pl.Expr, partly: pl.Expr) -> pl.Expr:
     return pl.concat_str(prefix, partly.str.replace_all(RANGE_SEPARATOR, between, literal=True))
 
 
-def _spelled_in(spellings: pl.Series, values: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """Where each value would sit in the sorted ``spellings``, and whether it is there."""
-    at = spellings.search_sorted(values).clip(upper_bound=spellings.len() - 1)
+def _position_in(spellings: pl.Series, values: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """Where each value would sit in the sorted ``spellings`` (a binary search: cheaper than a join), and
+    whether it is there."""
+    at = spellings.search_sorted(values).clip(upper_bound=max(spellings.len() - 1, 0))
     return at, (spellings.gather(at) == values).fill_null(False)
 
 
-def _by_spelling(values: pl.DataFrame, era: str, release: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """What the values spelled as a defined code of the era's code set in ``release`` (or of the other era's
-    newest) are (``CODE``), vectorized, and the values that are not so spelled.  ``values`` has ``value``,
-    ``text`` (trimmed) and ``spelling`` (trimmed, upper case).  Gives exactly what ``_parsed`` gives for those
-    values (a test holds the two together)."""
-    other_era = ERAS[1 - ERAS.index(era)]
-    system = DIAGNOSIS_SYSTEMS[era]
-    codes_then = code_set(system, release=releases(system)[release].name)
-    spellings = codes_then.spellings  # sorted: a binary search is cheaper than a join
-    at, spelled = _spelled_in(spellings["spelling"], values["spelling"])
-    context = {"era": pl.lit(era), "release": pl.lit(release, pl.UInt8)}
-    truncated = ~pl.col("billable")
-    defined = pl.concat([values.select("value", "text"), spellings.select("lo", "hi", "billable")[at]],
-                        how="horizontal").filter(spelled).select(
-        "value", **context, text="text", lo="lo", hi="hi",
-        edits=pl.when(truncated).then(pl.lit("non_billable_code")),
-        notes=pl.when(truncated).then(pl.format(TRUNCATED, "text", pl.lit(codes_then.release.in_force))))
-    rest = values.filter(~spelled)  # a code of the other era's code set is a mismatch; the rest need the parser
-    _, elsewhere = _spelled_in(code_set(DIAGNOSIS_SYSTEMS[other_era]).spellings["spelling"], rest["spelling"])
-    mismatched = rest.filter(elsewhere).select(
-        "value", **context, text="text", lo=pl.lit(None, pl.Int64), hi=pl.lit(None, pl.Int64),
-        edits=pl.lit("icd_version_mismatch"),
-        notes=pl.format(MISMATCH, "text", pl.lit(ERA_NAMES[other_era]), pl.lit(ERA_NAMES[era])))
-    return pl.concat([defined, mismatched]).cast(CODE), rest.filter(~elsewhere)  # type: ignore[arg-type]
+_UNREAD = {"value": pl.String, "text": pl.String, "era": pl.String, "release": pl.UInt8}  # values for the parser
+
+
+def _by_spelling(values: pl.DataFrame, contexts: list[tuple[str, int]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """What the values spelled as a defined code of the era's code set in each context's release (or of the
+    other era's newest) are (``CODE``), vectorized, and the values that are not so spelled (``value``, ``text``,
+    ``era``, ``release``), for the parser.  ``values`` has ``value``, ``text`` (trimmed) and ``spelling``
+    (trimmed, upper case).  Gives exactly what ``_parsed`` gives for those values (a test holds the two
+    together).  A context is a binary search in its release's sorted spellings, then one query of gathers;
+    the contexts' queries run side by side, in one ``collect_all``."""
+    if not contexts:
+        return pl.DataFrame(schema=CODE), pl.DataFrame(schema=_UNREAD)
+    spelling = values["spelling"]
+    # A code of the other era's newest code set is a mismatch.
+    in_era = {era: _position_in(code_set(DIAGNOSIS_SYSTEMS[era]).spellings["spelling"], spelling)[1]
+              for era in {ERAS[1 - ERAS.index(era)] for era, _ in contexts}}
+    queries = []
+    for era, release in contexts:
+        other_era = ERAS[1 - ERAS.index(era)]
+        codes_then = code_set(DIAGNOSIS_SYSTEMS[era], release=releases(DIAGNOSIS_SYSTEMS[era])[release].name)
+        spellings = codes_then.spellings
+        at, spelled = _position_in(spellings["spelling"], spelling)
+        found = [spellings[name].gather(at) for name in ("lo", "hi", "billable")]
+        truncated = pl.col("spelled") & ~pl.col("billable")
+        mismatched = ~pl.col("spelled") & pl.col("elsewhere")
+        queries.append(pl.DataFrame([values["value"], values["text"], *found, spelled.rename("spelled"),
+                                     in_era[other_era].rename("elsewhere")]).lazy().select(
+            "value", era=pl.lit(era), release=pl.lit(release, pl.UInt8), text="text",
+            lo=pl.when("spelled").then("lo"), hi=pl.when("spelled").then("hi"),
+            edits=pl.when(truncated).then(pl.lit("non_billable_code"))
+            .when(mismatched).then(pl.lit("icd_version_mismatch")),
+            notes=pl.when(truncated).then(pl.format(TRUNCATED, "text", pl.lit(codes_then.release.in_force)))
+            .when(mismatched).then(pl.format(MISMATCH, "text", pl.lit(ERA_NAMES[other_era]),
+                                             pl.lit(ERA_NAMES[era]))),
+            parse=~pl.col("spelled") & ~pl.col("elsewhere")))
+    read = pl.concat(pl.collect_all(queries))
+    return (read.filter(~pl.col("parse")).drop("parse").cast(CODE),  # type: ignore[arg-type]
+            read.filter("parse").select(_UNREAD.keys()))
 
 
 def _spans_in_ranges(codes: pl.DataFrame, library: CompiledPolicies) -> pl.DataFrame:
@@ -199,14 +214,11 @@ def classify_diagnoses(values: pl.Series, library: CompiledPolicies,
     spans they take in the releases are then joined against every policy's ranges at once.  A blank
     value is no diagnosis and says nothing.
     """
-    distinct = (pl.DataFrame({"value": values}, schema={"value": pl.String}).unique()
+    distinct = (pl.LazyFrame({"value": values}, schema={"value": pl.String}).unique()
                 .with_columns(text=pl.col("value").str.strip_chars())
                 .filter(pl.col("text") != "")  # only printable ASCII can be a code's spelling (see parse_code)
                 .with_columns(spelling=pl.when(pl.col("text").str.contains(r"^[ -~]*$"))
-                              .then(pl.col("text").str.to_uppercase())))
-    tables = [pl.DataFrame(schema=CODE)]
-    for era, release in [(era, newest(era)) for era in ERAS] if contexts is None else contexts:
-        known, rest = _by_spelling(distinct, era, release)
-        tables += [known, _parsed(rest.with_columns(era=pl.lit(era), release=pl.lit(release)))]
-    codes = pl.concat(tables, how="vertical")
+                              .then(pl.col("text").str.to_uppercase())).collect())
+    known, rest = _by_spelling(distinct, [(era, newest(era)) for era in ERAS] if contexts is None else list(contexts))
+    codes = pl.concat([known, _parsed(rest)], how="vertical")
     return Classified(codes, _spans_in_ranges(codes, library), len(library.policies))
