@@ -157,13 +157,13 @@ def test_slices_explained_side_by_side_equal_one_piece(extract: pl.DataFrame, tm
     assert pl.concat(pieces).equals(one_piece)
 
 
-def _lines_and_plan(path: Path, edits: str) -> tuple[pl.LazyFrame, driver._Plan]:
+def _lines_and_plan(path: Path, edits: str) -> tuple[pl.LazyFrame, driver._Screen]:
     from codeindex.screen.layouts import claim_lines
 
     rows, cols = claim_lines(path, "long")
     lines = cols.lines(rows)
     library = compile_policies((load_policy("0198"),))
-    return lines, driver._Plan(cols, lines.collect_schema(), str(path), None, library, edits, False)
+    return lines, driver._Screen(cols, lines.collect_schema(), str(path), None, library, edits, False)
 
 
 def test_the_policy_is_compiled_once() -> None:

@@ -57,24 +57,29 @@ def screen(source: Source, policy: PolicyChoice | Sequence[PolicyChoice] = "0198
     compiled = compile_policies(load_policies(chosen))
     rows, cols = claim_lines(source, layout, storage_options=storage_options, **columns)
     where = _name(source)
-    screened = screen_lines(rows, cols, compiled, where=where, icd_version=icd_version, edits=edits,
-                            streaming=streaming, with_findings=library)  # deferred: columns, options checked now
-    schema = screened.collect_schema()
+    schema, screened = screen_lines(rows, cols, compiled, where=where, icd_version=icd_version, edits=edits,
+                                    streaming=streaming, with_findings=library)  # columns, options checked now
     results = set(schema) - set(cols.output)
 
     def io_source(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None,
                   batch_size: int | None) -> Iterator[pl.DataFrame]:
-        """The screened lines, with what polars pushes down (columns, filter, count) passed on to the
-        screen's own IO source; errors of reading the input as ``InputError``."""
+        """The screened lines, with what polars pushes down (columns, filter, count) applied as they come out;
+        errors of reading the input as ``InputError``."""
         try:
             check_csv_rows(source)
             if with_columns is not None and predicate is None and results.isdisjoint(with_columns):
-                plan = cols.lines(rows).select(with_columns)  # no result column asked for (a count): no screen
-            else:
-                plan = screened.select(with_columns) if with_columns is not None else screened
-            plan = plan.filter(predicate) if predicate is not None else plan
-            plan = plan.head(n_rows) if n_rows is not None else plan
-            yield from plan.collect_batches(chunk_size=batch_size)
+                lines = cols.lines(rows).select(with_columns)  # no result column asked for (a count): no screen
+                yield from (lines.head(n_rows) if n_rows is not None else lines).collect_batches(chunk_size=batch_size)
+                return
+            left = n_rows
+            for batch in screened():
+                batch = batch.filter(predicate) if predicate is not None else batch
+                batch = batch.select(with_columns) if with_columns is not None else batch
+                if left is not None:
+                    batch, left = batch.head(left), left - min(left, batch.height)
+                yield batch
+                if left == 0:
+                    return
         except pl.exceptions.PolarsError as exc:  # unreadable content past the footers and headers
             raise InputError(f"{where}: cannot read it: {first_line(exc)}") from None
 

@@ -23,13 +23,12 @@ time, each slice explained on its own), so memory holds one slice.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
 import polars as pl
-from polars.io.plugins import register_io_source
 
 from codeindex.errors import InputError
 from codeindex.policy.compiled import CompiledPolicies
@@ -49,8 +48,8 @@ SLICES_AT_MOST = pl.thread_pool_size()  # slices explained side by side in memor
 
 
 @dataclass(frozen=True)
-class _Plan(LineFacts):
-    """A screen of one input against a library: how its lines' facts are read (``LineFacts``), the ``library``,
+class _Screen(LineFacts):
+    """The screen of one input against a library: how its lines' facts are read (``LineFacts``), the ``library``,
     the edits mode, and whether each line lists every named policy's finding (``with_findings``)."""
 
     library: CompiledPolicies
@@ -143,7 +142,7 @@ class _Picker:
     the line), and with ``edits="all"`` the ``suspects``; then reads and classifies their diagnoses, once for
     every slice they are explained in."""
 
-    plan: _Plan
+    plan: _Screen
     named: pl.Expr
     suspects: _Suspects | None
 
@@ -183,7 +182,7 @@ class _Suspects:
     a gather per cell, and no string lookup but the cast.  The picked lines' cells and the classification are
     then the explanation's too."""
 
-    def __init__(self, plan: _Plan, contexts: list[tuple[str, int]]) -> None:
+    def __init__(self, plan: _Screen, contexts: list[tuple[str, int]]) -> None:
         self.plan, self.contexts = plan, contexts
         self.categories = pl.Categories.random()  # this screen's own: ids are 0..n-1 in order seen
         self.holds = pl.Series(dtype=pl.Categorical(self.categories))  # keeps the mapping between frames
@@ -228,14 +227,15 @@ class _Suspects:
 
 def screen_lines(rows: pl.LazyFrame, cols: LineColumns, library: CompiledPolicies, *, where: str = "the input",
                  icd_version: int | None = None, edits: EditsMode = "policy", streaming: bool = False,
-                 with_findings: bool = False) -> pl.LazyFrame:
-    """Every claim line of the input ``rows``, in order, with its columns and its determination against the
-    ``library`` of policies (the most severe of theirs), and ``with_findings`` each policy's (``FINDINGS``).
+                 with_findings: bool = False) -> tuple[pl.Schema, Callable[[], Iterator[pl.DataFrame]]]:
+    """The output's schema, and what makes the output: every claim line of the input ``rows``, in order, with
+    its columns and its determination against the ``library`` of policies (the most severe of theirs), and
+    ``with_findings`` each policy's (``FINDINGS``), in a few frames.
 
     The input's schema is checked now (a missing or mistyped column, a bad option is an ``InputError``
-    before any work); the lines are read when the result is collected or sunk.  By default they are read
-    into memory once; with ``streaming`` the source is read in passes and the output made one slice at a
-    time, for input larger than memory.
+    before any work); the lines are read when the frames are made.  By default they are read into memory
+    once; with ``streaming`` the source is read in passes and the output made one slice at a time, for
+    input larger than memory.
     """
     if edits not in ("policy", "all"):
         raise InputError(f"edits must be 'policy' or 'all', not {edits!r}")
@@ -244,7 +244,7 @@ def screen_lines(rows: pl.LazyFrame, cols: LineColumns, library: CompiledPolicie
     lines = cols.lines(rows)
     schema = lines.collect_schema()
     check_code_columns(cols, schema, where)
-    plan = _Plan(cols, schema, where, icd_version, library, edits, with_findings)
+    plan = _Screen(cols, schema, where, icd_version, library, edits, with_findings)
     if not (cols.icd_version or cols.date or icd_version is not None):
         raise InputError(f"{where}: cannot tell the ICD version of the lines: no icd_version column, "
                          "no date of service column, and no --icd-version")
@@ -254,25 +254,11 @@ def screen_lines(rows: pl.LazyFrame, cols: LineColumns, library: CompiledPolicie
     if clashes:
         raise InputError(f"{where}: the input already has column(s) {', '.join(map(repr, clashes))}, which the "
                          "screen adds; rename or drop them (a screened output screened again?)")
-    output_schema = {name: schema[name] for name in cols.output} | added
-
-    def batches(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None,
-                batch_size: int | None) -> Iterator[pl.DataFrame]:
-        for batch in (_by_slices(rows, plan) if streaming else _in_memory(lines, plan)):
-            if predicate is not None:
-                batch = batch.filter(predicate)
-            if with_columns is not None:
-                batch = batch.select(with_columns)
-            if n_rows is not None:
-                batch, n_rows = batch.head(n_rows), n_rows - min(n_rows, batch.height)
-            yield batch
-            if n_rows == 0:
-                return
-
-    return register_io_source(batches, schema=output_schema)
+    output_schema = pl.Schema({name: schema[name] for name in cols.output} | added)
+    return output_schema, lambda: _by_slices(rows, plan) if streaming else _in_memory(lines, plan)
 
 
-def _in_memory(lines: pl.LazyFrame, plan: _Plan) -> Iterator[pl.DataFrame]:
+def _in_memory(lines: pl.LazyFrame, plan: _Screen) -> Iterator[pl.DataFrame]:
     """The output in a few pieces: the lines read into memory once, every pass over memory, and the screened
     lines explained in as many slices as polars has threads (each of at least ``MIN_SLICE_ROWS`` screened lines),
     side by side: much of an explanation is a sequence of small steps, each using the cores only in part."""
@@ -291,7 +277,7 @@ def _in_memory(lines: pl.LazyFrame, plan: _Plan) -> Iterator[pl.DataFrame]:
                                                            primaries), cuts[:-1], cuts[1:])
 
 
-def _by_slices(rows: pl.LazyFrame, plan: _Plan) -> Iterator[pl.DataFrame]:
+def _by_slices(rows: pl.LazyFrame, plan: _Screen) -> Iterator[pl.DataFrame]:
     """The output one slice of the input rows after another, each explained on its own, so that memory holds
     one slice.  The whole input is read first for what crosses slices: the distinct procedures, the claims'
     primary lines (an add-on may be in another slice than its primary) and, with ``edits="all"``, the (era,
