@@ -17,9 +17,8 @@ from codeindex.policy.compiled import POLICY
 ERAS = ("icd9", "icd10")
 DETERMINATIONS = ("not_covered", "review", "covered", "not_applicable")
 
-LINE = {  # a screened line, in input order (its diagnoses are read apart, as diagnoses.DiagnosisCodes)
-    "row": pl.UInt32,  # position among the lines being explained (the order results are returned in)
-    "claim": None,  # the claim id, as the input holds it (a NaN id reads as null: no claim)
+LINE = {  # a screened line, in input order (its diagnoses are read apart, as cells.DiagnosisCodes); line.LineFacts
+    "claim": None,  # the claim id, as the input holds it (a NaN id reads as null: no claim); the one not cast
     "procedure": pl.String,  # the procedure value as written
     "era": pl.String,  # icd9 / icd10 from the ICD version, the date of service or the default; null if none
     "release": pl.UInt8,  # the era's code-set release in force on the date (codesets.releases), else its newest

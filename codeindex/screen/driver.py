@@ -35,7 +35,7 @@ from codeindex.policy.compiled import CompiledPolicies
 from codeindex.screen.cells import BLOCKS, DiagnosisClasses, DiagnosisCodes, block
 from codeindex.screen.columns import FINDINGS, RESULT
 from codeindex.screen.diagnoses import classify_diagnoses
-from codeindex.screen.explain import EMPTY, explain
+from codeindex.screen.explain import explain, unscreened
 from codeindex.screen.layouts import LineColumns
 from codeindex.screen.line import LineFacts, _text, check_code_columns
 from codeindex.screen.procedures import classify_procedures
@@ -92,30 +92,8 @@ class _Screen(LineFacts):
         primaries = primaries.filter(pl.col("claim").is_in(screened["claim"].implode()))
         results = explain(screened, picked.codes, procedures, picked.classes, primaries, self.library, self.cols,
                           self.with_findings)
-        return pl.concat([frame.select(self.cols.output), _placed(results, picked.lines, self._unscreened())],
-                         how="horizontal")
-
-    def _unscreened(self) -> pl.DataFrame:
-        """What a line whose procedure the policy does not name gets, as a one-row frame.
-
-        Its list columns stay null (nothing was looked for), except ``edits`` when every line's
-        codes were checked (``edits="all"``): then an empty list says "checked, nothing found".
-        Its ``policy`` is the one policy screened, or null when a library was (none applies).
-        """
-        none = pl.lit(None, pl.List(pl.String))
-        lone = self.library.lone_policy
-        applies = "so the policy does not apply" if lone is not None else "so none applies"
-        unscreened = pl.select(
-            policy=pl.lit(None if lone is None else self.library.ids[lone], pl.String),
-            policy_version=pl.lit(None, pl.String),
-            determination=pl.lit("not_applicable"),
-            reason=pl.lit(f"The procedure is not named by {self.library.name(None)}, {applies}."),
-            matched_procedure_range=pl.lit(None, pl.String), matched_dx=none, matched_dx_ranges=none,
-            edits=EMPTY if self.edits == "all" else none, notes=EMPTY if self.edits == "all" else none
-        ).cast(RESULT)  # type: ignore[arg-type]
-        if self.with_findings:
-            return unscreened.with_columns(findings=pl.lit([], dtype=FINDINGS["findings"]))
-        return unscreened
+        rest = unscreened(self.library, self.edits == "all", self.with_findings)
+        return pl.concat([frame.select(self.cols.output), _placed(results, picked.lines, rest)], how="horizontal")
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,7 @@ def matched_ranges() -> pl.Expr:
 def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame, classes: DiagnosisClasses,
             primaries: pl.DataFrame, library: CompiledPolicies, columns: LineColumns,
             with_findings: bool) -> pl.DataFrame:
-    """``RESULT`` for each of the screened ``lines`` (``LINE`` and their diagnoses), in their order, and with
+    """``RESULT`` for each of the screened ``lines`` (``LINE``, numbered by ``row``), in their order, and with
     ``with_findings`` every named policy's finding (``FINDINGS``).
 
     ``codes`` are the lines' diagnosis cells as integers; ``procedures`` and ``classes`` say what the
@@ -162,6 +162,27 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
     listed_schema: dict[str, pl.DataType] = {**RESULT, **FINDINGS}
     return decided.with_columns(findings=lists.fill_null(pl.lit([], dtype=FINDINGS["findings"]))).cast(
         listed_schema)  # type: ignore[arg-type]
+
+
+def unscreened(library: CompiledPolicies, edits_all: bool, with_findings: bool) -> pl.DataFrame:
+    """What a line no policy of the ``library`` names (and not screened for its diagnoses) gets, as a one-row
+    frame: ``RESULT``, and with ``with_findings`` an empty ``findings``.
+
+    Its list columns stay null (nothing was looked for), except ``edits`` and ``notes`` when every line's
+    codes were checked (``edits_all``): then an empty list says "checked, nothing found".  Its ``policy`` is
+    the one policy screened, or null when a library was (none applies).
+    """
+    none = pl.lit(None, pl.List(pl.String))
+    lone = library.lone_policy
+    applies = "so the policy does not apply" if lone is not None else "so none applies"
+    row = pl.select(
+        policy=pl.lit(None if lone is None else library.ids[lone], pl.String),
+        policy_version=pl.lit(None, pl.String),
+        determination=pl.lit("not_applicable"),
+        reason=pl.lit(f"The procedure is not named by {library.name(None)}, {applies}."),
+        matched_procedure_range=pl.lit(None, pl.String), matched_dx=none, matched_dx_ranges=none,
+        edits=EMPTY if edits_all else none, notes=EMPTY if edits_all else none).cast(RESULT)  # type: ignore[arg-type]
+    return row.with_columns(findings=pl.lit([], dtype=FINDINGS["findings"])) if with_findings else row
 
 
 def _findings(line_key: pl.Series, procedure_rows: pl.DataFrame) -> pl.DataFrame:

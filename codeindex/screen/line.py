@@ -14,7 +14,7 @@ import polars as pl
 from codeindex.codesets import release_index, releases
 from codeindex.errors import InputError
 from codeindex.policy.model import DIAGNOSIS_SYSTEMS, ICD10_START
-from codeindex.screen.columns import ERAS
+from codeindex.screen.columns import ERAS, LINE
 from codeindex.screen.frames import nonempty
 from codeindex.screen.layouts import LineColumns
 
@@ -116,9 +116,9 @@ class LineFacts:
         return claim.fill_nan(None) if self.schema[self.cols.claim_id].is_float() else claim  # NaN: no claim id
 
     def line(self) -> dict[str, pl.Expr]:
-        """A screened line's ``LINE`` columns."""
+        """A screened line's ``LINE`` columns, of ``LINE``'s types."""
         cols, none = self.cols, pl.lit(None, pl.String)
-        return {
+        columns = {
             "claim": self.claim(), "procedure": _text(cols.procedure), "era": self.era(), "release": self.release(),
             "date_raw": _text(cols.date) if cols.date and self.date_is_written() else none,
             "date": self.date() if cols.date else pl.lit(None, pl.Date),
@@ -127,6 +127,7 @@ class LineFacts:
             "modifier_columns": nonempty(pl.concat_str([_text(c).str.strip_chars() for c in cols.modifiers],
                                                        separator=", ", ignore_nulls=True))
             if cols.modifiers else none}
+        return {name: expr if (dtype := LINE[name]) is None else expr.cast(dtype) for name, expr in columns.items()}
 
     def diagnoses(self) -> list[pl.Expr]:
         """A line's diagnosis columns as text, in the layout's order."""
