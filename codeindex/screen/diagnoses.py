@@ -98,11 +98,11 @@ def partly_notes(text: pl.Expr, partly: pl.Expr) -> pl.Expr:
     return pl.concat_str(prefix, partly.str.replace_all(RANGE_SEPARATOR, between, literal=True))
 
 
-def _position_in(spellings: pl.Series, values: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """Where each value would sit in the sorted ``spellings`` (a binary search: cheaper than a join), and
-    whether it is there."""
-    at = spellings.search_sorted(values).clip(upper_bound=max(spellings.len() - 1, 0))
-    return at, (spellings.gather(at) == values).fill_null(False)
+def _found_in(spellings: pl.Series, position: pl.Series) -> pl.Expr:
+    """Whether each ``spelling`` is in the sorted ``spellings``, given the ``position`` a binary search found for
+    it (``Series.search_sorted``: cheaper than a join, and than the same search as an expression)."""
+    at = pl.lit(position).clip(upper_bound=max(spellings.len() - 1, 0))
+    return (pl.lit(spellings).gather(at) == pl.col("spelling")).fill_null(False)
 
 
 _UNREAD = {"value": pl.String, "text": pl.String, "era": pl.String, "release": pl.UInt8}  # values for the parser
@@ -118,28 +118,32 @@ def _by_spelling(values: pl.DataFrame, contexts: list[tuple[str, int]]) -> tuple
     if not contexts:
         return pl.DataFrame(schema=CODE), pl.DataFrame(schema=_UNREAD)
     spelling = values["spelling"]
-    # A code of the other era's newest code set is a mismatch.
-    in_era = {era: _position_in(code_set(DIAGNOSIS_SYSTEMS[era]).spellings["spelling"], spelling)[1]
-              for era in {ERAS[1 - ERAS.index(era)] for era, _ in contexts}}
+    newest_spellings = {era: code_set(DIAGNOSIS_SYSTEMS[era]).spellings["spelling"]
+                        for era in {ERAS[1 - ERAS.index(era)] for era, _ in contexts}}
+    # Whether a value is a code of the other era's newest code set (a mismatch), searched once per era.
+    elsewhere_in = {era: _found_in(table, table.search_sorted(spelling)) for era, table in newest_spellings.items()}
     queries = []
     for era, release in contexts:
         other_era = ERAS[1 - ERAS.index(era)]
         codes_then = code_set(DIAGNOSIS_SYSTEMS[era], release=releases(DIAGNOSIS_SYSTEMS[era])[release].name)
         spellings = codes_then.spellings
-        at, spelled = _position_in(spellings["spelling"], spelling)
-        found = [spellings[name].gather(at) for name in ("lo", "hi", "billable")]
-        truncated = pl.col("spelled") & ~pl.col("billable")
-        mismatched = ~pl.col("spelled") & pl.col("elsewhere")
-        queries.append(pl.DataFrame([values["value"], values["text"], *found, spelled.rename("spelled"),
-                                     in_era[other_era].rename("elsewhere")]).lazy().select(
+        at = pl.col("at").clip(upper_bound=max(spellings.height - 1, 0))
+        spelled, elsewhere = pl.col("spelled"), pl.col("elsewhere")
+        truncated = spelled & ~pl.lit(spellings["billable"]).gather(at)
+        mismatched = ~spelled & elsewhere  # a code of the other era's newest code set
+        position = spellings["spelling"].search_sorted(spelling)
+        queries.append(values.lazy().with_columns(
+            at=pl.lit(position), spelled=_found_in(spellings["spelling"], position), elsewhere=elsewhere_in[other_era],
+        ).select(
             "value", era=pl.lit(era), release=pl.lit(release, pl.UInt8), text="text",
-            lo=pl.when("spelled").then("lo"), hi=pl.when("spelled").then("hi"),
+            lo=pl.when(spelled).then(pl.lit(spellings["lo"]).gather(at)),
+            hi=pl.when(spelled).then(pl.lit(spellings["hi"]).gather(at)),
             edits=pl.when(truncated).then(pl.lit("non_billable_code"))
             .when(mismatched).then(pl.lit("icd_version_mismatch")),
             notes=pl.when(truncated).then(pl.format(TRUNCATED, "text", pl.lit(codes_then.release.in_force)))
             .when(mismatched).then(pl.format(MISMATCH, "text", pl.lit(ERA_NAMES[other_era]),
                                              pl.lit(ERA_NAMES[era]))),
-            parse=~pl.col("spelled") & ~pl.col("elsewhere")))
+            parse=~spelled & ~elsewhere))
     read = pl.concat(pl.collect_all(queries))
     return (read.filter(~pl.col("parse")).drop("parse").cast(CODE),  # type: ignore[arg-type]
             read.filter("parse").select(_UNREAD.keys()))

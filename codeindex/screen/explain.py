@@ -123,10 +123,10 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
     facts = pl.concat([findings, line if one_per_line else line[findings["row"]]], how="horizontal")
     dx = diagnosis_facts(facts, codes, classes)
     facts = pl.concat([facts, dx.findings], how="horizontal")
-    add_on_keys = procedure_rows.filter("add_on").select("procedure_key", "primary")
-    add_ons = facts.filter(pl.col("procedure_key").is_in(add_on_keys["procedure_key"].implode())).join(
-        add_on_keys, on="procedure_key")
-    alone = add_ons.join(primaries.rename({"code": "primary"}), on=["claim", "primary"], how="anti")["finding"]
+    add_on_keys = procedure_rows.lazy().filter("add_on").select("procedure_key", "primary")
+    alone = (facts.lazy().select("finding", "procedure_key", "claim").join(add_on_keys, on="procedure_key")
+             .join(primaries.lazy().rename({"code": "primary"}), on=["claim", "primary"], how="anti")
+             .collect()["finding"])  # the findings of add-ons whose claim has no line of their primary
     flags = {
         "addon_alone": pl.col("finding").is_in(alone.implode()),
         "claim_missing": pl.col("claim").is_null(),
@@ -153,7 +153,7 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
     else:  # the most severe finding of each line, of the policy given first on a tie (findings are in that order)
         deciding = results.filter(pl.col("severity") == pl.col("severity").min().over("row")).unique(
             "row", keep="first", maintain_order=True)
-    decided = deciding.select(RESULT.keys()).cast(RESULT)  # type: ignore[arg-type]
+    decided = deciding.lazy().select(RESULT.keys()).cast(RESULT).collect()  # type: ignore[arg-type]
     if not with_findings:
         return decided
     listed = results.filter("names").group_by("row", maintain_order=True).agg(
@@ -309,23 +309,21 @@ def diagnosis_facts(findings: pl.DataFrame, codes: DiagnosisCodes, classes: Diag
         for i in range(dx_count)
     ).with_columns(  # and its class
         (pl.col(f"code_span{i}") // spans * classes.range_base + pl.col(f"range{i}")).alias(f"class{i}")
-        for i in range(dx_count)).drop("range_offset", *(f"code_span{i}" for i in range(dx_count)))
-    keys = cells.select(*classes.keys(dx_count))
-    distinct, dx_key = distinct_rows(keys)  # a finding's dx_key is a row of said_by_key
+        for i in range(dx_count)).drop("range_offset", *(f"code_span{i}" for i in range(dx_count))
+    ).with_columns(classes.keys(dx_count))
+    distinct, dx_key = distinct_rows(cells.select(cs.starts_with("key")))  # a finding's dx_key is a row of said_by_key
     said_by_key = classes.by_key(distinct, dx_count).with_row_index("dx_key")
     in_range = [pl.col(f"range{i}") for i in range(dx_count)]
     matched_at = [pl.when((r > 0) & (r <= classes.not_covered)).then(pl.col(f"id{i}")) for i, r in enumerate(in_range)]
     texts = pl.lit(codes.values.str.strip_chars())  # a value as matched_dx quotes it, by its index
-    first_id = pl.coalesce(*matched_at, pl.lit(None, pl.UInt32))
-    facts = cells.select(dx_key=dx_key, first_id=first_id)
     # The matched values' texts in column order: the first one's, or for the findings with several (few), the
     # texts of the cells in a not-covered range, joined.
-    matched = facts.select(texts.gather("first_id")).to_series()
+    matched = cells.select(texts.gather(pl.coalesce(*matched_at, pl.lit(None, pl.UInt32)))).to_series()
     several = said_by_key["n_dx"].gather(dx_key) > 1  # dx_key is a row of said_by_key
     if several.any():
         matched = matched.scatter(several.arg_true(), cells.filter(several).select(pl.concat_str(
             [texts.gather(at) for at in matched_at], separator=ITEM_SEPARATOR, ignore_nulls=True)).to_series())
-    facts = facts.select("dx_key", matched=matched.str.split(ITEM_SEPARATOR))
+    facts = pl.DataFrame([dx_key.rename("dx_key"), matched.str.split(ITEM_SEPARATOR).rename("matched")])
     noted = said_by_key["has_notes"].gather(dx_key)  # findings a note is gathered for
     notes_id, notes = _notes(cells.select("code_offset", cs.starts_with("id", "range", "class")).filter(noted),
                              dx_count, classes)
@@ -345,7 +343,10 @@ def _notes(cells: pl.DataFrame, dx_count: int, classes: DiagnosisClasses) -> tup
         pl.when(noted.gather(pl.col(f"class{i}")))
         .then(code_row.gather(pl.col(f"id{i}").cast(pl.Int64) + pl.col("code_offset")).cast(pl.Int64) * range_base
               + pl.col(f"range{i}")).alias(str(i)) for i in range(dx_count))
-    distinct = pl.concat([note_keys[c].drop_nulls().unique() for c in note_keys.columns]).unique()
+    every = pl.col(note_keys.columns[0])  # every column's keys, one after another, in one operation
+    for column in note_keys.columns[1:]:
+        every = every.append(pl.col(column))
+    distinct = note_keys.select(every.drop_nulls().unique()).to_series()
     row, range_class = distinct // range_base, distinct % range_base
     own = pl.concat([classes.codes["notes"], pl.Series([None], dtype=pl.String)]).gather(row)  # last row: none
     text = pl.concat([classes.codes["text"], pl.Series([None], dtype=pl.String)]).gather(row)

@@ -30,7 +30,8 @@ def _packed(frame: pl.DataFrame) -> pl.Series | None:
     None when the frame holds other columns or the integer would not fit in 63 bits."""
     if not all(dtype.is_integer() for dtype in frame.dtypes):
         return None
-    lows, tops = frame.select(pl.all().min().fill_null(0)).row(0), frame.select(pl.all().max().fill_null(-1)).row(0)
+    bounds = frame.select(pl.all().min().fill_null(0).name.suffix("_low"), pl.all().max().fill_null(-1)).row(0)
+    lows, tops = bounds[:frame.width], bounds[frame.width:]
     radices = [top + 2 for top in tops]  # digits 0..top, and null
     if min(lows, default=0) < 0 or math.prod(radices) >= 2**63:
         return None
