@@ -1,4 +1,4 @@
-"""A screened line's diagnoses, column by column, with no per-cell strings but the matched values.
+"""A screened line's diagnosis cells as integers, and the classes of their values in dense tables.
 
 Each diagnosis column is read once, as a categorical: one hashing pass per cell gives every
 cell a small integer and the lines' distinct values (``DiagnosisCodes``).  The distinct values
@@ -8,14 +8,16 @@ policy.  What a value says on a line apart from its own text is its *class*: the
 code class (its edits) and its range class (the not-covered ranges it lies in and the first
 one's label, covered, the ranges it only partly overlaps) under the finding's policy.  A
 library's values fall in few classes.  A cell's class is three gathers of small integers from
-dense tables (value by release, then span by policy), a finding's classes in column order are
-integer keys, and findings share few keys, so what a finding's classes say together (how many
-values matched, the ranges and edits each once, the first label) is worked out once per
-distinct key, by gathers across its columns.  What a finding quotes is found by integers too:
-its matched values are its first's text (joined across columns only for the few with several),
-and its notes one of the distinct notes, each written once (a note depends only on the value's
-row in the classified codes and its range class).
+dense tables (value by release, then span by policy) (``DiagnosisClasses``), a finding's classes
+in column order are integer keys (``keys``), and what a key's classes say together (how many values
+matched, the first label and its column, the covered column, the ranges and edits each once) is
+worked out once per distinct key, by gathers across its columns (``by_key``).
+
+Empty slots follow two rules: a class that says nothing is 0 (a key of plain codes only is 0), and
+an index with nothing to point at is one past the real ones (the span of a value with no span, the
+slot of no policy, the block of no era, the code row of a value not classified there).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

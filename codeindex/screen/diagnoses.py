@@ -15,6 +15,7 @@ answers to the rows.  The edits:
 - ``addon_without_primary``, ``invalid_date``, ``invalid_icd_version`` (line and claim
   edits, see explain).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

@@ -154,7 +154,7 @@ class _Suspects:
     """For ``edits="all"``: which lines have a diagnosis that draws an edit in their context (era and release).
 
     Each frame's diagnosis cells are read as categoricals of one mapping kept across frames, so a value has one
-    integer id for the whole screen and is classified once, when first seen (``edits.classify_diagnoses``, in
+    integer id for the whole screen and is classified once, when first seen (``diagnoses.classify_diagnoses``, in
     every context of the input).  The contexts where a value draws an edit are bits of one integer (a bit per
     block of the code tables, ``diagnoses.block``), and a line is suspect when a cell's bits hold its context's:
     a gather per cell, and no string lookup but the cast.  The picked lines' cells and the classification are

@@ -2,8 +2,8 @@
 
 A screened line has a *finding* for each policy that names its procedure (a single one, of
 no policy, when none does).  Everything a procedure value or a diagnosis value has to say
-was worked out once per distinct value (``edits``), and a line's diagnosis columns were read
-as integers (``diagnoses``).  What decides a finding is its *explanation key*: its procedure
+was worked out once per distinct value (``procedures``, ``diagnoses``), and a line's diagnosis
+columns were read as integers (``cells``).  What decides a finding is its *explanation key*: its procedure
 value, era and policy, its diagnoses' classes in column order, and a few flags (add-on alone,
 no claim id, unreadable date or version, modifier columns written).  Findings share few keys,
 so ``determination``, ``edits``, the matched ranges and the ``reason`` are polars expressions
@@ -110,7 +110,7 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
     ``with_findings`` every named policy's finding (``FINDINGS``).
 
     ``codes`` are the lines' diagnosis cells as integers; ``procedures`` and ``classes`` say what the
-    lines' values say (``PROCEDURE``, ``diagnoses.DiagnosisClasses``); ``primaries`` holds the (claim, code) pairs of
+    lines' values say (``PROCEDURE``, ``cells.DiagnosisClasses``); ``primaries`` holds the (claim, code) pairs of
     the input's lines whose code is an add-on's primary.  A line has a finding per policy that names its
     procedure (one, of no policy, when none does); the most severe decides the line.  ``columns`` are the
     input's, which a reason names.

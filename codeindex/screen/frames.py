@@ -2,6 +2,7 @@
 
 Each works on small frames (distinct keys, classes, notes) or is one vectorized pass over lines.
 """
+
 from __future__ import annotations
 
 import math

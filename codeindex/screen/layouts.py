@@ -1,11 +1,10 @@
-"""Claim input: reading sources, and the layouts that say which column holds what.
+"""The layouts that say which column of the claim lines holds what (the files are read by ``source``).
 
 A layout turns its input into claim lines (one row per line, input order kept) and
 names the columns the screen reads: claim id, procedure, diagnoses, date of service,
 amount, ICD version.  ``long`` is one line per row; ``synpuf-carrier`` is the CMS
 DE-SynPUF carrier file, 13 lines per claim row.
 """
-
 
 from __future__ import annotations
 

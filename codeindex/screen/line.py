@@ -5,6 +5,7 @@ A line's era comes from its ``icd_version`` value, else its date of service (ICD
 else the default the caller gives; its release is the era's code-set release in force on its date (the
 newest when the date is unknown).  Code columns must hold text (or integers, read as their digits).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

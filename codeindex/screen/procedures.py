@@ -6,6 +6,7 @@ era (``PROCEDURE``): its coverage, range, add-on and primary, the rule by which 
 decide, and the first part of the reason.  A value that cannot be read is screened too: its line gets
 ``invalid_code``, and ``review`` when its first five characters spell a code the policy names.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

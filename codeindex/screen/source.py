@@ -6,6 +6,7 @@ names, used by the screen and by the CLI (which must not overwrite them, and rec
 schemas are read here (file footers and CSV headers), so a missing or unreadable file is an error
 before any work.
 """
+
 from __future__ import annotations
 
 import csv
