@@ -68,7 +68,7 @@ def reason(columns: LineColumns) -> pl.Expr:
                  .otherwise(pl.lit("")))
     modifier_columns = ", ".join(columns.modifiers)
     named = pl.col("coverage").is_not_null()
-    said = pl.concat_str(
+    sentence = pl.concat_str(
         pl.concat_str(pl.col("head"), diagnoses),
         pl.format("procedure '{}' read as {}, its modifiers {} split off", pl.col("procedure").str.strip_chars(),
                   "code", "modifiers"),
@@ -81,7 +81,7 @@ def reason(columns: LineColumns) -> pl.Expr:
         pl.when(pl.col("bad_date")).then(pl.lit(f"the date of service in {columns.date} cannot be read")),
         pl.when(pl.col("bad_version")).then(pl.lit(f"the ICD version in {columns.icd_version} cannot be read")),
         separator="; ", ignore_nulls=True)
-    return pl.concat_str(said, pl.lit("."))
+    return pl.concat_str(sentence, pl.lit("."))
 
 
 def line_edits() -> pl.Expr:
