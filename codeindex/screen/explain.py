@@ -311,24 +311,24 @@ def diagnosis_facts(findings: pl.DataFrame, codes: DiagnosisCodes, classes: Diag
         (pl.col(f"code_span{i}") // spans * classes.range_base + pl.col(f"range{i}")).alias(f"class{i}")
         for i in range(dx_count)).drop("range_offset", *(f"code_span{i}" for i in range(dx_count))
     ).with_columns(classes.keys(dx_count))
-    distinct, dx_key = distinct_rows(cells.select(cs.starts_with("key")))  # a finding's dx_key is a row of said_by_key
-    said_by_key = classes.by_key(distinct, dx_count).with_row_index("dx_key")
+    distinct, dx_key = distinct_rows(cells.select(cs.starts_with("key")))  # a finding's dx_key is a row of key_facts
+    key_facts = classes.by_key(distinct, dx_count).with_row_index("dx_key")
     in_range = [pl.col(f"range{i}") for i in range(dx_count)]
     matched_at = [pl.when((r > 0) & (r <= classes.not_covered)).then(pl.col(f"id{i}")) for i, r in enumerate(in_range)]
     texts = pl.lit(codes.values.str.strip_chars())  # a value as matched_dx quotes it, by its index
     # The matched values' texts in column order: the first one's, or for the findings with several (few), the
     # texts of the cells in a not-covered range, joined.
     matched = cells.select(texts.gather(pl.coalesce(*matched_at, pl.lit(None, pl.UInt32)))).to_series()
-    several = said_by_key["n_dx"].gather(dx_key) > 1  # dx_key is a row of said_by_key
+    several = key_facts["n_dx"].gather(dx_key) > 1  # dx_key is a row of key_facts
     if several.any():
         matched = matched.scatter(several.arg_true(), cells.filter(several).select(pl.concat_str(
             [texts.gather(at) for at in matched_at], separator=ITEM_SEPARATOR, ignore_nulls=True)).to_series())
     facts = pl.DataFrame([dx_key.rename("dx_key"), matched.str.split(ITEM_SEPARATOR).rename("matched")])
-    noted = said_by_key["has_notes"].gather(dx_key)  # findings a note is gathered for
+    noted = key_facts["has_notes"].gather(dx_key)  # findings a note is gathered for
     notes_id, notes = _notes(cells.select("code_offset", cs.starts_with("id", "range", "class")).filter(noted),
                              dx_count, classes)
     return DiagnosisFacts(findings=facts.with_columns(notes_id=scattered(notes_id, noted)),
-                          keys=said_by_key.select(DIAGNOSIS_KEYS.keys()), notes=notes)
+                          keys=key_facts.select(DIAGNOSIS_KEYS.keys()), notes=notes)
 
 
 def _notes(cells: pl.DataFrame, dx_count: int, classes: DiagnosisClasses) -> tuple[pl.Series, pl.Series]:

@@ -28,46 +28,46 @@ def procedure_label(short: str) -> str:
     return f"{'CPT' if short[0].isdigit() else 'HCPCS'} {short}"
 
 
-def _procedure_says(value: str | None, era: str | None, code: str | None, error: str | None,
+def _procedure_row(value: str | None, era: str | None, code: str | None, error: str | None,
                     modifiers: tuple[str, ...], entries: dict[str, dict[str, object]], policy: int | None,
                     library: CompiledPolicies) -> dict[str, object]:
     """What one procedure value says on a line of ``era`` by ``policy`` (``PROCEDURE``); ``entries`` maps each
     era to the first entry of the policy holding the code (a row of ``PROCEDURE_RANGES``), or, for a value that
     cannot be read, holding the code its first five characters spell.  ``policy`` None: no policy names it."""
     entry = entries.get(era) if era else None
-    said: dict[str, object] = {"procedure": value, "era": era, "policy": policy, "names": bool(entries),
+    row: dict[str, object] = {"procedure": value, "era": era, "policy": policy, "names": bool(entries),
                                "code": code, "error": error,
                                "modifiers": ", ".join(modifiers) or None, "coverage": None, "range": None,
                                "add_on": None, "primary": None, "rule": "fixed", "determination": "not_applicable"}
     if error is not None:
         if entries:  # 97545-G, 97545.0: unreadable, but its code part is the policy's: never silently passed
             part = procedure_label(str(next(iter(entries.values()))["code"]))
-            return said | {"determination": "review", "head": f"Procedure code '{value or ''}' cannot be read "
+            return row | {"determination": "review", "head": f"Procedure code '{value or ''}' cannot be read "
                            f"({error}), but it starts with {part}, which {library.name(policy)} names: review it"}
-        return said | {"head": f"Procedure code '{value or ''}' cannot be read ({error}), so the line was not screened"}
+        return row | {"head": f"Procedure code '{value or ''}' cannot be read ({error}), so the line was not screened"}
     label = procedure_label(code or "")
     if era is None:
         # An add-on in every era, with one primary: its claim is checked for the primary whatever the era.
         add_ons = {(e["add_on"], e["primary"]) for e in entries.values()}
         if len(entries) == len(ERAS) and len(add_ons) == 1 and next(iter(add_ons))[0]:
-            said |= {"add_on": True, "primary": next(iter(add_ons))[1]}
-        return said | {"determination": "review" if entries else "not_applicable", "head": UNKNOWN_VERSION}
+            row |= {"add_on": True, "primary": next(iter(add_ons))[1]}
+        return row | {"determination": "review" if entries else "not_applicable", "head": UNKNOWN_VERSION}
     if entry is None or policy is None:
         head = (f"{label} is not named by {library.version_name(policy, era)}, the version for this line's date "
                 "of service" if entries and policy is not None else f"{label} is not named by {library.name(policy)}")
-        return said | {"head": head}
+        return row | {"head": head}
     coverage, version = entry["coverage"], library.version_name(policy, era)
     procedure = f"{label} ({entry['description']})"
-    said |= {"coverage": coverage, "range": entry["range"], "add_on": entry["add_on"], "primary": entry["primary"]}
+    row |= {"coverage": coverage, "range": entry["range"], "add_on": entry["add_on"], "primary": entry["primary"]}
     if coverage == "not_covered":
-        return said | {"rule": "not_covered", "determination": "not_covered",
+        return row | {"rule": "not_covered", "determination": "not_covered",
                        "head": f"{procedure} is not covered by {version}; "}
     if coverage == "covered_if_criteria_met":
-        return said | {"rule": "criteria", "determination": None,
+        return row | {"rule": "criteria", "determination": None,
                        "head": f"{procedure} is covered by {version} only if its criteria are met; "}
     if coverage == "covered":
-        return said | {"determination": "covered", "head": f"{procedure} is covered by {version}"}
-    return said | {"head": f"{procedure} is listed by {version} among the codes related to the policy, which "
+        return row | {"determination": "covered", "head": f"{procedure} is covered by {version}"}
+    return row | {"head": f"{procedure} is listed by {version} among the codes related to the policy, which "
                            "makes no coverage determination for them, so it does not decide this line"}
 
 
@@ -117,6 +117,6 @@ def classify_procedures(values: Iterable[str | None], library: CompiledPolicies)
         naming: list[int | None] = [*sorted(by_policy)] or [library.lone_policy]
         for policy in naming:
             entries = by_policy.get(policy, {}) if policy is not None else {}
-            rows += [_procedure_says(value, era, code, error, modifiers, entries, policy, library)
+            rows += [_procedure_row(value, era, code, error, modifiers, entries, policy, library)
                      for era in (*ERAS, None)]
     return pl.DataFrame(rows, schema=PROCEDURE)

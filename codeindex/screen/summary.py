@@ -185,9 +185,9 @@ def _diagnoses(not_covered: pl.LazyFrame, distinct: pl.DataFrame, top: int) -> l
     era = pl.col("policy_version").cast(pl.String)
     per_era = [not_covered.filter(era.eq_missing(name)).select(
         # The line's matched values as their codes, each code once.
-        code=pl.col("matched_dx").list.eval(pl.element().replace_strict(said["value"], said["code"])).list.unique(),
+        code=pl.col("matched_dx").list.eval(pl.element().replace_strict(read["value"], read["code"])).list.unique(),
         system=pl.lit(system)).explode("code").drop_nulls("code")
-        for (name, system), said in codes.group_by("era", "system")]
+        for (name, system), read in codes.group_by("era", "system")]
     lines = pl.concat(per_era).group_by("code", "system").len("lines").collect(engine="streaming")
     merged = (lines.join(codes.group_by("code", "system").agg(
         pl.col("description").first(), spellings=pl.col("value").unique().sort()), on=["code", "system"])
