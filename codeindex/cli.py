@@ -519,7 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
     scr.add_argument("--dx", action="append", help="a diagnosis column, in order; repeat (default dx1..dxN)")
     scr.add_argument("--date", help="date of service column (default service_date)")
     scr.add_argument("--modifier", action="append", metavar="COLUMN",
-                     help="a column holding the procedure's modifiers (GP, 59); repeat; the reason names them")
+                     help="a column holding the procedure's modifiers (GP, 59); repeat; the reason names the columns")
     scr.add_argument("--amount", help="paid amount column (default paid_amount, if present)")
     scr.add_argument("--icd-version", type=int, choices=[9, 10],
                      help="ICD version of lines with neither an icd_version nor a readable date")

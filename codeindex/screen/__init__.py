@@ -44,7 +44,7 @@ def screen(source: Source, policy: PolicyChoice | Sequence[PolicyChoice] = "0198
     folders such as ``year=2023/`` become columns) or URIs (``s3://...``, passed to polars' scanners
     with ``storage_options``).  Long-layout column names can be overridden: ``claim_id``,
     ``procedure``, ``dx`` (a list), ``date``, ``amount``, ``modifiers`` (a list of columns holding the
-    procedure's modifiers, which the reason names).  ``icd_version`` (9 or 10) is the version of
+    procedure's modifiers; the reason names these columns).  ``icd_version`` (9 or 10) is the version of
     lines with neither an ``icd_version`` column value nor a readable date.
 
     Nothing is screened until the result is collected or sunk; then the lines are read into memory

@@ -62,7 +62,7 @@ def long_lines(frame: pl.LazyFrame, name: str, *, claim_id: str = "claim_id",
                icd_version: str | None = "icd_version",
                modifiers: Sequence[str] = ()) -> tuple[pl.LazyFrame, LineColumns]:
     """One claim line per row, columns named by default or by the caller (``modifiers``: columns holding the
-    procedure's modifiers, read into the reason)."""
+    procedure's modifiers, whose names the reason gives when they hold any)."""
     schema = frame.collect_schema()
     _require(schema, name, [claim_id], "the claim id")
     _require(schema, name, [procedure], "the procedure code")
