@@ -37,7 +37,7 @@ from codeindex.screen.columns import FINDINGS, RESULT
 from codeindex.screen.diagnoses import classify_diagnoses
 from codeindex.screen.explain import explain, unscreened
 from codeindex.screen.layouts import LineColumns
-from codeindex.screen.line import LineFacts, _text, check_code_columns
+from codeindex.screen.line import LineFacts, as_text, check_code_columns
 from codeindex.screen.procedures import classify_procedures
 
 EditsMode = Literal["policy", "all"]
@@ -58,7 +58,7 @@ class _Screen(LineFacts):
 
     def procedures(self, lines: pl.LazyFrame, engine: Engine) -> pl.DataFrame:
         """What each distinct procedure value of the lines says (``PROCEDURE``)."""
-        distinct = lines.select(_text(self.cols.procedure).unique()).collect(engine=engine)
+        distinct = lines.select(as_text(self.cols.procedure).unique()).collect(engine=engine)
         return classify_procedures(distinct.to_series().to_list(), self.library)
 
     def primaries(self, lines: pl.LazyFrame, procedures: pl.DataFrame, engine: Engine) -> pl.DataFrame:
@@ -66,8 +66,8 @@ class _Screen(LineFacts):
         primaries = procedures.filter(pl.col("add_on").fill_null(False))["primary"].unique()
         values = procedures.filter(pl.col("code").is_in(primaries.implode()))["procedure"].unique().to_list()
         code = dict(procedures.select("procedure", "code").unique().iter_rows())
-        return (lines.filter(_text(self.cols.procedure).is_in(pl.Series(values, dtype=pl.String).implode()))
-                .select(claim=self.claim(), code=_text(self.cols.procedure).replace_strict(
+        return (lines.filter(as_text(self.cols.procedure).is_in(pl.Series(values, dtype=pl.String).implode()))
+                .select(claim=self.claim(), code=as_text(self.cols.procedure).replace_strict(
                     code, default=None, return_dtype=pl.String))
                 .filter(pl.col("claim").is_not_null()).unique().collect(engine=engine))
 
@@ -76,7 +76,7 @@ class _Screen(LineFacts):
         version), their procedure cannot be read, or (with ``edits="all"``) a diagnosis draws an edit in the
         line's era and release (in any of those the ``lines`` have)."""
         wanted = procedures.filter(pl.col("coverage").is_not_null() | pl.col("error").is_not_null())["procedure"]
-        named = _one_of(_text(self.cols.procedure), wanted.unique(maintain_order=True)).fill_null(False)
+        named = _one_of(as_text(self.cols.procedure), wanted.unique(maintain_order=True)).fill_null(False)
         if self.edits == "policy":
             return _Picker(self, named, None)
         contexts = lines.select(era=self.era(), release=self.release()).unique().drop_nulls().collect(engine=engine)

@@ -20,7 +20,7 @@ from codeindex.screen.frames import nonempty
 from codeindex.screen.layouts import LineColumns
 
 
-def _text(name: str) -> pl.Expr:
+def as_text(name: str) -> pl.Expr:
     return pl.col(name).cast(pl.String)
 
 
@@ -63,7 +63,7 @@ _ERA_OF_VERSION = {"9": "icd9", "09": "icd9", "10": "icd10", "0": "icd10"}
 
 def icd_version_era(column: str) -> pl.Expr:
     """The era an ``icd_version`` value names, null when blank or unreadable."""
-    token = _text(column).str.strip_chars().str.to_uppercase().str.extract(_VERSION, 1)
+    token = as_text(column).str.strip_chars().str.to_uppercase().str.extract(_VERSION, 1)
     return token.replace_strict(_ERA_OF_VERSION, default=None, return_dtype=pl.String)
 
 
@@ -120,16 +120,16 @@ class LineFacts:
         """A screened line's ``LINE`` columns, of ``LINE``'s types."""
         cols, none = self.cols, pl.lit(None, pl.String)
         columns = {
-            "claim": self.claim(), "procedure": _text(cols.procedure), "era": self.era(), "release": self.release(),
-            "date_raw": _text(cols.date) if cols.date and self.date_is_written() else none,
+            "claim": self.claim(), "procedure": as_text(cols.procedure), "era": self.era(), "release": self.release(),
+            "date_raw": as_text(cols.date) if cols.date and self.date_is_written() else none,
             "date": self.date() if cols.date else pl.lit(None, pl.Date),
-            "version_raw": _text(cols.icd_version) if cols.icd_version else none,
+            "version_raw": as_text(cols.icd_version) if cols.icd_version else none,
             "version_era": icd_version_era(cols.icd_version) if cols.icd_version else none,
-            "modifier_columns": nonempty(pl.concat_str([_text(c).str.strip_chars() for c in cols.modifiers],
+            "modifier_columns": nonempty(pl.concat_str([as_text(c).str.strip_chars() for c in cols.modifiers],
                                                        separator=", ", ignore_nulls=True))
             if cols.modifiers else none}
         return {name: expr if (dtype := LINE[name]) is None else expr.cast(dtype) for name, expr in columns.items()}
 
     def diagnoses(self) -> list[pl.Expr]:
         """A line's diagnosis columns as text, in the layout's order."""
-        return [_text(c) for c in self.cols.dx]
+        return [as_text(c) for c in self.cols.dx]
