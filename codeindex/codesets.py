@@ -287,6 +287,21 @@ def _statuses(system: str) -> tuple[dict[str, tuple[int, ...]], dict[str, list[s
     return statuses, by_category, dict(zip(shorts, table["description"].to_list(), strict=True))
 
 
+@cache
+def ever_spellings(system: str) -> pl.Series:
+    """Every way any bundled release of ``system`` writes one of its codes (short and decimal forms), sorted
+    and each once: a value can be looked up among every release's codes by one binary search.
+
+    >>> spellings = ever_spellings("icd10cm")
+    >>> "V200XXD" in spellings.to_list(), "M54.50" in spellings.to_list()
+    (True, True)
+    """
+    shorts = history(system).select("short")
+    spelled = pl.concat([shorts.select(spelling="short"),
+                         shorts.select(spelling=_decimal(system, pl.col("short")))])
+    return spelled["spelling"].unique().sort()
+
+
 def defined_in(system: str, code: Code) -> tuple[Release, ...]:
     """The bundled releases that define a code: none for one that never existed (a "+" pattern is no code)."""
     status = _statuses(_with_code_set(system))[0].get(code.short)

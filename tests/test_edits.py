@@ -8,13 +8,15 @@ import polars as pl
 import pytest
 from diagnosis_oracle import said_through_index
 
-from codeindex.codesets import code_set
+from codeindex.codesets import code_set, history, releases
 from codeindex.policy import load_policy, parse_cpb
 from codeindex.policy.compiled import compile_policies
+from codeindex.policy.model import DIAGNOSIS_SYSTEMS
 from codeindex.screen import diagnoses
 from codeindex.screen.columns import ERAS
-from codeindex.screen.diagnoses import classify_diagnoses
+from codeindex.screen.diagnoses import classify_diagnoses, code_findings
 from codeindex.screen.line import newest
+from codeindex.systems import parse_code
 
 CUSTOM = """CPT Codes / HCPCS Codes / ICD-9 Codes
 CPT codes covered if selection criteria are met:
@@ -77,3 +79,24 @@ def test_vectorized_path_classifies_every_code_set_spelling(era: str) -> None:
     misspelled = pl.concat([values, values.with_columns(spelling=pl.lit("X9.9.9"))])
     _, rest = diagnoses._by_spelling(misspelled, [(era, newest(era))])
     assert rest.height == values.height
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_a_code_of_the_other_version_in_any_of_its_releases_is_a_mismatch(era: str) -> None:
+    """Every code that some release of the other ICD version defines but its newest does not (ICD-10-CM codes
+    deleted before FY2026 such as V20.0XXD, ICD-9-CM codes of v27-v31 only), in both spellings, is that
+    version's code on a line of this era: ``icd_version_mismatch``, by the vectorized path and the parser path
+    alike, never ``invalid_code`` or ``undefined_code``."""
+    other_system = DIAGNOSIS_SYSTEMS[ERAS[1 - ERAS.index(era)]]
+    newest_name = releases(other_system)[-1].name
+    table = history(other_system)
+    gone = table.filter(pl.col(newest_name) == 0)["short"].to_list()  # defined in some release, not the newest
+    assert len(gone) == {"icd9": 661, "icd10": 1}[era]  # ICD-10-CM codes deleted by FY2026; ICD-9-CM 718.60
+    values = pl.Series([*gone, *(parse_code(short, other_system).decimal for short in gone)]).unique()
+    classified = classify_diagnoses(values, compile_policies(LIBRARIES["0198"]), [(era, newest(era))])
+    edits = dict(classified.codes.select("value", "edits").iter_rows())
+    wrong = {value: edit for value, edit in edits.items() if edit != "icd_version_mismatch"}
+    assert not wrong, list(wrong.items())[:5]
+    assert set(edits) == set(values)
+    for value in values.sample(min(200, values.len()), seed=1):  # the parser path says the same
+        assert code_findings(value, era, newest(era))[1] == ["icd_version_mismatch"], value

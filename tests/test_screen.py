@@ -159,6 +159,8 @@ def test_custom_policy_on_icd10_line_is_not_applicable(custom: str) -> None:
     ("97545", "S72", ICD10_DAY, "non_billable_code", "is truncated"),
     ("97545", "Z87.8", ICD10_DAY, "partial_match", "only partly overlaps Z87.81-Z87.828"),
     ("97545", "812.01", ICD10_DAY, "icd_version_mismatch", "is an ICD-9 code on an ICD-10 line"),
+    ("97545", "V20.0XXD", ICD9_DAY, "icd_version_mismatch", "is an ICD-10 code"),  # FY2016-FY2022 only
+    ("97545", "718.60", ICD10_DAY, "icd_version_mismatch", "is an ICD-9 code"),  # ICD-9-CM v27-v28 only
 ])
 def test_diagnosis_edits(procedure: str, dx: str, day: date, edit: str, note: str) -> None:
     row = one(claims([(1, 1, procedure, dx, None, day)]))

@@ -25,7 +25,7 @@ from functools import lru_cache
 import polars as pl
 
 from codeindex.code import Code
-from codeindex.codesets import CodeSet, code_set, defined_in, releases
+from codeindex.codesets import CodeSet, code_set, defined_in, ever_spellings, releases
 from codeindex.errors import InvalidCodeError
 from codeindex.policy.compiled import CompiledPolicies
 from codeindex.policy.model import DIAGNOSIS_SYSTEMS, ERA_NAMES
@@ -42,9 +42,11 @@ MISMATCH = "diagnosis {} is an {} code on an {} line"
 
 
 @lru_cache(maxsize=1 << 16)  # odd spellings repeat across releases and screens; bounded, as they are the user's
-def _in_code_set(text: str, system: str) -> bool:
+def _ever_defined(text: str, system: str) -> bool:
+    """Whether some bundled release of ``system`` defines the code ``text`` spells: a code of the other ICD
+    version, in any of its releases, is that version's (``icd_version_mismatch``), not an invalid code."""
     try:
-        return code_set(system).defined(parse_code(text, system))
+        return bool(defined_in(system, parse_code(text, system)))
     except InvalidCodeError:
         return False
 
@@ -66,12 +68,12 @@ def code_findings(text: str, era: str, release: int) -> tuple[Code | None, list[
     try:
         code = parse_code(text, system)
     except InvalidCodeError as exc:
-        if _in_code_set(text, DIAGNOSIS_SYSTEMS[other_era]):
+        if _ever_defined(text, DIAGNOSIS_SYSTEMS[other_era]):
             return None, *mismatch
         return None, ["invalid_code"], [f"diagnosis {text!r} is not an {ERA_NAMES[era]} code ({exc.problem})"]
     codes = code_set(system, release=releases(system)[release].name)
     if not codes.defined(code):
-        if _in_code_set(text, DIAGNOSIS_SYSTEMS[other_era]):
+        if _ever_defined(text, DIAGNOSIS_SYSTEMS[other_era]):
             return None, *mismatch
         return None, ["undefined_code"], [_undefined(text, code, codes)]
     code = codes.code(code)  # its span in the release
@@ -119,10 +121,10 @@ def _by_spelling(values: pl.DataFrame, contexts: list[tuple[str, int]]) -> tuple
     if not contexts:
         return pl.DataFrame(schema=CODE), pl.DataFrame(schema=_UNREAD)
     spelling = values["spelling"]
-    newest_spellings = {era: code_set(DIAGNOSIS_SYSTEMS[era]).spellings["spelling"]
-                        for era in {ERAS[1 - ERAS.index(era)] for era, _ in contexts}}
-    # Whether a value is a code of the other era's newest code set (a mismatch), searched once per era.
-    elsewhere_in = {era: _found_in(table, table.search_sorted(spelling)) for era, table in newest_spellings.items()}
+    other_spellings = {era: ever_spellings(DIAGNOSIS_SYSTEMS[era])
+                       for era in {ERAS[1 - ERAS.index(era)] for era, _ in contexts}}
+    # Whether a value is a code of the other era in any of its releases (a mismatch), searched once per era.
+    elsewhere_in = {era: _found_in(table, table.search_sorted(spelling)) for era, table in other_spellings.items()}
     queries = []
     for era, release in contexts:
         other_era = ERAS[1 - ERAS.index(era)]
@@ -131,7 +133,7 @@ def _by_spelling(values: pl.DataFrame, contexts: list[tuple[str, int]]) -> tuple
         at = pl.col("at").clip(upper_bound=max(spellings.height - 1, 0))
         spelled, elsewhere = pl.col("spelled"), pl.col("elsewhere")
         truncated = spelled & ~pl.lit(spellings["billable"]).gather(at)
-        mismatched = ~spelled & elsewhere  # a code of the other era's newest code set
+        mismatched = ~spelled & elsewhere  # a code of the other era, in some release of it
         position = spellings["spelling"].search_sorted(spelling)
         queries.append(values.lazy().with_columns(
             at=pl.lit(position), spelled=_found_in(spellings["spelling"], position), elsewhere=elsewhere_in[other_era],
