@@ -157,6 +157,7 @@ def test_custom_policy_on_icd10_line_is_not_applicable(custom: str) -> None:
     ("97545", "S72.999A", ICD10_DAY, "undefined_code", "is not in ICD-10-CM FY2016, in force from 2015-10-01 (no "),
     ("97545", "S00.00X", ICD10_DAY, "undefined_code", "(no ICD-10-CM release has it)"),  # a placeholder, no code
     ("97545", "S72", ICD10_DAY, "non_billable_code", "is truncated"),
+    ("97545", "S72.", ICD10_DAY, "non_billable_code", "diagnosis S72. is truncated"),  # a trailing dot, as 800.
     ("97545", "Z87.8", ICD10_DAY, "partial_match", "only partly overlaps Z87.81-Z87.828"),
     ("97545", "812.01", ICD10_DAY, "icd_version_mismatch", "is an ICD-9 code on an ICD-10 line"),
     ("97545", "V20.0XXD", ICD9_DAY, "icd_version_mismatch", "is an ICD-10 code"),  # FY2016-FY2022 only

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from codeindex import InvalidCodeError, code_set, is_valid, parse_code, parse_range
+from codeindex.codesets import history
 from codeindex.systems import SYSTEMS, icd10cm
 
 DIGITS = "0123456789"
@@ -251,9 +252,19 @@ def test_icd10cm_plus_spans_like_its_code() -> None:
     assert parse_code("S72.001A", "icd10cm").is_full_length
 
 
+def test_a_trailing_dot_reads_as_the_category_before_it() -> None:
+    """As for ICD-9-CM ("800." is 800): every category any ICD-10-CM release defines, written with a trailing
+    dot, is that category, with its span."""
+    categories = [short for short in history("icd10cm")["short"].to_list() if len(short) == 3]
+    assert len(categories) > 1900
+    for short in categories:
+        assert parse_code(short + ".", "icd10cm") == parse_code(short, "icd10cm"), short
+    assert parse_code(" z85. ", "icd10cm").decimal == "Z85"
+
+
 @pytest.mark.parametrize(
-    "text", ["S72.001AA", "S72001AAB", "S72.0011AB", "S72.001A+", "S00.0+", "S7", "S72.", "1S7", "SS7.0", "NULL",
-             "S72-001A", "S72.0.1", ""],
+    "text", ["S72.001AA", "S72001AAB", "S72.0011AB", "S72.001A+", "S00.0+", "S7", "S72.+", "1S7", "SS7.0", "NULL",
+             "S72-001A", "S72.0.1", "S72..", ""],
 )
 def test_icd10cm_errors(text: str) -> None:
     with pytest.raises(InvalidCodeError) as info:

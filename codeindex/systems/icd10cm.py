@@ -11,6 +11,7 @@ codes its form prefixes (the placeholder ``S00.00X`` spans S00.00XA-S00.00XS), o
 prefixes none, nothing: it is a point just after the code that precedes it in character order.
 A trailing "+" on a 6-character code, as bulletins write it ("S00.00X+"), stands for any 7th
 character: its span is the same as the code's own, the "+" is kept in the decimal form.
+A trailing dot reads as the category before it ("Z85." is Z85), as it does for ICD-9-CM ("800.").
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def parse(text: str) -> Code:
     if category[1].isalpha() and category not in _lookup()[0]:
         raise InvalidCodeError(NAME, text, "expected a letter, then a digit (or a category of the code set), "
                                "a digit or letter, then up to 4 more after any dot")
-    if dot and not rest:
+    if dot and not rest and plus:
         raise InvalidCodeError(NAME, text, "nothing after the dot")
     short = category + rest
     if plus and len(short) != FULL_LENGTH - 1:
