@@ -3,7 +3,14 @@ claim screening against them."""
 
 from codeindex.code import Code
 from codeindex.codesets import code_set
-from codeindex.errors import CodeindexError, InputError, InvalidCodeError, InvalidRangeError, PolicyParseError
+from codeindex.errors import (
+    CodeindexError,
+    InputError,
+    InvalidCodeError,
+    InvalidRangeError,
+    PolicyParseError,
+    UnknownSystemError,
+)
 from codeindex.expressions import CodeExpressions  # registers pl.Expr.codeindex
 from codeindex.index import CodeIndex, Entry, Hit
 from codeindex.ranges import CodeRange, parse_range
@@ -11,6 +18,6 @@ from codeindex.systems import is_valid, parse_code
 
 __all__ = [
     "Code", "CodeExpressions", "CodeIndex", "CodeRange", "CodeindexError", "Entry", "Hit", "InputError",
-    "InvalidCodeError",
-    "InvalidRangeError", "PolicyParseError", "code_set", "is_valid", "parse_code", "parse_range",
+    "InvalidCodeError", "InvalidRangeError", "PolicyParseError", "UnknownSystemError", "code_set", "is_valid",
+    "parse_code", "parse_range",
 ]

@@ -30,6 +30,18 @@ class InvalidRangeError(InvalidCodeError):
         CodeindexError.__init__(self, f"{system}: {text!r} is not a valid range: {problem}")
 
 
+class UnknownSystemError(InvalidCodeError):
+    """A code system name codeindex does not know (``parse_code("800.00", "icd-9")``): it names the system
+    and the ones there are, not the code."""
+
+    def __init__(self, system: str, known: list[str]) -> None:
+        self.system = system
+        self.text = None
+        self.problem = f"unknown code system (known: {', '.join(known)})"
+        self.known = known
+        CodeindexError.__init__(self, f"unknown code system {system!r} (known: {', '.join(known)})")
+
+
 class PolicyParseError(CodeindexError):
     """A bulletin's code section that cannot be read; names the line (when there is one)."""
 

@@ -536,3 +536,25 @@ def test_streaming_synpuf_carrier_equals_in_memory_across_slices(tmp_path: Path,
     streamed = screen(path, layout="synpuf-carrier", streaming=True).collect(engine="streaming")
     assert streamed.equals(in_memory)
     assert in_memory.height > 400 and (in_memory["determination"] == "not_covered").sum() > 20
+
+
+# --- the Python API, as a newcomer calls it (issue 27) -----------------------------------------------------------
+
+
+def test_one_diagnosis_column_may_be_given_as_a_name() -> None:
+    frame = pl.DataFrame({"claim_id": [1], "procedure_code": ["97545"], "ICD_DX1": ["800.00"],
+                          "service_date": [ICD9_DAY]})
+    assert one(frame, dx="ICD_DX1")["matched_dx"] == ["800.00"]  # not read one character at a time
+    assert one(frame, dx=["ICD_DX1"])["matched_dx"] == ["800.00"]
+
+
+def test_an_unknown_option_names_the_ones_there_are() -> None:
+    frame = claims([(1, 1, "97545", "800.00", None, ICD9_DAY)])
+    with pytest.raises(TypeError, match="unknown option 'diagnoses'; the column options are claim_id, procedure, dx"):
+        screen(frame, diagnoses=["dx1"])
+
+
+@pytest.mark.parametrize("streaming", ["yes", 1, None])
+def test_streaming_is_true_or_false(streaming: object) -> None:
+    with pytest.raises(codeindex.InputError, match=f"streaming must be True or False, not {streaming!r}"):
+        screen(claims([(1, 1, "97545", "800.00", None, ICD9_DAY)]), streaming=streaming)  # type: ignore[arg-type]

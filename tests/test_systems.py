@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from codeindex import InvalidCodeError, code_set, is_valid, parse_code, parse_range
+from codeindex import InvalidCodeError, UnknownSystemError, code_set, is_valid, parse_code, parse_range
 from codeindex.codesets import history
 from codeindex.systems import SYSTEMS, icd10cm
 
@@ -163,8 +163,12 @@ def test_non_text_is_an_error_naming_the_type() -> None:
 
 
 def test_unknown_system() -> None:
-    with pytest.raises(InvalidCodeError, match="unknown code system"):
+    with pytest.raises(InvalidCodeError, match="unknown code system") as info:
         parse_code("800.00", "icd11")
+    # It names the system given and the ones there are, not the code (which is not what is wrong).
+    assert str(info.value) == ("unknown code system 'icd11' (known: cpt, hcpcs, icd10, icd10cm, icd9, icd9dx, "
+                               "icd9pcs)")
+    assert isinstance(info.value, UnknownSystemError) and info.value.system == "icd11"
 
 
 @pytest.mark.parametrize(

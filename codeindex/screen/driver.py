@@ -217,6 +217,8 @@ def screen_lines(rows: pl.LazyFrame, cols: LineColumns, library: CompiledPolicie
     """
     if edits not in ("policy", "all"):
         raise InputError(f"edits must be 'policy' or 'all', not {edits!r}")
+    if not isinstance(streaming, bool):
+        raise InputError(f"streaming must be True or False, not {streaming!r}")
     if icd_version not in (None, 9, 10):
         raise InputError(f"icd_version must be 9 or 10 (or None), not {icd_version!r}")
     lines = cols.lines(rows)

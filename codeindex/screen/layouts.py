@@ -19,6 +19,7 @@ from codeindex.errors import InputError
 from codeindex.screen.source import Source, read_source
 
 LAYOUTS = ("long", "synpuf-carrier")
+COLUMN_OPTIONS = ("claim_id", "procedure", "dx", "date", "amount", "icd_version", "modifiers")  # long_lines
 SYNPUF_LINES = 13
 SYNPUF_CLAIM_DX = 8
 
@@ -57,7 +58,7 @@ def _require(schema: pl.Schema, name: str, columns: Sequence[str], what: str) ->
 
 
 def long_lines(frame: pl.LazyFrame, name: str, *, claim_id: str = "claim_id",
-               procedure: str = "procedure_code", dx: Sequence[str] | None = None,
+               procedure: str = "procedure_code", dx: str | Sequence[str] | None = None,
                date: str | None = "service_date", amount: str | None = "paid_amount",
                icd_version: str | None = "icd_version",
                modifiers: Sequence[str] = ()) -> tuple[pl.LazyFrame, LineColumns]:
@@ -66,7 +67,7 @@ def long_lines(frame: pl.LazyFrame, name: str, *, claim_id: str = "claim_id",
     schema = frame.collect_schema()
     _require(schema, name, [claim_id], "the claim id")
     _require(schema, name, [procedure], "the procedure code")
-    dx_columns = tuple(dx) if dx else _dx_columns(schema.names())
+    dx_columns = ((dx,) if isinstance(dx, str) else tuple(dx)) if dx else _dx_columns(schema.names())
     if not dx_columns:
         raise InputError(f"{name}: no diagnosis columns (dx1, dx2, ... or --dx)")
     twice = [c for c in dict.fromkeys(dx_columns) if dx_columns.count(c) > 1]
@@ -131,6 +132,9 @@ def claim_lines(source: Source, layout: str = "long", *, storage_options: Mappin
                 **columns: object) -> tuple[pl.LazyFrame, LineColumns]:
     """Read ``source`` in ``layout``: its rows and the columns to screen (``cols.lines(rows)`` are the lines).
     ``storage_options`` go to polars' scanners with cloud URIs."""
+    unknown = [option for option in columns if option not in COLUMN_OPTIONS]
+    if unknown:  # named here: the layout function that would refuse it is no name the caller knows
+        raise TypeError(f"unknown option {unknown[0]!r}; the column options are {', '.join(COLUMN_OPTIONS)}")
     frame, name = read_source(source, storage_options)
     if layout == "long":
         return long_lines(frame, name, **columns)  # type: ignore[arg-type]

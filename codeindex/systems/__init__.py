@@ -6,7 +6,7 @@ from functools import lru_cache
 from types import ModuleType
 
 from codeindex.code import Code
-from codeindex.errors import InvalidCodeError
+from codeindex.errors import InvalidCodeError, UnknownSystemError
 from codeindex.systems import hcpcs, icd9dx, icd9pcs, icd10cm
 
 SYSTEMS: dict[str, ModuleType] = {m.NAME: m for m in (icd9dx, icd9pcs, hcpcs, icd10cm)}
@@ -17,8 +17,7 @@ def system_name(system: str) -> str:
     """The canonical name of a system or alias; raises for an unknown one."""
     name = ALIASES.get(system, system)
     if name not in SYSTEMS:
-        known = ", ".join(sorted([*SYSTEMS, *ALIASES]))
-        raise InvalidCodeError(system, "", f"unknown code system (known: {known})")
+        raise UnknownSystemError(system, sorted([*SYSTEMS, *ALIASES]))
     return name
 
 
