@@ -230,7 +230,7 @@ def _screen(args: argparse.Namespace) -> int:
         task = progress.add_task("reading and classifying", total=None)
         try:
             plan = screen(args.inputs, policy=policy, layout=args.layout, icd_version=args.icd_version,
-                          edits=args.edits, streaming=_streaming(args), **columns)
+                          edits=args.edits, streaming=_streaming(args, inputs), **columns)
             if not progress.disable:  # on a terminal: count the lines as they are written
                 lines = plan.select(pl.len()).collect().item()
                 progress.update(task, description="writing", total=lines, completed=0)
@@ -354,11 +354,11 @@ def _progress() -> Progress:
 STREAMING_ABOVE_BYTES = 200 * 1024 * 1024  # about 10 million claim lines of parquet
 
 
-def _streaming(args: argparse.Namespace) -> bool:
+def _streaming(args: argparse.Namespace, inputs: list[Path]) -> bool:
     """Stream when asked, or (auto) when the input files are too big to hold comfortably in memory."""
     if args.streaming != "auto":
         return bool(args.streaming == "on")
-    return sum(f.stat().st_size for f in input_files(args.inputs) if f.is_file()) > STREAMING_ABOVE_BYTES
+    return sum(f.stat().st_size for f in inputs) > STREAMING_ABOVE_BYTES
 
 
 def _summary(args: argparse.Namespace) -> int:

@@ -216,13 +216,7 @@ class CodeSet:
         """Every defined code by each way it is written, short and decimal, with its keys in this release
         (spelling, short, lo, hi, billable), sorted by spelling: a table claims' codes can be looked up
         in by binary search."""
-        keyed = self.defined_codes.select("short", "lo", "hi", "billable",
-                                          decimal=_decimal(self.system, pl.col("short")))
-        columns = ("short", "lo", "hi", "billable")
-        spelled = [keyed.select(pl.col("short").alias("spelling"), *columns),
-                   keyed.filter(pl.col("decimal") != pl.col("short")).select(pl.col("decimal").alias("spelling"),
-                                                                              *columns)]
-        return pl.concat(spelled).sort("spelling")
+        return _spellings(self.system, self.defined_codes.select("short", "lo", "hi", "billable"))
 
     def leaves(self, lo: int, hi: int) -> tuple[Code, ...]:
         """The billable codes whose keys lie in [lo, hi], in code order."""
@@ -287,6 +281,16 @@ def _statuses(system: str) -> tuple[dict[str, tuple[int, ...]], dict[str, list[s
     return statuses, by_category, dict(zip(shorts, table["description"].to_list(), strict=True))
 
 
+def _spellings(system: str, codes: pl.DataFrame) -> pl.DataFrame:
+    """Each of ``codes`` (``short`` and other columns) once by its short form and once by its decimal form where
+    that differs, as ``spelling`` first, sorted by it (no two codes share a spelling)."""
+    keyed = codes.with_columns(decimal=_decimal(system, pl.col("short")))
+    spelled = [keyed.select(pl.col("short").alias("spelling"), *codes.columns),
+               keyed.filter(pl.col("decimal") != pl.col("short")).select(pl.col("decimal").alias("spelling"),
+                                                                          *codes.columns)]
+    return pl.concat(spelled).sort("spelling")
+
+
 @cache
 def ever_spellings(system: str) -> pl.Series:
     """Every way any bundled release of ``system`` writes one of its codes (short and decimal forms), sorted
@@ -296,10 +300,7 @@ def ever_spellings(system: str) -> pl.Series:
     >>> "V200XXD" in spellings.to_list(), "M54.50" in spellings.to_list()
     (True, True)
     """
-    shorts = history(system).select("short")
-    spelled = pl.concat([shorts.select(spelling="short"),
-                         shorts.select(spelling=_decimal(system, pl.col("short")))])
-    return spelled["spelling"].unique().sort()
+    return _spellings(system, history(system).select("short"))["spelling"]
 
 
 def defined_in(system: str, code: Code) -> tuple[Release, ...]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import doctest
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tabular_model import model
 
-from codeindex import InvalidCodeError, code_set, parse_code, parse_range
+from codeindex import InvalidCodeError, code_set, codesets, parse_code, parse_range
 from codeindex.codesets import has_code_set
 from codeindex.systems import SYSTEMS
 
@@ -198,3 +200,8 @@ def test_vectorized_keys_and_spellings_equal_the_parser(system: str) -> None:
         assert billable == codes.billable(code)
         assert codes.defined(code)
     assert codes.spellings.filter("billable").select("short").n_unique() == len(codes)
+
+
+def test_codesets_doctests_pass() -> None:
+    result = doctest.testmod(codesets)
+    assert result.attempted > 0 and result.failed == 0

@@ -112,8 +112,8 @@ _UNREAD = {"value": pl.String, "text": pl.String, "era": pl.String, "release": p
 
 
 def _by_spelling(values: pl.DataFrame, contexts: list[tuple[str, int]]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """What the values spelled as a defined code of the era's code set in each context's release (or of the
-    other era's newest) are (``CODE``), vectorized, and the values that are not so spelled (``value``, ``text``,
+    """What the values spelled as a defined code of the era's code set in each context's release (or of any
+    release of the other era's) are (``CODE``), vectorized, and the values that are not so spelled (``value``, ``text``,
     ``era``, ``release``), for the parser.  ``values`` has ``value``, ``text`` (trimmed) and ``spelling``
     (trimmed, upper case).  Gives exactly what ``_parsed`` gives for those values (a test holds the two
     together).  A context is a binary search in its release's sorted spellings, then one query of gathers;

@@ -67,12 +67,11 @@ def reason(columns: LineColumns) -> pl.Expr:
                  .when(criteria).then(pl.lit("no diagnosis on the line is in its lists: review the criteria"))
                  .otherwise(pl.lit("")))
     modifier_columns = ", ".join(columns.modifiers)
-    named = pl.col("coverage").is_not_null()
     sentence = pl.concat_str(
         pl.concat_str(pl.col("head"), diagnoses),
         pl.format("procedure '{}' read as {}, its modifiers {} split off", pl.col("procedure").str.strip_chars(),
                   "code", "modifiers"),
-        pl.when(named & pl.col("billed")).then(pl.lit(f"billed with the modifiers in {modifier_columns}")),
+        pl.when(pl.col("named") & pl.col("billed")).then(pl.lit(f"billed with the modifiers in {modifier_columns}")),
         pl.when(pl.col("has_notes")).then(pl.lit("notes says why its diagnoses draw edits")),
         pl.when(pl.col("addon_alone") & pl.col("claim_missing")).then(pl.format(
             "add-on {} has no claim id, so its primary {} cannot be found on its claim", "code", "primary"))
@@ -209,9 +208,9 @@ def _procedure_keys(lines: pl.DataFrame, procedures: pl.DataFrame) -> tuple[pl.S
     era_index = pl.col("era").replace_strict({"icd9": 0, "icd10": 1}, default=2, return_dtype=pl.Int64)
     key = (pl.col("id").fill_null(index.len() - 1).cast(pl.Int64) * 3 + era_index).alias("line_key")
     procedure_rows = (index.to_frame().with_row_index("id").join(procedures, on="procedure", nulls_equal=True)
-            .select(key, pl.exclude("id", "era")).sort("line_key", "policy", maintain_order=True)
-            .with_row_index("procedure_key").with_columns(pl.col("procedure_key").cast(pl.Int64),
-                                                          pl.col("add_on").fill_null(False)))
+                      .select(key, pl.exclude("id", "era")).sort("line_key", "policy", maintain_order=True)
+                      .with_row_index("procedure_key").with_columns(pl.col("procedure_key").cast(pl.Int64),
+                                                                    pl.col("add_on").fill_null(False)))
     ids = pl.concat([values.select(id=pl.col("procedure").to_physical()), lines.select("era")], how="horizontal")
     return ids.select(key)["line_key"], procedure_rows
 

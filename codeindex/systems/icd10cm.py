@@ -98,12 +98,10 @@ def parse(text: str) -> Code:
         raise InvalidCodeError(
             NAME, text, "expected a letter, a digit, a digit or letter, then up to 4 more after any dot",
         )
-    category, dot, rest, plus = match.groups()
+    category, _, rest, plus = match.groups()  # a dot with nothing after it reads as the category ("Z85.")
     if category[1].isalpha() and category not in _lookup()[0]:
         raise InvalidCodeError(NAME, text, "expected a letter, then a digit (or a category of the code set), "
                                "a digit or letter, then up to 4 more after any dot")
-    if dot and not rest and plus:
-        raise InvalidCodeError(NAME, text, "nothing after the dot")
     short = category + rest
     if plus and len(short) != FULL_LENGTH - 1:
         raise InvalidCodeError(NAME, text, '"+" (any 7th character) follows exactly 6 characters')
