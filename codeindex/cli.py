@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, Task, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -45,7 +44,7 @@ from codeindex.ranges import parse_range
 from codeindex.screen import LAYOUTS, claim_lines, screen
 from codeindex.screen.layouts import LineColumns
 from codeindex.screen.source import input_files
-from codeindex.screen.summary import policy_identity, print_summary, summarize, summary_rows
+from codeindex.screen.summary import policy_identity, print_summary, summarize, summary_rows, terminal
 from codeindex.synth import write_sample
 from codeindex.systems import ALIASES, SYSTEMS, parse_code
 
@@ -98,8 +97,8 @@ def _policy_parse(args: argparse.Namespace) -> int:
 
 
 def _print_policy(policy: Policy) -> None:
-    console = Console()
-    console.print(f"[bold]{policy.name()}[/bold]: {policy.title or ''}")
+    console = terminal()
+    console.print(Text.assemble((policy.name(), "bold"), f": {policy.title or ''}"))
     for version in policy.versions:
         for group in version.groups:
             table = Table(title=f"{ERA_NAMES[version.era]} version: {group_header(group)}",
@@ -131,7 +130,7 @@ def _policy_list(args: argparse.Namespace) -> int:
                          no_wrap=column != "title")
     for row in rows:
         table.add_row(*row)
-    Console().print(table)
+    terminal().print(table)
     return 0
 
 
@@ -149,7 +148,7 @@ def _policy_translate(args: argparse.Namespace) -> int:
     if args.write:
         translated = replace(policy, versions=(translation.version,))
         write_text_atomically(Path(args.write), format_cpb(translated))
-    console = Console()
+    console = terminal()
     table = Table(title=f"{policy.name()}: ICD-9 diagnosis groups translated to ICD-10-CM through the GEMs",
                   title_justify="left")
     for column in ("group", "translated", "approximate", "in the bulletin's ICD-10 list",
@@ -167,14 +166,14 @@ def _policy_translate(args: argparse.Namespace) -> int:
             if codes:
                 shown = ", ".join(codes[: args.show])
                 more = f" ... and {len(codes) - args.show:,} more" if len(codes) > args.show else ""
-                console.print(f"{c.coverage}, {name} ({len(codes):,}): {shown}{more}", highlight=False)
+                console.print(f"{c.coverage}, {name} ({len(codes):,}): {shown}{more}")
     if translation.followed:
         replaced = {t: codes for t, codes in translation.followed.items() if codes}
         kept = translation.unreplaced
         console.print(f"GEM targets not billable in {translation.release}: {len(translation.followed):,}; "
                       f"{len(replaced):,} followed to the {len({c for v in replaced.values() for c in v}):,} codes "
                       f"that replaced them, {len(kept):,} that nothing replaced kept as written"
-                      + (f": {', '.join(kept[: args.show])}" if kept else ""), highlight=False)
+                      + (f": {', '.join(kept[: args.show])}" if kept else ""))
     if args.write:
         console.print(f"wrote the translated policy to {args.write}")
     return 0
@@ -255,7 +254,7 @@ def _screen(args: argparse.Namespace) -> int:
         _write_extras(summary, args.summary_json, args.report, phase)
     print_summary(summary)
     for path in (output, *extras):
-        Console().print(f"wrote {path}", highlight=False)
+        terminal().print(f"wrote {path}")
     return 0
 
 
@@ -282,12 +281,12 @@ def _screen_on_spark(args: argparse.Namespace, columns: dict[str, Any], started:
                                      layout=args.layout, partitions=args.partitions,
                                      icd_version=args.icd_version, edits=args.edits, **columns)
     if "://" in args.output:  # remote storage: the lines written are the summary
-        Console().print(f"wrote {written:,} screened lines to {args.output}", highlight=False)
+        terminal().print(f"wrote {written:,} screened lines to {args.output}")
         return 0
-    result = pl.scan_parquet(Path(args.output) / "*.parquet")
+    result = pl.scan_parquet(Path(args.output) / "*.parquet")  # the parts Spark wrote: a pattern of ours
     roles = _default_roles(result.collect_schema(), args.layout, columns)
     print_summary(summarize(result, policy, roles, seconds=time.perf_counter() - started))
-    Console().print(f"wrote {args.output}", highlight=False)
+    terminal().print(f"wrote {args.output}")
     return 0
 
 
@@ -302,23 +301,34 @@ def _default_roles(schema: pl.Schema, layout: str, columns: dict[str, Any]) -> d
 
 
 def check_amount(rows: pl.LazyFrame, cols: LineColumns, where: str) -> None:
-    """A text amount column is read when every value is a number (or blank); otherwise one error naming it."""
-    if cols.amount is None or cols.explode is not None or rows.collect_schema()[cols.amount] != pl.String:
+    """An amount column is read when every value is a finite number (or blank; text read as a number); otherwise
+    one error naming it, the row and the value."""
+    if cols.amount is not None and cols.explode is None:
+        check_amount_column(rows, cols.amount, where)
+
+
+def check_amount_column(rows: pl.LazyFrame, amount: str, where: str) -> None:
+    """Refuse an amount column with a value that is not a finite number (a blank is none), naming its row."""
+    dtype = rows.collect_schema()[amount]
+    if dtype == pl.String:
+        text = pl.col(amount).str.strip_chars()
+        number = text.cast(pl.Float64, strict=False)
+        bad = (text.str.len_bytes() > 0) & ~number.is_finite().fill_null(False)
+    elif dtype.is_float():
+        bad = ~pl.col(amount).is_finite().fill_null(True)
+    else:
         return
-    text = pl.col(cols.amount).str.strip_chars()
-    bad = (rows.with_row_index("row", offset=1)
-           .filter(text.str.len_bytes() > 0, text.cast(pl.Float64, strict=False).is_null())
-           .select("row", cols.amount).head(1).collect())
-    if bad.height:
-        row, value = bad.row(0)
-        raise InputError(f"{where}: column {cols.amount!r} holds text that is not a number ({value!r} at row "
-                         f"{row:,}); amounts must be numbers")
+    found = rows.with_row_index("row", offset=1).filter(bad).select("row", amount).head(1).collect()
+    if found.height:
+        row, value = found.row(0)
+        raise InputError(f"{where}: column {amount!r} holds {value!r} at row {row:,}, which is not a finite "
+                         "number; amounts must be numbers")
 
 
 def _write_extras(summary: dict[str, object], summary_json: str | None, report: str | None,
                   phase: Callable[[str], None]) -> None:
     if summary_json:
-        write_text_atomically(Path(summary_json), json.dumps(summary, indent=2, default=str) + "\n")
+        write_text_atomically(Path(summary_json), json.dumps(summary, indent=2, default=str, allow_nan=False) + "\n")
     if report:
         phase("writing the report")
         from codeindex.report import render_report
@@ -346,7 +356,7 @@ class _Lines(ProgressColumn):
 
 def _progress() -> Progress:
     """A progress bar on stderr when it is a terminal (its phase, then lines written); silent otherwise."""
-    console = Console(stderr=True)
+    console = terminal(stderr=True)
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _Lines(), TimeElapsedColumn(),
                     console=console, transient=True, disable=not console.is_terminal)
 
@@ -364,7 +374,7 @@ def _streaming(args: argparse.Namespace, inputs: list[Path]) -> bool:
 def _summary(args: argparse.Namespace) -> int:
     summary = _summary_of_file(args.output)
     if args.json:
-        print(json.dumps(summary, indent=2, default=str))
+        print(json.dumps(summary, indent=2, default=str, allow_nan=False))
     else:
         print_summary(summary)
     return 0
@@ -377,7 +387,7 @@ def _report(args: argparse.Namespace) -> int:
     check_available()
     summary = _summary_of_file(args.output)
     write_text_atomically(target, render_report(summary))
-    Console().print(f"wrote {target}", highlight=False)
+    terminal().print(f"wrote {target}")
     return 0
 
 
@@ -385,7 +395,7 @@ def _summary_of_file(path: str) -> dict[str, object]:
     """The summary of an existing parquet output of ``codeindex screen``."""
     try:
         made = read_metadata(path)
-        written = pl.scan_parquet(path)
+        written = pl.scan_parquet(path, glob=False)
         schema = written.collect_schema()
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise InputError(f"{path}: cannot read it as parquet: {first_line(exc)}") from None
@@ -394,18 +404,41 @@ def _summary_of_file(path: str) -> dict[str, object]:
     identity = {**{k: v for k, v in made.items() if k in ("input", "policy")},
                 "output": {"path": path, "format": "parquet"}}
     roles = dict(made.get("input", {}).get("columns", {})) or _default_roles(schema, "auto", {})
-    used: dict[str, str] = made.get("policy") or {}
-    source = used.get("source")
-    try:  # the bulletin file it was screened against, if it is still there; else its id
-        policy_id = source if source and Path(source).is_file() else used.get("id")
-    except OSError:  # a source that is a description, not a path
-        policy_id = used.get("id")
-    if policy_id is None:
-        policy_id = written.select(pl.col("policy").cast(pl.String).first()).collect().item() or "0198"
+    if roles.get("amount") in schema:
+        check_amount_column(written, roles["amount"], path)
+    policy = _policy_used(made.get("policy") or {}, written, path)
     try:
-        return summarize(written, load_policy(policy_id), roles, identity=identity)
+        return summarize(written, policy, roles, identity=identity)
     except pl.exceptions.PolarsError as exc:
         raise InputError(f"{path}: cannot summarize it: {first_line(exc)}") from None
+
+
+def _policy_used(used: dict[str, Any], written: pl.LazyFrame, path: str) -> Policy | list[Policy]:
+    """The policy (or library) an output was screened against, as its metadata records it; an output without
+    metadata: the bundled policy its lines name."""
+    if not used:
+        return load_policy(written.select(pl.col("policy").cast(pl.String).first()).collect().item() or "0198")
+    if isinstance(used.get("policies"), list):
+        return [_same_policy(each, path) for each in used["policies"] if isinstance(each, dict)]
+    return _same_policy(used, path)
+
+
+def _same_policy(used: dict[str, Any], path: str) -> Policy:
+    """The policy an output's metadata records (``used``): the bulletin file it names when that file still holds
+    the same policy (its fingerprint), else the bundled policy of its id when that one is the same; otherwise an
+    error saying so."""
+    fingerprint, source, policy_id = used.get("fingerprint"), used.get("source"), used.get("id")
+    candidates = [source] if isinstance(source, str) and Path(source).is_file() else []
+    candidates += [policy_id] if policy_id in bundled_policies() else []
+    for candidate in candidates:
+        try:
+            policy = load_policy(candidate)
+        except InputError:
+            continue
+        if fingerprint is None or policy_identity(policy)["fingerprint"] == fingerprint:
+            return policy
+    raise InputError(f"{path}: the policy it was screened against ({source or policy_id}) is no longer there as it "
+                     "was (its file changed or is gone); screen the input again to summarize it")
 
 
 def _synth(args: argparse.Namespace) -> int:

@@ -29,7 +29,7 @@ from typing import Any
 
 import polars as pl
 
-from codeindex.errors import OutputError, first_line
+from codeindex.errors import InputError, OutputError, first_line
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".xlsx": "xlsx", ".ndjson": "ndjson", ".jsonl": "ndjson"}
 LIST_SEPARATOR = "; "  # list columns as text in CSV and Excel
@@ -63,6 +63,11 @@ def check_output(path: str, inputs: Sequence[Path] = (), *, replace_input: bool 
     if not path.strip():
         raise OutputError("the output path is empty")
     output = Path(path)
+    try:
+        os.fsencode(output).decode("utf-8")
+    except UnicodeDecodeError:
+        shown = os.fsencode(output).decode("utf-8", errors="backslashreplace")
+        raise OutputError(f"{shown}: its name is not UTF-8, which polars cannot write; rename it") from None
     try:
         info = os.stat(output)
     except FileNotFoundError:
@@ -154,9 +159,19 @@ def sink_parquet(plan: pl.LazyFrame, path: Path, metadata: dict[str, object] | N
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
-    """How a codeindex parquet output was made (empty for other parquet files)."""
+    """How a codeindex parquet output was made (empty for other parquet files); metadata under the ``codeindex``
+    key that is not a JSON object is an ``InputError`` naming the file."""
     text = pl.read_parquet_metadata(path).get(METADATA_KEY)
-    return json.loads(text) if text else {}
+    if not text:
+        return {}
+    try:
+        made = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        made = None
+    if not isinstance(made, dict) or not all(isinstance(made.get(k, {}), dict) for k in ("input", "policy")):
+        raise InputError(f"{path}: its {METADATA_KEY!r} metadata is damaged (not the object a screen writes); "
+                         "screen the input again")
+    return made
 
 
 def as_text_table(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -176,11 +191,39 @@ def _as_text(name: str, dtype: pl.List) -> pl.Expr:
     return column.list.join(LIST_SEPARATOR).alias(name)
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet may run as a formula (OWASP, CSV injection)
+_FORMULA_START = "^[=+\\-@\t\r]"
+
+
+def neutralized(text: str) -> str:
+    """A CSV cell's text as written: one that a spreadsheet would run as a formula gets a leading ``'``, as OWASP's
+    CSV injection guidance says (the cell then shows as text).
+
+    >>> neutralized("=HYPERLINK(\"http://x\")"), neutralized("-5"), neutralized("800.00")
+    ('\'=HYPERLINK("http://x")', "'-5", '800.00')
+    """
+    return f"'{text}" if text.startswith(FORMULA_START) else text
+
+
+def _neutralized(column: pl.Expr) -> pl.Expr:
+    return pl.when(column.str.contains(_FORMULA_START)).then(pl.concat_str(pl.lit("'"), column)).otherwise(column)
+
+
+def csv_table(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """The output as CSV text cells: lists as text, and every text cell (and column name) a spreadsheet would run
+    as a formula neutralized (``neutralized``); numbers and dates are written as they are."""
+    text = as_text_table(frame)
+    schema = text.collect_schema()
+    cells = [_neutralized(pl.col(name).cast(pl.String)).alias(name) for name, dtype in schema.items()
+             if dtype in (pl.String, pl.Categorical) or isinstance(dtype, (pl.Enum, pl.Categorical))]
+    return text.with_columns(cells).rename({name: neutralized(name) for name in schema.names()})
+
+
 def convert(parquet: Path, fmt: str, destination: Path, summary_rows: list[tuple[str, str]] | None = None) -> None:
     """Write the lines of ``parquet`` to ``destination`` in ``fmt`` (csv, ndjson or xlsx)."""
-    lines = pl.scan_parquet(parquet)
+    lines = pl.scan_parquet(parquet, glob=False)
     if fmt == "csv":
-        as_text_table(lines).sink_csv(destination)
+        csv_table(lines).sink_csv(destination)
     elif fmt == "ndjson":
         lines.sink_ndjson(destination)
     elif fmt == "xlsx":
@@ -189,18 +232,67 @@ def convert(parquet: Path, fmt: str, destination: Path, summary_rows: list[tuple
         raise OutputError(f"{destination}: unknown output format {fmt!r}")
 
 
+EXCEL_MAX_TEXT = 32_767  # characters in an Excel cell
+EXACT_IN_EXCEL = 2 ** 53  # integers of more magnitude than this are not exact as Excel's numbers
+# Cells as written: text never read as a formula, a link or a number; a NaN or infinite number as an error cell.
+EXCEL_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
+                 "nan_inf_to_errors": True}
+
+
+def check_format(schema: pl.Schema, fmt: str, lines: int | None, output: Path) -> None:
+    """Refuse, before any work, an output whose columns (or, for Excel, lines) the format cannot hold as they are:
+    binary columns in NDJSON or Excel, two column names equal but for case or more lines than a sheet holds in
+    Excel."""
+    binary = [name for name, dtype in schema.items() if dtype == pl.Binary]
+    if binary and fmt in ("ndjson", "xlsx"):
+        raise OutputError(f"{output}: column {binary[0]!r} holds binary data, which {fmt} cannot hold; write "
+                          ".parquet instead (or drop the column)")
+    if fmt != "xlsx":
+        return
+    folded: dict[str, str] = {}
+    for name in schema.names():
+        if name.casefold() in folded:
+            raise OutputError(f"{output}: columns {folded[name.casefold()]!r} and {name!r} differ only in case, "
+                              "which an Excel table cannot hold; rename one (or write .parquet or .csv)")
+        folded[name.casefold()] = name
+    if lines is not None and lines > EXCEL_MAX_LINES:
+        raise OutputError(f"{output}: an Excel sheet holds at most {EXCEL_MAX_LINES:,} lines and this output "
+                          f"has {lines:,}; write .parquet or .csv instead")
+
+
+def excel_cells(frame: pl.DataFrame, destination: Path) -> pl.DataFrame:
+    """``frame``'s columns as Excel can hold them without loss: categoricals as text, times with a time zone as
+    text with their offset, integers beyond 2**53 as their digits; text longer than a cell holds is an error
+    naming its column and line."""
+    columns = []
+    for name, dtype in frame.schema.items():
+        column = pl.col(name)
+        if isinstance(dtype, (pl.Categorical, pl.Enum)):
+            columns.append(column.cast(pl.String))
+        elif isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
+            columns.append(column.dt.to_string("%Y-%m-%d %H:%M:%S%.f%:z"))
+        elif dtype in (pl.Int64, pl.UInt64) and (frame[name].cast(pl.Int128).abs() > EXACT_IN_EXCEL).any():
+            columns.append(column.cast(pl.String))
+    frame = frame.with_columns(columns)
+    for name, dtype in frame.schema.items():
+        if dtype == pl.String:
+            too_long = frame[name].str.len_chars() > EXCEL_MAX_TEXT
+            if too_long.any():
+                line = int(too_long.arg_true()[0])
+                raise OutputError(f"{destination}: column {name!r}, line {line + 1:,}: text of "
+                                  f"{len(frame[name][line]):,} characters, more than an Excel cell holds "
+                                  f"({EXCEL_MAX_TEXT:,}); write .parquet or .csv instead")
+    return frame
+
+
 def _write_excel(lines: pl.LazyFrame, destination: Path, summary_rows: list[tuple[str, str]]) -> None:
     from xlsxwriter import Workbook  # present: output_format checked it before any work
-    count = lines.select(pl.len()).collect().item()
-    if count > EXCEL_MAX_LINES:
-        raise OutputError(f"{destination}: an Excel sheet holds at most {EXCEL_MAX_LINES:,} lines and this output "
-                          f"has {count:,}; write .parquet or .csv instead")
-    frame = as_text_table(lines).collect()
-    frame = frame.with_columns(pl.col(pl.Categorical, pl.Enum).cast(pl.String))
-    with Workbook(destination) as workbook:
+    check_format(lines.collect_schema(), "xlsx", lines.select(pl.len()).collect().item(), destination)
+    frame = excel_cells(as_text_table(lines).collect(), destination)
+    summary = excel_cells(pl.DataFrame(summary_rows, schema=["summary", "value"], orient="row"), destination)
+    with Workbook(destination, EXCEL_OPTIONS) as workbook:
         frame.write_excel(workbook, worksheet="lines", autofit=False)
-        pl.DataFrame(summary_rows, schema=["summary", "value"], orient="row").write_excel(
-            workbook, worksheet="summary", autofit=True)
+        summary.write_excel(workbook, worksheet="summary", autofit=True)
 
 
 def write_output(plan: pl.LazyFrame, output: Path, fmt: str = "parquet", *, metadata: dict[str, object] | None = None,
@@ -214,6 +306,8 @@ def write_output(plan: pl.LazyFrame, output: Path, fmt: str = "parquet", *, meta
     summary); the finished file is renamed into place.  A failed write names the output; an error
     from the input while streaming is raised as it came (the caller names the input).
     """
+    schema = plan.collect_schema()
+    check_format(schema, fmt, plan.select(pl.len()).collect().item() if fmt == "xlsx" else None, output)  # before work
     with partial_directory(output) as directory:
         lines = directory / "lines.parquet"
         try:
@@ -222,7 +316,7 @@ def write_output(plan: pl.LazyFrame, output: Path, fmt: str = "parquet", *, meta
             raise (write_error(output, exc) or exc) from None
         if phase:
             phase("summarizing")
-        summary = summarize(pl.scan_parquet(lines)) if summarize else None
+        summary = summarize(pl.scan_parquet(lines, glob=False)) if summarize else None
         try:
             final = lines
             if fmt != "parquet":

@@ -278,7 +278,7 @@ FILE_ERRORS = [
     ("no_dx_columns.csv", "no diagnosis columns"),
     ("no_procedure_column.csv", "no column 'procedure_code'"),
     ("no_era.csv", "cannot tell the ICD version"),
-    ("text_amount.csv", "column 'paid_amount' holds text that is not a number ('abc' at row 4)"),
+    ("text_amount.csv", "column 'paid_amount' holds 'abc' at row 4, which is not a finite number"),
 ]
 
 

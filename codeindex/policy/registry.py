@@ -60,13 +60,33 @@ def read_policy_file(path: str | os.PathLike[str], source: str | None = None) ->
         raise InputError(f"policy file {where}: cannot read it: {exc}") from None
     if path.suffix.lower() == ".json":
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as exc:
             raise InputError(f"policy file {where}: not JSON: {exc}") from None
+        except _DuplicateKey as exc:
+            raise InputError(f"policy file {where}: key {exc.key!r} given twice in one object") from None
+        except RecursionError:
+            raise InputError(f"policy file {where}: nested too deeply to be a policy") from None
         policy = Policy.from_json(data, source=where)
     else:
         policy = parse_cpb(text, source=where)
     return policy if policy.id else replace(policy, id=path.stem)
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """A JSON object whose keys are each given once (json keeps the last of two silently)."""
+    data: dict[str, object] = {}
+    for key, value in pairs:
+        if key in data:
+            raise _DuplicateKey(key)
+        data[key] = value
+    return data
 
 
 @cache
@@ -97,14 +117,22 @@ def load_policies(policies: Sequence[str | os.PathLike[str] | Policy] = (),
 
 
 def bulletin_files(directory: str | os.PathLike[str]) -> list[Path]:
-    """The bulletin files of a directory, by name; raises InputError when there are none."""
+    """The bulletin files of a directory, by name; raises InputError when there are none, and when a name that
+    is a bulletin's (``*.txt``, ``*.json``) is not a readable file (a dangling link, a pipe, a folder): nothing
+    asked for is skipped."""
     folder = Path(directory)
     if not folder.exists():
         raise InputError(f"policy directory {str(directory)!r}: no such directory")
     if not folder.is_dir():
         raise InputError(f"policy directory {str(directory)!r}: not a directory")
     files = sorted((p for p in folder.iterdir() if p.suffix.lower() in BULLETIN_SUFFIXES
-                    and not p.name.startswith((".", "_")) and p.is_file()), key=lambda p: p.name)
+                    and not p.name.startswith((".", "_"))), key=lambda p: p.name)
+    for path in files:
+        if not path.is_file():
+            kind = ("a link to nothing" if path.is_symlink() and not path.exists() else
+                    "a directory" if path.is_dir() else "not a regular file")
+            raise InputError(f"policy directory {str(directory)!r}: {path.name} is {kind}, not a bulletin file; "
+                             "remove it or rename it to start with '_'")
     if not files:
         kinds = ", ".join(f"*{suffix}" for suffix in BULLETIN_SUFFIXES)
         raise InputError(f"policy directory {str(directory)!r}: no bulletin files ({kinds})")

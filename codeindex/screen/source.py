@@ -69,11 +69,14 @@ def _files(paths: Sequence[PathSource]) -> tuple[list[Path], list[str]]:
     root_keys: list[str] = []
     for given in paths:
         path = Path(given)
+        _check_name(path)
         if path.is_dir():
             found = _walk(path)
             if not found:
                 raise InputError(f"{path}: directory holds no .parquet or .csv files")
             root_keys += [part.split("=")[0] for part in path.parts if "=" in part]
+        elif path.is_file():  # a path that exists is that file, even when its name looks like a pattern
+            found = [path]
         elif glob.has_magic(str(given)):
             # The folder the pattern starts in: what lies below it is the data set.
             base = Path(os.path.dirname(re.split(r"[*?\[]", str(given), maxsplit=1)[0]))
@@ -82,13 +85,22 @@ def _files(paths: Sequence[PathSource]) -> tuple[list[Path], list[str]]:
             if not found:
                 raise InputError(f"{given}: no files match")
             root_keys += [part.split("=")[0] for part in base.parts if "=" in part]
-        elif path.is_file():
-            found = [path]
         else:
             raise InputError(f"{path}: no such file or directory")
+        for file in found:
+            _check_name(file)
         files += found
     unique = {os.path.realpath(f): f for f in reversed(files)}  # a symlink loop reaches one file many times
     return [f for f in files if unique.get(os.path.realpath(f)) is f], root_keys
+
+
+def _check_name(path: Path) -> None:
+    """Refuse a path whose name is not UTF-8: polars reads only UTF-8 paths."""
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        shown = os.fsencode(path).decode("utf-8", errors="backslashreplace")
+        raise InputError(f"{shown}: its name is not UTF-8, which polars cannot open; rename it") from None
 
 
 def input_files(paths: Sequence[PathSource]) -> list[Path]:
@@ -125,11 +137,11 @@ def _file_schema(path: Path) -> pl.Schema:
     try:
         if kind == "csv":
             names = _csv_header(path)
-            schema = pl.scan_csv(path, infer_schema=False).collect_schema()
+            schema = pl.scan_csv(path, infer_schema=False, glob=False).collect_schema()
             if not names or schema.names() != names:
                 raise InputError(f"{path}: cannot read its header as CSV")
             return schema
-        return pl.Schema(pl.read_parquet_schema(path))
+        return pl.scan_parquet(path, glob=False).collect_schema()
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise InputError(f"{path}: cannot read it as {kind}: {first_line(exc)}") from None
 
@@ -146,6 +158,18 @@ def _check_alike(files: list[Path], schemas: list[pl.Schema]) -> None:
                 raise InputError(f"{path}: column {name!r} holds {dtype}, but {first[name]} in {files[0]}")
 
 
+def _check_partitions(files: list[Path], schema: pl.Schema) -> None:
+    """Refuse a partition folder (``service_date=2016-05-05/``) named after a column its files hold: polars
+    would put the folder's value in place of every row's own."""
+    for path in files:
+        for part in path.parent.parts:
+            key = part.split("=")[0] if "=" in part else None
+            if key in schema:
+                raise InputError(f"{path}: its folder {part!r} names the column {key!r}, which the file holds too, "
+                                 "and would replace the rows' own values; give the files themselves (not their "
+                                 "folder) or rename the folder")
+
+
 def _scan_local(paths: Sequence[PathSource]) -> tuple[pl.LazyFrame, str]:
     files, root_keys = _files(paths)
     kinds = sorted({_kind(str(f)) for f in files})
@@ -156,10 +180,13 @@ def _scan_local(paths: Sequence[PathSource]) -> tuple[pl.LazyFrame, str]:
     name = str(files[0]) if len(files) == 1 else f"{files[0]} and {len(files) - 1} more"
     try:
         if kinds == ["csv"]:  # CSV columns stay text, so "0010" keeps its leading zeros
-            frame = pl.scan_csv(files, infer_schema=False)
+            frame = pl.scan_csv(files, infer_schema=False, glob=False)
         else:  # partition folders (year=2023/) become columns, as polars reads a partitioned data set
-            given_folders = any(Path(p).is_dir() or glob.has_magic(str(p)) for p in paths)
-            frame = pl.scan_parquet(files, hive_partitioning=given_folders)
+            given_folders = any(Path(p).is_dir() or (glob.has_magic(str(p)) and not Path(p).is_file())
+                                for p in paths)
+            if given_folders:
+                _check_partitions(files, schemas[0])
+            frame = pl.scan_parquet(files, hive_partitioning=given_folders, glob=False)
             hive_from_root = [k for k in dict.fromkeys(root_keys) if k not in schemas[0] and given_folders]
             frame = frame.drop(hive_from_root, strict=False)
         frame.collect_schema()
@@ -227,7 +254,7 @@ def check_csv_rows(source: Source) -> None:
         if _kind(str(path)) != "csv":
             continue
         fields = len(_csv_header(path))
-        lines = pl.scan_csv(path, has_header=False, separator="\x00", quote_char=None, infer_schema=False,
+        lines = pl.scan_csv(path, glob=False, has_header=False, separator="\x00", quote_char=None, infer_schema=False,
                             new_columns=["line"], truncate_ragged_lines=True, empty_string_is_null=False)
         line = pl.col("line")
         # Lines whose commas don't give the header's fields, or that hold quotes (few): counted with care below.

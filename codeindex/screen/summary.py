@@ -36,6 +36,7 @@ from typing import Any
 import polars as pl
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from codeindex.codesets import code_set, has_code_set
 from codeindex.errors import InvalidCodeError
@@ -218,12 +219,18 @@ def _table(title: str, *columns: tuple[str, str]) -> Table:
     return table
 
 
+def terminal(stderr: bool = False) -> Console:
+    """A console that prints every string as it is: names, titles, codes and paths are the user's, and rich
+    markup in them (``[/x]``) is text, never a style (nor an error)."""
+    return Console(stderr=stderr, markup=False)
+
+
 def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or terminal()
     lines, seconds = summary["lines"], summary["elapsed_seconds"]
     timing = f" in {seconds:,.2f} s ({lines / seconds:,.0f} lines/s)" if seconds else ""
-    console.print(f"[bold]{lines:,}[/bold] claim lines screened against {summary['policy']['name']}{timing}",
-                  highlight=False)
+    console.print(Text.assemble((f"{lines:,}", "bold"),
+                                f" claim lines screened against {summary['policy']['name']}{timing}"))
     amount = summary["amount"]
     table = _table("Lines per determination", ("determination", "left"), ("lines", "right"), ("share", "right"),
                    *([("amount", "right")] if amount["column"] else []))
@@ -244,7 +251,6 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
             table.add_row(d["code"], d["description"] or "", f"{d['lines']:,}")
         console.print(table)
     if summary["edits"]:
-        console.print("Edits: " + ", ".join(f"{e['edit']} {e['lines']:,}" for e in summary["edits"]),
-                      highlight=False)
+        console.print("Edits: " + ", ".join(f"{e['edit']} {e['lines']:,}" for e in summary["edits"]))
     if amount["column"]:
-        console.print(f"Amount at stake (not_covered and review lines): {amount['at_stake']:,.2f}", highlight=False)
+        console.print(f"Amount at stake (not_covered and review lines): {amount['at_stake']:,.2f}")
