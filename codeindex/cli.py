@@ -29,6 +29,8 @@ from codeindex.errors import InputError, InvalidCodeError, OutputError, PolicyPa
 from codeindex.outputs import (
     FORMATS,
     LIVE_PARTIALS,
+    PUBLISHED,
+    Extra,
     check_output,
     output_format,
     read_metadata,
@@ -81,6 +83,10 @@ def _normalize(args: argparse.Namespace) -> int:
 
 def _expand(args: argparse.Namespace) -> int:
     code_range = parse_range(args.range, args.system)
+    if not has_code_set(code_range.system):
+        bundled = ", ".join(name for name in SYSTEMS if has_code_set(name))
+        raise UsageError(f"{args.range!r}: no official code set of {code_range.system} is bundled to expand it "
+                         f"(CPT is the AMA's); expand works on {bundled}")
     day = None if args.date is None else _parse_date(args.date)
     for code in code_set(code_range.system, on=day).expand(code_range, parents=args.all):
         print(code.short)
@@ -147,7 +153,9 @@ def _policy_translate(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if args.write:
         translated = replace(policy, versions=(translation.version,))
-        write_text_atomically(Path(args.write), format_cpb(translated))
+        as_json = Path(args.write).suffix.lower() == ".json"
+        text = json.dumps(translated.to_json(), indent=2) + "\n" if as_json else format_cpb(translated)
+        write_text_atomically(Path(args.write), text)
     console = terminal()
     table = Table(title=f"{policy.name()}: ICD-9 diagnosis groups translated to ICD-10-CM through the GEMs",
                   title_justify="left")
@@ -247,11 +255,11 @@ def _screen(args: argparse.Namespace) -> int:
                 return summarize(written, policy, roles, seconds=time.perf_counter() - started, identity=identity)
 
             summary = write_output(plan, output, fmt, metadata={"policy": policy_identity(policy), **made},
-                                   summarize=summary_of, sheet=summary_rows, phase=phase)
+                                   summarize=summary_of, sheet=summary_rows,
+                                   extras=_extras(args.summary_json, args.report, phase), phase=phase)
         except pl.exceptions.PolarsError as exc:  # unreadable content found while streaming the input
             raise InputError(f"{', '.join(args.inputs)}: cannot read it: {first_line(exc)}") from None
         assert summary is not None
-        _write_extras(summary, args.summary_json, args.report, phase)
     print_summary(summary)
     for path in (output, *extras):
         terminal().print(f"wrote {path}")
@@ -325,15 +333,21 @@ def check_amount_column(rows: pl.LazyFrame, amount: str, where: str) -> None:
                          "number; amounts must be numbers")
 
 
-def _write_extras(summary: dict[str, object], summary_json: str | None, report: str | None,
-                  phase: Callable[[str], None]) -> None:
+def _extras(summary_json: str | None, report: str | None, phase: Callable[[str], None]) -> list[Extra]:
+    """The text files a screen writes beside its output, each made from the summary."""
+    extras: list[Extra] = []
     if summary_json:
-        write_text_atomically(Path(summary_json), json.dumps(summary, indent=2, default=str, allow_nan=False) + "\n")
+        extras.append((Path(summary_json), lambda summary: json.dumps(summary, indent=2, default=str,
+                                                                      allow_nan=False) + "\n"))
     if report:
-        phase("writing the report")
-        from codeindex.report import render_report
+        def drawn(summary: dict[str, Any]) -> str:
+            phase("writing the report")
+            from codeindex.report import render_report
 
-        write_text_atomically(Path(report), render_report(summary))
+            return render_report(summary)
+
+        extras.append((Path(report), drawn))
+    return extras
 
 
 def _file_identity(path: Path) -> dict[str, object]:
@@ -515,7 +529,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "codeindex policy translate 0198 --write 0198-gem.txt")
     trans.add_argument("policy", metavar="POLICY", help=policy_help)
     trans.add_argument("--to", default="icd10cm", choices=["icd10cm"], help="the target system (icd10cm)")
-    trans.add_argument("--write", metavar="FILE", help="also write the translated policy as bulletin text")
+    trans.add_argument("--write", metavar="FILE",
+                       help="also write the translated policy: as JSON to a .json file, else as bulletin text")
     trans.add_argument("--show", type=int, default=20, metavar="N", help="codes to list per difference (default 20)")
     trans.set_defaults(run=_policy_translate)
 
@@ -639,8 +654,8 @@ def _interruptible(run: Callable[[], int], command: str) -> int:
         for directory in list(LIVE_PARTIALS):
             remove_partial(directory)
         terminated = isinstance(exc, _Terminated)
-        print(f"codeindex {command}: {'terminated' if terminated else 'interrupted'}; no output written",
-              file=sys.stderr)
+        written = f"only {', '.join(map(str, PUBLISHED))} written" if PUBLISHED else "no output written"
+        print(f"codeindex {command}: {'terminated' if terminated else 'interrupted'}; {written}", file=sys.stderr)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(143 if terminated else 130)  # the worker may be inside polars: end the process, not the thread

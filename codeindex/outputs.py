@@ -38,6 +38,7 @@ METADATA_KEY = "codeindex"  # the parquet key-value metadata entry that says how
 
 # Partial directories of runs that are still going: removed by the signal handler before the process exits.
 LIVE_PARTIALS: set[Path] = set()
+PUBLISHED: list[Path] = []  # the outputs this process has put in place, which a message on a signal names
 
 # Messages of the operating system's write errors: a failed sink with one of these is the output's fault.
 _WRITE_ERRORS = re.compile(r"no space left|disk quota|file too large|read-only file system|os error (28|122|27|30)\b",
@@ -295,20 +296,28 @@ def _write_excel(lines: pl.LazyFrame, destination: Path, summary_rows: list[tupl
         summary.write_excel(workbook, worksheet="summary", autofit=True)
 
 
+Extra = tuple[Path, Callable[[dict[str, Any]], str]]  # a text file made from the summary (summary JSON, report)
+
+
 def write_output(plan: pl.LazyFrame, output: Path, fmt: str = "parquet", *, metadata: dict[str, object] | None = None,
                  summarize: Callable[[pl.LazyFrame], dict[str, Any]] | None = None,
                  sheet: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None,
+                 extras: Sequence[Extra] = (),
                  phase: Callable[[str], None] | None = None) -> dict[str, Any] | None:
-    """Write ``plan`` to ``output`` in ``fmt``, atomically; return ``summarize`` of what was written.
+    """Write ``plan`` to ``output`` in ``fmt``, with the ``extras`` made from its summary, all or none; return
+    ``summarize`` of what was written.
 
     The lines are streamed into a parquet file in a private partial directory; the summary is
     computed from that file; other formats are converted from it (Excel with a ``sheet`` of the
-    summary); the finished file is renamed into place.  A failed write names the output; an error
+    summary); each extra is written in a partial directory beside itself; then every finished file
+    is renamed into place, one after the other, only once all are made.  So a failure or a signal
+    before that leaves every previous output as it was.  A failed write names its file; an error
     from the input while streaming is raised as it came (the caller names the input).
     """
     schema = plan.collect_schema()
     check_format(schema, fmt, plan.select(pl.len()).collect().item() if fmt == "xlsx" else None, output)  # before work
-    with partial_directory(output) as directory:
+    with contextlib.ExitStack() as partials:
+        directory = partials.enter_context(partial_directory(output))
         lines = directory / "lines.parquet"
         try:
             sink_parquet(plan, lines, metadata)
@@ -317,17 +326,29 @@ def write_output(plan: pl.LazyFrame, output: Path, fmt: str = "parquet", *, meta
         if phase:
             phase("summarizing")
         summary = summarize(pl.scan_parquet(lines, glob=False)) if summarize else None
+        finished = [(lines, output)]
         try:
-            final = lines
             if fmt != "parquet":
                 if phase:
                     phase(f"writing {fmt}")
-                final = directory / output.name
-                convert(lines, fmt, final, sheet(summary) if sheet and summary else None)
-            publish(final, output)
+                finished = [(directory / output.name, output)]
+                convert(lines, fmt, finished[0][0], sheet(summary) if sheet and summary else None)
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise (write_error(output, exc) or OutputError(f"{output}: cannot write it: {first_line(exc)}")) \
                 from None
+        for path, render in extras:
+            text = render(summary or {})
+            temporary = partials.enter_context(partial_directory(path)) / path.name
+            try:
+                temporary.write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise OutputError(f"{path}: cannot write it: {exc.strerror or first_line(exc)}") from None
+            finished.append((temporary, path))
+        for temporary, path in finished:  # every file made: now they take their places
+            try:
+                publish(temporary, path)
+            except OSError as exc:
+                raise OutputError(f"{path}: cannot write it: {exc.strerror or first_line(exc)}") from None
     return summary
 
 
@@ -342,6 +363,7 @@ def publish(temporary: Path, output: Path) -> None:
     os.umask(umask)
     os.chmod(temporary, 0o666 & ~umask)
     os.replace(temporary, output)
+    PUBLISHED.append(output)
 
 
 def write_text_atomically(path: Path, text: str) -> None:

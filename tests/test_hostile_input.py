@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 import zipfile
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -291,3 +291,79 @@ def test_damaged_metadata_and_a_changed_policy_are_one_line_errors(tmp_path: Pat
     one_line_error(run("summary", damaged), "metadata is damaged")
     one_line_error(run("report", damaged, "-o", tmp_path / "r.html"), "metadata is damaged")
 
+
+
+# A run's outputs ----------------------------------------------------------------------------------------------
+
+def test_a_runs_outputs_are_published_together_or_not_at_all(tmp_path: Path) -> None:
+    from codeindex.errors import OutputError
+    from codeindex.outputs import write_output
+    from codeindex.screen import screen
+
+    source = tmp_path / "in.parquet"
+    claims(["c1"]).write_parquet(source)
+    out, summary, report = tmp_path / "o.parquet", tmp_path / "s.json", tmp_path / "r.html"
+
+    def report_fails(_: dict[str, object]) -> str:  # as a full disk or a killed browser would, after the rest
+        raise OutputError(f"{report}: cannot write it: No space left on device")
+
+    with pytest.raises(OutputError, match="No space left"):
+        write_output(screen(source, dx=["dx1"]), out, extras=[(summary, lambda _: "{}\n"), (report, report_fails)],
+                     summarize=lambda lines: {"lines": lines.select(pl.len()).collect().item()})
+    assert not out.exists() and not summary.exists() and not report.exists()  # none, since one failed
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]  # and nothing left behind
+    write_output(screen(source, dx=["dx1"]), out, extras=[(summary, lambda s: json.dumps(s))],
+                 summarize=lambda lines: {"lines": lines.select(pl.len()).collect().item()})
+    assert json.loads(summary.read_text()) == {"lines": 1} and pl.read_parquet(out).height == 1
+
+
+# Also broken, round three -------------------------------------------------------------------------------------
+
+def test_months_of_far_years_keep_four_digits(tmp_path: Path) -> None:
+    source = tmp_path / "in.parquet"
+    pl.DataFrame({"claim_id": ["a", "b", "c"], "procedure_code": ["97545"] * 3, "dx1": ["V57.22"] * 3,
+                  "service_date": [date(1, 1, 5), date(300, 6, 1), date(9999, 12, 31)]}).write_parquet(source)
+    out = tmp_path / "o.parquet"
+    summary = tmp_path / "s.json"
+    ok(run("screen", source, "-o", out, "--dx", "dx1", "--summary-json", summary))
+    months = [m["month"] for m in json.loads(summary.read_text())["months"]]
+    assert months == ["0001-01", "0300-06", "9999-12"]
+
+
+def test_small_messages(tmp_path: Path) -> None:
+    # An entry with no description: no empty brackets in the reason.
+    policy = tmp_path / "p.json"
+    policy.write_text(json.dumps(POLICY))
+    source = tmp_path / "in.parquet"
+    claims(["c1"]).write_parquet(source)
+    out = tmp_path / "o.parquet"
+    ok(run("screen", source, "-o", out, "--dx", "dx1", "--policy", policy))
+    reason = pl.read_parquet(out)["reason"][0]
+    assert reason.startswith("CPT 97545 is not covered by CPB p1") and "()" not in reason
+    # expand names the range it cannot expand, and what it can.
+    one_line_error(run("expand", "--system", "cpt", "97545 - 97546"), "'97545 - 97546'", "icd9dx")
+    # A CSV header with quoted quotes is a valid header: the column keeps its name.
+    quoted = tmp_path / "q.csv"
+    quoted.write_text('claim_id,procedure_code,dx1,service_date,"note ""a"""\nc1,97545,V57.22,2014-01-01,x\n')
+    ok(run("screen", quoted, "-o", out, "--dx", "dx1"))
+    assert 'note "a"' in pl.read_parquet(out).columns
+
+
+def test_a_description_bulletin_text_cannot_hold(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from codeindex.errors import InputError
+    from codeindex.policy import load_policy
+    from codeindex.policy.bulletin import format_cpb
+
+    policy = load_policy("0198")
+    version = policy.versions[0]
+    group = version.groups[1]
+    odd = replace(group, entries=(replace(group.entries[0], description="800.00 starts like a code"),))
+    with pytest.raises(InputError, match="starts like a code"):
+        format_cpb(replace(policy, versions=(replace(version, groups=(odd,)),)))
+    written = tmp_path / "t.json"
+    ok(run("policy", "translate", "0198", "--write", written, "--show", "1"))
+    shown = run("policy", "parse", written, "--json")
+    ok(shown)
+    assert json.loads(shown.stdout)["versions"][0]["era"] == "icd10"

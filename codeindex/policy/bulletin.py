@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from codeindex.errors import InvalidCodeError, PolicyParseError
+from codeindex.errors import InputError, InvalidCodeError, PolicyParseError
 from codeindex.policy.model import (
     ERA_NAMES,
     SYSTEM_ERAS,
@@ -496,7 +496,8 @@ def group_header(group: PolicyGroup) -> str:
 
 
 def format_cpb(policy: Policy) -> str:
-    """A policy as bulletin text that ``parse_cpb`` reads back to the same versions."""
+    """A policy as bulletin text that ``parse_cpb`` reads back to the same versions; raises InputError for an entry
+    whose description bulletin text cannot hold (one that starts like a code: JSON holds it)."""
     lines = []
     if policy.title:
         lines.append(f"Clinical Policy Bulletin: {policy.title}")
@@ -528,4 +529,5 @@ def _entry_line(entry: PolicyEntry) -> str:
             continue
         if read is not None and read.description == entry.description and len(read.items) == 1:
             return line
-    return line
+    raise InputError(f"entry {codes}: its description {entry.description!r} would not read back from bulletin "
+                     "text (it starts like a code); write the policy as JSON instead")

@@ -57,7 +57,7 @@ def _procedure_row(value: str | None, era: str | None, code: str | None, error: 
                 "of service" if entries and policy is not None else f"{label} is not named by {library.name(policy)}")
         return row | {"head": head}
     coverage, version = entry["coverage"], library.version_name(policy, era)
-    procedure = f"{label} ({entry['description']})"
+    procedure = f"{label} ({entry['description']})" if entry["description"] else label
     row |= {"coverage": coverage, "range": entry["range"], "add_on": entry["add_on"], "primary": entry["primary"]}
     if coverage == "not_covered":
         return row | {"rule": "not_covered", "determination": "not_covered",

@@ -13,6 +13,7 @@ import csv
 import glob
 import os
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -138,9 +139,9 @@ def _file_schema(path: Path) -> pl.Schema:
         if kind == "csv":
             names = _csv_header(path)
             schema = pl.scan_csv(path, infer_schema=False, glob=False).collect_schema()
-            if not names or schema.names() != names:
+            if not names or len(schema) != len(names):
                 raise InputError(f"{path}: cannot read its header as CSV")
-            return schema
+            return pl.Schema(dict.fromkeys(names, pl.String))  # the names as CSV quotes them ("a ""b""" is a "b")
         return pl.scan_parquet(path, glob=False).collect_schema()
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise InputError(f"{path}: cannot read it as {kind}: {first_line(exc)}") from None
@@ -180,7 +181,7 @@ def _scan_local(paths: Sequence[PathSource]) -> tuple[pl.LazyFrame, str]:
     name = str(files[0]) if len(files) == 1 else f"{files[0]} and {len(files) - 1} more"
     try:
         if kinds == ["csv"]:  # CSV columns stay text, so "0010" keeps its leading zeros
-            frame = pl.scan_csv(files, infer_schema=False, glob=False)
+            frame = pl.scan_csv(files, infer_schema=False, glob=False, new_columns=schemas[0].names())
         else:  # partition folders (year=2023/) become columns, as polars reads a partitioned data set
             given_folders = any(Path(p).is_dir() or (glob.has_magic(str(p)) and not Path(p).is_file())
                                 for p in paths)
@@ -201,16 +202,22 @@ def _scan_uris(uris: list[str], storage_options: Mapping[str, Any] | None) -> tu
     kinds = {_kind(u.rstrip("/")) for u in uris}
     name = ", ".join(uris)
     options = dict(storage_options) if storage_options else None
-    try:
-        if kinds == {"csv"}:
-            frame = pl.scan_csv(uris, infer_schema=False, storage_options=options)
-        elif kinds == {"parquet"}:
-            frame = pl.scan_parquet(uris, hidden_file_prefix=list(HIDDEN), storage_options=options)
-        else:
-            raise InputError(f"{name}: mixes parquet and CSV; give one kind")
-        frame.collect_schema()
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InputError(f"{name}: cannot read it: {first_line(exc)}") from None
+    # polars warns of what it guessed (an S3 region) before it fails: the warnings are kept for a success only, so
+    # that a failure is one line.
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        try:
+            if kinds == {"csv"}:
+                frame = pl.scan_csv(uris, infer_schema=False, storage_options=options)
+            elif kinds == {"parquet"}:
+                frame = pl.scan_parquet(uris, hidden_file_prefix=list(HIDDEN), storage_options=options)
+            else:
+                raise InputError(f"{name}: mixes parquet and CSV; give one kind")
+            frame.collect_schema()
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise InputError(f"{name}: cannot read it: {first_line(exc)}") from None
+    for warning in warned:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     return frame, name
 
 

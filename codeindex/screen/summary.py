@@ -120,7 +120,7 @@ def summarize(output: pl.LazyFrame, policy: Policy | Sequence[Policy], columns: 
     eras = {e: {d: 0 for d in DETERMINATIONS} for e in ("icd9", "icd10", "unknown")}
     for month, det, n in by_month.sort("__month", nulls_last=True).iter_rows():
         era = "unknown" if month is None else ("icd9" if month < ICD10_START else "icd10")
-        key = None if month is None else month.strftime("%Y-%m")
+        key = None if month is None else f"{month.year:04d}-{month.month:02d}"  # strftime writes year 300 as "300"
         months.setdefault(key, {"month": key, "era": era, **{d: 0 for d in DETERMINATIONS}})[det] += n
         eras[era][det] += n
     return {
