@@ -1194,7 +1194,7 @@ def test_load_policies_given_then_the_directory_by_name(tmp_path: Path) -> None:
     (library / "c.txt").write_text(icd9("CPT codes covered:", "97010 Heat"), encoding="utf-8")  # id: c
     for skipped in (".a.txt.swp", ".hidden.txt", "_draft.txt", "notes.md"):
         (library / skipped).write_text("not a bulletin", encoding="utf-8")
-    (library / "sub.txt").mkdir()  # a directory, whatever its name
+    (library / "_sub.txt").mkdir()  # a directory whose name says it is no bulletin (a folder named x.txt is an error)
     given = parse_cpb(_bulletin("3000"))
     loaded = load_policies(["0198", given], library)
     assert [p.id for p in loaded] == ["0198", "3000", "1000", "2000", "c"]
