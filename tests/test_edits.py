@@ -23,7 +23,7 @@ CPT codes covered if selection criteria are met:
 97110 Therapeutic exercise
 ICD-9 codes covered if selection criteria are met:
 410.0 - 410.92 Acute myocardial infarction
-V15.2 - V15.8 Overlapping history
+V16.0 - V16.9 Family history of malignant neoplasm
 ICD-9 codes not covered for indications listed in the CPB:
 800.00 - 999.9 Injuries and poisonings
 V10 - V15.3 History

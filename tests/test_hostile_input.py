@@ -68,7 +68,7 @@ def test_excel_runs_no_cell_and_follows_no_link(tmp_path: Path) -> None:
     claims(HOSTILE).write_parquet(source)
     out = tmp_path / "out.xlsx"
     ok(run("screen", source, "-o", out, "--dx", "dx1"))
-    sheet, strings, parts = sheet_xml(out)
+    sheet, _, parts = sheet_xml(out)
     assert "<f>" not in sheet and "<hyperlink" not in sheet and not any("hyperlink" in p for p in parts)
     with zipfile.ZipFile(out) as book:
         summary_sheet = book.read("xl/worksheets/sheet2.xml").decode()

@@ -122,18 +122,22 @@ def test_custom_policy_determinations(custom: str) -> None:
         (1, 1, "97110", "724.2", "812.01", ICD9_DAY),   # covered dx present -> review
         (2, 1, "97110", "812.01", None, ICD9_DAY),      # only a not-covered dx -> not_covered
         (3, 1, "97110", "401.9", None, ICD9_DAY),       # neither list -> review
-        (4, 1, "99213", "812.01", None, ICD9_DAY),      # covered
+        (4, 1, "99213", "812.01", None, ICD9_DAY),      # covered, but a not-covered dx -> not_covered
         (5, 1, "97545", "812.01", None, ICD9_DAY),      # not named by this policy
+        (6, 1, "99213", "401.9", None, ICD9_DAY),       # covered, neither list (an indicative one) -> covered
     ]), policy=custom)
-    assert out["determination"].to_list() == ["review", "not_covered", "review", "covered", "not_applicable"]
-    assert out["policy"].to_list() == ["0999"] * 5
+    assert out["determination"].to_list() == ["review", "not_covered", "review", "not_covered", "not_applicable",
+                                              "covered"]
+    assert out["policy"].to_list() == ["0999"] * 6
     reasons = out["reason"].to_list()
     assert "only if its criteria are met" in reasons[0]
     assert "the diagnosis in dx1 is in its covered list" in reasons[0]
     assert "the diagnosis in dx1 is in 800.00-999.9 Injuries and poisonings" in reasons[1]
     assert "no diagnosis is in its covered list" in reasons[1]
     assert "no diagnosis on the line is in its lists" in reasons[2]
-    assert "CPT 99213 (Office visit) is covered by CPB 0999 (ICD-9 version)" in reasons[3]
+    assert reasons[3].startswith("CPT 99213 (Office visit) is covered by CPB 0999 (ICD-9 version); the diagnosis in "
+                                 "dx1 is in 800.00-999.9 Injuries and poisonings")
+    assert reasons[5] == "CPT 99213 (Office visit) is covered by CPB 0999 (ICD-9 version)."
     assert out["matched_dx"][1].to_list() == ["812.01"]
     assert out["matched_dx_ranges"][1].to_list() == ["800.00-999.9"]
 

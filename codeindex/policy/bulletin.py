@@ -35,10 +35,13 @@ from datetime import date, datetime
 
 from codeindex.errors import InputError, InvalidCodeError, PolicyParseError
 from codeindex.policy.model import (
+    COVERED_LISTS,
+    DIAGNOSIS_SYSTEMS,
     ERA_NAMES,
     SYSTEM_ERAS,
     Coverage,
     Era,
+    ListKind,
     Policy,
     PolicyEntry,
     PolicyGroup,
@@ -97,6 +100,9 @@ class _Unreadable(Exception):
     naming the line."""
 
 
+_SUPPORTS = re.compile(r"\bsupports? medical necessity", re.I)  # an LCD's exhaustive list of diagnoses
+
+
 def _coverage(other: bool, status: str) -> Coverage | None:
     """The coverage a header's status words give, or None when they are not known."""
     status = status.lower()
@@ -137,6 +143,7 @@ class _Header:
     coverage: Coverage
     all_inclusive: bool
     text: str
+    kind: ListKind | None = None  # a covered list of diagnoses: exhaustive when it "supports medical necessity"
 
 
 def _group_header(line: str) -> _Header | None:
@@ -158,7 +165,10 @@ def _group_header(line: str) -> _Header | None:
     system = _system(m["systems"])
     if system is None:
         raise _Unreadable(f"codes of {m['systems'].strip()!r} are not supported")
-    return _Header(system, coverage, all_inclusive, line.rstrip(":").strip())
+    kind: ListKind | None = None
+    if system in DIAGNOSIS_SYSTEMS.values() and coverage in COVERED_LISTS:
+        kind = "exhaustive" if _SUPPORTS.search(status) else "indicative"
+    return _Header(system, coverage, all_inclusive, line.rstrip(":").strip(), kind)
 
 
 @dataclass
@@ -237,6 +247,7 @@ class _Group:
     line_no: int
     line: str
     entries: list[PolicyEntry] = field(default_factory=list)
+    lines: list[tuple[int, str]] = field(default_factory=list)  # each entry's line (number, text)
     says_no_code: bool = False
 
 
@@ -404,6 +415,7 @@ class _Parser:
             if not code_line.description:
                 self.pending.append(len(group.entries))
             group.entries.append(PolicyEntry(code_range, start, end, code_line.description, code_line.add_on))
+            group.lines.append((line_no, raw))
         if code_line.description:  # it also describes the codes above that had none
             self.describe(self.pending, code_line.description)
 
@@ -482,17 +494,33 @@ def parse_cpb(text: str, source: str | None = None) -> Policy:
                                "'CPT codes not covered for indications listed in the CPB:')", source)
     ordered = sorted(parser.sections, key=lambda s: s.era == "icd10")
     versions = tuple(PolicyVersion(s.era, tuple(  # type: ignore[arg-type]  # closed sections have an era
-        PolicyGroup(g.header.system, g.header.coverage, g.header.all_inclusive, tuple(g.entries), g.header.text)
+        PolicyGroup(g.header.system, g.header.coverage, g.header.all_inclusive, tuple(g.entries), g.header.text,
+                    g.header.kind)
         for g in s.groups)) for s in ordered)
+    for section, version in zip(ordered, versions, strict=True):
+        if (found := version.contradiction()) is not None:
+            (g, e), (og, oe) = found
+            (line_no, raw), (other_no, _) = section.groups[g].lines[e], section.groups[og].lines[oe]
+            other = section.groups[og]
+            raise PolicyParseError(line_no, raw, f"{version.groups[g].entries[e].range} is {version.groups[g].coverage}"
+                                   f", but line {other_no} ({other.header.text!r}) holds codes of it as "
+                                   f"{other.header.coverage}: one code cannot be both; remove it from one", source)
     return Policy(heading.number, heading.title, heading.source or source, versions,
                   heading.revision or heading.reviewed, heading.effective)
 
 
 def group_header(group: PolicyGroup) -> str:
-    """The canonical header of a group, as the parser reads it back."""
+    """The canonical header of a group, as the parser reads it back; raises InputError for an exhaustive list
+    marked covered, which text writes only as covered if criteria are met (JSON holds it)."""
     other = "Other " if group.coverage == "related" else ""
     inclusive = "" if group.all_inclusive else " (not all-inclusive)"
-    return f"{other}{_SYSTEM_WORDS[group.system]} codes {_STATUS_WORDS[group.coverage]}{inclusive}:"
+    status = _STATUS_WORDS[group.coverage]
+    if group.kind == "exhaustive":
+        if group.coverage != "covered_if_criteria_met":
+            raise InputError(f"an exhaustive list of {group.system} codes marked {group.coverage} would read back "
+                             "from bulletin text as covered if selection criteria are met; write the policy as JSON")
+        status = "that support medical necessity"
+    return f"{other}{_SYSTEM_WORDS[group.system]} codes {status}{inclusive}:"
 
 
 def format_cpb(policy: Policy) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 
 import polars as pl
 
+from codeindex.errors import PolicyParseError
 from codeindex.policy.model import ERA_NAMES, Policy, PolicyGroup
 
 PROCEDURE_SYSTEMS = ("hcpcs",)
@@ -61,6 +62,11 @@ class CompiledPolicies:
     policies: tuple[Policy, ...]
     procedures: pl.DataFrame
     diagnoses: pl.DataFrame
+
+    def exhaustive(self, policy: int, era: str) -> bool:
+        """Whether the policy's version of the era has an exhaustive covered list of diagnoses."""
+        version = self.policies[policy].version(era)  # type: ignore[arg-type]
+        return version is not None and version.exhaustive
 
     @property
     def ids(self) -> list[str | None]:
@@ -101,6 +107,12 @@ def compile_policies(policies: tuple[Policy, ...]) -> CompiledPolicies:
     diagnoses: list[tuple[Any, ...]] = []
     for number, policy in enumerate(policies):
         for version in policy.versions:
+            if (found := version.contradiction()) is not None:
+                (g, e), (og, oe) = found
+                entry, other = version.groups[g].entries[e], version.groups[og].entries[oe]
+                raise PolicyParseError(None, None, f"{policy.name()} ({ERA_NAMES[version.era]} version): {entry.range}"
+                                       f" is {version.groups[g].coverage}, but {other.range} holds codes of it as "
+                                       f"{version.groups[og].coverage}: one code cannot be both", policy.source)
             for group in version.groups:
                 for position, entry in enumerate(group.entries):
                     if group.system in PROCEDURE_SYSTEMS:

@@ -26,6 +26,11 @@ from codeindex.ranges import CodeRange, parse_range
 
 Era = Literal["icd9", "icd10"]
 Coverage = Literal["not_covered", "covered_if_criteria_met", "related", "covered"]
+# A covered diagnosis list's kind: *indicative* (a CPB's "covered if selection criteria are met": a listed diagnosis
+# supports the line, one not listed does not deny it) or *exhaustive* (an LCD's "support medical necessity": only
+# the listed diagnoses support the procedure; a line with none of them is not covered).
+ListKind = Literal["indicative", "exhaustive"]
+COVERED_LISTS = ("covered", "covered_if_criteria_met")  # the coverages of a diagnosis group that is a covered list
 ICD10_START = date(2015, 10, 1)
 DIAGNOSIS_SYSTEMS = {"icd9": "icd9dx", "icd10": "icd10cm"}
 SYSTEM_ERAS: dict[str, Era] = {"icd9dx": "icd9", "icd9pcs": "icd9", "icd10cm": "icd10"}  # HCPCS has none
@@ -64,13 +69,27 @@ class PolicyEntry:
 
 @dataclass(frozen=True)
 class PolicyGroup:
-    """A code list under one header: its system, coverage and entries."""
+    """A code list under one header: its system, coverage and entries, and for a covered list of diagnoses its
+    ``kind`` (indicative unless given; None for any other group)."""
 
     system: str
     coverage: Coverage
     all_inclusive: bool
     entries: tuple[PolicyEntry, ...]
     header: str = field(default="", compare=False)
+    kind: ListKind | None = None
+
+    def __post_init__(self) -> None:
+        if self.covered_diagnoses:
+            object.__setattr__(self, "kind", self.kind or "indicative")
+        elif self.kind is not None:
+            raise ValueError(f"a list kind ({self.kind}) is for covered lists of diagnoses, not {self.system} "
+                             f"codes {self.coverage}")
+
+    @property
+    def covered_diagnoses(self) -> bool:
+        """Whether the group is a covered list of diagnoses (which has a kind)."""
+        return self.system in DIAGNOSIS_SYSTEMS.values() and self.coverage in COVERED_LISTS
 
 
 @dataclass(frozen=True)
@@ -81,6 +100,40 @@ class PolicyVersion:
     @property
     def diagnosis_system(self) -> str:
         return DIAGNOSIS_SYSTEMS[self.era]
+
+    @property
+    def exhaustive(self) -> bool:
+        """Whether the version has an exhaustive covered list of diagnoses: a line of a covered procedure with none
+        of its diagnoses in a covered list is then not covered."""
+        return any(g.kind == "exhaustive" and g.system == self.diagnosis_system for g in self.groups)
+
+    def contradiction(self) -> tuple[tuple[int, int], tuple[int, int]] | None:
+        """Two entries, as (group, entry) positions, that hold a code in common under different coverages (one
+        code both covered and not covered, or covered and covered if criteria are met), or None.  Two covered
+        lists of diagnoses may overlap (an indicative and an exhaustive list); related codes conflict with none.
+
+        >>> from codeindex.ranges import parse_range
+        >>> def group(coverage, *ranges):
+        ...     return PolicyGroup("icd9dx", coverage, True, tuple(PolicyEntry(parse_range(r, "icd9dx"), r, r)
+        ...                                                         for r in ranges))
+        >>> PolicyVersion("icd9", (group("not_covered", "800.00-999.9"), group("covered_if_criteria_met", "724.2",
+        ...                                                                    "850.0"))).contradiction()
+        ((1, 1), (0, 0))
+        """
+        def side(group: PolicyGroup) -> str:
+            return "covered list" if group.covered_diagnoses else group.coverage
+
+        spans = sorted((entry.range.lo, entry.range.hi, g, e, group.system, side(group))
+                       for g, group in enumerate(self.groups) if group.coverage != "related"
+                       for e, entry in enumerate(group.entries))
+        widest: dict[tuple[str, str], tuple[int, int, int]] = {}  # (system, side) -> the (hi, g, e) reaching farthest
+        for lo, hi, g, e, system, coverage in spans:
+            for (other_system, other), (reach, og, oe) in widest.items():
+                if other_system == system and other != coverage and reach >= lo:
+                    return (g, e), (og, oe)
+            if widest.get((system, coverage), (-1, 0, 0))[0] < hi:
+                widest[(system, coverage)] = (hi, g, e)
+        return None
 
 
 @dataclass(frozen=True)
@@ -144,6 +197,7 @@ class Policy:
             "versions": [
                 {"era": v.era, "groups": [
                     {"system": g.system, "coverage": g.coverage, "all_inclusive": g.all_inclusive,
+                     **({"kind": g.kind} if g.kind else {}),
                      "entries": [{"start": e.start, "end": e.end, "description": e.description,
                                   "add_on": e.add_on} for e in g.entries]}
                     for g in v.groups]}
@@ -158,7 +212,8 @@ class Policy:
 
         Required: ``versions``, each version's ``era`` and ``groups``, each group's ``system``,
         ``coverage`` and ``entries``, each entry's ``start``.  Optional: ``id``, ``title``,
-        ``revision``, ``effective`` (YYYY-MM-DD), a group's ``all_inclusive`` (true), an entry's
+        ``revision``, ``effective`` (YYYY-MM-DD), a group's ``all_inclusive`` (true) and, for a covered list of
+        diagnoses, ``kind`` (``indicative``, the default, or ``exhaustive``), an entry's
         ``end`` (its start), ``description`` ("") and ``add_on`` (false).  Versions come out in era
         order, as the parser gives them.
 
@@ -178,7 +233,7 @@ not_covered, covered_if_criteria_met, related, covered
 
 _POLICY_KEYS = {"id": False, "title": False, "revision": False, "effective": False, "versions": True}
 _VERSION_KEYS = {"era": True, "groups": True}
-_GROUP_KEYS = {"system": True, "coverage": True, "all_inclusive": False, "entries": True}
+_GROUP_KEYS = {"system": True, "coverage": True, "all_inclusive": False, "kind": False, "entries": True}
 _ENTRY_KEYS = {"start": True, "end": False, "description": False, "add_on": False}
 
 
@@ -252,7 +307,14 @@ class _JsonReader:
         era: Era = self.choice(fields["era"], f"{path}.era", get_args(Era))
         groups = [self.group(g, f"{path}.groups[{i}]", era)
                   for i, g in enumerate(self.items(fields["groups"], f"{path}.groups"))]
-        return PolicyVersion(era, tuple(groups))
+        version = PolicyVersion(era, tuple(groups))
+        if (found := version.contradiction()) is not None:
+            (g, e), (og, oe) = found
+            entry, other = groups[g].entries[e], groups[og].entries[oe]
+            raise self.fail(f"{path}.groups[{g}].entries[{e}]", f"{entry.range} is {groups[g].coverage}, but "
+                            f"{path}.groups[{og}].entries[{oe}] ({other.range}) holds codes of it as "
+                            f"{groups[og].coverage}: one code cannot be both; remove it from one")
+        return version
 
     def group(self, data: object, path: str, era: Era) -> PolicyGroup:
         fields = self.fields(data, path, _GROUP_KEYS)
@@ -264,8 +326,14 @@ class _JsonReader:
         entries = fields["entries"]
         if not isinstance(entries, list):  # empty is allowed: a group the bulletin leaves without codes
             raise self.fail(f"{path}.entries", f"expected a list, not {_kind(entries)}")
+        kind = fields.get("kind")
+        if kind is not None:
+            kind = self.choice(kind, f"{path}.kind", get_args(ListKind))
+            if not (system in DIAGNOSIS_SYSTEMS.values() and coverage in COVERED_LISTS):
+                raise self.fail(f"{path}.kind", "a kind is for covered lists of diagnoses only")
         return PolicyGroup(system, coverage, all_inclusive,
-                           tuple(self.entry(e, f"{path}.entries[{i}]", system) for i, e in enumerate(entries)))
+                           tuple(self.entry(e, f"{path}.entries[{i}]", system) for i, e in enumerate(entries)),
+                           kind=kind)
 
     def entry(self, data: object, path: str, system: str) -> PolicyEntry:
         fields = self.fields(data, path, _ENTRY_KEYS)

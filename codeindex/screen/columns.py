@@ -42,7 +42,8 @@ PROCEDURE = {  # what one procedure value says on lines of one era (era null: no
     "range": pl.String,  # that entry's range as text (matched_procedure_range)
     "add_on": pl.Boolean,  # that entry is an add-on
     "primary": pl.String,  # and its primary's code
-    "rule": pl.String,  # how the diagnoses decide: "fixed", "not_covered" or "criteria" (see explain)
+    "rule": pl.String,  # how the diagnoses decide: "fixed", "not_covered", "criteria" or "covered" (see explain)
+    "exhaustive": pl.Boolean,  # the policy's version of the era has an exhaustive covered list of diagnoses
     "determination": pl.String,  # the determination when the rule is "fixed" or "not_covered"
     "head": pl.String,  # the reason's first part, up to what the diagnoses add
 }

@@ -39,12 +39,30 @@ def _written(column: str) -> pl.Expr:
     return pl.col(column).str.strip_chars().str.len_bytes().fill_null(0) > 0
 
 
+# Edits that leave a diagnosis's place in the lists unknown: it may be one the exhaustive list holds.
+UNSURE = ("invalid_code", "undefined_code", "partial_match", "icd_version_mismatch")
+
+
+def _unsure() -> pl.Expr:
+    """Whether some diagnosis of the finding cannot be told in or out of the policy's lists."""
+    return pl.col("dx_edits").str.contains("|".join(UNSURE)).fill_null(False)
+
+
 def determination() -> pl.Expr:
-    """Not covered, review, covered or not applicable: the procedure's rule, and its diagnoses' say under
-    "covered if criteria are met" (a covered diagnosis: review; a not-covered one: not covered)."""
-    criteria = (pl.when(pl.col("has_covered")).then(pl.lit("review"))
-                .when(pl.col("n_dx") > 0).then(pl.lit("not_covered")).otherwise(pl.lit("review")))
-    return pl.when(pl.col("rule") == "criteria").then(criteria).otherwise(pl.col("determination"))
+    """Not covered, review, covered or not applicable: the README's decision table.  A procedure not covered is
+    not covered whatever the diagnoses; one covered (or covered if its criteria are met) is decided by them: a
+    diagnosis in a covered list supports it (covered; review under criteria, or when another diagnosis is in a
+    not-covered list), one in a not-covered list denies it, and with none in either an exhaustive list denies
+    it (review when a diagnosis cannot be told) while an indicative one leaves it as the procedure's group says."""
+    rule, n_dx, supported = pl.col("rule"), pl.col("n_dx"), pl.col("has_covered")
+    as_grouped = pl.when(rule == "covered").then(pl.lit("covered")).otherwise(pl.lit("review"))
+    by_diagnoses = (pl.when(supported & (n_dx > 0)).then(pl.lit("review"))
+                    .when(supported).then(as_grouped)
+                    .when(n_dx > 0).then(pl.lit("not_covered"))
+                    .when(pl.col("exhaustive") & _unsure()).then(pl.lit("review"))
+                    .when(pl.col("exhaustive")).then(pl.lit("not_covered"))
+                    .otherwise(as_grouped))
+    return pl.when(rule.is_in(["criteria", "covered"])).then(by_diagnoses).otherwise(pl.col("determination"))
 
 
 def reason(columns: LineColumns) -> pl.Expr:
@@ -53,22 +71,31 @@ def reason(columns: LineColumns) -> pl.Expr:
     then the notes: the procedure's modifiers, the modifier columns, the diagnoses' notes (in ``notes``), an
     add-on alone, an unreadable date or ICD version (naming their columns).  Nothing in it is the line's own
     text but through the key, so keys share it and no line's reason is written for the line alone."""
-    n_dx, criteria, nc = pl.col("n_dx"), pl.col("rule") == "criteria", pl.col("rule") == "not_covered"
+    n_dx, rule = pl.col("n_dx"), pl.col("rule")
+    criteria, nc, by_dx = rule == "criteria", rule == "not_covered", rule.is_in(["criteria", "covered"])
+    supported, exhaustive = pl.col("has_covered"), pl.col("exhaustive").fill_null(False)
     dx_names = pl.lit(pl.Series(columns.dx, dtype=pl.String))
     first, covered = dx_names.gather(pl.col("first_column")), dx_names.gather(pl.col("covered_column"))
     more = pl.when(n_dx > 1).then(pl.format(" (and {} more)", n_dx - 1)).otherwise(pl.lit(""))
     found = pl.format("the diagnosis in {} is in {}{}", first, pl.col("first_label"), more)
-    diagnoses = (pl.when(criteria & pl.col("has_covered"))
-                 .then(pl.format("the diagnosis in {} is in its covered list: review the criteria", covered))
+    in_covered = pl.format("the diagnosis in {} is in its covered list", covered)
+    not_in_exhaustive = "no diagnosis on the line is in its list of diagnoses that support medical necessity"
+    diagnoses = (pl.when(by_dx & supported & (n_dx > 0))
+                 .then(pl.concat_str(in_covered, pl.lit(", but "), found, pl.lit(", which is not covered: review it")))
+                 .when(criteria & supported).then(pl.concat_str(in_covered, pl.lit(": review the criteria")))
+                 .when(by_dx & supported).then(in_covered)
                  .when(criteria & (n_dx > 0))
                  .then(pl.concat_str(found, pl.lit(" and no diagnosis is in its covered list")))
+                 .when(by_dx & (n_dx > 0)).then(found)
+                 .when(by_dx & exhaustive & _unsure())
+                 .then(pl.lit(f"{not_in_exhaustive}, but some cannot be told: review it"))
+                 .when(by_dx & exhaustive).then(pl.lit(not_in_exhaustive))
                  .when(nc & (n_dx > 0)).then(found)
                  .when(nc).then(pl.lit("it is not covered whatever the diagnosis"))
-                 .when(criteria).then(pl.lit("no diagnosis on the line is in its lists: review the criteria"))
-                 .otherwise(pl.lit("")))
+                 .when(criteria).then(pl.lit("no diagnosis on the line is in its lists: review the criteria")))
     modifier_columns = ", ".join(columns.modifiers)
     sentence = pl.concat_str(
-        pl.concat_str(pl.col("head"), diagnoses),
+        pl.col("head"), diagnoses,
         pl.format("procedure '{}' read as {}, its modifiers {} split off", pl.col("procedure").str.strip_chars(),
                   "code", "modifiers"),
         pl.when(pl.col("named") & pl.col("billed")).then(pl.lit(f"billed with the modifiers in {modifier_columns}")),

@@ -17,6 +17,7 @@ import polars as pl
 from codeindex.code import Code
 from codeindex.errors import InvalidCodeError
 from codeindex.policy.compiled import CompiledPolicies
+from codeindex.policy.model import ERA_NAMES
 from codeindex.screen.columns import ERAS, PROCEDURE
 from codeindex.systems import WHITESPACE, hcpcs, parse_code
 
@@ -38,7 +39,8 @@ def _procedure_row(value: str | None, era: str | None, code: str | None, error: 
     row: dict[str, object] = {"procedure": value, "era": era, "policy": policy, "names": bool(entries),
                                "code": code, "error": error,
                                "modifiers": ", ".join(modifiers) or None, "coverage": None, "range": None,
-                               "add_on": None, "primary": None, "rule": "fixed", "determination": "not_applicable"}
+                               "add_on": None, "primary": None, "rule": "fixed", "determination": "not_applicable",
+                               "exhaustive": False}
     if error is not None:
         if entries:  # 97545-G, 97545.0: unreadable, but its code part is the policy's: never silently passed
             part = procedure_label(str(next(iter(entries.values()))["code"]))
@@ -53,20 +55,27 @@ def _procedure_row(value: str | None, era: str | None, code: str | None, error: 
             row |= {"add_on": True, "primary": next(iter(add_ons))[1]}
         return row | {"determination": "review" if entries else "not_applicable", "head": UNKNOWN_VERSION}
     if entry is None or policy is None:
-        head = (f"{label} is not named by {library.version_name(policy, era)}, the version for this line's date "
-                "of service" if entries and policy is not None else f"{label} is not named by {library.name(policy)}")
+        if entries and policy is not None and library.policies[policy].version(era) is None:  # type: ignore[arg-type]
+            head = (f"{label} is named only in the {' and '.join(ERA_NAMES[e] for e in entries)} version of "
+                    f"{library.name(policy)}, which has no {ERA_NAMES[era]} version for this line's date of service")
+        elif entries and policy is not None:
+            head = (f"{label} is not named by {library.version_name(policy, era)}, the version for this line's "
+                    "date of service")
+        else:
+            head = f"{label} is not named by {library.name(policy)}"
         return row | {"head": head}
     coverage, version = entry["coverage"], library.version_name(policy, era)
     procedure = f"{label} ({entry['description']})" if entry["description"] else label
-    row |= {"coverage": coverage, "range": entry["range"], "add_on": entry["add_on"], "primary": entry["primary"]}
+    row |= {"coverage": coverage, "range": entry["range"], "add_on": entry["add_on"], "primary": entry["primary"],
+            "exhaustive": library.exhaustive(policy, era)}
     if coverage == "not_covered":
         return row | {"rule": "not_covered", "determination": "not_covered",
-                       "head": f"{procedure} is not covered by {version}; "}
+                       "head": f"{procedure} is not covered by {version}"}
     if coverage == "covered_if_criteria_met":
         return row | {"rule": "criteria", "determination": None,
-                       "head": f"{procedure} is covered by {version} only if its criteria are met; "}
+                       "head": f"{procedure} is covered by {version} only if its criteria are met"}
     if coverage == "covered":
-        return row | {"determination": "covered", "head": f"{procedure} is covered by {version}"}
+        return row | {"rule": "covered", "determination": None, "head": f"{procedure} is covered by {version}"}
     return row | {"head": f"{procedure} is listed by {version} among the codes related to the policy, which "
                            "makes no coverage determination for them, so it does not decide this line"}
 
