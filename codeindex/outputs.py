@@ -200,8 +200,8 @@ def neutralized(text: str) -> str:
     """A CSV cell's text as written: one that a spreadsheet would run as a formula gets a leading ``'``, as OWASP's
     CSV injection guidance says (the cell then shows as text).
 
-    >>> neutralized("=HYPERLINK(\"http://x\")"), neutralized("-5"), neutralized("800.00")
-    ('\'=HYPERLINK("http://x")', "'-5", '800.00')
+    >>> neutralized("=SUM(A1:A9)"), neutralized("-5"), neutralized("800.00")
+    ("'=SUM(A1:A9)", "'-5", '800.00')
     """
     return f"'{text}" if text.startswith(FORMULA_START) else text
 

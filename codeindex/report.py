@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from codeindex.errors import OutputError
+from codeindex.policy.reason_codes import descriptions
 from codeindex.screen.columns import DETERMINATIONS
 
 COLORS = {"not_covered": "#c0392b", "review": "#e67e22", "covered": "#27ae60", "not_applicable": "#95a5a6"}
@@ -158,6 +159,15 @@ def render_report(summary: dict[str, Any]) -> str:
     parts.append(_table(["procedure (not_covered lines)", "spellings", "lines", "amount"],
                         [[p["code"], ", ".join(p["spellings"]), f"{p['lines']:,}", _money(p["amount"])]
                          for p in summary["top_procedures"]], numeric=(2, 3)))
+
+    parts.append("<h2>Reason codes of not_covered lines</h2>")
+    said = descriptions()
+    parts.append(_table(["group", "CARC", "RARC", "what they say", "lines", "amount"],
+                        [[c["group_code"], c["carc"], c["rarc"] or "",
+                          "; ".join(filter(None, (said.get(f"CARC {c['carc']}"), said.get(f"RARC {c['rarc']}")))),
+                          f"{c['lines']:,}", _money(c["amount"])] for c in summary.get("reason_codes", [])],
+                        numeric=(4, 5))
+                 if summary.get("reason_codes") else "<p>No line was denied.</p>")
 
     parts.append("<h2>Policy ranges by lines matched</h2>")
     ranges = summary["ranges"][:TOP_RANGES]

@@ -515,6 +515,9 @@ def group_header(group: PolicyGroup) -> str:
     other = "Other " if group.coverage == "related" else ""
     inclusive = "" if group.all_inclusive else " (not all-inclusive)"
     status = _STATUS_WORDS[group.coverage]
+    if group.reason_codes:
+        raise InputError(f"a group of {group.system} codes with its own reason codes: bulletin text has no words for "
+                         "them; write the policy as JSON")
     if group.kind == "exhaustive":
         if group.coverage != "covered_if_criteria_met":
             raise InputError(f"an exhaustive list of {group.system} codes marked {group.coverage} would read back "

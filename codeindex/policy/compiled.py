@@ -12,7 +12,7 @@ never rebuilds a range table per call.
 >>> compiled.procedures.filter(era="icd9").select("policy", "range", "coverage", "add_on", "primary").rows()
 [(0, '97545', 'not_covered', False, None), (0, '97546', 'not_covered', True, '97545')]
 >>> compiled.diagnoses.filter(era="icd9")["range"].to_list()[:2]
-['800.00 - 999.9', 'V10.00 - V13.9']
+['800.00-999.9', 'V10.00-V13.9']
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import polars as pl
 
 from codeindex.errors import PolicyParseError
 from codeindex.policy.model import ERA_NAMES, Policy, PolicyGroup
+from codeindex.policy.reason_codes import CAUSES, reason_codes
 
 PROCEDURE_SYSTEMS = ("hcpcs",)
 POLICY = pl.UInt16  # a policy, by its position in the library
@@ -40,6 +41,15 @@ PROCEDURE_RANGES = {  # one row per procedure entry of each version of each poli
     "add_on": pl.Boolean,  # an add-on code (written "+ 97546")
     "primary": pl.String,  # an add-on's primary: the nearest entry above it in its group that is not an add-on
     "seq": pl.Int32,  # position in the library: of a policy's entries holding a code, the first decides
+    "rule_id": pl.String,  # the entry's stable id: policy/revision/era/group/entry (see ``rule_id``)
+}
+
+REASON_CODES = {  # one row per procedure entry and cause of a denial: the codes a line it denies carries
+    "rule_id": pl.String,
+    "cause": pl.String,  # reason_codes.CAUSES
+    "group_code": pl.String,
+    "carc": pl.String,
+    "rarc": pl.String,
 }
 
 DIAGNOSIS_RANGES = {  # one row per diagnosis entry of each version (groups in the version's diagnosis system)
@@ -62,6 +72,7 @@ class CompiledPolicies:
     policies: tuple[Policy, ...]
     procedures: pl.DataFrame
     diagnoses: pl.DataFrame
+    reason_codes: pl.DataFrame
 
     def exhaustive(self, policy: int, era: str) -> bool:
         """Whether the policy's version of the era has an exhaustive covered list of diagnoses."""
@@ -91,6 +102,18 @@ class CompiledPolicies:
         return 0 if len(self.policies) == 1 else None
 
 
+def rule_id(policy: Policy, era: str, group: int, entry: int) -> str:
+    """A procedure entry's stable id, which a claim system can key a finding on: the policy's id, its revision
+    (``-`` when the page gives none), the version's era, and the group's and entry's positions in the version
+    (from 0).  The bundled CPB 0198 gives no revision: its add-on 97546, second entry of the first group, is
+
+    >>> from codeindex.policy import load_policy
+    >>> rule_id(load_policy("0198"), "icd9", 0, 1)
+    '0198/-/icd9/0/1'
+    """
+    return f"{policy.id}/{policy.revision or '-'}/{era}/{group}/{entry}"
+
+
 def _primary(group: PolicyGroup, index: int) -> str | None:
     """The primary of an add-on entry: the nearest entry above it that is not an add-on."""
     for entry in reversed(group.entries[:index]):
@@ -105,6 +128,8 @@ def compile_policies(policies: tuple[Policy, ...]) -> CompiledPolicies:
     least one, ids distinct)."""
     procedures: list[tuple[Any, ...]] = []
     diagnoses: list[tuple[Any, ...]] = []
+    codes: list[tuple[Any, ...]] = []
+    standard = reason_codes()
     for number, policy in enumerate(policies):
         for version in policy.versions:
             if (found := version.contradiction()) is not None:
@@ -113,13 +138,17 @@ def compile_policies(policies: tuple[Policy, ...]) -> CompiledPolicies:
                 raise PolicyParseError(None, None, f"{policy.name()} ({ERA_NAMES[version.era]} version): {entry.range}"
                                        f" is {version.groups[g].coverage}, but {other.range} holds codes of it as "
                                        f"{version.groups[og].coverage}: one code cannot be both", policy.source)
-            for group in version.groups:
+            for g, group in enumerate(version.groups):
+                own = dict(group.reason_codes)
                 for position, entry in enumerate(group.entries):
                     if group.system in PROCEDURE_SYSTEMS:
                         primary = _primary(group, position) if entry.add_on else None
+                        rule = rule_id(policy, version.era, g, position)
                         procedures.append((number, version.era, entry.range.lo, entry.range.hi, group.coverage,
                                            str(entry.range), entry.description, entry.add_on, primary,
-                                           len(procedures)))
+                                           len(procedures), rule))
+                        codes += [(rule, cause, c.group_code, c.carc, c.rarc)
+                                  for cause, c in ((cause, own.get(cause, standard[cause])) for cause in CAUSES)]
                     elif group.system == version.diagnosis_system:
                         diagnoses.append((number, version.era, entry.range.lo, entry.range.hi, group.coverage,
                                           str(entry.range), entry.label()))
@@ -128,4 +157,5 @@ def compile_policies(policies: tuple[Policy, ...]) -> CompiledPolicies:
     return CompiledPolicies(
         policies=policies,
         procedures=pl.DataFrame(procedures, schema=PROCEDURE_RANGES, orient="row"),
-        diagnoses=pl.DataFrame(diagnoses, schema=DIAGNOSIS_RANGES, orient="row"))
+        diagnoses=pl.DataFrame(diagnoses, schema=DIAGNOSIS_RANGES, orient="row"),
+        reason_codes=pl.DataFrame(codes, schema=REASON_CODES, orient="row"))

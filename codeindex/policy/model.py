@@ -22,6 +22,7 @@ from typing import Any, Literal, get_args
 from codeindex.code import Code
 from codeindex.errors import InputError, InvalidCodeError
 from codeindex.index import CodeIndex, Entry, Hit
+from codeindex.policy.reason_codes import CAUSES, ReasonCodes
 from codeindex.ranges import CodeRange, parse_range
 
 Era = Literal["icd9", "icd10"]
@@ -78,6 +79,9 @@ class PolicyGroup:
     entries: tuple[PolicyEntry, ...]
     header: str = field(default="", compare=False)
     kind: ListKind | None = None
+    # A procedure group's own codes for the causes of a denial (cause, codes), in cause order: the payer's choice
+    # over ``data/reason_codes.csv``.
+    reason_codes: tuple[tuple[str, ReasonCodes], ...] = ()
 
     def __post_init__(self) -> None:
         if self.covered_diagnoses:
@@ -85,6 +89,8 @@ class PolicyGroup:
         elif self.kind is not None:
             raise ValueError(f"a list kind ({self.kind}) is for covered lists of diagnoses, not {self.system} "
                              f"codes {self.coverage}")
+        if self.reason_codes and self.system in DIAGNOSIS_SYSTEMS.values():
+            raise ValueError("reason codes are a procedure group's: the group that names the line's procedure")
 
     @property
     def covered_diagnoses(self) -> bool:
@@ -198,6 +204,9 @@ class Policy:
                 {"era": v.era, "groups": [
                     {"system": g.system, "coverage": g.coverage, "all_inclusive": g.all_inclusive,
                      **({"kind": g.kind} if g.kind else {}),
+                     **({"reason_codes": {cause: {"group_code": codes.group_code, "carc": codes.carc,
+                                                  "rarc": codes.rarc} for cause, codes in g.reason_codes}}
+                        if g.reason_codes else {}),
                      "entries": [{"start": e.start, "end": e.end, "description": e.description,
                                   "add_on": e.add_on} for e in g.entries]}
                     for g in v.groups]}
@@ -213,7 +222,8 @@ class Policy:
         Required: ``versions``, each version's ``era`` and ``groups``, each group's ``system``,
         ``coverage`` and ``entries``, each entry's ``start``.  Optional: ``id``, ``title``,
         ``revision``, ``effective`` (YYYY-MM-DD), a group's ``all_inclusive`` (true) and, for a covered list of
-        diagnoses, ``kind`` (``indicative``, the default, or ``exhaustive``), an entry's
+        diagnoses, ``kind`` (``indicative``, the default, or ``exhaustive``), for a procedure group,
+        ``reason_codes`` (by cause: ``group_code``, ``carc``, ``rarc``; see ``reason_codes``), an entry's
         ``end`` (its start), ``description`` ("") and ``add_on`` (false).  Versions come out in era
         order, as the parser gives them.
 
@@ -233,7 +243,9 @@ not_covered, covered_if_criteria_met, related, covered
 
 _POLICY_KEYS = {"id": False, "title": False, "revision": False, "effective": False, "versions": True}
 _VERSION_KEYS = {"era": True, "groups": True}
-_GROUP_KEYS = {"system": True, "coverage": True, "all_inclusive": False, "kind": False, "entries": True}
+_GROUP_KEYS = {"system": True, "coverage": True, "all_inclusive": False, "kind": False, "reason_codes": False,
+               "entries": True}
+_CODES_KEYS = {"group_code": True, "carc": True, "rarc": False}
 _ENTRY_KEYS = {"start": True, "end": False, "description": False, "add_on": False}
 
 
@@ -331,9 +343,28 @@ class _JsonReader:
             kind = self.choice(kind, f"{path}.kind", get_args(ListKind))
             if not (system in DIAGNOSIS_SYSTEMS.values() and coverage in COVERED_LISTS):
                 raise self.fail(f"{path}.kind", "a kind is for covered lists of diagnoses only")
+        codes = self.reason_codes(fields.get("reason_codes"), f"{path}.reason_codes", system)
         return PolicyGroup(system, coverage, all_inclusive,
                            tuple(self.entry(e, f"{path}.entries[{i}]", system) for i, e in enumerate(entries)),
-                           kind=kind)
+                           kind=kind, reason_codes=codes)
+
+    def reason_codes(self, data: object, path: str, system: str) -> tuple[tuple[str, ReasonCodes], ...]:
+        """A procedure group's own reason codes, by cause (in cause order)."""
+        if data is None:
+            return ()
+        if system in DIAGNOSIS_SYSTEMS.values():
+            raise self.fail(path, "reason codes are a procedure group's (the group naming the line's procedure)")
+        causes = self.fields(data, path, dict.fromkeys(CAUSES, False))
+        found = []
+        for cause in CAUSES:
+            if cause in causes:
+                fields = self.fields(causes[cause], f"{path}.{cause}", _CODES_KEYS)
+                texts = [self.text(fields.get(k), f"{path}.{cause}.{k}", optional=k == "rarc") for k in _CODES_KEYS]
+                try:
+                    found.append((cause, ReasonCodes(*texts)))
+                except ValueError as exc:
+                    raise self.fail(f"{path}.{cause}", str(exc)) from None
+        return tuple(found)
 
     def entry(self, data: object, path: str, system: str) -> PolicyEntry:
         fields = self.fields(data, path, _ENTRY_KEYS)

@@ -100,7 +100,7 @@ def by_policy(screened: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
 
     >>> import polars as pl
     >>> lines = pl.DataFrame({"claim_id": ["c1"], "procedure_code": ["97545"], "dx1": ["V57.22"],
-    ...                       "date_of_service": ["2014-06-01"]})
+    ...                       "service_date": ["2014-06-01"]})
     >>> out = by_policy(screen(lines, policy=["0198"], dx=["dx1"])).collect()
     >>> out.select("policy", "determination").rows()
     [('0198', 'not_covered')]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import polars as pl
 
 from codeindex.policy.compiled import POLICY
+from codeindex.policy.reason_codes import GROUP_CODES
 
 ERAS = ("icd9", "icd10")
 DETERMINATIONS = ("not_covered", "review", "covered", "not_applicable")
@@ -44,6 +45,7 @@ PROCEDURE = {  # what one procedure value says on lines of one era (era null: no
     "primary": pl.String,  # and its primary's code
     "rule": pl.String,  # how the diagnoses decide: "fixed", "not_covered", "criteria" or "covered" (see explain)
     "exhaustive": pl.Boolean,  # the policy's version of the era has an exhaustive covered list of diagnoses
+    "rule_id": pl.String,  # the deciding entry's stable id (compiled.rule_id), null when none decides
     "determination": pl.String,  # the determination when the rule is "fixed" or "not_covered"
     "head": pl.String,  # the reason's first part, up to what the diagnoses add
 }
@@ -97,6 +99,10 @@ RESULT = {  # what the screen adds to every input line (its deciding finding); l
     "matched_dx_ranges": pl.List(pl.String),
     "edits": pl.List(pl.String),
     "notes": pl.List(pl.String),  # the sentences behind its diagnoses' edits, which quote the values, in column order
+    "rule_id": pl.Categorical(),  # the deciding procedure entry's stable id (compiled.rule_id), null when none names it
+    "group_code": pl.Enum(list(GROUP_CODES)),  # a denied line's X12 group code (reason_codes), else null
+    "carc": pl.Categorical(),  # its Claim Adjustment Reason Code
+    "rarc": pl.Categorical(),  # its Remittance Advice Remark Code, where one applies
 }
 
 # One policy's finding on a line: RESULT's fields as plain text (a struct travels to Arrow, Spark and JSON as is),

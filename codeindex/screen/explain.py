@@ -163,7 +163,7 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
         "billed": pl.col("modifier_columns").is_not_null()}
     keys = ExplanationKey(procedure_rows.height)
     distinct, key_row = distinct_rows(facts.select(key=keys.encode(flags)))
-    outcome = _explained(keys.decode(distinct), procedure_rows, dx.keys, columns)[key_row]
+    outcome = _explained(keys.decode(distinct), procedure_rows, dx.keys, library, columns)[key_row]
     notes = pl.lit(dx.notes.str.split(ITEM_SEPARATOR)).gather("notes_id")  # a row's notes, by their index
     results = pl.concat([facts.select("row", "policy", "matched", "notes_id"), outcome], how="horizontal").select(
         "row", "names", "severity",
@@ -173,7 +173,8 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
         policy_version="era", determination="determination", reason="reason",
         matched_procedure_range="matched_procedure_range",
         matched_dx=pl.when("named").then(pl.col("matched").fill_null(EMPTY)).otherwise(EMPTY),
-        matched_dx_ranges="matched_dx_ranges", edits="edits", notes=notes.fill_null(EMPTY))
+        matched_dx_ranges="matched_dx_ranges", edits="edits", notes=notes.fill_null(EMPTY),
+        rule_id="rule_id", group_code="group_code", carc="carc", rarc="rarc")
     if one_per_line:
         deciding = results
     else:  # the most severe finding of each line, of the policy given first on a tie (findings are in that order)
@@ -207,7 +208,9 @@ def unscreened(library: CompiledPolicies, edits_all: bool, with_findings: bool) 
         determination=pl.lit("not_applicable"),
         reason=pl.lit(f"The procedure is not named by {library.name(None)}, {applies}."),
         matched_procedure_range=pl.lit(None, pl.String), matched_dx=none, matched_dx_ranges=none,
-        edits=EMPTY if edits_all else none, notes=EMPTY if edits_all else none).cast(RESULT)  # type: ignore[arg-type]
+        edits=EMPTY if edits_all else none, notes=EMPTY if edits_all else none,
+        rule_id=pl.lit(None, pl.String), group_code=pl.lit(None, pl.String), carc=pl.lit(None, pl.String),
+        rarc=pl.lit(None, pl.String)).cast(RESULT)  # type: ignore[arg-type]
     return row.with_columns(findings=pl.lit([], dtype=FINDINGS["findings"])) if with_findings else row
 
 
@@ -267,23 +270,37 @@ class ExplanationKey:
                            **{flag: pl.col("key") // 2**bit % 2 == 1 for bit, flag in enumerate(FLAGS)})
 
 
+def cause() -> pl.Expr:
+    """Why a finding is not covered (``reason_codes.CAUSES``; null for any other determination): its procedure's
+    group, a diagnosis in a not-covered list, or none in the exhaustive covered list."""
+    return (pl.when(pl.col("determination") != "not_covered").then(pl.lit(None, pl.String))
+            .when(pl.col("rule") == "not_covered").then(pl.lit("procedure_not_covered"))
+            .when(pl.col("n_dx") > 0).then(pl.lit("diagnosis_not_covered"))
+            .otherwise(pl.lit("no_supporting_diagnosis")))
+
+
 def _explained(keys: pl.DataFrame, procedure_rows: pl.DataFrame, dx_keys: pl.DataFrame,
-               columns: LineColumns) -> pl.DataFrame:
+               library: CompiledPolicies, columns: LineColumns) -> pl.DataFrame:
     """What each distinct explanation key (decoded: ``dx_key``, ``procedure_key`` and the flags) says: its
-    results, reason included."""
+    results, reason and reason codes included."""
     keys = keys.join(procedure_rows, on="procedure_key", how="left", maintain_order="left").join(
         dx_keys, on="dx_key", how="left", maintain_order="left")
     keys = keys.with_columns(named=pl.col("coverage").is_not_null(),
                              era=pl.lit(pl.Series([*ERAS, None], dtype=RESULT["policy_version"]))
                              .gather(pl.col("line_key") % 3))  # a line key's era: icd9, icd10, none
-    determined = determination().cast(RESULT["determination"])
+    keys = keys.with_columns(determination=determination()).with_columns(cause=cause()).join(
+        library.reason_codes, on=["rule_id", "cause"], how="left", maintain_order="left")
+    determined = pl.col("determination").cast(RESULT["determination"])
     return keys.select(
         "named", "names", "era",
         determination=determined, severity=determined.to_physical(),
         matched_procedure_range=pl.col("range").cast(RESULT["matched_procedure_range"]),
         matched_dx_ranges=matched_ranges(),
         edits=line_edits(),
-        reason=reason(columns).cast(RESULT["reason"]))
+        reason=reason(columns).cast(RESULT["reason"]),
+        rule_id=pl.when("named").then("rule_id").cast(RESULT["rule_id"]),
+        group_code=pl.col("group_code").cast(RESULT["group_code"]),
+        carc=pl.col("carc").cast(RESULT["carc"]), rarc=pl.col("rarc").cast(RESULT["rarc"]))
 
 
 DIAGNOSIS_FACTS = {  # what a finding's diagnoses say, one row per finding, in order

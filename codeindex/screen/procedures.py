@@ -40,7 +40,7 @@ def _procedure_row(value: str | None, era: str | None, code: str | None, error: 
                                "code": code, "error": error,
                                "modifiers": ", ".join(modifiers) or None, "coverage": None, "range": None,
                                "add_on": None, "primary": None, "rule": "fixed", "determination": "not_applicable",
-                               "exhaustive": False}
+                               "exhaustive": False, "rule_id": None}
     if error is not None:
         if entries:  # 97545-G, 97545.0: unreadable, but its code part is the policy's: never silently passed
             part = procedure_label(str(next(iter(entries.values()))["code"]))
@@ -67,7 +67,7 @@ def _procedure_row(value: str | None, era: str | None, code: str | None, error: 
     coverage, version = entry["coverage"], library.version_name(policy, era)
     procedure = f"{label} ({entry['description']})" if entry["description"] else label
     row |= {"coverage": coverage, "range": entry["range"], "add_on": entry["add_on"], "primary": entry["primary"],
-            "exhaustive": library.exhaustive(policy, era)}
+            "exhaustive": library.exhaustive(policy, era), "rule_id": entry["rule_id"]}
     if coverage == "not_covered":
         return row | {"rule": "not_covered", "determination": "not_covered",
                        "head": f"{procedure} is not covered by {version}"}

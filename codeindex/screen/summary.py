@@ -19,6 +19,8 @@ form, with its code-set description.  The keys (``SUMMARY_VERSION`` 1):
   ``description`` (from the code set), ``lines``, ``spellings``.
 - ``ranges``: the policy ranges lines matched, by lines: ``range``, ``kind`` (procedure or diagnosis),
   ``lines``.
+- ``reason_codes``: on not_covered lines, per X12 code set (``group_code``, ``carc``, ``rarc``; see
+  ``policy.reason_codes``), by lines: ``lines``, ``amount``.
 - ``edits``: per edit, in name order: ``edit``, ``lines``, ``examples`` (the first three lines: ``row``,
   the output's row number from 0, ``claim_id``, ``procedure``, ``reason``).
 - ``policy``: ``id``, ``name``, ``title``, ``source``, ``fingerprint`` (SHA-256 of the parsed policy);
@@ -97,7 +99,12 @@ def summarize(output: pl.LazyFrame, policy: Policy | Sequence[Policy], columns: 
     matched = (not_covered.select("__row", era=pl.col("policy_version").cast(pl.String), value=pl.col("matched_dx"))
                .explode("value").drop_nulls("value"))
 
-    by_month, by_det, procedures, edits, ranges, dx = (query.collect(engine="streaming") for query in [
+    has_codes = "carc" in schema  # outputs of earlier versions have none
+    denied = not_covered.filter(pl.col("carc").is_not_null()) if has_codes else not_covered.head(0)
+    codes = denied.select(
+        *(pl.col(name).cast(pl.String) if has_codes else pl.lit(None, pl.String).alias(name)
+          for name in ("group_code", "carc", "rarc")), "__amount")
+    by_month, by_det, procedures, edits, ranges, dx, by_code = (query.collect(engine="streaming") for query in [
         lines.group_by("__month", "__det").len(),
         lines.group_by("__det").agg(pl.len(), pl.col("__amount").sum()),
         not_covered.filter(code.is_not_null()).group_by(code.alias("spelling"))
@@ -110,6 +117,8 @@ def summarize(output: pl.LazyFrame, policy: Policy | Sequence[Policy], columns: 
             .select("range", kind=pl.lit("diagnosis"))])
         .group_by("range", "kind").len(),
         matched.group_by("value", "era").len(),
+        codes.group_by("group_code", "carc", "rarc").agg(pl.len().alias("lines"), pl.col("__amount").sum().alias(
+            "amount")),
     ])  # one after another, streaming: the output may be larger than memory, and each pass holds little
 
     counts = {d: 0 for d in DETERMINATIONS}
@@ -139,6 +148,9 @@ def summarize(output: pl.LazyFrame, policy: Policy | Sequence[Policy], columns: 
         "ranges": ranges.sort(["len", "kind", "range"], descending=[True, False, False])
         .rename({"len": "lines"}).to_dicts(),
         "edits": _edits(lines, edits.sort("edit"), code, claim_id),
+        "reason_codes": [{**row, "amount": round(row["amount"], 2) if amount else None} for row in
+                         by_code.sort(["lines", "group_code", "carc", "rarc"], descending=[True, False, False, False],
+                                      nulls_last=True).to_dicts()],
         "policy": policy_identity(policy),
         **(identity or {}),
     }
@@ -207,9 +219,15 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     rows += [(f"diagnosis {d['code']} {d['description'] or ''}".strip(), f"{d['lines']:,}")
              for d in summary["top_diagnoses"]]
     rows += [(f"edit {e['edit']}", f"{e['lines']:,}") for e in summary["edits"]]
+    rows += [(f"reason code {_codes(c)}", f"{c['lines']:,}") for c in summary.get("reason_codes", [])]
     for f in summary.get("input", {}).get("files", []):
         rows.append(("input", f"{f['path']} ({f['bytes']:,} bytes, modified {f['modified']})"))
     return rows
+
+
+def _codes(row: dict[str, Any]) -> str:
+    """A denial's codes as a remittance writes them: ``CO-96 N130``."""
+    return f"{row['group_code']}-{row['carc']}" + (f" {row['rarc']}" if row["rarc"] else "")
 
 
 def _table(title: str, *columns: tuple[str, str]) -> Table:
@@ -250,6 +268,9 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
         for d in summary["top_diagnoses"]:
             table.add_row(d["code"], d["description"] or "", f"{d['lines']:,}")
         console.print(table)
+    if summary.get("reason_codes"):
+        console.print("Reason codes (not_covered lines): " + ", ".join(
+            f"{_codes(c)} {c['lines']:,}" for c in summary["reason_codes"]))
     if summary["edits"]:
         console.print("Edits: " + ", ".join(f"{e['edit']} {e['lines']:,}" for e in summary["edits"]))
     if amount["column"]:
