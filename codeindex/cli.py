@@ -9,6 +9,7 @@ import argparse
 import importlib.metadata
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -45,6 +46,7 @@ from codeindex.policy.model import ERA_NAMES
 from codeindex.ranges import parse_range
 from codeindex.screen import LAYOUTS, claim_lines, screen
 from codeindex.screen.layouts import LineColumns
+from codeindex.screen.line import service_date
 from codeindex.screen.source import input_files
 from codeindex.screen.summary import policy_identity, print_summary, summarize, summary_rows, terminal
 from codeindex.synth import write_sample
@@ -209,7 +211,8 @@ def _parse_date(text: str) -> date:
 
 def _screen(args: argparse.Namespace) -> int:
     columns = {k: v for k, v in (("claim_id", args.claim_id), ("procedure", args.procedure), ("dx", args.dx),
-                                 ("date", args.date), ("amount", args.amount), ("modifiers", args.modifier)) if v}
+                                 ("date", args.date), ("amount", args.amount), ("modifiers", args.modifier),
+                                 ("date_format", args.date_format)) if v}
     if columns and args.layout != "long":
         raise UsageError("column options apply to the long layout only")
     started = time.perf_counter()
@@ -228,9 +231,10 @@ def _screen(args: argparse.Namespace) -> int:
     policy = _policies(args)
     rows, cols = claim_lines(args.inputs, args.layout, **columns)
     check_amount(rows, cols, ", ".join(args.inputs))
+    check_dates(rows, cols, ", ".join(args.inputs))
+    note_amount(rows, cols)
     roles: dict[str, Any] = {"claim_id": cols.claim_id, "procedure": cols.procedure, "date": cols.date,
-                             "amount": cols.amount,
-             "dx": list(cols.dx)}
+                             "amount": cols.amount, "dx": list(cols.dx), "date_format": cols.date_format}
     made = {"input": {"files": [_file_identity(f) for f in inputs], "layout": args.layout, "columns": roles}}
     identity = {**made, "output": {"path": str(output), "format": fmt}}
     with _progress() as progress:
@@ -306,6 +310,79 @@ def _default_roles(schema: pl.Schema, layout: str, columns: dict[str, Any]) -> d
     return {"procedure": str(columns.get("procedure", "procedure_code")),
             "claim_id": str(columns.get("claim_id", "claim_id")),
             "date": str(columns.get("date", "service_date")), "amount": str(columns.get("amount", "paid_amount"))}
+
+
+DATES_CHECKED = 10_000  # the first non-blank text dates a run checks before any work
+_DATE_LOOKS = [  # what unreadable dates look like, and the format that reads them
+    (r"^\d{1,2}/\d{1,2}/\d{4}$", None),  # US or European: told apart below
+    (r"^\d{1,2}-\d{1,2}-\d{4}$", None),
+    (r"^\d{4}/\d{1,2}/\d{1,2}$", "%Y/%m/%d"),
+    (r"^\d{1,2}-[A-Za-z]{3}-\d{4}$", "%d-%b-%Y"),
+    (r"^\d{1,2}/\d{1,2}/\d{2}$", "%m/%d/%y"),
+    (r"^\d{4}-\d{2}-\d{2}[T ]\d", "%Y-%m-%dT%H:%M:%S"),
+]
+
+
+def date_hint(examples: list[str]) -> str:
+    """What the unreadable text dates look like, and the option that reads them (never a guess between two).
+
+    >>> date_hint(["01/15/2013", "02/01/2013"])
+    "they look like MM/DD/YYYY: pass --date-format '%m/%d/%Y'"
+    >>> date_hint(["15/01/2013"])
+    "they look like DD/MM/YYYY: pass --date-format '%d/%m/%Y'"
+    >>> date_hint(["01/02/2013"])
+    "they look like MM/DD/YYYY or DD/MM/YYYY: pass --date-format '%m/%d/%Y' (US) or '%d/%m/%Y'"
+    """
+    for pattern, fmt in _DATE_LOOKS:
+        matching = [x for x in examples if re.match(pattern, x)]
+        if len(matching) * 2 < len(examples):
+            continue
+        if fmt is not None:
+            return f"they look like {fmt}: pass --date-format '{fmt}'"
+        sep = "/" if "/" in matching[0] else "-"
+        parts = [[int(p) for p in x.split(sep)[:2]] for x in matching]
+        first, second = any(a > 12 for a, _ in parts), any(b > 12 for _, b in parts)
+        us, eu = f"%m{sep}%d{sep}%Y", f"%d{sep}%m{sep}%Y"
+        shape = f"MM{sep}DD{sep}YYYY"
+        if second and not first:
+            return f"they look like {shape}: pass --date-format '{us}'"
+        if first and not second:
+            return f"they look like DD{sep}MM{sep}YYYY: pass --date-format '{eu}'"
+        return f"they look like {shape} or DD{sep}MM{sep}YYYY: pass --date-format '{us}' (US) or '{eu}'"
+    return "pass --date-format with the format they are written in (polars' str.to_date formats, '%m/%d/%Y')"
+
+
+def check_dates(rows: pl.LazyFrame, cols: LineColumns, where: str) -> None:
+    """Refuse, before any work, a text date column whose first non-blank values are mostly dates that cannot be
+    read (values with digits that do not read as YYYY-MM-DD / YYYYMMDD, or with --date-format as that format):
+    every line would be screened without its date.  The message says what the values look like and the option
+    to pass."""
+    if cols.date is None or cols.explode is not None or rows.collect_schema()[cols.date] != pl.String:
+        return
+    text = pl.col(cols.date).str.strip_chars()
+    try:
+        sample = (rows.select(text=text, day=service_date(cols.date, pl.String(), where, cols.date_format))
+                  .filter(pl.col("text").str.len_bytes() > 0).head(DATES_CHECKED).collect())
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(f"{where}: cannot read it: {first_line(exc)}") from None
+    # Values with digits that do not read: dates written another way (values with no digit are no dates at all,
+    # and are flagged invalid_date line by line).
+    unread = sample.filter(pl.col("day").is_null() & pl.col("text").str.contains(r"\d"))["text"]
+    if sample.height and unread.len() * 2 > sample.height:
+        shown = ", ".join(repr(x) for x in unread.head(2).to_list())
+        how = f"as {cols.date_format!r}" if cols.date_format else "as YYYY-MM-DD or YYYYMMDD"
+        raise InputError(f"{where}: column {cols.date!r}: {unread.len():,} of the first {sample.height:,} dates "
+                         f"cannot be read {how} ({shown}); {date_hint(unread.head(100).to_list())}")
+
+
+def note_amount(rows: pl.LazyFrame, cols: LineColumns) -> None:
+    """Say, on stderr, when no amount column was found but one looks like it: the summary would have no money."""
+    if cols.amount is not None:
+        return
+    looks = [n for n in rows.collect_schema().names() if re.search(r"amt|amount|paid|charge", n, re.IGNORECASE)]
+    if looks:
+        print(f"codeindex screen: note: no amount column (paid_amount), so the summary has no amounts; column "
+              f"{looks[0]!r} looks like one: pass --amount {looks[0]}", file=sys.stderr)
 
 
 def check_amount(rows: pl.LazyFrame, cols: LineColumns, where: str) -> None:
@@ -564,8 +641,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="long: one claim line per row (default); synpuf-carrier: the CMS DE-SynPUF carrier file")
     scr.add_argument("--claim-id", help="claim id column (default claim_id)")
     scr.add_argument("--procedure", help="procedure code column (default procedure_code)")
-    scr.add_argument("--dx", action="append", help="a diagnosis column, in order; repeat (default dx1..dxN)")
+    scr.add_argument("--dx", action="append",
+                     help="a diagnosis column, in order, or a pattern ('ICD_DX*'); repeat (default dx1..dxN)")
     scr.add_argument("--date", help="date of service column (default service_date)")
+    scr.add_argument("--date-format", metavar="FORMAT",
+                     help="how its text dates are written, as polars' str.to_date reads them: '%%m/%%d/%%Y' for "
+                          "01/15/2013 (default: YYYY-MM-DD or YYYYMMDD)")
     scr.add_argument("--modifier", action="append", metavar="COLUMN",
                      help="a column holding the procedure's modifiers (GP, 59); repeat; the reason names the columns")
     scr.add_argument("--amount", help="paid amount column (default paid_amount, if present)")

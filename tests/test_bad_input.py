@@ -265,7 +265,7 @@ FILE_ERRORS = [
     ("truncated parquet", "cannot read it as parquet"),
     ("garbage between parquet magic", "cannot read it as parquet"),
     ("corrupt page inside a parquet file", "cannot read it"),
-    ("missing procedure column", "no column 'procedure_code' (the procedure code)"),
+    ("missing procedure column", "no column 'procedure_code' (the procedure code: pass --procedure COLUMN"),
     ("directory mixing good and truncated files", "cannot read it as parquet"),
     ("directory mixing files with different columns", "columns differ"),
     ("empty directory", "holds no .parquet or .csv files"),
@@ -583,7 +583,7 @@ def test_replace_input_when_asked(tmp_path: Path) -> None:
     GOOD.write_parquet(good := tmp_path / "good.parquet")
     result = cli("screen", str(good), "-o", str(good), "--replace-input")
     assert result.returncode == 0, result.stderr
-    assert pl.read_parquet(good).columns[-1] == "notes" and _leftovers(tmp_path) == ["good.parquet"]
+    assert pl.read_parquet(good).columns[-1] == "rarc" and _leftovers(tmp_path) == ["good.parquet"]
 
 
 def test_other_commands_writing_files(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from bulletins import LIBRARY_POLICY
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_claims.parquet"
 RESULTS = ["policy", "policy_version", "determination", "reason", "matched_procedure_range", "matched_dx",
-           "matched_dx_ranges", "edits", "notes"]
+           "matched_dx_ranges", "edits", "notes", "rule_id", "group_code", "carc", "rarc"]
 
 
 def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -367,3 +367,11 @@ def test_a_description_bulletin_text_cannot_hold(tmp_path: Path) -> None:
     shown = run("policy", "parse", written, "--json")
     ok(shown)
     assert json.loads(shown.stdout)["versions"][0]["era"] == "icd10"
+
+
+def test_a_file_input_to_every_format(tmp_path: Path) -> None:
+    source = tmp_path / "in.parquet"
+    claims(["c1"]).write_parquet(source)
+    for fmt in ("csv", "xlsx", "ndjson"):
+        ok(run("screen", source.as_uri(), "-o", tmp_path / f"o.{fmt}", "--dx", "dx1"))
+        assert (tmp_path / f"o.{fmt}").stat().st_size > 0

@@ -8,6 +8,9 @@ DE-SynPUF carrier file, 13 lines per claim row.
 
 from __future__ import annotations
 
+import difflib
+import fnmatch
+import glob
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +22,9 @@ from codeindex.errors import InputError
 from codeindex.screen.source import Source, read_source
 
 LAYOUTS = ("long", "synpuf-carrier")
-COLUMN_OPTIONS = ("claim_id", "procedure", "dx", "date", "amount", "icd_version", "modifiers")  # long_lines
+# long_lines' options: the columns, and how the date column is written
+COLUMN_OPTIONS = ("claim_id", "procedure", "dx", "date", "amount", "icd_version", "modifiers", "date_format")
+FLAGS = {"claim_id": "--claim-id", "procedure": "--procedure"}  # the CLI's options naming them, as messages say
 SYNPUF_LINES = 13
 SYNPUF_CLAIM_DX = 8
 
@@ -39,6 +44,7 @@ class LineColumns:
     explode: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None
     modifiers: tuple[str, ...] = ()  # columns holding the procedure's modifiers (GP, 59), if the claims have them
     lines_per_row: int = 1  # at most this many lines come from one input row
+    date_format: str | None = None  # how text dates are written (polars' str.to_date format), else YYYY-MM-DD/YYYYMMDD
 
     def lines(self, rows: pl.LazyFrame) -> pl.LazyFrame:
         """The claim lines of input rows, in order.  Columns of ``rows`` named ``__...`` are carried along,
@@ -57,35 +63,71 @@ def _require(schema: pl.Schema, name: str, columns: Sequence[str], what: str) ->
         raise InputError(f"{name}: no column {missing[0]!r} ({what}); it has: {', '.join(schema.names())}")
 
 
+def _suggestion(schema: pl.Schema, wanted: str, hints: Sequence[str]) -> str:
+    """A column the user may have meant: the same name in another case, or one whose name holds a hint word."""
+    names = schema.names()
+    same = [n for n in names if n.casefold() == wanted.casefold()]
+    found = same or difflib.get_close_matches(wanted, names, n=1, cutoff=0.75) or [
+        n for n in names if any(h in n.casefold() for h in hints)][:1]
+    return f" (did you mean {found[0]!r}?)" if found else ""
+
+
+_HINTS = {"claim_id": ("claim", "clm"), "procedure": ("hcpcs", "cpt", "proc"), "dx": ("dx", "diag", "icd")}
+
+
+def _dx_pattern(schema: pl.Schema, pattern: str) -> list[str]:
+    """The columns a diagnosis pattern (``ICD_DX*``) matches, in the order of the number in their names."""
+    matched = [n for n in schema.names() if fnmatch.fnmatchcase(n, pattern)]
+
+    def number(name: str) -> tuple[int, str]:
+        digits = re.findall(r"\d+", name)
+        return (int(digits[-1]) if digits else -1, name)
+
+    return sorted(matched, key=number)
+
+
 def long_lines(frame: pl.LazyFrame, name: str, *, claim_id: str = "claim_id",
                procedure: str = "procedure_code", dx: str | Sequence[str] | None = None,
                date: str | None = "service_date", amount: str | None = "paid_amount",
                icd_version: str | None = "icd_version",
-               modifiers: Sequence[str] = ()) -> tuple[pl.LazyFrame, LineColumns]:
-    """One claim line per row, columns named by default or by the caller (``modifiers``: columns holding the
-    procedure's modifiers, whose names the reason gives when they hold any)."""
+               modifiers: Sequence[str] = (), date_format: str | None = None) -> tuple[pl.LazyFrame, LineColumns]:
+    """One claim line per row, columns named by default or by the caller (``dx``: names or patterns such as
+    ``ICD_DX*``; ``modifiers``: columns holding the procedure's modifiers, whose names the reason gives when they
+    hold any; ``date_format``: how a text date column is written, e.g. ``%m/%d/%Y``).  Every column that is
+    missing is named in one error, with the option that names it and a column the caller may have meant."""
     schema = frame.collect_schema()
-    _require(schema, name, [claim_id], "the claim id")
-    _require(schema, name, [procedure], "the procedure code")
-    dx_columns = ((dx,) if isinstance(dx, str) else tuple(dx)) if dx else _dx_columns(schema.names())
+    given = (dx,) if isinstance(dx, str) else tuple(dx or ())
+    dx_columns = tuple(c for g in given for c in (_dx_pattern(schema, g) if glob.has_magic(g) else [g])) \
+        if given else _dx_columns(schema.names())
+    problems = []
+    for role, column, what in (("claim_id", claim_id, "the claim id"), ("procedure", procedure, "the procedure code")):
+        if column not in schema:
+            problems.append(f"no column {column!r} ({what}: pass {FLAGS[role]} COLUMN, {role}= in Python)"
+                            f"{_suggestion(schema, column, _HINTS[role])}")
     if not dx_columns:
-        raise InputError(f"{name}: no diagnosis columns (dx1, dx2, ... or --dx)")
+        unmatched = [g for g in given if glob.has_magic(g)]
+        problems.append(f"no column matches {unmatched[0]!r} (a diagnosis pattern)" if unmatched else
+                        "no diagnosis columns (dx1, dx2, ...: pass --dx COLUMN for each, or a pattern such as "
+                        f"--dx 'ICD_DX*'; dx= in Python){_suggestion(schema, 'dx1', _HINTS['dx'])}")
+    problems += [f"no column {c!r} (a diagnosis){_suggestion(schema, c, _HINTS['dx'])}"
+                 for c in dx_columns if c not in schema]
+    modifiers = tuple([modifiers] if isinstance(modifiers, str) else modifiers)
+    problems += [f"no column {c!r} (a modifier){_suggestion(schema, c, ())}" for c in modifiers if c not in schema]
+    for what, named, default in (("the date of service", date, "service_date"),
+                                 ("the amount", amount, "paid_amount"),
+                                 ("the ICD version", icd_version, "icd_version")):
+        if named is not None and named != default and named not in schema:  # a column the caller named
+            problems.append(f"no column {named!r} ({what}){_suggestion(schema, named, ())}")
+    if problems:
+        raise InputError(f"{name}: {'; '.join(problems)}; it has: {', '.join(schema.names())}")
     twice = [c for c in dict.fromkeys(dx_columns) if dx_columns.count(c) > 1]
     if twice:
         raise InputError(f"{name}: diagnosis column {twice[0]!r} is given twice")
-    _require(schema, name, dx_columns, "a diagnosis")
-    modifiers = tuple([modifiers] if isinstance(modifiers, str) else modifiers)
-    _require(schema, name, modifiers, "a modifier")
-    for what, given, default in (("the date of service", date, "service_date"),
-                                 ("the amount", amount, "paid_amount"),
-                                 ("the ICD version", icd_version, "icd_version")):
-        if given is not None and given != default:  # a column the caller named must exist
-            _require(schema, name, [given], what)
     columns = LineColumns(
         claim_id=claim_id, procedure=procedure, dx=dx_columns, date=date if date in schema else None,
         amount=amount if amount in schema else None,
         icd_version=icd_version if icd_version in schema else None,
-        output=tuple(schema.names()), modifiers=modifiers)
+        output=tuple(schema.names()), modifiers=modifiers, date_format=date_format)
     return frame, columns
 
 

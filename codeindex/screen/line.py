@@ -34,8 +34,9 @@ def check_code_columns(cols: LineColumns, schema: pl.Schema, where: str) -> None
         raise InputError(f"{where}: column {column!r} holds {dtype}; expected codes as text{why}")
 
 
-def service_date(column: str, dtype: pl.DataType, where: str) -> pl.Expr:
-    """A date of service from a Date, Datetime, YYYYMMDD / YYYY-MM-DD text, or YYYYMMDD integer column."""
+def service_date(column: str, dtype: pl.DataType, where: str, date_format: str | None = None) -> pl.Expr:
+    """A date of service from a Date, Datetime, YYYYMMDD / YYYY-MM-DD text, or YYYYMMDD integer column; with a
+    ``date_format`` (polars' ``str.to_date`` format, ``%m/%d/%Y``), text written that way instead."""
     col = pl.col(column)
     if dtype == pl.Date:
         return col
@@ -47,6 +48,8 @@ def service_date(column: str, dtype: pl.DataType, where: str) -> pl.Expr:
         raise InputError(f"{where}: column {column!r} holds {dtype}; expected a date, or text as YYYYMMDD "
                          "or YYYY-MM-DD")
     text = col.str.strip_chars()
+    if date_format is not None:
+        return text.str.to_date(date_format, strict=False)
     # Exactly YYYYMMDD or YYYY-MM-DD: chrono alone reads "2015101" as 2015-10-01, and a leading minus as a year BC.
     return pl.coalesce(pl.when(text.str.contains(r"^\d{8}$")).then(text.str.to_date("%Y%m%d", strict=False)),
                        pl.when(text.str.contains(r"^\d{4}-\d{2}-\d{2}$"))
@@ -110,7 +113,7 @@ class LineFacts:
 
     def date(self) -> pl.Expr:
         assert self.cols.date is not None
-        return service_date(self.cols.date, self.schema[self.cols.date], self.where)
+        return service_date(self.cols.date, self.schema[self.cols.date], self.where, self.cols.date_format)
 
     def claim(self) -> pl.Expr:
         claim = pl.col(self.cols.claim_id)

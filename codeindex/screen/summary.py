@@ -93,7 +93,8 @@ def summarize(output: pl.LazyFrame, policy: Policy | Sequence[Policy], columns: 
     paid = amount_expr(amount, schema[amount]) if amount else pl.lit(None, pl.Float64)
     lines = output.with_row_index("__row").with_columns(
         __amount=paid, __det=pl.col("determination"),  # an enum: grouped as is, its names read at the end
-        __month=service_date(date, schema[date], "the output").dt.truncate("1mo") if date else pl.lit(None, pl.Date))
+        __month=service_date(date, schema[date], "the output", columns.get("date_format")).dt.truncate("1mo")
+        if date else pl.lit(None, pl.Date))
     not_covered = lines.filter(pl.col("determination") == "not_covered")
     code = pl.col(procedure).cast(pl.String).str.strip_chars()
     matched = (not_covered.select("__row", era=pl.col("policy_version").cast(pl.String), value=pl.col("matched_dx"))
