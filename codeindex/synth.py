@@ -230,24 +230,36 @@ def _cpt(rng: random.Random) -> str:
             return code
 
 
-def _procedure_lines(rng: random.Random) -> tuple[list[str], int, int]:
-    """The code lines of one procedure group drawn from codes the claims never carry: lines, entries, add-ons."""
+def _procedure_lines(rng: random.Random, taken: set[str]) -> tuple[list[str], int, int]:
+    """The code lines of one procedure group drawn from codes the claims never carry and no other group of the
+    bulletin holds (``taken``, which grows: one code in two groups of different coverage is a contradiction):
+    lines, entries, add-ons."""
     lines, add_ons = [], 0
     count = 1 + min(int(rng.expovariate(1 / 3)), 19)
     previous_primary = False
+
+    def fresh() -> str:
+        while (code := _cpt(rng)) in taken:
+            pass
+        taken.add(code)
+        return code
+
     for _ in range(count):
         roll = rng.random()
         if previous_primary and roll < 0.15:
-            code = _cpt(rng)
+            code = fresh()
             lines.append(f"+ {code}     each additional unit (List separately in addition to code for primary "
                          "procedure)")
             add_ons += 1
             previous_primary = False
             continue
-        code = _cpt(rng)
+        code = fresh()
         if roll > 0.85 and code.isdigit():
             end = int(code) + rng.randint(1, 30)
-            if not any(c.isdigit() and int(code) <= int(c) <= end for c in CLAIM_PROCEDURES) and end < 100000:
+            spanned = {f"{c:05d}" for c in range(int(code) + 1, end + 1)}
+            if not any(c.isdigit() and int(code) <= int(c) <= end for c in CLAIM_PROCEDURES) and end < 100000 \
+                    and not spanned & taken:
+                taken.update(spanned)
                 lines.append(f"{code} - {end:05d} {rng.choice(_PROCEDURE_WORDS)}")
                 previous_primary = False
                 continue
@@ -307,11 +319,12 @@ def synthetic_policy(index: int, seed: int = 0) -> SyntheticPolicy:
                            len(codes), 0))
     if rng.random() < 0.003:  # names one of the claims' visits
         procedures.append(("CPT", "related", [f"{rng.choice(VISITS)} Office visit"], 1, 0))
+    taken: set[str] = set()
     for _ in range(rng.randint(1, 3)):
-        lines, entries, add_ons = _procedure_lines(rng)
+        lines, entries, add_ons = _procedure_lines(rng, taken)
         procedures.append(("CPT" if rng.random() < 0.8 else "HCPCS", rng.choice(list(_POLICY_COVERAGE)), lines,
                            entries, add_ons))
-    icd10_extra = _procedure_lines(rng) if rng.random() < 0.3 else None
+    icd10_extra = _procedure_lines(rng, taken) if rng.random() < 0.3 else None
 
     text = [f"Clinical Policy Bulletin: Synthetic Policy {index + 1}", f"Number: {policy_id}",
             f"Source: codeindex.synth.synthetic_policy({index}, seed={seed})", "",
@@ -328,8 +341,11 @@ def synthetic_policy(index: int, seed: int = 0) -> SyntheticPolicy:
             text += [f"{other}{system} codes {_POLICY_COVERAGE[coverage]}:", *lines, ""]
             groups.append((era, "hcpcs", coverage, entries, add_ons))
         mean = 6 if era == "icd9" else 12
+        # A version's diagnosis lists are on one side, covered or not (a code in both would be a contradiction),
+        # or related.
+        side = rng.choice(["not_covered", "covered_if_criteria_met"])
         for _ in range(rng.randint(1, 3)):
-            coverage = rng.choice(list(_POLICY_COVERAGE))
+            coverage = side if rng.random() < 0.67 else "related"
             count = 1 + min(int(rng.expovariate(1 / mean)), 8 * mean)
             inclusive = " (not all-inclusive)" if rng.random() < 0.5 else ""
             other = "Other " if coverage == "related" else ""
