@@ -114,7 +114,7 @@ def test_v15_1_to_v15_6() -> None:
 @pytest.mark.parametrize(
     ("text", "system"),
     [("800.00 - 999.9", "icd9dx"), ("V10.00-V13.9", "icd9dx"), ("V57.22", "icd9dx"),
-     ("97545-97546", "hcpcs"), ("S00.00X+ - T88.9XX+", "icd10cm"), ("1.0 - 9.9", "icd9dx"),
+     ("97545-97546", "hcpcs"), ("S00.00X+ - T88.9XX+", "icd10cm"), ("001.0 - 009.9", "icd9dx"),
      ("81-81.1", "icd9pcs"), ("E880-E888.9", "icd9")],
 )
 def test_str_round_trips(text: str, system: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import re
 from itertools import pairwise
 
 import pytest
@@ -97,7 +98,6 @@ ICD9DX = [
     ("E880.9", "E8809", "E880.9", "E"),
     ("E8809", "E8809", "E880.9", "E"),
     ("E880", "E880", "E880", "E"),
-    ("1.0", "0010", "001.0", "numeric"),
     ("0010", "0010", "001.0", "numeric"),
     ("123.", "123", "123", "numeric"),
     (" v57.22 ", "V5722", "V57.22", "V"),
@@ -125,10 +125,18 @@ def test_icd9dx_spans(text: str, first: str, last: str) -> None:
     assert code.is_full_length == (first == last)
 
 
-def test_icd9dx_short_v_majors() -> None:
-    assert parse_code("V1.2", "icd9dx").decimal == "V01.2"
-    assert parse_code("V1", "icd9dx").decimal == "V01"
-    assert parse_code("v1.0", "icd9dx").short == "V010"
+@pytest.mark.parametrize(("text", "hint"), [
+    ("V1.2", "write 'V01.2' if that is meant"), ("v1.0", "write 'V01.0' if that is meant"),
+    ("1.0", "write '001.0' if that is meant"), ("1.", "write '001' if that is meant"),
+    ("80.1", "write '080.1' if that is meant"), ("V1", "shorter than the 2-digit major"),
+    ("12", "shorter than the 3-digit major"), ("E1", "shorter than the 3-digit major"),
+    ("E80.1", "an E code has 3 digits before the dot (write 'E080.1' if that is meant)"),
+])
+def test_icd9dx_short_majors_are_not_padded(text: str, hint: str) -> None:
+    """One rule for every major (issue 29, item 5): written with all its digits, or no code; the note says the
+    padded reading where there is one."""
+    with pytest.raises(InvalidCodeError, match=re.escape(hint)):
+        parse_code(text, "icd9dx")
 
 
 @pytest.mark.parametrize(
@@ -365,9 +373,11 @@ def test_decimal_short_round_trip(data: st.DataObject) -> None:
 
 
 @given(st.integers(1, 999), digits(0, 2))
-def test_icd9dx_numeric_major_may_drop_leading_zeros_before_a_dot(major: int, minor: str) -> None:
-    code = parse_code(f"{major}.{minor}", "icd9dx")
-    assert code.short == f"{major:03d}{minor}"
+def test_icd9dx_numeric_major_is_read_only_with_its_three_digits(major: int, minor: str) -> None:
+    assert parse_code(f"{major:03d}.{minor}", "icd9dx").short == f"{major:03d}{minor}"
+    if major < 100:
+        with pytest.raises(InvalidCodeError, match="3 digits before the dot"):
+            parse_code(f"{major}.{minor}", "icd9dx")
 
 
 @settings(max_examples=300)
@@ -413,3 +423,24 @@ def test_icd10cm_plus_is_its_code_with_a_plus(short: str) -> None:
     assert plus.short == bare.short and plus.span == bare.span
     assert plus.decimal == bare.decimal + "+"
     assert parse_code(plus.decimal, "icd10cm") == plus
+
+
+def test_no_icd9dx_code_of_any_release_is_read_from_a_short_major() -> None:
+    """Every decimal spelling of every bundled ICD-9-CM release whose major has leading zeros (001.0, V01.2): its
+    spelling without them is no code, and its own spelling is that code (issue 29, item 5)."""
+    from codeindex.codesets import ever_spellings
+
+    spellings = [s for s in ever_spellings("icd9dx").to_list() if "." in s or len(s) <= 4]
+    checked = 0
+    for spelling in spellings:
+        prefix = spelling[0] if spelling[0] in "VE" else ""
+        major = spelling[len(prefix):].split(".")[0]
+        stripped = major.lstrip("0")
+        if "." not in spelling or not stripped or stripped == major:
+            continue
+        short = prefix + stripped + spelling[len(prefix) + len(major):]
+        with pytest.raises(InvalidCodeError):
+            parse_code(short, "icd9dx")
+        assert parse_code(spelling, "icd9dx").decimal == spelling
+        checked += 1
+    assert checked > 500

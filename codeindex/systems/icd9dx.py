@@ -86,14 +86,17 @@ def parse(text: str) -> Code:
     prefix, digits, dot, minor = match.groups()
     kind = _KIND_NAMES[prefix]  # with its article, for messages
     major_len = _MAJOR_DIGITS[prefix]
+    # A major is written with all its digits, in every kind: "1.0", "V1.2", "V1", "12" and "E1" are no codes
+    # (padding them to 001.0, V01.2, V01, 012 would be a guess).
     if dot:
         if not digits:
             raise _error(text, "no digits before the dot")
-        if len(digits) > major_len or (prefix == "E" and len(digits) != major_len):
-            raise _error(text, f"{kind} code has {major_len} digits before the dot")
-        major = digits.zfill(major_len)  # "1.0" is 001.0, "V1.2" V01.2
-    elif prefix == "V" and len(digits) == 1:
-        major, minor = digits.zfill(major_len), ""  # "V1" is V01
+        if len(digits) != major_len:
+            padded = f"{prefix}{digits.zfill(major_len)}{'.' + minor if minor else ''}" \
+                if len(digits) < major_len else None
+            hint = f" (write {padded!r} if that is meant)" if padded else ""
+            raise _error(text, f"{kind} code has {major_len} digits before the dot{hint}")
+        major = digits
     else:
         if len(digits) < major_len:
             raise _error(text, f"shorter than the {major_len}-digit major of {kind} code")
