@@ -27,6 +27,7 @@ from rich.text import Text
 
 from codeindex.codesets import code_set, defined_in, has_code_set, release_on
 from codeindex.errors import InputError, InvalidCodeError, OutputError, PolicyParseError, first_line
+from codeindex.extras import install_hint
 from codeindex.outputs import (
     FORMATS,
     LIVE_PARTIALS,
@@ -285,7 +286,7 @@ def _screen_on_spark(args: argparse.Namespace, columns: dict[str, Any], started:
         from codeindex import spark
     except ImportError as exc:
         raise UsageError("--engine spark needs the spark extra "
-                         f"(pip install 'codeindex-claims[spark]'): {exc}") from None
+                         f"({install_hint('spark')}): {exc}") from None
     with _progress() as progress:
         progress.add_task("screening on Spark", total=None)
         policy = _policies(args)

@@ -30,6 +30,7 @@ from typing import Any
 import polars as pl
 
 from codeindex.errors import InputError, OutputError, first_line
+from codeindex.extras import install_hint
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".xlsx": "xlsx", ".ndjson": "ndjson", ".jsonl": "ndjson"}
 LIST_SEPARATOR = "; "  # list columns as text in CSV and Excel
@@ -54,7 +55,7 @@ def output_format(path: str, given: str | None = None) -> str:
                           "or give --format")
     fmt = given or FORMATS[suffix]
     if fmt == "xlsx" and importlib.util.find_spec("xlsxwriter") is None:
-        raise OutputError(f"{path}: Excel output needs the report extra (pip install 'codeindex-claims[report]')")
+        raise OutputError(f"{path}: Excel output needs the report extra ({install_hint('report')})")
     return fmt
 
 

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from codeindex.errors import OutputError
+from codeindex.extras import install_hint
 from codeindex.policy.reason_codes import descriptions
 from codeindex.screen.columns import DETERMINATIONS
 
@@ -40,7 +41,7 @@ dl { display: grid; grid-template-columns: max-content auto; gap: .2rem 1rem; } 
 def check_available() -> None:
     """Raise OutputError when matplotlib is missing, so a run can say so before any work."""
     if importlib.util.find_spec("matplotlib") is None:
-        raise OutputError("the HTML report needs the report extra (pip install 'codeindex-claims[report]')")
+        raise OutputError(f"the HTML report needs the report extra ({install_hint('report')})")
 
 
 def _figure_svg(draw: Callable[[Any], None], height: float, width: float = 9.0) -> str:

@@ -7,7 +7,8 @@ engine runs (``codeindex.screen.screen``), through ``DataFrame.mapInArrow``.  Th
 is loaded and compiled once, on the driver, and travels inside the task closure; the
 output schema is declared up front, by screening an empty frame of the input's schema.
 
-Spark is an optional dependency (``pip install 'codeindex-claims[spark]'``, plus Java 17+).
+Spark is an optional dependency (the ``spark`` extra: ``pip install -e '.[spark]'`` in a clone, or
+``extras.install_hint("spark")``, plus Java 17+).
 Importing this module fails with ImportError when pyspark is missing, or pandas, which
 pyspark's ``mapInArrow`` insists on finding on the driver (no data goes through it).
 """
@@ -28,6 +29,7 @@ import polars as pl
 import pyarrow as pa
 
 from codeindex.errors import InputError, first_line
+from codeindex.extras import install_hint
 from codeindex.policy import Policy, load_policies
 from codeindex.screen import PolicyChoice, policy_list
 from codeindex.screen.columns import RESULT
@@ -36,7 +38,7 @@ try:
     import pandas  # noqa: F401
     import pyspark  # noqa: F401
 except ImportError as exc:
-    raise ImportError(f"codeindex.spark needs pyspark and pandas (pip install 'codeindex-claims[spark]'): {exc}") \
+    raise ImportError(f"codeindex.spark needs pyspark and pandas ({install_hint('spark')}): {exc}") \
         from exc
 
 if TYPE_CHECKING:

@@ -91,3 +91,18 @@ def test_patterns_take_columns_in_their_numbers_order(tmp_path: Path) -> None:
     assert out["matched_dx"][0].to_list() == ["800.00", "V57.22"]  # column order: ICD_DX1, ICD_DX2, ICD_DX10
     with pytest.raises(InputError, match="no column matches 'DX_\\*'"):
         screen(frame, dx="DX_*")
+
+
+def test_install_hints_name_packages_that_exist_here() -> None:
+    """A hint installs what it says from where the user stands: the extra's own packages, each of which this
+    environment (which installed the extras) has."""
+    import importlib.metadata
+
+    from codeindex.extras import extra_packages, install_hint
+
+    for extra in ("report", "spark"):
+        packages = extra_packages(extra)
+        assert packages and install_hint(extra).startswith("pip install ")
+        for requirement in packages:
+            name = requirement.split(">")[0].split("=")[0].split("<")[0].strip()
+            assert importlib.metadata.version(name)  # a real distribution, installed by the test extra
