@@ -4,15 +4,31 @@ is held to."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable
+from functools import cache
 
 import polars as pl
 
+from codeindex.codesets import code_set, releases
 from codeindex.policy.compiled import CompiledPolicies
 from codeindex.policy.model import DIAGNOSIS_SYSTEMS
 from codeindex.screen.columns import DIAGNOSIS, ITEM_SEPARATOR, RANGE_SEPARATOR
 from codeindex.screen.diagnoses import COVERED, PARTLY, code_findings
 from codeindex.systems import WHITESPACE
+
+
+@cache
+def _billable_keys(era: str, release: int) -> list[int]:
+    system = DIAGNOSIS_SYSTEMS[era]
+    return sorted(code_set(system, release=releases(system)[release].name).table["lo"].to_list())
+
+
+def _bills_between(era: str, release: int, lo: int, hi: int) -> bool:
+    """Whether the release bills a code whose key lies in [lo, hi] (by bisection in its billable keys)."""
+    keys = _billable_keys(era, release)
+    at = bisect_left(keys, lo)
+    return at < len(keys) and keys[at] <= hi
 
 
 def said_through_index(values: Iterable[tuple[str, str, int]], library: CompiledPolicies) -> pl.DataFrame:
@@ -31,6 +47,9 @@ def said_through_index(values: Iterable[tuple[str, str, int]], library: Compiled
             for hit in hits:
                 if hit.group.system != DIAGNOSIS_SYSTEMS[era]:
                     continue
+                if hit.match == "partial" and not _bills_between(era, release, max(code.lo, hit.entry.range.lo),
+                                                                 min(code.hi, hit.entry.range.hi)):
+                    continue  # keys overlap, but no code of the line's release lies in both: no match
                 if hit.match == "partial":
                     edits.append("partial_match")
                     notes.append(PARTLY.format(text, hit.entry.range))

@@ -80,9 +80,10 @@ class DiagnosisClasses:
     def __init__(self, classified: Classified, values: pl.Series) -> None:
         width = values.len()
         codes = classified.codes.join(values.to_frame("value").with_row_index("id"), on="value")
-        spans = codes.filter(pl.col("lo").is_not_null()).select("era", "lo", "hi").unique(maintain_order=True)
+        spans = codes.filter(pl.col("lo").is_not_null()).select("era", "release", "lo", "hi").unique(
+            maintain_order=True)
         spans = spans.with_row_index("span")
-        codes = codes.join(spans, on=["era", "lo", "hi"], how="left", maintain_order="left")
+        codes = codes.join(spans, on=["era", "release", "lo", "hi"], how="left", maintain_order="left")
         position = codes.select(pl.col("id").cast(pl.Int64) + block(pl.col("era"), pl.col("release")) * width
                                 ).to_series()
         self.width, self.spans = width, spans.height + 1  # a last span, of values with none, says nothing
@@ -96,7 +97,7 @@ class DiagnosisClasses:
                                 codes["class"].cast(pl.Int64) * self.spans + codes["span"].fill_null(spans.height),
                                 spans.height)
         self.code_row = dense(BLOCKS * width, position, pl.int_range(codes.height, eager=True), codes.height)
-        in_ranges = classified.spans.join(spans, on=["era", "lo", "hi"])
+        in_ranges = classified.spans.join(spans, on=["era", "release", "lo", "hi"])
         self.range_table = _numbered(in_ranges.select(RANGE_TRAITS), first="not_covered")
         in_ranges = in_ranges.join(self.range_table, on=RANGE_TRAITS, nulls_equal=True)
         self.policies = classified.policies

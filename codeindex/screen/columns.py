@@ -61,8 +61,9 @@ CODE = {  # what one diagnosis value is on lines of one era dated in one release
     "notes": pl.String,  # the sentences that say why (one per edit), joined by ITEM_SEPARATOR, null if none
 }
 
-SPAN = {  # what a code's span says against one policy's version of its era; only spans in some range
+SPAN = {  # what a code's span in a release says against one policy's version of its era; only spans in some range
     "era": pl.String,
+    "release": pl.UInt8,  # the release whose codes an overlap is counted in
     "lo": pl.Int64,
     "hi": pl.Int64,
     "policy": POLICY,

@@ -152,27 +152,49 @@ def _by_spelling(values: pl.DataFrame, contexts: list[tuple[str, int]]) -> tuple
             read.filter("parse").select(_UNREAD.keys()))
 
 
+def _billed_between(pairs: pl.DataFrame) -> pl.Series:
+    """Whether the release of each pair (``era``, ``release``) bills a code with a key in [``i_lo``, ``i_hi``]: a
+    binary search in the release's billable keys, per release."""
+    found = pl.Series("billed", [False] * pairs.height)
+    numbered = pairs.with_row_index("at")
+    for (era, release), group in numbered.group_by("era", "release"):
+        system = DIAGNOSIS_SYSTEMS[str(era)]
+        keys = code_set(system, release=releases(system)[int(release)].name).table["lo"]
+        at = keys.search_sorted(group["i_lo"])
+        billed = group.select(pl.lit(keys).gather(pl.lit(at).clip(upper_bound=max(keys.len() - 1, 0)))
+                              .le(pl.col("i_hi")) & pl.lit(at < keys.len())).to_series()
+        found = found.scatter(group["at"], billed)
+    return found
+
+
 def _spans_in_ranges(codes: pl.DataFrame, library: CompiledPolicies) -> pl.DataFrame:
-    """What each distinct span of ``codes`` (``CODE``) says against each policy's ranges of its era (``SPAN``),
-    by one range join for every release and policy: the ranges it lies in, in rank order, and those it
-    only partly overlaps."""
-    spans = codes.lazy().filter(pl.col("lo").is_not_null()).select("era", "lo", "hi").unique()
+    """What each distinct span of ``codes`` (``CODE``) in its release says against each policy's ranges of its era
+    (``SPAN``), by one range join for every release and policy: the ranges it lies in, in rank order, and those it
+    only partly overlaps.  An overlap counts only where the release bills a code: a span and a range whose keys
+    overlap but share no code of the line's release (a range of codes that do not exist yet) do not match."""
+    spans = codes.lazy().filter(pl.col("lo").is_not_null()).select("era", "release", "lo", "hi").unique()
     ranges = library.diagnoses.lazy().select(
         "policy", r_era="era", r_lo="lo", r_hi="hi", r_coverage="coverage", r_range="range", r_label="label",
         r_rank="rank")
-    partial = ~((pl.col("lo") >= pl.col("r_lo")) & (pl.col("hi") <= pl.col("r_hi")))
-    not_covered = ~partial & (pl.col("r_coverage") == "not_covered")
     # One range join per era: two inequalities alone make an interval join (with an equality, a nested loop).
     pairs = pl.concat([spans.filter(pl.col("era") == era).join_where(
         ranges.filter(pl.col("r_era") == era), pl.col("lo") <= pl.col("r_hi"), pl.col("hi") >= pl.col("r_lo"))
-        for era in ERAS])
-    in_ranges = (pairs.sort("r_rank", maintain_order=True).group_by("era", "lo", "hi", "policy").agg(
-                nc=pl.col("r_range").filter(not_covered), label=pl.col("r_label").filter(not_covered).first(),
-                covered=(~partial & pl.col("r_coverage").is_in(list(COVERED))).any(),
-                partly=pl.col("r_range").filter(partial))
-            .select("era", "lo", "hi", "policy", not_covered=pl.col("nc").list.len() > 0,
-                    ranges=nonempty(pl.col("nc").list.join(RANGE_SEPARATOR)), label="label", covered="covered",
-                    partly=nonempty(pl.col("partly").list.join(RANGE_SEPARATOR))))
+        for era in ERAS]).with_columns(
+        contained=(pl.col("lo") >= pl.col("r_lo")) & (pl.col("hi") <= pl.col("r_hi")),
+        i_lo=pl.max_horizontal("lo", "r_lo"), i_hi=pl.min_horizontal("hi", "r_hi")).collect()
+    # A span inside a range holds codes of its release (its ends are billable codes); a partial overlap may not.
+    overlapping = pairs.filter(~pl.col("contained"))
+    if overlapping.height:
+        pairs = pl.concat([pairs.filter("contained"), overlapping.filter(_billed_between(overlapping))])
+    partial = ~pl.col("contained")
+    not_covered = pl.col("contained") & (pl.col("r_coverage") == "not_covered")
+    in_ranges = (pairs.lazy().sort("r_rank", maintain_order=True).group_by("era", "release", "lo", "hi", "policy")
+                 .agg(nc=pl.col("r_range").filter(not_covered), label=pl.col("r_label").filter(not_covered).first(),
+                      covered=(pl.col("contained") & pl.col("r_coverage").is_in(list(COVERED))).any(),
+                      partly=pl.col("r_range").filter(partial))
+                 .select("era", "release", "lo", "hi", "policy", not_covered=pl.col("nc").list.len() > 0,
+                         ranges=nonempty(pl.col("nc").list.join(RANGE_SEPARATOR)), label="label", covered="covered",
+                         partly=nonempty(pl.col("partly").list.join(RANGE_SEPARATOR))))
     says = pl.col("not_covered") | pl.col("covered") | pl.col("partly").is_not_null()
     return in_ranges.filter(says).collect(engine="in-memory").cast(SPAN)  # type: ignore[arg-type]
 
@@ -195,7 +217,7 @@ class Classified:
         """The two together (``DIAGNOSIS``): a row for each (value, era, release, policy) with an edit, a note,
         a not-covered or a covered range."""
         policies = pl.DataFrame({"policy": range(self.policies)}, schema={"policy": SPAN["policy"]})
-        joined = self.codes.join(policies, how="cross").join(self.spans, on=["era", "lo", "hi", "policy"],
+        joined = self.codes.join(policies, how="cross").join(self.spans, on=["era", "release", "lo", "hi", "policy"],
                                                             how="left")
         partly = pl.col("partly")
         edits = pl.concat_str("edits", pl.when(partly.is_not_null()).then(pl.lit("partial_match")), separator=",",
