@@ -81,6 +81,17 @@ def test_a_library_equals_embedded(spark, tmp_path: Path) -> None:  # type: igno
     assert_frame_equal(got, sorted_by(expected, LONG_KEY))
 
 
+def test_revisions_equal_embedded(spark) -> None:  # type: ignore[no-untyped-def]
+    from test_revisions import FIRST, SECOND, THIRD
+
+    library = [FIRST, SECOND, THIRD]  # each line against the revision in force on its date
+    got = sorted_by(cs.to_polars(cs.screen(spark.read.parquet(str(SAMPLE)), policy=library, partitions=3)),
+                    LONG_KEY)
+    expected = embedded(SAMPLE, policy=library).collect()
+    assert expected["rule_id"].cast(pl.String).str.slice(0, 10).unique().drop_nulls().len() > 1  # several decide
+    assert_frame_equal(got, sorted_by(expected, LONG_KEY))
+
+
 def test_synpuf_carrier_sample_equals_embedded(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     source = write_sample(tmp_path / "carrier.parquet", 600, layout="synpuf-carrier", seed=3)
     result = cs.screen(spark.read.parquet(str(source)), layout="synpuf-carrier")

@@ -18,6 +18,7 @@ never rebuilds a range table per call.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from typing import Any
 
@@ -73,6 +74,19 @@ class CompiledPolicies:
     procedures: pl.DataFrame
     diagnoses: pl.DataFrame
     reason_codes: pl.DataFrame
+    # Revisions by date of service: the effective dates at which a revision of an id takes over from an earlier
+    # one (sorted), cutting time into epochs (epoch 0 before the first, epoch i from boundaries[i - 1]); and each
+    # policy's epochs in force, as (first, last).  A policy that is its id's only revision is in force in all.
+    boundaries: tuple[date, ...] = ()
+    in_force: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def epochs(self) -> int:
+        return len(self.boundaries) + 1
+
+    def policies_in_force(self, epoch: int) -> list[int]:
+        """The policies in force in an epoch, in library order."""
+        return [p for p, (first, last) in enumerate(self.in_force) if first <= epoch <= last]
 
     def exhaustive(self, policy: int, era: str) -> bool:
         """Whether the policy's version of the era has an exhaustive covered list of diagnoses."""
@@ -84,10 +98,13 @@ class CompiledPolicies:
         return [policy.id for policy in self.policies]
 
     def name(self, policy: int | None) -> str:
-        """How a reason names a policy ("CPB 0198"), or, for ``None``, the library."""
+        """How a reason names a policy ("CPB 0198", "CPB 0198 revision 2014-01-01" when the library holds several
+        of its revisions), or, for ``None``, the library."""
         if policy is not None:
-            return self.policies[policy].name()
-        if len(self.policies) == 1:
+            named = self.policies[policy]
+            revised = sum(p.id == named.id for p in self.policies) > 1
+            return f"{named.name()} revision {named.revision or named.effective}" if revised else named.name()
+        if len({p.id for p in self.policies}) == 1:
             return self.policies[0].name()
         return f"any of the {len(self.policies)} policies screened"
 
@@ -97,9 +114,16 @@ class CompiledPolicies:
 
     @property
     def lone_policy(self) -> int | None:
-        """The policy of a library of one, which explains a line whose procedure no policy names ("not named by
-        CPB 0198"); None for a library of several (no policy decides such a line)."""
-        return 0 if len(self.policies) == 1 else None
+        """The policy of a library of one (of its newest revision, for one policy in several revisions), which
+        explains a line whose procedure no policy names ("not named by CPB 0198"); None for a library of several
+        policies (no policy decides such a line)."""
+        return self.lone_at(self.epochs - 1)
+
+    def lone_at(self, epoch: int) -> int | None:
+        """The lone policy's revision in force in an epoch (None for a library of several policies)."""
+        if len({p.id for p in self.policies}) != 1:
+            return None
+        return self.policies_in_force(epoch)[0]
 
 
 def rule_id(policy: Policy, era: str, group: int, entry: int) -> str:
@@ -120,6 +144,29 @@ def _primary(group: PolicyGroup, index: int) -> str | None:
         if not entry.add_on:
             return entry.start
     return None
+
+
+def _revisions(policies: tuple[Policy, ...]) -> tuple[tuple[date, ...], tuple[tuple[int, int], ...]]:
+    """The epochs of a library's revisions: the dates at which a later revision of an id takes over (sorted), and
+    each policy's first and last epoch in force.  A revision is in force from its effective date until the next
+    one's; the first also before its own (the bulletin's earlier history is not in the library)."""
+    by_id: dict[str | None, list[int]] = {}
+    for number, policy in enumerate(policies):
+        by_id.setdefault(policy.id, []).append(number)
+    starts: dict[int, date] = {}  # a later revision -> the date it takes over
+    for numbers in by_id.values():
+        if len(numbers) > 1:  # load_policies checked each has its own effective date
+            ordered = sorted(numbers, key=lambda n: policies[n].effective or date.min)
+            starts.update({n: policies[n].effective or date.min for n in ordered[1:]})
+    boundaries = tuple(sorted(set(starts.values())))
+    epoch_of = {day: i + 1 for i, day in enumerate(boundaries)}
+    in_force = []
+    for numbers in by_id.values():
+        ordered = sorted(numbers, key=lambda n: policies[n].effective or date.min)
+        firsts = [epoch_of[starts[n]] if n in starts else 0 for n in ordered]
+        lasts = [f - 1 for f in firsts[1:]] + [len(boundaries)]
+        in_force += list(zip(ordered, zip(firsts, lasts, strict=True), strict=True))
+    return boundaries, tuple(window for _, window in sorted(in_force))
 
 
 @cache
@@ -154,7 +201,9 @@ def compile_policies(policies: tuple[Policy, ...]) -> CompiledPolicies:
                                           str(entry.range), entry.label()))
     rank = {keys: i for i, keys in enumerate(sorted({row[:4] for row in diagnoses}), start=1)}  # (policy, era, lo, hi)
     diagnoses = [(*row, rank[row[:4]]) for row in diagnoses]
+    boundaries, in_force = _revisions(policies)
     return CompiledPolicies(
+        boundaries=boundaries, in_force=in_force,
         policies=policies,
         procedures=pl.DataFrame(procedures, schema=PROCEDURE_RANGES, orient="row"),
         diagnoses=pl.DataFrame(diagnoses, schema=DIAGNOSIS_RANGES, orient="row"),

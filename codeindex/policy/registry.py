@@ -100,19 +100,26 @@ def load_policies(policies: Sequence[str | os.PathLike[str] | Policy] = (),
     bulletin file of ``directory`` (``*.txt``, ``*.json``; not those whose names start with "." or "_")
     in name order.
 
-    Raises InputError for two policies with one id (naming both), a directory that is missing or
-    holds no bulletin file, and when no policy results at all.
+    Several revisions of one policy (one id) may be given when each has its effective date, and the dates
+    differ: a line is screened against the revision in force on its date.  Raises InputError for two policies
+    with one id otherwise (naming both), a directory that is missing or holds no bulletin file, and when no
+    policy results at all.
     """
     given: list[tuple[str, Policy]] = [(_source_name(p), load_policy(p)) for p in policies]
     if directory is not None:
         given += [(str(path), load_policy(path)) for path in bulletin_files(directory)]
     if not given:
         raise InputError("no policies: give a policy or a directory of bulletins")
-    seen: dict[str | None, str] = {}
+    seen: dict[str | None, list[tuple[str, Policy]]] = {}
     for source, policy in given:
-        if policy.id in seen:
-            raise InputError(f"policy id {policy.id!r} twice: in {seen[policy.id]} and in {source}")
-        seen[policy.id] = source
+        for other_source, other in seen.get(policy.id, []):
+            if policy.effective is None or other.effective is None:
+                raise InputError(f"policy id {policy.id!r} twice: in {other_source} and in {source} (two revisions "
+                                 "of one policy each need the effective date their page gives)")
+            if policy.effective == other.effective:
+                raise InputError(f"policy id {policy.id!r} twice with one effective date, "
+                                 f"{policy.effective.isoformat()}: in {other_source} and in {source}")
+        seen.setdefault(policy.id, []).append((source, policy))
     return tuple(policy for _, policy in given)
 
 

@@ -28,12 +28,15 @@ LINE = {  # a screened line, in input order (its diagnoses are read apart, as ce
     "version_raw": pl.String,  # the icd_version as written (null when there is no such column)
     "version_era": pl.String,  # the era that icd_version names, null when blank or unreadable
     "modifier_columns": pl.String,  # the modifiers in the columns named as modifier columns, ", "-joined, or null
+    "epoch": pl.UInt16,  # the epoch of the library's revisions its date falls in (the newest when no date is read)
 }
 
 
-PROCEDURE = {  # what one procedure value says on lines of one era (era null: no version could be told) by one policy
-    "procedure": pl.String,  # the value as written (the join key, with era)
+PROCEDURE = {  # what one procedure value says on lines of one era (era null: no version could be told) and epoch
+    # (of the library's revisions) by one policy
+    "procedure": pl.String,  # the value as written (the join key, with era and epoch)
     "era": pl.String,
+    "epoch": pl.UInt16,  # the epoch of the library's revisions (compiled.CompiledPolicies.boundaries); 0 without
     "policy": POLICY,  # a policy that names it in some era; null: none does (a value no policy names, read or not)
     "names": pl.Boolean,  # that policy names it (false for the rows of no policy, or of a lone policy that does not)
     "code": pl.String,  # the code read from it (short form), null when it cannot be read

@@ -147,7 +147,8 @@ class _Picker:
     def _screened(self, frame: pl.DataFrame, picked: pl.Series) -> pl.DataFrame:
         """The picked lines' ``LINE`` columns, in one chunk: the many gathers of the explanation are far cheaper
         on one.  Only the columns they are made of are filtered."""
-        return frame.lazy().filter(pl.lit(picked)).select(**self.plan.line()).collect().rechunk()
+        return frame.lazy().filter(pl.lit(picked)).select(**self.plan.line(self.plan.library.boundaries)).collect(
+        ).rechunk()
 
 
 class _Suspects:

@@ -141,7 +141,7 @@ def explain(lines: pl.DataFrame, codes: DiagnosisCodes, procedures: pl.DataFrame
     procedure (one, of no policy, when none does); the most severe decides the line.  ``columns`` are the
     input's, which a reason names.
     """
-    line_key, procedure_rows = _procedure_keys(lines, procedures)
+    line_key, procedure_rows = _procedure_keys(lines, procedures, library.epochs)
     findings = _findings(line_key, procedure_rows)
     one_per_line = findings.height == lines.height  # each line its one finding, in order
     line = lines.select("claim", "era", "release", "date_raw", "date", "version_raw", "version_era",
@@ -228,20 +228,22 @@ def _findings(line_key: pl.Series, procedure_rows: pl.DataFrame) -> pl.DataFrame
             .drop("line_key").with_row_index("finding"))
 
 
-def _procedure_keys(lines: pl.DataFrame, procedures: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
-    """Each line's ``line_key`` (its procedure value's index among the lines' values, and its era's), and what
-    each policy says of each key (``PROCEDURE`` by ``line_key`` and ``procedure_key``, a number for each
-    (line key, policy)): small integers, so lines are never joined on text."""
+def _procedure_keys(lines: pl.DataFrame, procedures: pl.DataFrame, epochs: int) -> tuple[pl.Series, pl.DataFrame]:
+    """Each line's ``line_key`` (its procedure value's index among the lines' values, its era's, and its epoch of
+    the library's revisions), and what each policy says of each key (``PROCEDURE`` by ``line_key`` and
+    ``procedure_key``, a number for each (line key, policy)): small integers, so lines are never joined on text."""
     categories = pl.Categories.random()
     values = lines.select(pl.col("procedure").cast(pl.Categorical(categories)))  # holds the mapping below
     index = pl.concat([categories.to_series(), pl.Series([None], dtype=pl.String)]).rename("procedure")
     era_index = pl.col("era").replace_strict({"icd9": 0, "icd10": 1}, default=2, return_dtype=pl.Int64)
-    key = (pl.col("id").fill_null(index.len() - 1).cast(pl.Int64) * 3 + era_index).alias("line_key")
+    key = ((pl.col("id").fill_null(index.len() - 1).cast(pl.Int64) * 3 + era_index) * epochs
+           + pl.col("epoch").cast(pl.Int64)).alias("line_key")
     procedure_rows = (index.to_frame().with_row_index("id").join(procedures, on="procedure", nulls_equal=True)
-                      .select(key, pl.exclude("id", "era")).sort("line_key", "policy", maintain_order=True)
+                      .select(key, pl.exclude("id", "era", "epoch")).sort("line_key", "policy", maintain_order=True)
                       .with_row_index("procedure_key").with_columns(pl.col("procedure_key").cast(pl.Int64),
                                                                     pl.col("add_on").fill_null(False)))
-    ids = pl.concat([values.select(id=pl.col("procedure").to_physical()), lines.select("era")], how="horizontal")
+    ids = pl.concat([values.select(id=pl.col("procedure").to_physical()), lines.select("era", "epoch")],
+                    how="horizontal")
     return ids.select(key)["line_key"], procedure_rows
 
 
@@ -287,7 +289,7 @@ def _explained(keys: pl.DataFrame, procedure_rows: pl.DataFrame, dx_keys: pl.Dat
         dx_keys, on="dx_key", how="left", maintain_order="left")
     keys = keys.with_columns(named=pl.col("coverage").is_not_null(),
                              era=pl.lit(pl.Series([*ERAS, None], dtype=RESULT["policy_version"]))
-                             .gather(pl.col("line_key") % 3))  # a line key's era: icd9, icd10, none
+                             .gather(pl.col("line_key") // library.epochs % 3))  # its era: icd9, icd10, none
     keys = keys.with_columns(determination=determination()).with_columns(cause=cause()).join(
         library.reason_codes, on=["rule_id", "cause"], how="left", maintain_order="left")
     determined = pl.col("determination").cast(RESULT["determination"])

@@ -8,6 +8,7 @@ newest when the date is unknown).  Code columns must hold text (or integers, rea
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 
 import polars as pl
@@ -119,8 +120,17 @@ class LineFacts:
         claim = pl.col(self.cols.claim_id)
         return claim.fill_nan(None) if self.schema[self.cols.claim_id].is_float() else claim  # NaN: no claim id
 
-    def line(self) -> dict[str, pl.Expr]:
-        """A screened line's ``LINE`` columns, of ``LINE``'s types."""
+    def epoch(self, boundaries: tuple[datetime.date, ...]) -> pl.Expr:
+        """The epoch of a library's revisions the line's date falls in (the number of ``boundaries`` on or before
+        it); the newest when the date is unknown."""
+        if not boundaries:
+            return pl.lit(0)
+        day = self.date() if self.cols.date else pl.lit(None, pl.Date)
+        starts = pl.lit(pl.Series(boundaries, dtype=pl.Date))
+        return pl.when(day.is_null()).then(len(boundaries)).otherwise(starts.search_sorted(day, side="right"))
+
+    def line(self, boundaries: tuple[datetime.date, ...] = ()) -> dict[str, pl.Expr]:
+        """A screened line's ``LINE`` columns, of ``LINE``'s types (``boundaries``: the library's revision epochs)."""
         cols, none = self.cols, pl.lit(None, pl.String)
         columns = {
             "claim": self.claim(), "procedure": as_text(cols.procedure), "era": self.era(), "release": self.release(),
@@ -130,7 +140,8 @@ class LineFacts:
             "version_era": icd_version_era(cols.icd_version) if cols.icd_version else none,
             "modifier_columns": nonempty(pl.concat_str([as_text(c).str.strip_chars() for c in cols.modifiers],
                                                        separator=", ", ignore_nulls=True))
-            if cols.modifiers else none}
+            if cols.modifiers else none,
+            "epoch": self.epoch(boundaries)}
         return {name: expr if (dtype := LINE[name]) is None else expr.cast(dtype) for name, expr in columns.items()}
 
     def diagnoses(self) -> list[pl.Expr]:

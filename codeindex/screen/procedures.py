@@ -94,8 +94,9 @@ def procedure_code(value: str) -> tuple[Code, tuple[str, ...]]:
 
 
 def classify_procedures(values: Iterable[str | None], library: CompiledPolicies) -> pl.DataFrame:
-    """What each distinct procedure value says on lines of each era, and of no era (``PROCEDURE``): a row per
-    policy naming it in some era, in the library's order, or rows of no policy when none does.  With one
+    """What each distinct procedure value says on lines of each era, and of no era, in each epoch of the library's
+    revisions (``PROCEDURE``): a row per policy in force naming it in some era, in the library's order, or rows of
+    no policy when none does.  With one
     policy, that policy speaks for every value (a value it does not name is "not named by" it)."""
     read = []  # each value: (value, code, error, modifiers, the code read or spelled by its first five characters)
     for value in values:
@@ -117,15 +118,17 @@ def classify_procedures(values: Iterable[str | None], library: CompiledPolicies)
     for entry in holding.sort("i", "seq").iter_rows(named=True):
         entries_of.setdefault(entry["i"], []).append(entry)
     rows = []
+    in_force = [library.policies_in_force(epoch) for epoch in range(library.epochs)]
     for i, (value, code, error, modifiers, parsed) in enumerate(read):
         by_policy: dict[int, dict[str, dict[str, object]]] = {}
         for entry in entries_of.get(i, []):
             assert parsed is not None
             policy, era = int(entry["policy"]), str(entry["era"])  # type: ignore[call-overload]
             by_policy.setdefault(policy, {}).setdefault(era, entry | {"code": parsed.short})
-        naming: list[int | None] = [*sorted(by_policy)] or [library.lone_policy]
-        for policy in naming:
-            entries = by_policy.get(policy, {}) if policy is not None else {}
-            rows += [_procedure_row(value, era, code, error, modifiers, entries, policy, library)
-                     for era in (*ERAS, None)]
+        for epoch, policies in enumerate(in_force):  # one epoch unless the library holds revisions of a policy
+            naming: list[int | None] = [p for p in sorted(by_policy) if p in policies] or [library.lone_at(epoch)]
+            for policy in naming:
+                entries = by_policy.get(policy, {}) if policy is not None else {}
+                rows += [_procedure_row(value, era, code, error, modifiers, entries, policy, library) | {"epoch": epoch}
+                         for era in (*ERAS, None)]
     return pl.DataFrame(rows, schema=PROCEDURE)
