@@ -10,6 +10,7 @@ import importlib.metadata
 import json
 import os
 import re
+import shutil
 import signal
 import sys
 import threading
@@ -26,6 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from codeindex.codesets import code_set, defined_in, has_code_set, release_on
+from codeindex.data import data_path
 from codeindex.errors import InputError, InvalidCodeError, OutputError, PolicyParseError, first_line
 from codeindex.extras import install_hint
 from codeindex.outputs import (
@@ -35,6 +37,8 @@ from codeindex.outputs import (
     Extra,
     check_output,
     output_format,
+    partial_directory,
+    publish,
     read_metadata,
     remove_partial,
     write_output,
@@ -533,6 +537,20 @@ def _same_policy(used: dict[str, Any], path: str) -> Policy:
                      "was (its file changed or is gone); screen the input again to summarize it")
 
 
+def _sample(args: argparse.Namespace) -> int:
+    output = check_output(args.output)
+    source = data_path("sample_claims.parquet")
+    with partial_directory(output) as directory:
+        try:
+            shutil.copyfile(source, directory / output.name)
+            publish(directory / output.name, output)
+        except OSError as exc:
+            raise OutputError(f"{output}: cannot write it: {exc.strerror or first_line(exc)}") from None
+    print(f"wrote the sample's {pl.scan_parquet(output, glob=False).select(pl.len()).collect().item():,} lines to "
+          f"{output}")
+    return 0
+
+
 def _synth(args: argparse.Namespace) -> int:
     if args.rows < 1:
         raise UsageError(f"--rows {args.rows}: give a positive number")
@@ -547,17 +565,32 @@ def _synth(args: argparse.Namespace) -> int:
 
 DESCRIPTION = """Clinical policy bulletin code lists as integer interval indexes, and bulk claim screening
 against them.  Errors a user can cause end in one line on stderr and exit status 2."""
-EXAMPLES = """examples:
-  codeindex screen data/sample_claims.parquet -o out/screened.parquet
-  codeindex lookup --system icd9 80000 V15
-  codeindex normalize --system icd9 800.00 80000 V15
-  codeindex policy list"""
+# One story, run in an empty folder, each step using what the steps before it wrote (a test runs it as written):
+# every subcommand's --help ends with its step, and codeindex --help lists them all.
+STORY = {
+    "sample": "codeindex sample -o claims.parquet",
+    "synth": "codeindex synth --rows 20000 --seed 1 -o more/claims.parquet",
+    "screen": "codeindex screen claims.parquet more/ -o out/screened.parquet --summary-json out/summary.json",
+    "summary": "codeindex summary out/screened.parquet --json",
+    "report": "codeindex report out/screened.parquet -o out/report.html",
+    "translate": "codeindex policy translate 0198 --write policies/0198-icd10.json",
+    "parse": "codeindex policy parse policies/0198-icd10.json --json",
+    "list": "codeindex policy list policies/",
+    "show": "codeindex policy show 0198",
+    "lookup": "codeindex lookup --system icd9 --date 2014-06-01 80000 V15",
+    "normalize": "codeindex normalize --system icd9 800.00 80000 V15",
+    "expand": 'codeindex expand --system icd9 "V15.1 - V15.6" --all',
+}
+EXAMPLES = "examples (one story: each step uses what the steps before wrote):\n" + "\n".join(
+    f"  {step}" for step in STORY.values())
 
 
-def _command(commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str,
-             example: str) -> argparse.ArgumentParser:
-    """A subcommand whose --help ends with an example."""
-    return commands.add_parser(name, help=summary, description=summary, epilog=f"example:\n  {example}",
+def _command(commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
+             summary: str) -> argparse.ArgumentParser:
+    """A subcommand whose --help ends with its step of the story."""
+    step = STORY[name]
+    return commands.add_parser(name, help=summary, description=summary,
+                               epilog=f"example (a step of the story in codeindex --help):\n  {step}",
                                formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
@@ -570,16 +603,14 @@ def build_parser() -> argparse.ArgumentParser:
     system_help = f"the code system: {', '.join(SYSTEM_CHOICES)} (icd9 = icd9dx, icd10 = icd10cm, cpt = hcpcs)"
     policy_help = f"a bundled policy id ({', '.join(bundled_policies())}) or a bulletin file"
 
-    normalize = _command(commands, "normalize", "parse codes; print one JSON object per code",
-                         "codeindex normalize --system icd9 800.00 80000 V15")
+    normalize = _command(commands, "normalize", "parse codes; print one JSON object per code")
     normalize.add_argument("--system", required=True, choices=SYSTEM_CHOICES, metavar="SYSTEM", help=system_help)
     normalize.add_argument("codes", nargs="+", metavar="CODE", help="a code, as written (80000, 800.00, v57.22)")
     normalize.add_argument("--date", help="date of service, YYYY-MM-DD: defined and billable in "
                            "the code-set release in force that day (default: the newest release)")
     normalize.set_defaults(run=_normalize)
 
-    expand = _command(commands, "expand", "list the billable codes of a range, in code order",
-                      'codeindex expand --system icd9 "V15.1 - V15.6" --all')
+    expand = _command(commands, "expand", "list the billable codes of a range, in code order")
     expand.add_argument("--system", required=True, choices=SYSTEM_CHOICES, metavar="SYSTEM", help=system_help)
     expand.add_argument("--all", action="store_true", help="also list defined non-billable parents")
     expand.add_argument("--date", help="date of service, YYYY-MM-DD: the codes of the code-set "
@@ -591,20 +622,19 @@ def build_parser() -> argparse.ArgumentParser:
                                  description="list, parse, show and translate policies").add_subparsers(
         dest="policy_command", required=True, metavar="COMMAND")
     listed = _command(policy, "list", "list the bundled policies, or a directory's: id, title, eras, revision, "
-                      "effective date, groups, entries", "codeindex policy list policies/")
+                      "effective date, groups, entries")
     listed.add_argument("directory", nargs="?", metavar="DIR",
                         help="a directory of bulletins (*.txt, *.json); default: the bundled policies")
     listed.set_defaults(run=_policy_list)
-    parse = _command(policy, "parse", "parse a bulletin's code section", "codeindex policy parse bulletin.txt --json")
+    parse = _command(policy, "parse", "parse a bulletin's code section")
     parse.add_argument("file", metavar="FILE", help="the bulletin as text (its code section), or as JSON (.json)")
     parse.add_argument("--json", action="store_true",
                        help="print the policy as JSON (saved as a .json file, it loads back as the same policy)")
     parse.set_defaults(run=_policy_parse)
-    show = _command(policy, "show", "print a policy's groups as tables", "codeindex policy show 0198")
+    show = _command(policy, "show", "print a policy's groups as tables")
     show.add_argument("policy", metavar="POLICY", help=policy_help)
     show.set_defaults(run=_policy_show)
-    trans = _command(policy, "translate", "map the ICD-9 version to ICD-10-CM through the GEMs",
-                     "codeindex policy translate 0198 --write 0198-gem.txt")
+    trans = _command(policy, "translate", "map the ICD-9 version to ICD-10-CM through the GEMs")
     trans.add_argument("policy", metavar="POLICY", help=policy_help)
     trans.add_argument("--to", default="icd10cm", choices=["icd10cm"], help="the target system (icd10cm)")
     trans.add_argument("--write", metavar="FILE",
@@ -612,8 +642,7 @@ def build_parser() -> argparse.ArgumentParser:
     trans.add_argument("--show", type=int, default=20, metavar="N", help="codes to list per difference (default 20)")
     trans.set_defaults(run=_policy_translate)
 
-    lookup = _command(commands, "lookup", "which entries of a policy a code matches, contained or partial",
-                      "codeindex lookup --system icd9 --date 2014-06-01 80000 V15")
+    lookup = _command(commands, "lookup", "which entries of a policy a code matches, contained or partial")
     lookup.add_argument("--policy", default="0198", metavar="POLICY", help=f"{policy_help} (default 0198)")
     lookup.add_argument("--system", choices=SYSTEM_CHOICES, metavar="SYSTEM",
                         help=f"{system_help}; default: the first that reads the code (CPT/HCPCS, ICD-9, ICD-10; "
@@ -623,8 +652,7 @@ def build_parser() -> argparse.ArgumentParser:
     lookup.add_argument("codes", nargs="+", metavar="CODE", help="a code, as written")
     lookup.set_defaults(run=_lookup)
 
-    scr = _command(commands, "screen", "screen claim files against a policy; print a summary",
-                   "codeindex screen claims/ -o out/screened.parquet --policy 0198 --edits all")
+    scr = _command(commands, "screen", "screen claim files against a policy; print a summary")
     scr.add_argument("inputs", nargs="+", metavar="INPUT",
                      help="parquet or CSV files, globs, directories (hive partitions kept) or cloud URIs (s3://...)")
     scr.add_argument("-o", "--output", required=True, metavar="OUT",
@@ -663,21 +691,22 @@ def build_parser() -> argparse.ArgumentParser:
     scr.add_argument("--partitions", type=int, help="Spark partitions (default: Spark's shuffle partitions)")
     scr.set_defaults(run=_screen)
 
-    summ = _command(commands, "summary", "summarise an existing output of codeindex screen",
-                    "codeindex summary out/screened.parquet --json")
+    summ = _command(commands, "summary", "summarise an existing output of codeindex screen")
     summ.add_argument("output", metavar="OUT.parquet", help="a parquet output of codeindex screen")
     summ.add_argument("--json", action="store_true", help="print the summary as JSON (the --summary-json keys)")
     summ.set_defaults(run=_summary)
 
-    rep = _command(commands, "report", "write the HTML report of an output of codeindex screen",
-                   "codeindex report out/screened.parquet -o out/report.html")
+    rep = _command(commands, "report", "write the HTML report of an output of codeindex screen")
     rep.add_argument("output", metavar="OUT.parquet", help="a parquet output of codeindex screen")
     rep.add_argument("-o", dest="report_output", required=True, metavar="REPORT.html",
                      help="the HTML file to write (self-contained: it opens with no network)")
     rep.set_defaults(run=_report)
 
-    syn = _command(commands, "synth", "write seeded sample claims",
-                   "codeindex synth --rows 10000 --seed 0 -o claims.parquet")
+    sample = _command(commands, "sample", "write the bundled sample claims (10,000 lines, the README's) to a file")
+    sample.add_argument("-o", "--output", required=True, metavar="FILE", help="the parquet file to write")
+    sample.set_defaults(run=_sample)
+
+    syn = _command(commands, "synth", "write seeded sample claims")
     syn.add_argument("--rows", type=int, required=True, help="lines (long) or claims (synpuf-carrier)")
     syn.add_argument("--layout", default="long", choices=LAYOUTS, help="long (default) or synpuf-carrier")
     syn.add_argument("--seed", type=int, default=0, help="the random seed: one seed, one file (default 0)")

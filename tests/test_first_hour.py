@@ -106,3 +106,25 @@ def test_install_hints_name_packages_that_exist_here() -> None:
         for requirement in packages:
             name = requirement.split(">")[0].split("=")[0].split("<")[0].strip()
             assert importlib.metadata.version(name)  # a real distribution, installed by the test extra
+
+
+def test_the_help_examples_are_one_story_that_runs_as_written(tmp_path: Path) -> None:
+    """codeindex --help lists one story; each subcommand's --help ends with its step; run in an empty folder, in
+    order, every step succeeds on what the steps before it wrote (the sample comes from the installed package)."""
+    import shlex
+
+    from codeindex.cli import STORY, build_parser
+
+    top = build_parser().format_help()
+    steps = [line.strip() for line in top.split("examples (one story")[1].splitlines()[1:] if line.strip()]
+    assert steps == list(STORY.values())
+    for step in steps:
+        words = shlex.split(step)[1:]
+        command = words[:2] if words[0] == "policy" else words[:1]
+        shown = run(*command, "--help")
+        assert shown.returncode == 0 and step in shown.stdout, (step, shown.stdout[-300:])
+        result = subprocess.run([sys.executable, "-m", "codeindex.cli", *words], capture_output=True, text=True,
+                                timeout=300, check=False, cwd=tmp_path, env={**os.environ, "COLUMNS": "160"})
+        assert result.returncode == 0, (step, result.stderr)
+    assert (tmp_path / "out" / "report.html").stat().st_size > 0
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["lines"] == 30_000
