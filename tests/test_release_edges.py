@@ -97,3 +97,17 @@ def test_overlap_and_containment_are_over_the_releases_own_codes(system: str) ->
             assert sorted(got_in) == sorted(inside), (release.name, value, got_in, inside)
             assert got_partly == bool(partly), (release.name, value, row, partly)
     assert every.height
+
+
+def test_the_one_reordering_reads_in_the_newer_order_as_the_readme_says() -> None:
+    """FY2022 moved V02.03-/V06.13- after V02.02-/V06.12-; one order across releases is the newer one, so a FY2021
+    range reads in it (issue 29, item 4: the exception stated where the user reads it, and held here)."""
+    from datetime import date
+
+    from codeindex.ranges import parse_range
+
+    fy2021 = code_set("icd10cm", on=date(2021, 5, 1))
+    assert [c.short for c in fy2021.expand(parse_range("V02.01 - V02.02", "icd10cm"))] == [
+        "V0201XA", "V0201XD", "V0201XS", "V0202XA", "V0202XD", "V0202XS"]
+    between = [c.short for c in fy2021.expand(parse_range("V02.02 - V02.09", "icd10cm"))]
+    assert between[3:9] == ["V02031A", "V02031D", "V02031S", "V02038A", "V02038D", "V02038S"]
