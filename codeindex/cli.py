@@ -6,6 +6,7 @@ Every error a user can cause ends in one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import json
 import os
@@ -22,7 +23,16 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, Task, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -450,11 +460,32 @@ class _Lines(ProgressColumn):
         return Text(f"{int(task.completed):,}/{int(task.total):,} lines")
 
 
-def _progress() -> Progress:
+class _Quiet(contextlib.AbstractContextManager["_Quiet"]):
+    """What a run shows when stderr is no terminal: nothing (no rich live display is started, so no version of
+    rich writes a stray line to a captured stderr)."""
+
+    disable = True
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def add_task(self, *_: object, **__: object) -> TaskID:
+        return TaskID(0)
+
+    def update(self, *_: object, **__: object) -> None:
+        return None
+
+    def advance(self, *_: object, **__: object) -> None:
+        return None
+
+
+def _progress() -> Progress | _Quiet:
     """A progress bar on stderr when it is a terminal (its phase, then lines written); silent otherwise."""
     console = terminal(stderr=True)
+    if not console.is_terminal:
+        return _Quiet()
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _Lines(), TimeElapsedColumn(),
-                    console=console, transient=True, disable=not console.is_terminal)
+                    console=console, transient=True)
 
 
 STREAMING_ABOVE_BYTES = 200 * 1024 * 1024  # about 10 million claim lines of parquet
