@@ -105,8 +105,9 @@ def _expand(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.range!r}: no official code set of {code_range.system} is bundled to expand it "
                          f"(CPT is the AMA's); expand works on {bundled}")
     day = None if args.date is None else _parse_date(args.date)
-    for code in code_set(code_range.system, on=day).expand(code_range, parents=args.all):
-        print(code.short)
+    codes = code_set(code_range.system, on=day)
+    for code in codes.expand(code_range, parents=args.all):
+        print(f"{code.decimal}\t{codes.description(code) or ''}")  # ICD-9 parents have no description
     return 0
 
 
@@ -641,7 +642,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "the code-set release in force that day (default: the newest release)")
     normalize.set_defaults(run=_normalize)
 
-    expand = _command(commands, "expand", "list the billable codes of a range, in code order")
+    expand = _command(commands, "expand", "list the billable codes of a range, in code order: decimal form and "
+                      "description, tab-separated")
     expand.add_argument("--system", required=True, choices=SYSTEM_CHOICES, metavar="SYSTEM", help=system_help)
     expand.add_argument("--all", action="store_true", help="also list defined non-billable parents")
     expand.add_argument("--date", help="date of service, YYYY-MM-DD: the codes of the code-set "

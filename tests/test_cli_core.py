@@ -81,12 +81,18 @@ def test_normalize_icd10cm_and_icd9pcs() -> None:
 
 
 def test_expand_in_code_order() -> None:
+    def shorts(stdout: str) -> list[str]:  # each line: the decimal form, a tab, the description
+        return [line.split("\t")[0].replace(".", "") for line in stdout.splitlines()]
+
     result = run("expand", "--system", "icd9", "V15.1 - V15.6")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == V15_BILLABLE
+    assert shorts(result.stdout) == V15_BILLABLE
+    assert result.stdout.splitlines()[0] == "V15.1\tPersonal history of surgery to heart and great vessels, " \
+        "presenting hazards to health"
     result = run("expand", "--system", "icd9dx", "--all", "V15.1 – V15.6")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == V15_ALL
+    assert shorts(result.stdout) == V15_ALL
+    assert all(line.count("\t") == 1 for line in result.stdout.splitlines())
 
 
 @pytest.mark.parametrize(

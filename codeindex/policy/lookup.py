@@ -29,6 +29,7 @@ class CodeLookup:
     error: str | None
     era_mismatch: bool
     hits: tuple[PolicyHit, ...]
+    code_edits: tuple[str, ...] = ()  # undefined_code or non_billable_code in the release read (see lookup_code)
 
     @property
     def valid(self) -> bool:
@@ -36,14 +37,19 @@ class CodeLookup:
 
     @property
     def edits(self) -> list[str]:
-        """The screen's flags that apply to the code alone."""
-        return ["icd_version_mismatch"] if self.era_mismatch else []
+        """The screen's flags that apply to the code alone: the other era's code, or its own edits in the release
+        (undefined, not billable) and a partial match."""
+        if self.era_mismatch:
+            return ["icd_version_mismatch"]
+        partial = ["partial_match"] if any(h.match == "partial" for h in self.hits) else []
+        return [*self.code_edits, *partial]
 
 
 def lookup_code(policy: Policy, text: str, system: str | None = None, day: date | None = None) -> CodeLookup:
     """Look ``text`` up in ``policy``: in ``system`` if given, in the version for ``day`` if given (and, for a
     code of an official code set, as the span it has in the release in force that day, as the screen reads
-    it: M54.5 is a billable code on 2017-03-01 and the header of M54.50-M54.59 on 2022-03-01)."""
+    it: M54.5 is a billable code on 2017-03-01 and the header of M54.50-M54.59 on 2022-03-01).  Its edits
+    are those of the release in force that day, or of the newest without a day, as ``normalize`` says."""
     era = era_for_date(day) if day is not None else None
     if system is not None:
         candidates = [system_name(system)]
@@ -57,10 +63,15 @@ def lookup_code(policy: Policy, text: str, system: str | None = None, day: date 
             problems.append(exc)
             continue
         mismatch = era is not None and SYSTEM_ERAS.get(code.system, era) != era
-        if day is not None and has_code_set(code.system):  # its span: the billable codes beneath it that day
+        edits: tuple[str, ...] = ()
+        if has_code_set(code.system):  # its span: the billable codes beneath it that day (the newest release's)
             in_force = code_set(code.system, on=day)
-            code = in_force.code(code) if in_force.defined(code) else code
-        return CodeLookup(text, code.system, None, mismatch, tuple(policy.lookup(code, era=era)))
+            if not in_force.defined(code):
+                edits = ("undefined_code",)
+            else:
+                edits = () if in_force.billable(code) else ("non_billable_code",)
+                code = in_force.code(code) if day is not None else code
+        return CodeLookup(text, code.system, None, mismatch, tuple(policy.lookup(code, era=era)), edits)
     if system is not None:
         return CodeLookup(text, candidates[0], str(problems[0]), False, ())
     reasons = "; ".join(f"{p.system}: {p.problem}" for p in problems)
