@@ -735,7 +735,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the HTML file to write (self-contained: it opens with no network)")
     rep.set_defaults(run=_report)
 
-    sample = _command(commands, "sample", "write the bundled sample claims (10,000 lines, the README's) to a file")
+    sample = _command(commands, "sample", "write the bundled sample claims (10,000 lines, the quick start's) to a file")
     sample.add_argument("-o", "--output", required=True, metavar="FILE", help="the parquet file to write")
     sample.set_defaults(run=_sample)
 

@@ -1,4 +1,4 @@
-"""The README's decision table (issue 25): every row checked as the README writes it, list kinds read from the
+"""The decision table of docs/decisions.md (issue 25): every row checked as the page writes it, list kinds read from the
 bulletin's words, contradictions refused, and the screen held to an independent line-by-line oracle that reads
 the table, for a bulletin of the CPB shape (indicative lists), one of the LCD shape (an exhaustive list) and a
 library of both."""
@@ -22,7 +22,7 @@ from codeindex.policy.compiled import compile_policies
 from codeindex.policy.model import DIAGNOSIS_SYSTEMS
 from codeindex.screen import screen
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+TABLE_PAGE = Path(__file__).resolve().parents[1] / "docs" / "decisions.md"
 DAY = date(2023, 6, 1)  # ICD-10-CM FY2023: M54.50 is billable, M54.5 a header
 
 SECTIONS = """CPT Codes / HCPCS Codes / ICD-10 Codes
@@ -70,8 +70,8 @@ UNSURE = {"invalid_code", "undefined_code", "icd_version_mismatch", "partial_mat
 
 
 def readme_table() -> list[dict[str, str]]:
-    """The decision table as the README writes it: a row per diagnoses case, the determination per column."""
-    lines = README.read_text(encoding="utf-8").splitlines()
+    """The decision table as docs/decisions.md writes it: a row per diagnoses case, the determination per column."""
+    lines = TABLE_PAGE.read_text(encoding="utf-8").splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("| the line's diagnoses |"))
     heads = [cell.strip() for cell in lines[start].strip("|").split("|")]
     rows = []
@@ -137,8 +137,9 @@ def test_the_reason_and_the_matched_ranges_tell_one_story() -> None:
 # The oracle --------------------------------------------------------------------------------------------------
 
 def oracle(policies: list[Policy], line: dict[str, object]) -> str:
-    """A line's determination read off the README's table, line by line: the procedure's group from each policy's
-    interval index, the diagnoses' facts from the parser path (``said_through_index``); the most severe finding."""
+    """A line's determination read off the table of docs/decisions.md, line by line: the procedure's group from each
+    policy's interval index, the diagnoses' facts from the parser path (``said_through_index``); the most severe
+    finding."""
     day = line["service_date"]
     assert isinstance(day, date)
     era = "icd9" if day < date(2015, 10, 1) else "icd10"

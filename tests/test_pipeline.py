@@ -279,8 +279,8 @@ def test_every_command_and_option_has_help_and_an_example() -> None:
             assert action.help, f"{name}: {action.option_strings or action.dest} has no help"
         if (name.count(" ") == 1 and name != "codeindex policy") or name.count(" ") == 2:
             seen += 1
-            assert f"example:\n  {name}" in command.format_help(), name
-    assert seen == 11
+            assert f"example (a step of the story in codeindex --help):\n  {name}" in command.format_help(), name
+    assert seen == 12
 
 
 def test_policy_list_and_lookup_default_to_the_bundled_policy() -> None:
@@ -293,9 +293,9 @@ def test_policy_list_and_lookup_default_to_the_bundled_policy() -> None:
     assert '"range": "800.00-999.9", "match": "contained"' in lookup.stdout
 
 
-def test_the_readme_python_section_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    code = readme.split("## Use it from Python", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+def test_the_python_page_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (Path(__file__).parent.parent / "docs" / "python.md").read_text(encoding="utf-8")
+    code = readme.split("```python\n", 1)[1].split("```", 1)[0]  # the page's first example
     (tmp_path / "claims").mkdir()
     sample = Path(__file__).parent.parent / "data" / "sample_claims.parquet"
     (tmp_path / "claims" / "sample.parquet").write_bytes(sample.read_bytes())

@@ -1266,10 +1266,10 @@ def test_parsing_a_library_of_500_bulletins_takes_under_2_seconds(tmp_path: Path
     assert len(library) == 500 and all(p.versions == library[0].versions for p in library)
 
 
-def test_the_readme_json_example_loads() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_docs_json_example_loads() -> None:
+    readme = (ROOT / "docs" / "input-rules.md").read_text(encoding="utf-8")
     example = json.loads(readme.split("**Policy JSON**", 1)[1].split("```json\n", 1)[1].split("```", 1)[0])
-    policy = Policy.from_json(example, source="README.md")
+    policy = Policy.from_json(example, source="docs/input-rules.md")
     assert (policy.id, policy.revision, policy.effective) == ("0198", "2023-06-13", date(1997, 6, 9))
     assert policy.to_json() == example
 

@@ -49,9 +49,9 @@ def _unsure() -> pl.Expr:
 
 
 def determination() -> pl.Expr:
-    """Not covered, review, covered or not applicable: the README's decision table.  A procedure not covered is
-    not covered whatever the diagnoses; one covered (or covered if its criteria are met) is decided by them: a
-    diagnosis in a covered list supports it (covered; review under criteria, or when another diagnosis is in a
+    """Not covered, review, covered or not applicable: the decision table of docs/decisions.md.  A procedure not
+    covered is not covered whatever the diagnoses; one covered (or covered if its criteria are met) is decided by
+    them: a diagnosis in a covered list supports it (covered; review under criteria, or when another diagnosis is in a
     not-covered list), one in a not-covered list denies it, and with none in either an exhaustive list denies
     it (review when a diagnosis cannot be told) while an indicative one leaves it as the procedure's group says."""
     rule, n_dx, supported = pl.col("rule"), pl.col("n_dx"), pl.col("has_covered")
