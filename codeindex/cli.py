@@ -283,6 +283,8 @@ def _screen(args: argparse.Namespace) -> int:
     print_summary(summary)
     for path in (output, *extras):
         terminal().print(f"wrote {path}")
+    terminal().print(f"the whole run took {time.perf_counter() - started:,.2f} s (the screen's part is the "
+                     "summary's first line)")
     return 0
 
 

@@ -241,7 +241,7 @@ class _SumTuples:
 
 def stats_accumulator(spark: SparkSession) -> Any:
     """An accumulator to pass as ``screen(..., stats=)``; its ``.value`` lines up with ``STAT_FIELDS``."""
-    return spark.sparkContext.accumulator(tuple(0 for _ in STAT_FIELDS), _SumTuples())  # type: ignore[arg-type]
+    return spark.sparkContext.accumulator(tuple(0 for _ in STAT_FIELDS), _SumTuples())  # type: ignore[arg-type,unused-ignore]
 
 
 def _column(name: str) -> Any:
@@ -330,12 +330,12 @@ def screen_files(inputs: Sequence[str | os.PathLike[str]], output: str | os.Path
         result = screen(read(active, inputs), policy, layout, partitions=partitions, **columns)
         if final is None:
             _write(result, target)
-            return active.read.parquet(target).count()  # from the parquet footers: no second screen
+            return int(active.read.parquet(target).count())  # from the parquet footers: no second screen
         final.parent.mkdir(parents=True, exist_ok=True)
         partial = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
         try:
             _write(result, (partial / "out").as_uri())
-            written = active.read.parquet((partial / "out").as_uri()).count()
+            written = int(active.read.parquet((partial / "out").as_uri()).count())
             if final.exists():
                 shutil.rmtree(final)
             os.replace(partial / "out", final)
@@ -386,7 +386,7 @@ def to_polars(df: DataFrame) -> pl.DataFrame:
     if hasattr(df, "toArrow"):  # pyspark >= 4
         table = df.toArrow()
     else:
-        batches = df._collect_as_arrow()  # type: ignore[operator]  # pyspark 3.5: a method, not a column
+        batches = df._collect_as_arrow()  # type: ignore[operator,unused-ignore]  # pyspark 3.5: a method
         table = pa.Table.from_batches(batches) if batches else _arrow_schema_of(df).empty_table()
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
