@@ -221,7 +221,10 @@ def csv_table(frame: pl.LazyFrame) -> pl.LazyFrame:
     return text.with_columns(cells).rename({name: neutralized(name) for name in schema.names()})
 
 
-def convert(parquet: Path, fmt: str, destination: Path, summary_rows: list[tuple[str, str]] | None = None) -> None:
+SummaryRows = list[tuple[str, int | float | str]]
+
+
+def convert(parquet: Path, fmt: str, destination: Path, summary_rows: SummaryRows | None = None) -> None:
     """Write the lines of ``parquet`` to ``destination`` in ``fmt`` (csv, ndjson or xlsx)."""
     lines = pl.scan_parquet(parquet, glob=False)
     if fmt == "csv":
@@ -287,14 +290,24 @@ def excel_cells(frame: pl.DataFrame, destination: Path) -> pl.DataFrame:
     return frame
 
 
-def _write_excel(lines: pl.LazyFrame, destination: Path, summary_rows: list[tuple[str, str]]) -> None:
+def _write_excel(lines: pl.LazyFrame, destination: Path, summary_rows: SummaryRows) -> None:
     from xlsxwriter import Workbook  # present: output_format checked it before any work
     check_format(lines.collect_schema(), "xlsx", lines.select(pl.len()).collect().item(), destination)
     frame = excel_cells(as_text_table(lines).collect(), destination)
-    summary = excel_cells(pl.DataFrame(summary_rows, schema=["summary", "value"], orient="row"), destination)
     with Workbook(destination, EXCEL_OPTIONS) as workbook:
         frame.write_excel(workbook, worksheet="lines", autofit=False)
-        summary.write_excel(workbook, worksheet="summary", autofit=True)
+        sheet = workbook.add_worksheet("summary")
+        count, money = workbook.add_format({"num_format": "#,##0"}), workbook.add_format({"num_format": "#,##0.00"})
+        sheet.write_string(0, 0, "summary")
+        sheet.write_string(0, 1, "value")
+        for row, (name, value) in enumerate(summary_rows, start=1):  # numbers as numbers: a manager adds them
+            sheet.write_string(row, 0, name)
+            if isinstance(value, str):
+                sheet.write_string(row, 1, value[:EXCEL_MAX_TEXT])
+            else:
+                sheet.write_number(row, 1, value, count if isinstance(value, int) else money)
+        sheet.set_column(0, 0, max([len(name) for name, _ in summary_rows] + [10]))
+        sheet.set_column(1, 1, 18)
 
 
 Extra = tuple[Path, Callable[[dict[str, Any]], str]]  # a text file made from the summary (summary JSON, report)
@@ -302,7 +315,7 @@ Extra = tuple[Path, Callable[[dict[str, Any]], str]]  # a text file made from th
 
 def write_output(plan: pl.LazyFrame, output: Path, fmt: str = "parquet", *, metadata: dict[str, object] | None = None,
                  summarize: Callable[[pl.LazyFrame], dict[str, Any]] | None = None,
-                 sheet: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None,
+                 sheet: Callable[[dict[str, Any]], SummaryRows] | None = None,
                  extras: Sequence[Extra] = (),
                  phase: Callable[[str], None] | None = None) -> dict[str, Any] | None:
     """Write ``plan`` to ``output`` in ``fmt``, with the ``extras`` made from its summary, all or none; return

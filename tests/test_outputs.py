@@ -70,9 +70,9 @@ def test_every_format_holds_the_same_rows(written: dict[str, Path]) -> None:
     blank = expected.with_columns(pl.all().replace("", None))  # Excel has no empty text: an empty cell
     for column in ("claim_id", "procedure_code", "determination", "reason", *LISTS):
         assert excel[column].cast(pl.String).to_list() == blank[column].to_list(), column
-    sheet = pl.read_excel(written["xlsx"], sheet_name="summary")
+    sheet = pl.read_excel(written["xlsx"], sheet_name="summary", infer_schema_length=0)
     values = dict(sheet.iter_rows())
-    assert values["lines"] == "10,000" and values["lines not_covered"] == "297"  # 3 of them 97545-GP, screened as 97545
+    assert values["lines"] == "10000" and values["lines not_covered"] == "297"  # numbers; 3 are 97545-GP
 
 
 def test_summary_json_equals_the_output(written: dict[str, Path]) -> None:

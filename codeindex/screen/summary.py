@@ -209,18 +209,18 @@ def _diagnoses(not_covered: pl.LazyFrame, distinct: pl.DataFrame, top: int) -> l
     return merged.select("code", "system", "description", "lines", "spellings").to_dicts()
 
 
-def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
-    """The summary as (name, value) text rows: the Excel output's summary sheet."""
-    rows = [("lines", f"{summary['lines']:,}"), ("policy", summary["policy"]["name"])]
-    rows += [(f"lines {d}", f"{n:,}") for d, n in summary["determinations"].items()]
+def summary_rows(summary: dict[str, Any]) -> list[tuple[str, int | float | str]]:
+    """The summary as (name, value) rows, the Excel output's summary sheet: counts as integers, amounts as numbers
+    rounded to cents, so a spreadsheet can add them; names and files as text."""
+    rows: list[tuple[str, int | float | str]] = [("lines", summary["lines"]), ("policy", summary["policy"]["name"])]
+    rows += [(f"lines {d}", n) for d, n in summary["determinations"].items()]
     if summary["amount"]["column"]:
-        rows += [(f"amount {d}", f"{v:,.2f}") for d, v in summary["amount"]["by_determination"].items()]
-        rows.append(("amount at stake (not_covered + review)", f"{summary['amount']['at_stake']:,.2f}"))
-    rows += [(f"procedure {p['code']} (not_covered lines)", f"{p['lines']:,}") for p in summary["top_procedures"]]
-    rows += [(f"diagnosis {d['code']} {d['description'] or ''}".strip(), f"{d['lines']:,}")
-             for d in summary["top_diagnoses"]]
-    rows += [(f"edit {e['edit']}", f"{e['lines']:,}") for e in summary["edits"]]
-    rows += [(f"reason code {_codes(c)}", f"{c['lines']:,}") for c in summary.get("reason_codes", [])]
+        rows += [(f"amount {d}", round(v, 2)) for d, v in summary["amount"]["by_determination"].items()]
+        rows.append(("amount at stake (not_covered + review)", round(summary["amount"]["at_stake"], 2)))
+    rows += [(f"procedure {p['code']} (not_covered lines)", p["lines"]) for p in summary["top_procedures"]]
+    rows += [(f"diagnosis {d['code']} {d['description'] or ''}".strip(), d["lines"]) for d in summary["top_diagnoses"]]
+    rows += [(f"edit {e['edit']}", e["lines"]) for e in summary["edits"]]
+    rows += [(f"reason code {_codes(c)}", c["lines"]) for c in summary.get("reason_codes", [])]
     for f in summary.get("input", {}).get("files", []):
         rows.append(("input", f"{f['path']} ({f['bytes']:,} bytes, modified {f['modified']})"))
     return rows
