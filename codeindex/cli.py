@@ -254,22 +254,25 @@ def _screen(args: argparse.Namespace) -> int:
     made = {"input": {"files": [_file_identity(f) for f in inputs], "layout": args.layout, "columns": roles}}
     identity = {**made, "output": {"path": str(output), "format": fmt}}
     with _progress() as progress:
-        task = progress.add_task("reading and classifying", total=None)
+        # Each phase is a task of its own, so each has its clock running from its start (a finished task's clock
+        # stops: the lines written, then summarizing, converting, drawing the report).
+        current = [progress.add_task("reading and classifying", total=None)]
+
+        def phase(name: str, total: int | None = None) -> None:
+            progress.remove_task(current[0])
+            current[0] = progress.add_task(name, total=total)
+
         try:
             plan = screen(args.inputs, policy=policy, layout=args.layout, icd_version=args.icd_version,
                           edits=args.edits, streaming=_streaming(args, inputs), **columns)
             if not progress.disable:  # on a terminal: count the lines as they are written
-                lines = plan.select(pl.len()).collect().item()
-                progress.update(task, description="writing", total=lines, completed=0)
+                phase("screening and writing", total=plan.select(pl.len()).collect().item())
 
                 def count_written(batch: pl.DataFrame) -> pl.DataFrame:
-                    progress.advance(task, batch.height)
+                    progress.advance(current[0], batch.height)
                     return batch
 
                 plan = plan.map_batches(count_written, streamable=True, schema=plan.collect_schema())
-
-            def phase(name: str) -> None:
-                progress.update(task, description=name, total=None)
 
             def summary_of(written: pl.LazyFrame) -> dict[str, object]:
                 return summarize(written, policy, roles, seconds=time.perf_counter() - started, identity=identity)
@@ -479,6 +482,9 @@ class _Quiet(contextlib.AbstractContextManager["_Quiet"]):
         return None
 
     def advance(self, *_: object, **__: object) -> None:
+        return None
+
+    def remove_task(self, *_: object) -> None:
         return None
 
 
