@@ -65,9 +65,9 @@ def _bars(labels: Sequence[str], values: Sequence[float], color: str | Sequence[
         axes.set_yticks(list(positions), labels)
         axes.invert_yaxis()
         axes.set_xlabel(xlabel)
-        axes.xaxis.set_major_formatter("{x:,.0f}")
+        axes.xaxis.set_major_formatter("${x:,.0f}" if money else "{x:,.0f}")
         for y, value in zip(positions, values, strict=True):
-            axes.annotate(f"{value:,.2f}" if money else f"{value:,.0f}", (value, y), xytext=(3, 0),
+            axes.annotate(_money(value) if money else f"{value:,.0f}", (value, y), xytext=(3, 0),
                           textcoords="offset points", va="center", fontsize=9)
         axes.margins(x=0.15)
         axes.spines[["top", "right"]].set_visible(False)
@@ -117,7 +117,8 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], numeric: Se
 
 
 def _money(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.2f}"
+    """An amount as money (claims are paid in dollars): $1,234.50."""
+    return "-" if value is None else f"{'-' if value < 0 else ''}${abs(value):,.2f}"
 
 
 def render_report(summary: dict[str, Any]) -> str:
@@ -126,8 +127,11 @@ def render_report(summary: dict[str, Any]) -> str:
     e = html.escape
     policy, lines = summary["policy"], summary["lines"]
     counts, amount = summary["determinations"], summary["amount"]
+    claims = summary.get("claims")
     parts = [f"<h1>Screen of {lines:,} claim lines against {e(policy['name'])}</h1>",
              f'<p class="totals">{lines:,} lines: ' + ", ".join(f"{counts[d]:,} {d}" for d in DETERMINATIONS)
+             + (f"; on {claims['not_covered']:,} claims with a not_covered line and {claims['review']:,} with a "
+                "review line" if claims else "")
              + (f". Amount at stake (not_covered and review lines): <b>{_money(amount['at_stake'])}</b>"
                 if amount["column"] else "") + ".</p>"]
 
@@ -146,9 +150,12 @@ def render_report(summary: dict[str, Any]) -> str:
     parts.append("<h2>Amount at stake</h2>")
     if amount["column"]:
         by_det = amount["by_determination"]
-        parts.append(_chart("chart-amount-determination", f"Sum of {amount['column']} by determination.",
-                            _bars(list(DETERMINATIONS), [by_det[d] for d in DETERMINATIONS],
-                                  [COLORS[d] for d in DETERMINATIONS], "amount", money=True), 2.2))
+        decided = [d for d in DETERMINATIONS if d != "not_applicable"]  # the lines the policy does not name are
+        # most of the money and would flatten the rest: said in words, kept off the scale
+        parts.append(_chart("chart-amount-determination", f"Sum of {amount['column']} by determination, on the lines "
+                            f"the policy decides ({_money(by_det['not_applicable'])} more on not_applicable lines).",
+                            _bars(decided, [by_det[d] for d in decided], [COLORS[d] for d in decided], "amount",
+                                  money=True), 1.9))
         procedures = summary["top_procedures"]
         if procedures:
             parts.append(_chart("chart-amount-procedure", f"Sum of {amount['column']} on not_covered lines, "

@@ -108,3 +108,15 @@ def test_the_sample_every_denied_line_has_its_codes() -> None:
     assert out.filter(pl.col("determination") != "not_covered")["carc"].null_count() == out.height - denied.height
     rules = set(denied["rule_id"].cast(pl.String))
     assert {"0198/-/icd9/0/0", "0198/-/icd9/0/1"} <= rules and all(r.startswith("0198/-/icd") for r in rules)
+
+
+def test_the_summary_counts_claims_to_act_on_and_the_report_shows_money() -> None:
+    lines = lines_of([("97113", [])] * 2 + [("97110", [IN_NOT_COVERED])] + [("97112", [IN_COVERED])]).with_columns(
+        claim_id=pl.Series(["a", "a", "b", "c"]), paid_amount=pl.Series([10.0, 20.0, 5.5, 1234.5]))
+    out = screen(lines, policy=LCD, dx=DX).collect()
+    summary = summarize(out.lazy(), LCD, {"procedure": "procedure_code", "amount": "paid_amount",
+                                          "date": "service_date", "claim_id": "claim_id"})
+    assert summary["claims"] == {"not_covered": 2, "review": 1}  # claims a and b; claim c is in review
+    page = render_report({**summary, "elapsed_seconds": 1.0})
+    assert "on 2 claims with a not_covered line and 1 with a review line" in page
+    assert "$1,270.00" in page  # the amount at stake, as money

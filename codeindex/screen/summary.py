@@ -7,6 +7,8 @@ form, with its code-set description.  The keys (``SUMMARY_VERSION`` 1):
 
 - ``lines``: lines in the output; ``elapsed_seconds``: the run's time (null when summarising a file).
 - ``determinations``: lines per determination (all four, zeros included).
+- ``claims``: claims with a ``not_covered`` line and claims with a ``review`` line (null without a claim id
+  column).
 - ``amount``: ``column`` (null without one), ``by_determination`` (sum per determination) and ``at_stake``
   (not_covered plus review).
 - ``eras``: per era of the date of service (``icd9`` before 2015-10-01, ``icd10``, ``unknown`` for no
@@ -105,7 +107,12 @@ def summarize(output: pl.LazyFrame, policy: Policy | Sequence[Policy], columns: 
     codes = denied.select(
         *(pl.col(name).cast(pl.String) if has_codes else pl.lit(None, pl.String).alias(name)
           for name in ("group_code", "carc", "rarc")), "__amount")
-    by_month, by_det, procedures, edits, ranges, dx, by_code = (query.collect(engine="streaming") for query in [
+    # Claims with a line to act on (few: the lines are filtered first, so the distinct ids held are few).
+    acted = lines.filter(pl.col("determination").is_in(list(AT_STAKE)))
+    claims = (acted.group_by("__det").agg(pl.col(claim_id).drop_nulls().n_unique().alias("claims")) if claim_id
+              else acted.head(0).select("__det", claims=pl.lit(0, pl.UInt32)))
+    by_month, by_det, procedures, edits, ranges, dx, by_code, by_claims = (
+        query.collect(engine="streaming") for query in [
         lines.group_by("__month", "__det").len(),
         lines.group_by("__det").agg(pl.len(), pl.col("__amount").sum()),
         not_covered.filter(code.is_not_null()).group_by(code.alias("spelling"))
@@ -120,6 +127,7 @@ def summarize(output: pl.LazyFrame, policy: Policy | Sequence[Policy], columns: 
         matched.group_by("value", "era").len(),
         codes.group_by("group_code", "carc", "rarc").agg(pl.len().alias("lines"), pl.col("__amount").sum().alias(
             "amount")),
+        claims,
     ])  # one after another, streaming: the output may be larger than memory, and each pass holds little
 
     counts = {d: 0 for d in DETERMINATIONS}
@@ -138,6 +146,7 @@ def summarize(output: pl.LazyFrame, policy: Policy | Sequence[Policy], columns: 
         "lines": sum(counts.values()),
         "elapsed_seconds": seconds,
         "determinations": counts,
+        "claims": {d: dict(by_claims.iter_rows()).get(d, 0) for d in AT_STAKE} if claim_id else None,
         "amount": {"column": amount, "by_determination": amounts if amount else None,
                    "at_stake": round(sum(amounts[d] for d in AT_STAKE), 2) if amount else None},
         "eras": eras,
@@ -214,6 +223,7 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, int | float | str]]
     rounded to cents, so a spreadsheet can add them; names and files as text."""
     rows: list[tuple[str, int | float | str]] = [("lines", summary["lines"]), ("policy", summary["policy"]["name"])]
     rows += [(f"lines {d}", n) for d, n in summary["determinations"].items()]
+    rows += [(f"claims with a {d} line", n) for d, n in (summary.get("claims") or {}).items()]
     if summary["amount"]["column"]:
         rows += [(f"amount {d}", round(v, 2)) for d, v in summary["amount"]["by_determination"].items()]
         rows.append(("amount at stake (not_covered + review)", round(summary["amount"]["at_stake"], 2)))
