@@ -2,9 +2,8 @@
 
 Times, interleaved in one process (median of ``--repeat``): the bare read (``scan``), the screen
 with its explanation left out (every pass over all lines still runs: distinct procedures, the
-screened-line mask, picking the screened lines with their diagnosis columns, placing results on every
-line; their diagnoses are neither read as integers nor classified, and each screened line just gets the
-not-applicable result), and the
+screened-line mask, picking the screened lines, placing results on every line; their diagnoses are
+neither read nor classified, and each screened line just gets the not-applicable result), and the
 real screen.  The middle one is the floor for the
 target "screening takes at most 1.5x the time of reading": whatever the explanation costs comes on
 top of it.

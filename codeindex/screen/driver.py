@@ -66,6 +66,7 @@ class _Screen(LineFacts):
         primaries = procedures.filter(pl.col("add_on").fill_null(False))["primary"].unique()
         values = procedures.filter(pl.col("code").is_in(primaries.implode()))["procedure"].unique().to_list()
         code = dict(procedures.select("procedure", "code").unique().iter_rows())
+        # A few equalities (the primaries of a policy's add-ons are few), cheaper than a hash lookup per line.
         return (lines.filter(_one_of(as_text(self.cols.procedure), pl.Series(values, dtype=pl.String)).fill_null(False))
                 .select(claim=self.claim(), code=as_text(self.cols.procedure).replace_strict(
                     code, default=None, return_dtype=pl.String))
@@ -128,30 +129,27 @@ class _Picker:
         """Which lines of ``frame`` need an explanation, and those lines."""
         named = frame.select(self.named).to_series()
         if self.suspects is None:  # the picked lines' diagnoses are read and classified now
-            screened, diagnoses = self._screened(frame, named, with_diagnoses=True)
-            return _Picked(named, screened, *self._diagnoses(diagnoses, screened))
+            screened = self._screened(frame, named)
+            return _Picked(named, screened, *self._diagnoses(frame, named, screened))
         # Every line's diagnoses were read and classified to pick them.
         suspect, cells, values = self.suspects.lines(frame)
         picked = named | suspect
-        return _Picked(picked, self._screened(frame, picked)[0], DiagnosisCodes(cells.filter(picked), values),
+        return _Picked(picked, self._screened(frame, picked), DiagnosisCodes(cells.filter(picked), values),
                        DiagnosisClasses(self.suspects.classified, values))
 
-    def _diagnoses(self, diagnoses: pl.DataFrame, screened: pl.DataFrame) -> tuple[DiagnosisCodes, DiagnosisClasses]:
-        """The picked lines' diagnosis cells (``diagnoses``, as text) as integers, and the classes of their values
-        in the lines' (era, release) contexts (``screened``: the picked lines)."""
-        codes = DiagnosisCodes.of(diagnoses)
+    def _diagnoses(self, frame: pl.DataFrame, picked: pl.Series,
+                   screened: pl.DataFrame) -> tuple[DiagnosisCodes, DiagnosisClasses]:
+        """The picked lines' diagnosis cells as integers, and the classes of their values in the lines' (era,
+        release) contexts (``screened``: the picked lines)."""
+        codes = DiagnosisCodes.of(frame.lazy().filter(pl.lit(picked)).select(self.plan.diagnoses()).collect())
         contexts = screened.select("era", "release").unique().drop_nulls().iter_rows()
         return codes, DiagnosisClasses(classify_diagnoses(codes.values, self.plan.library, contexts), codes.values)
 
-    def _screened(self, frame: pl.DataFrame, picked: pl.Series,
-                  with_diagnoses: bool = False) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """The picked lines' ``LINE`` columns, in one chunk (the many gathers of the explanation are far cheaper on
-        one), and with ``with_diagnoses`` their diagnosis columns as text, by the same filter.  Only the columns
-        they are made of are filtered."""
-        dx = {f"dx{i}": e for i, e in enumerate(self.plan.diagnoses())} if with_diagnoses else {}
-        line = self.plan.line(self.plan.library.boundaries)
-        both = frame.lazy().filter(pl.lit(picked)).select(**line, **{f"__{k}": e for k, e in dx.items()}).collect()
-        return both.select(list(line)).rechunk(), both.select(f"__{k}" for k in dx)
+    def _screened(self, frame: pl.DataFrame, picked: pl.Series) -> pl.DataFrame:
+        """The picked lines' ``LINE`` columns, in one chunk: the many gathers of the explanation are far cheaper
+        on one.  Only the columns they are made of are filtered."""
+        return frame.lazy().filter(pl.lit(picked)).select(**self.plan.line(self.plan.library.boundaries)).collect(
+        ).rechunk()
 
 
 class _Suspects:
