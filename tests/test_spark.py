@@ -149,6 +149,15 @@ def test_column_overrides_and_options_pass_through(spark) -> None:  # type: igno
     expected = sorted_by(embedded(frame, **options).collect(), ["claim", "line"])
     assert_frame_equal(got, expected)
     assert expected["edits"].list.len().sum() > 0
+    # Dates as text in another format, read by date_format on the executors as in the embedded screen.
+    us = frame.with_columns(pl.col("dos").dt.strftime("%m/%d/%Y"))
+    as_text = spark.createDataFrame([tuple(r) for r in us.iter_rows()],
+                                    "claim long, line int, proc string, d_a string, d_b string, dos string")
+    dated = {**options, "date_format": "%m/%d/%Y"}
+    got = sorted_by(cs.to_polars(cs.screen(as_text, **dated)), ["claim", "line"])
+    assert_frame_equal(got, sorted_by(embedded(us, **dated).collect(), ["claim", "line"]))
+    assert not got["edits"].list.contains("invalid_date").any()  # every date read
+    assert got.filter(pl.col("determination") != "not_applicable")["policy_version"].null_count() == 0
 
 
 def test_bad_options_fail_on_the_driver(spark) -> None:  # type: ignore[no-untyped-def]
