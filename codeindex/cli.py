@@ -51,6 +51,8 @@ from codeindex.outputs import (
     publish,
     read_metadata,
     remove_partial,
+    text_extra,
+    worklist_extra,
     write_output,
     write_text_atomically,
 )
@@ -237,13 +239,16 @@ def _screen(args: argparse.Namespace) -> int:
     inputs = input_files(args.inputs)
     output = check_output(args.output, inputs, replace_input=args.replace_input)  # before any work
     fmt = output_format(args.output, args.format)
-    extras = [check_output(path, [*inputs, output]) for path in (args.summary_json, args.report) if path]
+    extras = [check_output(path, [*inputs, output]) for path in (args.summary_json, args.report, args.worklist)
+              if path]
+    if args.worklist and Path(args.worklist).suffix.lower() != ".csv":
+        raise UsageError(f"--worklist {args.worklist}: the worklist is CSV; name it .csv")
     if args.report:
         from codeindex.report import check_available
 
         check_available()
     if len({p.absolute() for p in (output, *extras)}) < 1 + len(extras):
-        raise UsageError("-o, --summary-json and --report must name different files")
+        raise UsageError("-o, --summary-json, --report and --worklist must name different files")
     policy = _policies(args)
     rows, cols = claim_lines(args.inputs, args.layout, **columns)
     check_amount(rows, cols, ", ".join(args.inputs))
@@ -279,7 +284,7 @@ def _screen(args: argparse.Namespace) -> int:
 
             summary = write_output(plan, output, fmt, metadata={"policy": policy_identity(policy), **made},
                                    summarize=summary_of, sheet=summary_rows,
-                                   extras=_extras(args.summary_json, args.report, phase), phase=phase)
+                                   extras=_extras(args, phase), phase=phase)
         except pl.exceptions.PolarsError as exc:  # unreadable content found while streaming the input
             raise InputError(f"{', '.join(args.inputs)}: cannot read it: {first_line(exc)}") from None
         assert summary is not None
@@ -431,20 +436,22 @@ def check_amount_column(rows: pl.LazyFrame, amount: str, where: str) -> None:
                          "number; amounts must be numbers")
 
 
-def _extras(summary_json: str | None, report: str | None, phase: Callable[[str], None]) -> list[Extra]:
-    """The text files a screen writes beside its output, each made from the summary."""
+def _extras(args: argparse.Namespace, phase: Callable[[str], None]) -> list[Extra]:
+    """The files a screen writes beside its output: the summary JSON, the report, the worklist."""
     extras: list[Extra] = []
-    if summary_json:
-        extras.append((Path(summary_json), lambda summary: json.dumps(summary, indent=2, default=str,
-                                                                      allow_nan=False) + "\n"))
-    if report:
+    if args.summary_json:
+        extras.append(text_extra(Path(args.summary_json), lambda summary: json.dumps(
+            summary, indent=2, default=str, allow_nan=False) + "\n"))
+    if args.report:
         def drawn(summary: dict[str, Any]) -> str:
             phase("writing the report")
             from codeindex.report import render_report
 
             return render_report(summary)
 
-        extras.append((Path(report), drawn))
+        extras.append(text_extra(Path(args.report), drawn))
+    if args.worklist:
+        extras.append(worklist_extra(Path(args.worklist)))
     return extras
 
 
@@ -702,6 +709,8 @@ def build_parser() -> argparse.ArgumentParser:
     scr.add_argument("--format", choices=sorted(set(FORMATS.values())), help="the output format (default: by suffix)")
     scr.add_argument("--summary-json", metavar="FILE", help="also write the summary as JSON")
     scr.add_argument("--report", metavar="FILE", help="also write the HTML report")
+    scr.add_argument("--worklist", metavar="FILE.csv",
+                     help="also write every flagged line (not_covered, review, or an edit) as CSV: the reviewer's list")
     scr.add_argument("--replace-input", action="store_true", help="allow the output to replace an input file")
     scr.add_argument("--policy", action="append", metavar="POLICY",
                      help=f"{policy_help} (default 0198); repeat to screen a library of policies in one pass")

@@ -310,7 +310,27 @@ def _write_excel(lines: pl.LazyFrame, destination: Path, summary_rows: SummaryRo
         sheet.set_column(1, 1, 18)
 
 
-Extra = tuple[Path, Callable[[dict[str, Any]], str]]  # a text file made from the summary (summary JSON, report)
+# A file made beside the output from the summary and the lines written (the summary JSON, the report, the
+# worklist): its path, and what writes it to a temporary path given the summary and the lines.
+Extra = tuple[Path, Callable[[dict[str, Any], pl.LazyFrame, Path], None]]
+
+
+def text_extra(path: Path, render: Callable[[dict[str, Any]], str]) -> Extra:
+    """An extra that is a text drawn from the summary (the summary JSON, the report)."""
+    def write(summary: dict[str, Any], _lines: pl.LazyFrame, target: Path) -> None:
+        target.write_text(render(summary), encoding="utf-8")
+
+    return path, write
+
+
+def worklist_extra(path: Path) -> Extra:
+    """An extra that is every flagged line (not_covered, review, or an edit) of the output, as CSV (neutralized
+    as the CSV output is): the reviewer's worklist beside the report's examples."""
+    def write(_summary: dict[str, Any], lines: pl.LazyFrame, target: Path) -> None:
+        flagged = pl.col("determination").is_in(["not_covered", "review"]) | (pl.col("edits").list.len() > 0)
+        csv_table(lines.filter(flagged)).sink_csv(target)
+
+    return path, write
 
 
 def write_output(plan: pl.LazyFrame, output: Path, fmt: str = "parquet", *, metadata: dict[str, object] | None = None,
@@ -350,13 +370,13 @@ def write_output(plan: pl.LazyFrame, output: Path, fmt: str = "parquet", *, meta
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise (write_error(output, exc) or OutputError(f"{output}: cannot write it: {first_line(exc)}")) \
                 from None
-        for path, render in extras:
-            text = render(summary or {})
+        for path, make in extras:
             temporary = partials.enter_context(partial_directory(path)) / path.name
             try:
-                temporary.write_text(text, encoding="utf-8")
-            except OSError as exc:
-                raise OutputError(f"{path}: cannot write it: {exc.strerror or first_line(exc)}") from None
+                make(summary or {}, pl.scan_parquet(lines, glob=False), temporary)
+            except (OSError, pl.exceptions.PolarsError) as exc:
+                raise (write_error(path, exc) or OutputError(f"{path}: cannot write it: {first_line(exc)}")) \
+                    from None
             finished.append((temporary, path))
         for temporary, path in finished:  # every file made: now they take their places
             try:

@@ -297,7 +297,7 @@ def test_damaged_metadata_and_a_changed_policy_are_one_line_errors(tmp_path: Pat
 
 def test_a_runs_outputs_are_published_together_or_not_at_all(tmp_path: Path) -> None:
     from codeindex.errors import OutputError
-    from codeindex.outputs import write_output
+    from codeindex.outputs import text_extra, write_output
     from codeindex.screen import screen
 
     source = tmp_path / "in.parquet"
@@ -308,11 +308,12 @@ def test_a_runs_outputs_are_published_together_or_not_at_all(tmp_path: Path) -> 
         raise OutputError(f"{report}: cannot write it: No space left on device")
 
     with pytest.raises(OutputError, match="No space left"):
-        write_output(screen(source, dx=["dx1"]), out, extras=[(summary, lambda _: "{}\n"), (report, report_fails)],
+        write_output(screen(source, dx=["dx1"]), out,
+                     extras=[text_extra(summary, lambda _: "{}\n"), text_extra(report, report_fails)],
                      summarize=lambda lines: {"lines": lines.select(pl.len()).collect().item()})
     assert not out.exists() and not summary.exists() and not report.exists()  # none, since one failed
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]  # and nothing left behind
-    write_output(screen(source, dx=["dx1"]), out, extras=[(summary, lambda s: json.dumps(s))],
+    write_output(screen(source, dx=["dx1"]), out, extras=[text_extra(summary, lambda s: json.dumps(s))],
                  summarize=lambda lines: {"lines": lines.select(pl.len()).collect().item()})
     assert json.loads(summary.read_text()) == {"lines": 1} and pl.read_parquet(out).height == 1
 
@@ -375,3 +376,18 @@ def test_a_file_input_to_every_format(tmp_path: Path) -> None:
     for fmt in ("csv", "xlsx", "ndjson"):
         ok(run("screen", source.as_uri(), "-o", tmp_path / f"o.{fmt}", "--dx", "dx1"))
         assert (tmp_path / f"o.{fmt}").stat().st_size > 0
+
+
+def test_the_worklist_holds_every_flagged_line_and_is_published_with_the_rest(tmp_path: Path) -> None:
+    source = tmp_path / "in.parquet"
+    pl.DataFrame({"claim_id": ["=c1", "c2", "c3", "c4"], "procedure_code": ["97545", "99213", "97546", "99213"],
+                  "dx1": ["V57.22", "800.00", "8OO", None], "service_date": ["2014-01-01"] * 4}).write_parquet(source)
+    out, worklist = tmp_path / "o.parquet", tmp_path / "flagged.csv"
+    ok(run("screen", source, "-o", out, "--dx", "dx1", "--edits", "all", "--worklist", worklist))
+    lines = pl.read_parquet(out)
+    flagged = lines.filter(pl.col("determination").is_in(["not_covered", "review"]) | (pl.col("edits").list.len() > 0))
+    with open(worklist, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["claim_id"] for r in rows] == [neutralized(c) for c in flagged["claim_id"].to_list()]
+    assert rows[0]["claim_id"] == "'=c1" and len(rows) == 2  # 97545 not covered; 97546 with an invalid code
+    one_line_error(run("screen", source, "-o", out, "--dx", "dx1", "--worklist", tmp_path / "w.xlsx"), ".csv")
