@@ -264,6 +264,7 @@ def _screen(args: argparse.Namespace) -> int:
         current = [progress.add_task("reading and classifying", total=None)]
 
         def phase(name: str, total: int | None = None) -> None:
+            progress.refresh()  # the phase's last state is drawn (10,000/10,000 lines) before the next starts
             progress.remove_task(current[0])
             current[0] = progress.add_task(name, total=total)
 
@@ -492,6 +493,9 @@ class _Quiet(contextlib.AbstractContextManager["_Quiet"]):
         return None
 
     def remove_task(self, *_: object) -> None:
+        return None
+
+    def refresh(self) -> None:
         return None
 
 
