@@ -230,7 +230,8 @@ def _parse_date(text: str) -> date:
 def _screen(args: argparse.Namespace) -> int:
     columns = {k: v for k, v in (("claim_id", args.claim_id), ("procedure", args.procedure), ("dx", args.dx),
                                  ("date", args.date), ("amount", args.amount), ("modifiers", args.modifier),
-                                 ("date_format", args.date_format)) if v}
+                                 ("date_format", args.date_format), ("provider", args.provider),
+                                 ("member", args.member)) if v}
     if columns and args.layout != "long":
         raise UsageError("column options apply to the long layout only")
     started = time.perf_counter()
@@ -255,7 +256,8 @@ def _screen(args: argparse.Namespace) -> int:
     check_dates(rows, cols, ", ".join(args.inputs))
     note_amount(rows, cols)
     roles: dict[str, Any] = {"claim_id": cols.claim_id, "procedure": cols.procedure, "date": cols.date,
-                             "amount": cols.amount, "dx": list(cols.dx), "date_format": cols.date_format}
+                             "amount": cols.amount, "dx": list(cols.dx), "date_format": cols.date_format,
+                             "provider": cols.provider, "member": cols.member}
     made = {"input": {"files": [_file_identity(f) for f in inputs], "layout": args.layout, "columns": roles}}
     identity = {**made, "output": {"path": str(output), "format": fmt}}
     with _progress() as progress:
@@ -733,6 +735,8 @@ def build_parser() -> argparse.ArgumentParser:
     scr.add_argument("--modifier", action="append", metavar="COLUMN",
                      help="a column holding the procedure's modifiers (GP, 59); repeat; the reason names the columns")
     scr.add_argument("--amount", help="paid amount column (default paid_amount, if present)")
+    scr.add_argument("--provider", metavar="COLUMN", help="the billing provider's column: totals per provider")
+    scr.add_argument("--member", metavar="COLUMN", help="the member's column: the summary counts members")
     scr.add_argument("--icd-version", type=int, choices=[9, 10],
                      help="ICD version of lines with neither an icd_version nor a readable date")
     scr.add_argument("--edits", default="policy", choices=["policy", "all"],

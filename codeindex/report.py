@@ -132,6 +132,8 @@ def render_report(summary: dict[str, Any]) -> str:
              f'<p class="totals">{lines:,} lines: ' + ", ".join(f"{counts[d]:,} {d}" for d in DETERMINATIONS)
              + (f"; on {claims['not_covered']:,} claims with a not_covered line and {claims['review']:,} with a "
                 "review line" if claims else "")
+             + (f", of {summary['members']['not_covered']:,} and {summary['members']['review']:,} members"
+                if summary.get("members") else "")
              + (f". Amount at stake (not_covered and review lines): <b>{_money(amount['at_stake'])}</b>"
                 if amount["column"] else "") + ".</p>"]
 
@@ -167,6 +169,13 @@ def render_report(summary: dict[str, Any]) -> str:
     parts.append(_table(["procedure (not_covered lines)", "spellings", "lines", "amount"],
                         [[p["code"], ", ".join(p["spellings"]), f"{p['lines']:,}", _money(p["amount"])]
                          for p in summary["top_procedures"]], numeric=(2, 3)))
+
+    if summary.get("top_providers") is not None:
+        parts.append("<h2>Providers of the not_covered and review lines</h2>")
+        parts.append(_table(["provider", "lines", "not_covered", "amount"],
+                            [[p["provider"] or "(none)", f"{p['lines']:,}", f"{p['not_covered']:,}",
+                              _money(p["amount"])] for p in summary["top_providers"]], numeric=(1, 2, 3))
+                     if summary["top_providers"] else "<p>No line to act on.</p>")
 
     parts.append("<h2>Reason codes of not_covered lines</h2>")
     said = descriptions()

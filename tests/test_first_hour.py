@@ -128,3 +128,27 @@ def test_the_help_examples_are_one_story_that_runs_as_written(tmp_path: Path) ->
         assert result.returncode == 0, (step, result.stderr)
     assert (tmp_path / "out" / "report.html").stat().st_size > 0
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["lines"] == 30_000
+
+
+def test_providers_and_members_in_the_summary_and_the_report(tmp_path: Path) -> None:
+    """--provider and --member: the summary's totals per provider of the lines to act on, and the members
+    counted; the report shows both (issue 27)."""
+    source = tmp_path / "in.csv"
+    source.write_text("claim_id,procedure_code,dx1,service_date,paid_amount,npi,member\n"
+                      "c1,97545,V57.22,2014-01-01,10,P1,M1\n"
+                      "c2,97545,V57.22,2014-01-02,30,P2,M1\n"
+                      "c3,97546,V57.22,2014-01-02,5,P2,M2\n"
+                      "c4,99213,V57.22,2014-01-03,99,P3,M3\n", encoding="utf-8")
+    out, summary, report = tmp_path / "o.parquet", tmp_path / "s.json", tmp_path / "r.html"
+    result = run("screen", source, "-o", out, "--dx", "dx1", "--provider", "npi", "--member", "member",
+                 "--summary-json", summary, "--report", report)
+    assert result.returncode == 0, result.stderr
+    said = json.loads(summary.read_text())
+    assert said["members"] == {"not_covered": 2, "review": 0}
+    assert said["top_providers"] == [{"provider": "P2", "lines": 2, "not_covered": 2, "amount": 35.0},
+                                     {"provider": "P1", "lines": 1, "not_covered": 1, "amount": 10.0}]
+    page = report.read_text()
+    assert "Providers of the not_covered and review lines" in page and "$35.00" in page
+    assert "of 2 and 0 members" in page
+    missing = run("screen", source, "-o", out, "--dx", "dx1", "--provider", "NPI")
+    assert missing.returncode == 2 and "no column 'NPI' (the provider) (did you mean 'npi'?)" in missing.stderr

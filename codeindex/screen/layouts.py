@@ -23,7 +23,8 @@ from codeindex.screen.source import Source, read_source
 
 LAYOUTS = ("long", "synpuf-carrier")
 # long_lines' options: the columns, and how the date column is written
-COLUMN_OPTIONS = ("claim_id", "procedure", "dx", "date", "amount", "icd_version", "modifiers", "date_format")
+COLUMN_OPTIONS = ("claim_id", "procedure", "dx", "date", "amount", "icd_version", "modifiers", "date_format",
+                  "provider", "member")
 FLAGS = {"claim_id": "--claim-id", "procedure": "--procedure"}  # the CLI's options naming them, as messages say
 SYNPUF_LINES = 13
 SYNPUF_CLAIM_DX = 8
@@ -45,6 +46,8 @@ class LineColumns:
     modifiers: tuple[str, ...] = ()  # columns holding the procedure's modifiers (GP, 59), if the claims have them
     lines_per_row: int = 1  # at most this many lines come from one input row
     date_format: str | None = None  # how text dates are written (polars' str.to_date format), else YYYY-MM-DD/YYYYMMDD
+    provider: str | None = None  # the billing provider's column, if given: the summary's totals per provider
+    member: str | None = None  # the member's (beneficiary's) column, if given: the summary counts members
 
     def lines(self, rows: pl.LazyFrame) -> pl.LazyFrame:
         """The claim lines of input rows, in order.  Columns of ``rows`` named ``__...`` are carried along,
@@ -90,7 +93,8 @@ def long_lines(frame: pl.LazyFrame, name: str, *, claim_id: str = "claim_id",
                procedure: str = "procedure_code", dx: str | Sequence[str] | None = None,
                date: str | None = "service_date", amount: str | None = "paid_amount",
                icd_version: str | None = "icd_version",
-               modifiers: Sequence[str] = (), date_format: str | None = None) -> tuple[pl.LazyFrame, LineColumns]:
+               modifiers: Sequence[str] = (), date_format: str | None = None, provider: str | None = None,
+               member: str | None = None) -> tuple[pl.LazyFrame, LineColumns]:
     """One claim line per row, columns named by default or by the caller (``dx``: names or patterns such as
     ``ICD_DX*``; ``modifiers``: columns holding the procedure's modifiers, whose names the reason gives when they
     hold any; ``date_format``: how a text date column is written, e.g. ``%m/%d/%Y``).  Every column that is
@@ -113,6 +117,9 @@ def long_lines(frame: pl.LazyFrame, name: str, *, claim_id: str = "claim_id",
                  for c in dx_columns if c not in schema]
     modifiers = tuple([modifiers] if isinstance(modifiers, str) else modifiers)
     problems += [f"no column {c!r} (a modifier){_suggestion(schema, c, ())}" for c in modifiers if c not in schema]
+    problems += [f"no column {c!r} ({what}){_suggestion(schema, c, ())}"
+                 for what, c in (("the provider", provider), ("the member", member))
+                 if c is not None and c not in schema]
     for what, named, default in (("the date of service", date, "service_date"),
                                  ("the amount", amount, "paid_amount"),
                                  ("the ICD version", icd_version, "icd_version")):
@@ -127,7 +134,7 @@ def long_lines(frame: pl.LazyFrame, name: str, *, claim_id: str = "claim_id",
         claim_id=claim_id, procedure=procedure, dx=dx_columns, date=date if date in schema else None,
         amount=amount if amount in schema else None,
         icd_version=icd_version if icd_version in schema else None,
-        output=tuple(schema.names()), modifiers=modifiers, date_format=date_format)
+        output=tuple(schema.names()), modifiers=modifiers, date_format=date_format, provider=provider, member=member)
     return frame, columns
 
 

@@ -8,7 +8,9 @@ form, with its code-set description.  The keys (``SUMMARY_VERSION`` 1):
 - ``lines``: lines in the output; ``elapsed_seconds``: the run's time (null when summarising a file).
 - ``determinations``: lines per determination (all four, zeros included).
 - ``claims``: claims with a ``not_covered`` line and claims with a ``review`` line (null without a claim id
-  column).
+  column); ``members``: the same of members (null without a member column).
+- ``top_providers``: with a provider column, the providers of the not_covered and review lines, by amount
+  then lines: ``provider``, ``lines``, ``not_covered`` (lines), ``amount``.
 - ``amount``: ``column`` (null without one), ``by_determination`` (sum per determination) and ``at_stake``
   (not_covered plus review).
 - ``eras``: per era of the date of service (``icd9`` before 2015-10-01, ``icd10``, ``unknown`` for no
@@ -107,11 +109,22 @@ def summarize(output: pl.LazyFrame, policy: Policy | Sequence[Policy], columns: 
     codes = denied.select(
         *(pl.col(name).cast(pl.String) if has_codes else pl.lit(None, pl.String).alias(name)
           for name in ("group_code", "carc", "rarc")), "__amount")
-    # Claims with a line to act on (few: the lines are filtered first, so the distinct ids held are few).
+    provider: str | None = columns.get("provider")
+    member: str | None = columns.get("member")
+    provider = provider if provider in schema else None
+    member = member if member in schema else None
+    # Claims and members with a line to act on (few: the lines are filtered first, so the distinct ids held are
+    # few), and the providers of those lines.
     acted = lines.filter(pl.col("determination").is_in(list(AT_STAKE)))
-    claims = (acted.group_by("__det").agg(pl.col(claim_id).drop_nulls().n_unique().alias("claims")) if claim_id
-              else acted.head(0).select("__det", claims=pl.lit(0, pl.UInt32)))
-    by_month, by_det, procedures, edits, ranges, dx, by_code, by_claims = (
+    claims = acted.group_by("__det").agg(
+        (pl.col(claim_id).drop_nulls().n_unique() if claim_id else pl.lit(0, pl.UInt32)).alias("claims"),
+        (pl.col(member).drop_nulls().n_unique() if member else pl.lit(0, pl.UInt32)).alias("members"))
+    providers = (acted.group_by(pl.col(provider).cast(pl.String).alias("provider"))
+                 .agg(pl.len().alias("lines"), (pl.col("__det") == "not_covered").sum().alias("not_covered"),
+                      pl.col("__amount").sum().alias("amount"))
+                 if provider else acted.head(0).select(provider=pl.lit(None, pl.String), lines=pl.len(),
+                                                       not_covered=pl.len(), amount=pl.lit(0.0)))
+    by_month, by_det, procedures, edits, ranges, dx, by_code, by_claims, by_provider = (
         query.collect(engine="streaming") for query in [
         lines.group_by("__month", "__det").len(),
         lines.group_by("__det").agg(pl.len(), pl.col("__amount").sum()),
@@ -128,6 +141,7 @@ def summarize(output: pl.LazyFrame, policy: Policy | Sequence[Policy], columns: 
         codes.group_by("group_code", "carc", "rarc").agg(pl.len().alias("lines"), pl.col("__amount").sum().alias(
             "amount")),
         claims,
+        providers,
     ])  # one after another, streaming: the output may be larger than memory, and each pass holds little
 
     counts = {d: 0 for d in DETERMINATIONS}
@@ -146,7 +160,11 @@ def summarize(output: pl.LazyFrame, policy: Policy | Sequence[Policy], columns: 
         "lines": sum(counts.values()),
         "elapsed_seconds": seconds,
         "determinations": counts,
-        "claims": {d: dict(by_claims.iter_rows()).get(d, 0) for d in AT_STAKE} if claim_id else None,
+        "claims": {d: _count(by_claims, d, "claims") for d in AT_STAKE} if claim_id else None,
+        "members": {d: _count(by_claims, d, "members") for d in AT_STAKE} if member else None,
+        "top_providers": [{**row, "amount": round(row["amount"], 2) if amount else None} for row in
+                          by_provider.sort(["amount", "lines", "provider"], descending=[True, True, False],
+                                           nulls_last=True).head(top).to_dicts()] if provider else None,
         "amount": {"column": amount, "by_determination": amounts if amount else None,
                    "at_stake": round(sum(amounts[d] for d in AT_STAKE), 2) if amount else None},
         "eras": eras,
@@ -164,6 +182,12 @@ def summarize(output: pl.LazyFrame, policy: Policy | Sequence[Policy], columns: 
         "policy": policy_identity(policy),
         **(identity or {}),
     }
+
+
+def _count(counted: pl.DataFrame, determination: str, column: str) -> int:
+    """One determination's count in a small frame of counts by determination (0 when it has no row)."""
+    found = counted.filter(pl.col("__det") == determination)[column]
+    return int(found[0]) if found.len() else 0
 
 
 def _procedures(spelled: pl.DataFrame) -> pl.DataFrame:
@@ -224,6 +248,9 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, int | float | str]]
     rows: list[tuple[str, int | float | str]] = [("lines", summary["lines"]), ("policy", summary["policy"]["name"])]
     rows += [(f"lines {d}", n) for d, n in summary["determinations"].items()]
     rows += [(f"claims with a {d} line", n) for d, n in (summary.get("claims") or {}).items()]
+    rows += [(f"members with a {d} line", n) for d, n in (summary.get("members") or {}).items()]
+    rows += [(f"provider {p['provider']} (not_covered and review lines)", p["lines"])
+             for p in summary.get("top_providers") or []]
     if summary["amount"]["column"]:
         rows += [(f"amount {d}", round(v, 2)) for d, v in summary["amount"]["by_determination"].items()]
         rows.append(("amount at stake (not_covered + review)", round(summary["amount"]["at_stake"], 2)))
