@@ -25,7 +25,7 @@ from codeindex.screen.columns import DETERMINATIONS
 COLORS = {"not_covered": "#c0392b", "review": "#e67e22", "covered": "#27ae60", "not_applicable": "#95a5a6"}
 ICD10_MONTH = "2015-10"
 TOP_RANGES = 15
-ROLE_ORDER = ["claim_id", "procedure", "dx", "date", "amount"]
+ROLE_ORDER = ["claim_id", "procedure", "dx", "date", "date_format", "amount", "provider", "member"]
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; color: #222; padding: 0 1rem; }
@@ -232,7 +232,8 @@ def render_report(summary: dict[str, Any]) -> str:
     roles = given.get("columns") or {}
     for role, column in sorted(roles.items(), key=lambda item: ROLE_ORDER.index(item[0]) if item[0] in ROLE_ORDER
                                else len(ROLE_ORDER)):
-        facts.append((f"{role} column", ", ".join(column) if isinstance(column, list) else column))
+        label = "date format" if role == "date_format" else f"{role} column"
+        facts.append((label, ", ".join(column) if isinstance(column, list) else column))
     if summary.get("output"):
         facts.append(("output", f"{summary['output']['path']} ({summary['output']['format']})"))
     if summary.get("elapsed_seconds"):
