@@ -7,13 +7,17 @@ in the version's exhaustive covered list (``no_supporting_diagnosis``).  ``data/
 cause to its codes, with what each code says in our own words; a policy's JSON may map a procedure group's
 causes to the payer's own codes (``"reason_codes": {"diagnosis_not_covered": {"group_code": "CO", "carc": "50",
 "rarc": "N115"}}``).  Lines not denied carry none: nothing is adjusted on a covered line, and a line in review
-is not decided yet.
+is not decided yet.  The NCCI edits that deny a line (``NCCI_CAUSES``, ``screen.ncci``) have their codes in the
+same table: CO-236 for a procedure-to-procedure pair, CO-151 with N362 for units over a medically unlikely edit,
+CO-107 for an add-on without its primary.
 
 >>> codes = reason_codes()
 >>> codes["procedure_not_covered"]
 ReasonCodes(group_code='CO', carc='96', rarc='N130')
->>> sorted(codes)
-['diagnosis_not_covered', 'no_supporting_diagnosis', 'procedure_not_covered']
+>>> codes["mue_units"]
+ReasonCodes(group_code='CO', carc='151', rarc='N362')
+>>> sorted(codes)[:3]
+['aoc_without_primary', 'diagnosis_not_covered', 'mue_units']
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from functools import cache
 from codeindex.data import data_path
 
 CAUSES = ("procedure_not_covered", "diagnosis_not_covered", "no_supporting_diagnosis")
+NCCI_CAUSES = ("ncci_ptp", "mue_units", "aoc_without_primary")  # the NCCI edits that deny a line (screen.ncci)
 GROUP_CODES = ("CO", "CR", "OA", "PI", "PR")  # X12 claim adjustment group codes
 
 
@@ -51,7 +56,7 @@ def reason_codes() -> dict[str, ReasonCodes]:
     with open(data_path("reason_codes.csv"), newline="", encoding="utf-8") as handle:
         rows = {row["cause"]: ReasonCodes(row["group_code"], row["carc"], row["rarc"] or None)
                 for row in csv.DictReader(handle)}
-    assert sorted(rows) == sorted(CAUSES), rows
+    assert sorted(rows) == sorted(CAUSES + NCCI_CAUSES), rows
     return rows
 
 

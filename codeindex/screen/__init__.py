@@ -18,17 +18,19 @@ from polars.io.plugins import register_io_source
 from codeindex.errors import InputError, first_line
 from codeindex.policy import Policy, load_policies
 from codeindex.policy.compiled import compile_policies
+from codeindex.policy.ncci import NcciTables
 from codeindex.screen.columns import DETERMINATIONS, FINDING, RESULT
 from codeindex.screen.driver import EditsMode, screen_lines
 from codeindex.screen.layouts import LAYOUTS, claim_lines
 from codeindex.screen.source import Source, check_csv_rows, read_source
 
-PolicyChoice = str | os.PathLike[str] | Policy
+PolicyChoice = str | os.PathLike[str] | Policy | NcciTables
 
 
 def screen(source: Source, policy: PolicyChoice | Sequence[PolicyChoice] = "0198", layout: str = "long", *,
            icd_version: int | None = None, edits: EditsMode = "policy", streaming: bool = False,
-           storage_options: Mapping[str, Any] | None = None, **columns: Any) -> pl.LazyFrame:
+           ncci_setting: str = "practitioner", storage_options: Mapping[str, Any] | None = None,
+           **columns: Any) -> pl.LazyFrame:
     """Screen claim lines against a policy, or a library of them: every input line, in order, plus its
     determination.
 
@@ -36,7 +38,10 @@ def screen(source: Source, policy: PolicyChoice | Sequence[PolicyChoice] = "0198
     screened in one pass.  Against a library a line takes the finding of the most severe of the
     policies that name its procedure (not_covered, review, covered, not_applicable; on a tie, the
     policy listed first), and a ``findings`` column lists every such policy's finding (a list of
-    structs with the result columns; ``by_policy`` gives one row per line and policy).
+    structs with the result columns; ``by_policy`` gives one row per line and policy).  A library may hold
+    NCCI tables (``load_ncci``) beside bulletins: every line also draws the edits of the lines billed with
+    it (for one member, by one provider, on one date), as claims of ``ncci_setting`` (practitioner,
+    outpatient_hospital or dme), and the ``ncci.NCCI_RESULT`` columns are added.
 
     ``source`` is a polars LazyFrame or DataFrame; anything with the Arrow PyCapsule stream interface
     (a pyarrow Table or RecordBatchReader, a pandas DataFrame, a DuckDB relation: read into memory
@@ -44,7 +49,8 @@ def screen(source: Source, policy: PolicyChoice | Sequence[PolicyChoice] = "0198
     folders such as ``year=2023/`` become columns) or URIs (``s3://...``, passed to polars' scanners
     with ``storage_options``).  Long-layout column names can be overridden: ``claim_id``,
     ``procedure``, ``dx`` (a list), ``date``, ``amount``, ``modifiers`` (a list of columns holding the
-    procedure's modifiers; the reason names these columns).  ``icd_version`` (9 or 10) is the version of
+    procedure's modifiers; the reason names these columns), and the roles NCCI edits read: ``member``,
+    ``provider``, ``units``.  ``icd_version`` (9 or 10) is the version of
     lines with neither an ``icd_version`` column value nor a readable date.
 
     Nothing is screened until the result is collected or sunk; then the lines are read into memory
@@ -54,11 +60,18 @@ def screen(source: Source, policy: PolicyChoice | Sequence[PolicyChoice] = "0198
     ``InputError`` then: when the frame is collected.
     """
     library, chosen = policy_list(policy)
-    compiled = compile_policies(load_policies(chosen))
+    tables = [choice for choice in chosen if isinstance(choice, NcciTables)]
+    if len(tables) > 1:
+        raise InputError("a library holds one set of NCCI tables: load every file in one load_ncci([...])")
+    bulletins = [choice for choice in chosen if not isinstance(choice, NcciTables)]
+    if not bulletins:
+        raise InputError("NCCI tables are screened beside a policy: name one (policy=['0198', tables])")
+    compiled = compile_policies(load_policies(bulletins))
     rows, cols = claim_lines(source, layout, storage_options=storage_options, **columns)
     where = _name(source)
     schema, screened = screen_lines(rows, cols, compiled, where=where, icd_version=icd_version, edits=edits,
-                                    streaming=streaming, with_findings=library)  # columns, options checked now
+                                    streaming=streaming, with_findings=library, ncci=tables[0] if tables else None,
+                                    ncci_setting=ncci_setting)  # columns, options checked now
     results = set(schema) - set(cols.output)
 
     def io_source(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None,

@@ -32,12 +32,14 @@ import polars as pl
 
 from codeindex.errors import InputError
 from codeindex.policy.compiled import CompiledPolicies
+from codeindex.policy.ncci import NcciTables
 from codeindex.screen.cells import BLOCKS, DiagnosisClasses, DiagnosisCodes, block
 from codeindex.screen.columns import FINDINGS, RESULT
 from codeindex.screen.diagnoses import classify_diagnoses
 from codeindex.screen.explain import explain, unscreened
 from codeindex.screen.layouts import LineColumns
 from codeindex.screen.line import LineFacts, as_text, check_code_columns
+from codeindex.screen.ncci import NCCI_RESULT, NcciScreen, decided
 from codeindex.screen.procedures import classify_procedures
 
 EditsMode = Literal["policy", "all"]
@@ -55,6 +57,7 @@ class _Screen(LineFacts):
     library: CompiledPolicies
     edits: EditsMode
     with_findings: bool  # a library was asked for: each line lists every named policy's finding
+    ncci: NcciScreen | None = None  # the NCCI edits screened beside the library, if any
 
     def procedures(self, lines: pl.LazyFrame, engine: Engine) -> pl.DataFrame:
         """What each distinct procedure value of the lines says (``PROCEDURE``)."""
@@ -84,9 +87,10 @@ class _Screen(LineFacts):
         return _Picker(self, named, _Suspects(self, list(contexts.iter_rows())))
 
     def screen(self, frame: pl.DataFrame, picked: _Picked, procedures: pl.DataFrame,
-               primaries: pl.DataFrame) -> pl.DataFrame:
+               primaries: pl.DataFrame, edited: pl.DataFrame | None = None) -> pl.DataFrame:
         """The output of a frame of lines, of which the ``picked`` are screened: its columns and, beside them, each
-        line's result."""
+        line's result; with NCCI edits, ``edited`` holds the outcome of the frame's lines that draw one (``row``:
+        the line in the frame), which are among the picked."""
         screened = picked.screened.with_row_index("row")
         # The primaries of the screened lines' claims only: a slice's add-ons are looked up among a few, not among
         # every primary line of the input (a hash table of millions of rows per slice).
@@ -94,7 +98,16 @@ class _Screen(LineFacts):
         results = explain(screened, picked.codes, procedures, picked.classes, primaries, self.library, self.cols,
                           self.with_findings)
         rest = unscreened(self.library, self.edits == "all", self.with_findings)
-        return pl.concat([frame.select(self.cols.output), _placed(results, picked.lines, rest)], how="horizontal")
+        replaced = None
+        if edited is not None:  # the lines that draw NCCI edits: the library's result, their NCCI outcome added
+            nulls = [pl.lit(None, dtype).alias(name) for name, dtype in NCCI_RESULT.items()]
+            rest, results = rest.with_columns(nulls), results.with_columns(nulls)
+            line = edited["row"].cast(pl.UInt32)
+            own = pl.select(pl.when(pl.lit(picked.lines.gather(line))).then(pl.lit(picked.lines.cum_sum().gather(line))
+                                                                             - 1).otherwise(results.height)).to_series()
+            replaced = (line, decided(pl.concat([results, rest])[own], edited))
+        return pl.concat([frame.select(self.cols.output), _placed(results, picked.lines, rest, replaced)],
+                         how="horizontal")
 
 
 @dataclass(frozen=True)
@@ -207,10 +220,12 @@ class _Suspects:
 
 def screen_lines(rows: pl.LazyFrame, cols: LineColumns, library: CompiledPolicies, *, where: str = "the input",
                  icd_version: int | None = None, edits: EditsMode = "policy", streaming: bool = False,
-                 with_findings: bool = False) -> tuple[pl.Schema, Callable[[], Iterator[pl.DataFrame]]]:
+                 with_findings: bool = False, ncci: NcciTables | None = None,
+                 ncci_setting: str = "practitioner") -> tuple[pl.Schema, Callable[[], Iterator[pl.DataFrame]]]:
     """The output's schema, and what makes the output: every claim line of the input ``rows``, in order, with
     its columns and its determination against the ``library`` of policies (the most severe of theirs), and
-    ``with_findings`` each policy's (``FINDINGS``), in a few frames.
+    ``with_findings`` each policy's (``FINDINGS``), in a few frames.  With ``ncci`` tables, every line's NCCI edits
+    too (for the ``ncci_setting``'s claims: the ``ncci.NCCI_RESULT`` columns are added).
 
     The input's schema is checked now (a missing or mistyped column, a bad option is an ``InputError``
     before any work); the lines are read when the frames are made.  By default they are read into memory
@@ -226,12 +241,16 @@ def screen_lines(rows: pl.LazyFrame, cols: LineColumns, library: CompiledPolicie
     lines = cols.lines(rows)
     schema = lines.collect_schema()
     check_code_columns(cols, schema, where)
-    plan = _Screen(cols, schema, where, icd_version, library, edits, with_findings)
+    facts = LineFacts(cols, schema, where, icd_version)
+    if ncci is not None and not cols.date:
+        raise InputError(f"{where}: NCCI edits need the date of service: no date column (pass --date COLUMN)")
+    plan = _Screen(cols, schema, where, icd_version, library, edits, with_findings,
+                   NcciScreen(ncci, ncci_setting, facts) if ncci is not None else None)
     if not (cols.icd_version or cols.date or icd_version is not None):
         raise InputError(f"{where}: cannot tell the ICD version of the lines: no icd_version column, "
                          "no date of service column, and no --icd-version")
     plan.line()  # every expression builds (a date column of the wrong type is an error now, not when collected)
-    added = RESULT | FINDINGS if with_findings else RESULT
+    added = (RESULT | FINDINGS if with_findings else RESULT) | (NCCI_RESULT if ncci is not None else {})
     clashes = [name for name in added if name in cols.output]
     if clashes:
         raise InputError(f"{where}: the input already has column(s) {', '.join(map(repr, clashes))}, which the "
@@ -248,6 +267,7 @@ def _in_memory(lines: pl.LazyFrame, plan: _Screen) -> Iterator[pl.DataFrame]:
     memory = frame.lazy()
     procedures = plan.procedures(memory, "in-memory")
     primaries = plan.primaries(memory, procedures, "in-memory")
+    edited = plan.ncci.outcomes(memory, procedures) if plan.ncci else None
     picked = plan.picker(memory, procedures, "in-memory").lines(frame)
     screened = picked.screened.height
     parts = max(1, min(SLICES_AT_MOST, screened // MIN_SLICE_ROWS))
@@ -255,8 +275,9 @@ def _in_memory(lines: pl.LazyFrame, plan: _Screen) -> Iterator[pl.DataFrame]:
     shares = pl.Series([screened * k // parts for k in range(1, parts)], dtype=pl.UInt32)
     cuts = [0, *picked.lines.cum_sum().search_sorted(shares), frame.height]
     with ThreadPoolExecutor(parts) as pool:
-        yield from pool.map(lambda start, end: plan.screen(frame[start:end], picked[start:end], procedures,
-                                                           primaries), cuts[:-1], cuts[1:])
+        yield from pool.map(lambda start, end: plan.screen(
+            frame[start:end], picked[start:end], procedures, primaries, _rows_of(edited, start, end)),
+            cuts[:-1], cuts[1:])
 
 
 def _by_slices(rows: pl.LazyFrame, plan: _Screen) -> Iterator[pl.DataFrame]:
@@ -270,11 +291,16 @@ def _by_slices(rows: pl.LazyFrame, plan: _Screen) -> Iterator[pl.DataFrame]:
     procedures = plan.procedures(lines, "streaming")
     primaries = plan.primaries(lines, procedures, "streaming")
     picker = plan.picker(lines, procedures, "streaming")
+    # NCCI edits cross slices (a visit's lines may be in two): found for the whole input first, by line.
+    edited = plan.ncci.outcomes(lines, procedures, "streaming") if plan.ncci else None
     chunk_rows = max(1, CHUNK_ROWS // plan.cols.lines_per_row)
     total = rows.select(pl.len()).collect(engine="streaming").item()
+    first_line = 0  # the slice's first line among the input's
     for start in range(0, max(total, 1), chunk_rows):  # a slice's lines are let go once screened, before the next
         frame = plan.cols.lines(rows.slice(start, chunk_rows)).collect()
-        yield plan.screen(frame, picker.lines(frame), procedures, primaries)
+        own = _rows_of(edited, first_line, first_line + frame.height)
+        first_line += frame.height
+        yield plan.screen(frame, picker.lines(frame), procedures, primaries, own)
 
 
 def _one_of(expr: pl.Expr, values: pl.Series) -> pl.Expr:
@@ -286,12 +312,28 @@ def _one_of(expr: pl.Expr, values: pl.Series) -> pl.Expr:
     return test | expr.is_null() if values.null_count() else test
 
 
-def _placed(results: pl.DataFrame, picked: pl.Series, unscreened: pl.DataFrame) -> pl.DataFrame:
-    """The result of each line: the n-th picked line takes row n of ``results``, any other the unscreened row."""
-    if results.height == picked.len():  # every line was picked: the results are in place
+def _rows_of(edited: pl.DataFrame | None, start: int, end: int) -> pl.DataFrame | None:
+    """The NCCI outcomes of the lines ``start`` to ``end``, numbered from ``start``."""
+    if edited is None:
+        return None
+    return edited.filter(pl.col("row").is_between(start, end, closed="left")).with_columns(pl.col("row") - start)
+
+
+def _placed(results: pl.DataFrame, picked: pl.Series, unscreened: pl.DataFrame,
+            replaced: tuple[pl.Series, pl.DataFrame] | None = None) -> pl.DataFrame:
+    """The result of each line: the n-th picked line takes row n of ``results``, any other the unscreened row;
+    ``replaced`` (lines, and rows) gives those lines other rows."""
+    edited = replaced is not None and replaced[0].len() > 0
+    if results.height == picked.len() and not edited:  # every line was picked: the results are in place
         return results
-    table = pl.concat([results, unscreened], how="vertical", rechunk=True)  # a gather from one chunk is far cheaper
-    # Every line points at the last row, then the picked ones at theirs.
+    # The results, the unscreened row, then the replacing rows, in one chunk (a gather from one is far cheaper).
+    table = pl.concat([results, unscreened, *([replaced[1]] if replaced is not None else [])], how="vertical",
+                      rechunk=True)
+    # Every line points at the unscreened row, then the picked ones at theirs, the replaced at theirs.
     position = pl.repeat(results.height, picked.len(), dtype=pl.UInt32, eager=True)
     position = position.scatter(picked.arg_true(), pl.int_range(results.height, dtype=pl.UInt32, eager=True))
+    if replaced is not None and edited:
+        start = results.height + unscreened.height
+        position = position.scatter(replaced[0], pl.int_range(start, start + replaced[0].len(), dtype=pl.UInt32,
+                                                              eager=True))
     return table[position]

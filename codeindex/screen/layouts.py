@@ -24,7 +24,7 @@ from codeindex.screen.source import Source, read_source
 LAYOUTS = ("long", "synpuf-carrier")
 # long_lines' options: the columns, and how the date column is written
 COLUMN_OPTIONS = ("claim_id", "procedure", "dx", "date", "amount", "icd_version", "modifiers", "date_format",
-                  "provider", "member")
+                  "provider", "member", "units")
 FLAGS = {"claim_id": "--claim-id", "procedure": "--procedure"}  # the CLI's options naming them, as messages say
 SYNPUF_LINES = 13
 SYNPUF_CLAIM_DX = 8
@@ -48,6 +48,7 @@ class LineColumns:
     date_format: str | None = None  # how text dates are written (polars' str.to_date format), else YYYY-MM-DD/YYYYMMDD
     provider: str | None = None  # the billing provider's column, if given: the summary's totals per provider
     member: str | None = None  # the member's (beneficiary's) column, if given: the summary counts members
+    units: str | None = None  # the units of service's column, if given: NCCI's medically unlikely edits count them
 
     def lines(self, rows: pl.LazyFrame) -> pl.LazyFrame:
         """The claim lines of input rows, in order.  Columns of ``rows`` named ``__...`` are carried along,
@@ -94,7 +95,7 @@ def long_lines(frame: pl.LazyFrame, name: str, *, claim_id: str = "claim_id",
                date: str | None = "service_date", amount: str | None = "paid_amount",
                icd_version: str | None = "icd_version",
                modifiers: Sequence[str] = (), date_format: str | None = None, provider: str | None = None,
-               member: str | None = None) -> tuple[pl.LazyFrame, LineColumns]:
+               member: str | None = None, units: str | None = None) -> tuple[pl.LazyFrame, LineColumns]:
     """One claim line per row, columns named by default or by the caller (``dx``: names or patterns such as
     ``ICD_DX*``; ``modifiers``: columns holding the procedure's modifiers, whose names the reason gives when they
     hold any; ``date_format``: how a text date column is written, e.g. ``%m/%d/%Y``).  Every column that is
@@ -118,7 +119,7 @@ def long_lines(frame: pl.LazyFrame, name: str, *, claim_id: str = "claim_id",
     modifiers = tuple([modifiers] if isinstance(modifiers, str) else modifiers)
     problems += [f"no column {c!r} (a modifier){_suggestion(schema, c, ())}" for c in modifiers if c not in schema]
     problems += [f"no column {c!r} ({what}){_suggestion(schema, c, ())}"
-                 for what, c in (("the provider", provider), ("the member", member))
+                 for what, c in (("the provider", provider), ("the member", member), ("the units", units))
                  if c is not None and c not in schema]
     for what, named, default in (("the date of service", date, "service_date"),
                                  ("the amount", amount, "paid_amount"),
@@ -134,7 +135,8 @@ def long_lines(frame: pl.LazyFrame, name: str, *, claim_id: str = "claim_id",
         claim_id=claim_id, procedure=procedure, dx=dx_columns, date=date if date in schema else None,
         amount=amount if amount in schema else None,
         icd_version=icd_version if icd_version in schema else None,
-        output=tuple(schema.names()), modifiers=modifiers, date_format=date_format, provider=provider, member=member)
+        output=tuple(schema.names()), modifiers=modifiers, date_format=date_format, provider=provider, member=member,
+        units=units)
     return frame, columns
 
 

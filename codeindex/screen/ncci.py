@@ -1,0 +1,307 @@
+"""NCCI edits: what a claim line draws from the lines billed with it, by CMS's National Correct Coding Initiative
+tables (``policy.ncci``): procedure-to-procedure pairs (PTP), medically unlikely edits (MUE) and add-on codes (AOC).
+
+A bulletin decides a line from the line alone; an NCCI edit from the lines billed *with* it: for one member, by one
+provider, on one date of service (a *visit*).  Without a member column the lines of one claim stand for one member,
+and without a provider column for one provider (a claim has one of each); the reason says which role was missing.
+A line whose date cannot be read is in no visit and draws no edit.
+
+- **PTP**: a line whose code is the column 2 code of a pair in force on its date, with a line of the column 1 code
+  in its visit, is ``not_covered`` when the pair's modifier indicator is 0, or 1 and neither line has a
+  PTP-associated modifier; with indicator 1 and a specific modifier (anatomic, global surgery, XE/XS/XP/XU, 91, 27)
+  the pair is bypassed; with the generic 59 alone it goes to ``review`` (59 says only "distinct", which the X
+  modifiers say precisely: the team confirms the service was distinct).  Indicator 9 pairs are never applied.
+- **MUE**: the units of a code on a line (adjudication indicator 1) or on every line of the code in the visit
+  (2 and 3: a date-of-service edit) above the code's MUE in force on the date: every such line is
+  ``not_covered`` with all its units denied (CMS denies the whole line, not the units above the limit).  Without a
+  units column no MUE is checked (the summary says so); a line with no units value is not counted.
+- **AOC**: an add-on whose edit is in force on the date (type 1: its primaries are listed; 3: some are) with no
+  line of a listed primary in its visit: type 1 ``not_covered``, type 3 ``review`` (a primary not listed may be
+  there).  Type 2 lists no primary, so nothing is checked.
+
+The work is a handful of joins over the lines whose code is in a table, and every table is first cut down to the
+codes the input holds (a few thousand), so a 2-million-row PTP table costs one filter per screen.  A line's
+outcome is its most severe edit's (PTP, then MUE, then AOC on a tie), with every edit it draws listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import polars as pl
+
+from codeindex.errors import InputError, InvalidCodeError
+from codeindex.policy.ncci import NcciTables
+from codeindex.policy.reason_codes import reason_codes
+from codeindex.screen.layouts import LineColumns
+from codeindex.screen.line import LineFacts, as_text
+from codeindex.systems import parse_code
+
+SETTINGS = ("practitioner", "outpatient_hospital", "dme")
+# Modifiers that may bypass a pair of modifier indicator 1 (CMS, NCCI Policy Manual, chapter I, section E).
+PTP_MODIFIERS = frozenset({
+    "E1", "E2", "E3", "E4", "FA", *(f"F{i}" for i in range(1, 10)), "TA", *(f"T{i}" for i in range(1, 10)),
+    "LT", "RT", "LC", "LD", "RC", "LM", "RI", "24", "25", "57", "58", "78", "79", "27", "59", "91",
+    "XE", "XS", "XP", "XU"})
+GENERIC_MODIFIER = "59"
+EDITS = ("ncci_ptp", "mue_units", "aoc_without_primary")  # as the line's ``edits`` list names them, in this order
+
+NCCI_RESULT = {  # what the screen adds to every line beside RESULT when NCCI tables are screened (null: no edit)
+    "ptp_column1": pl.String,  # the PTP edit's column 1 code and the line it is on ("97140 on line 12")
+    "mue_limit": pl.UInt32,  # the MUE the line's units are over
+    "mue_units": pl.Float64,  # the units counted against it: the line's (indicator 1) or the visit's (2, 3)
+    "denied_units": pl.Float64,  # the line's units denied by the MUE (all of them)
+}
+
+OUTCOME = {  # an edited line's NCCI outcome, one row per line that draws an edit
+    "row": pl.UInt32,  # the line's position among the input's lines, from 0
+    "determination": pl.String,  # not_covered or review
+    "edits": pl.List(pl.String),  # the edits it draws, in EDITS order
+    "reason": pl.String,  # the sentences that say why, one per edit
+    "rule_id": pl.String,  # the deciding edit's table row: NCCI-PTP:setting:column1/column2:effective, ...
+    "group_code": pl.String,  # the deciding edit's reason codes when not_covered
+    "carc": pl.String,
+    "rarc": pl.String,
+    **NCCI_RESULT,
+}
+SEVERITY = {"not_covered": 0, "review": 1}
+
+
+@dataclass(frozen=True)
+class NcciScreen:
+    """The NCCI edits of one screen: the ``tables``, the ``setting`` whose tables apply (practitioner, outpatient
+    hospital or DME supplier claims), and how a line's facts are read (``facts``)."""
+
+    tables: NcciTables
+    setting: str
+    facts: LineFacts
+
+    def __post_init__(self) -> None:
+        if self.setting not in SETTINGS:
+            raise InputError(f"the NCCI setting must be one of {', '.join(SETTINGS)}, not {self.setting!r}")
+        held = {s for table in (self.tables.ptp, self.tables.mue) for s in table["setting"].unique().to_list()}
+        if held and self.setting not in held:
+            raise InputError(f"the NCCI files hold tables for {', '.join(sorted(held))} claims, none for "
+                             f"{self.setting}: pass --ncci-setting {sorted(held)[0]} (ncci_setting= in Python)")
+        if self.cols.units is not None and not (self.facts.schema[self.cols.units].is_numeric()
+                                                or self.facts.schema[self.cols.units] == pl.Null):
+            raise InputError(f"{self.facts.where}: column {self.cols.units!r} holds "
+                             f"{self.facts.schema[self.cols.units]}; expected units of service as numbers")
+
+    @property
+    def cols(self) -> LineColumns:
+        return self.facts.cols
+
+    def missing_roles(self) -> str:
+        """Which visit roles the input lacks, as the reason says it ("" when none)."""
+        missing = [f"no {role} column (--{role}), so one claim's lines stand for one {role}"
+                   for role, column in (("member", self.cols.member), ("provider", self.cols.provider))
+                   if column is None]
+        return f" ({'; '.join(missing)})" if missing else ""
+
+    def outcomes(self, lines: pl.LazyFrame, procedures: pl.DataFrame, engine: str = "in-memory") -> pl.DataFrame:
+        """The ``OUTCOME`` of every line of ``lines`` (the input's, in order) that draws an NCCI edit, by row.
+        ``procedures`` says what each distinct procedure value is (its code and the modifiers written after it)."""
+        tables = _relevant(self.tables, self.setting, _codes(procedures))
+        wanted = pl.concat([tables.ptp["code1"], tables.ptp["code2"], tables.mue["code"], tables.aoc["add_on"],
+                            tables.aoc["primary"].drop_nulls()]).unique()
+        values = procedures.filter(pl.col("code").is_in(wanted.implode()))[["procedure", "code", "modifiers"]].unique()
+        if values.is_empty():
+            return pl.DataFrame(schema=OUTCOME)
+        visit = self._visit()
+        candidates = (lines.with_row_index("row").filter(as_text(self.cols.procedure).is_in(values["procedure"]
+                                                                                            .implode()))
+                      .select("row", **visit, procedure=as_text(self.cols.procedure), date=self.facts.date(),
+                              units=self._units(), modifier_columns=self._modifier_columns())
+                      .collect(engine=engine)  # type: ignore[arg-type]
+                      .join(values, on="procedure", how="left")
+                      .with_columns(modifiers=_modifier_list("modifiers", "modifier_columns"))
+                      .filter(pl.col("date").is_not_null()))
+        keys = [*visit, "date"]
+        parts = [_ptp(candidates, tables.ptp, keys, self.setting), _mue(candidates, tables.mue, keys, self.setting),
+                 _aoc(candidates, tables.aoc, keys)]
+        return _outcome(parts, self.missing_roles())
+
+    def _visit(self) -> dict[str, pl.Expr]:
+        claim = self.facts.claim().cast(pl.String)
+        return {"member": as_text(self.cols.member) if self.cols.member else claim,
+                "provider": as_text(self.cols.provider) if self.cols.provider else claim}
+
+    def _units(self) -> pl.Expr:
+        if self.cols.units is None:
+            return pl.lit(None, pl.Float64)
+        units = pl.col(self.cols.units).cast(pl.Float64)
+        return pl.when(units.is_nan()).then(None).otherwise(units)
+
+    def _modifier_columns(self) -> pl.Expr:
+        if not self.cols.modifiers:
+            return pl.lit(None, pl.String)
+        return pl.concat_str([as_text(c) for c in self.cols.modifiers], separator=",", ignore_nulls=True)
+
+
+def _modifier_list(*columns: str) -> pl.Expr:
+    """A line's modifiers (written after its code, and in its modifier columns), upper case, each once."""
+    text = pl.concat_str([pl.col(c) for c in columns], separator=",", ignore_nulls=True).str.to_uppercase()
+    return text.str.extract_all(r"[0-9A-Z]{2}").list.unique(maintain_order=True)
+
+
+def _codes(procedures: pl.DataFrame) -> pl.DataFrame:
+    """The distinct codes the input's procedure values were read as, with their keys."""
+    rows = []
+    for code in procedures["code"].drop_nulls().unique().to_list():
+        with suppress(InvalidCodeError):  # read once already, as a procedure: no error expected
+            rows.append((code, parse_code(code, "hcpcs").lo))
+    return pl.DataFrame(rows, schema={"code": pl.String, "key": pl.Int64}, orient="row")
+
+
+class _Rules(NamedTuple):
+    """The tables' rows that can apply to a screen's lines, with only the columns the joins read (codes as text)."""
+
+    ptp: pl.DataFrame  # code1, code2, effective, deleted, modifier
+    mue: pl.DataFrame  # code, limit, indicator, effective, until
+    aoc: pl.DataFrame  # add_on, primary, type, effective, deleted
+
+
+def _relevant(tables: NcciTables, setting: str, codes: pl.DataFrame) -> _Rules:
+    """The tables' rows of the ``setting`` that can apply to lines of ``codes``: both codes of a pair among them (and
+    its indicator not 9), an MUE's code, an add-on edit's add-on (of type 1 or 3)."""
+    keys = codes["key"].implode()
+    ptp = tables.ptp.filter(pl.col("setting") == setting, pl.col("column2").is_in(keys),
+                            pl.col("column1").is_in(keys), pl.col("modifier") != 9)
+    mue = tables.mue.filter(pl.col("setting") == setting, pl.col("code").is_in(keys))
+    aoc = tables.aoc.filter(pl.col("add_on").is_in(keys), pl.col("type") != 2)
+    return _Rules(ptp.select("code1", "code2", "effective", "deleted", "modifier"),
+                  mue.select(pl.col("code_text").alias("code"), "limit", "indicator", "effective", "until"),
+                  aoc.select(pl.col("add_on_code").alias("add_on"), pl.col("primary_code").alias("primary"), "type",
+                             "effective", "deleted"))
+
+
+def _in_force(start: str, end: str) -> pl.Expr:
+    """Whether the line's date falls on or after ``start`` and before ``end`` (null: open)."""
+    return (pl.col("date") >= pl.col(start)) & (pl.col(end).is_null() | (pl.col("date") < pl.col(end)))
+
+
+def _label(code: pl.Expr) -> pl.Expr:
+    return pl.when(code.str.slice(0, 1).str.contains(r"\d")).then(pl.lit("CPT ")).otherwise(pl.lit("HCPCS ")) + code
+
+
+def _ptp(lines: pl.DataFrame, ptp: pl.DataFrame, keys: list[str], setting: str) -> pl.DataFrame:
+    """The lines a PTP edit denies or sends to review: each line of a pair's column 2 code with a line of its column 1
+    code in the visit, under the pair's most severe outcome (the first column 1 line on a tie)."""
+    pairs = (lines.join(ptp, left_on="code", right_on="code2").filter(_in_force("effective", "deleted"))
+             .join(lines.select(*keys, code1="code", row1="row", modifiers1="modifiers"), on=[*keys, "code1"]))
+    mods = pl.concat_list("modifiers", "modifiers1")
+    specific = mods.list.eval(pl.element().is_in(sorted(PTP_MODIFIERS - {GENERIC_MODIFIER}))).list.any()
+    generic = mods.list.contains(GENERIC_MODIFIER)
+    indicator_1 = pl.col("modifier") == 1
+    pairs = pairs.with_columns(determination=pl.when(indicator_1 & specific).then(None)
+                               .when(indicator_1 & generic).then(pl.lit("review")).otherwise(pl.lit("not_covered")))
+    pairs = pairs.filter(pl.col("determination").is_not_null()).sort("row", "determination", "row1")
+    why = (pl.when(pl.col("modifier") == 0).then(pl.lit("modifier indicator 0: no modifier allows the pair"))
+           .when(pl.col("determination") == "review")
+           .then(pl.lit("modifier indicator 1, and its only PTP-associated modifier is the generic 59: review that the "
+                        "service was distinct (XE, XS, XP or XU says how)"))
+           .otherwise(pl.lit("modifier indicator 1, and neither line has a PTP-associated modifier")))
+    return pairs.unique("row", keep="first", maintain_order=True).select(
+        "row", "determination", edit=pl.lit("ncci_ptp"),
+        reason=pl.format("NCCI procedure-to-procedure edit: {} is the column 2 code of a pair with {}, billed for the "
+                         "same member by the same provider on the same date (ptp_column1 names its line); {}",
+                         _label(pl.col("code")), _label(pl.col("code1")), why),
+        rule_id=pl.format("NCCI-PTP:{}:{}/{}:{}", pl.lit(setting), "code1", "code", pl.col("effective").dt.strftime(
+            "%Y%m%d")),
+        ptp_column1=pl.format("{} on line {}", "code1", pl.col("row1") + 1))
+
+
+def _mue(lines: pl.DataFrame, mue: pl.DataFrame, keys: list[str], setting: str) -> pl.DataFrame:
+    """The lines an MUE denies: their units, or the visit's units of their code, over the code's limit."""
+    per_day = pl.col("indicator") != 1
+    counted = (lines.filter(pl.col("units").is_not_null()).join(mue, on="code")
+               .filter(_in_force("effective", "until"))
+               .with_columns(mue_units=pl.when(per_day).then(pl.col("units").sum().over(*keys, "code", "indicator"))
+                             .otherwise(pl.col("units"))))
+    over = counted.filter(pl.col("mue_units") > pl.col("limit"))
+    per = pl.when(per_day).then(pl.lit("for one member by one provider on one date")).otherwise(
+        pl.lit("on one line"))
+    return over.select(
+        "row", determination=pl.lit("not_covered"), edit=pl.lit("mue_units"),
+        reason=pl.format("NCCI medically unlikely edit: the most units of service of {} {} are {} (adjudication "
+                         "indicator {}); mue_units counts those billed, and the line's units are denied",
+                         _label(pl.col("code")), per, "limit", "indicator"),
+        rule_id=pl.format("NCCI-MUE:{}:{}:{}", pl.lit(setting), "code", pl.col("effective").dt.strftime("%Y%m%d")),
+        mue_limit=pl.col("limit").cast(pl.UInt32), mue_units="mue_units", denied_units="units")
+
+
+def _aoc(lines: pl.DataFrame, aoc: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """The add-on lines with no line of a listed primary in their visit."""
+    edited = lines.join(aoc, left_on="code", right_on="add_on").filter(_in_force("effective", "deleted"))
+    present = lines.select(*keys, primary="code").unique()
+    found = edited.join(present, on=[*keys, "primary"], how="semi")["row"].unique()
+    alone = (edited.filter(~pl.col("row").is_in(found.implode()))
+             .group_by("row", maintain_order=True).agg(pl.col("code", "effective").first(), pl.col("type").min()))
+    listed = pl.when(pl.col("type") == 1).then(pl.lit("its primary codes")).otherwise(
+        pl.lit("the primary codes listed for it"))
+    review = pl.when(pl.col("type") == 1).then(pl.lit("")).otherwise(
+        pl.lit(" (edit type 3: a primary not listed may be billed): review it"))
+    return alone.select(
+        "row", determination=pl.when(pl.col("type") == 1).then(pl.lit("not_covered")).otherwise(pl.lit("review")),
+        edit=pl.lit("aoc_without_primary"),
+        reason=pl.format("NCCI add-on code edit: add-on {} is billed without any of {} for the same member by the "
+                         "same provider on the same date{}", _label(pl.col("code")), listed, review),
+        rule_id=pl.format("NCCI-AOC:{}:{}", "code", pl.col("effective").dt.strftime("%Y%m%d")))
+
+
+def _outcome(parts: Sequence[pl.DataFrame], roles: str) -> pl.DataFrame:
+    """Each edited line's outcome (``OUTCOME``): its edits in ``EDITS`` order, its most severe edit's determination,
+    rule and reason codes (the first in that order on a tie), and every edit's sentence."""
+    codes = reason_codes()
+    columns = list(OUTCOME)
+    frames = [part.with_columns(order=pl.lit(n, pl.UInt8)) for n, part in enumerate(parts)]
+    every = pl.concat([f.select(pl.col("row").cast(pl.UInt32), "determination", "edit", "reason", "rule_id", "order",
+                                *(pl.col(c).cast(t) if c in f.columns else pl.lit(None, t).alias(c)
+                                  for c, t in NCCI_RESULT.items())) for f in frames])
+    severity = pl.col("determination").replace_strict(SEVERITY, return_dtype=pl.UInt8)
+    lines = every.sort("row", "order").group_by("row", maintain_order=True).agg(
+        pl.col("determination", "rule_id", "edit").sort_by(severity, "order").first().name.prefix("deciding_"),
+        edits=pl.col("edit"),
+        reason=pl.col("reason").str.join("; "),
+        **{c: pl.col(c).drop_nulls().first() for c in NCCI_RESULT})
+    reason_code = {field: pl.col("deciding_edit").replace_strict(
+        {edit: getattr(codes[edit], field) for edit in EDITS}, return_dtype=pl.String) for field in
+        ("group_code", "carc", "rarc")}
+    denied = pl.col("deciding_determination") == "not_covered"
+    return lines.select(
+        "row", "edits", determination="deciding_determination", rule_id="deciding_rule_id",
+        reason=pl.concat_str("reason", pl.lit(roles + ".")),
+        **{field: pl.when(denied).then(code) for field, code in reason_code.items()},
+        **{c: c for c in NCCI_RESULT}).select(columns).cast(OUTCOME)  # type: ignore[arg-type]
+
+
+def decided(results: pl.DataFrame, edited: pl.DataFrame) -> pl.DataFrame:
+    """The results of the lines that draw NCCI edits (``results``: the library's, with ``NCCI_RESULT`` columns
+    null, in ``edited``'s order) with their outcome added: the NCCI determination where it is more severe (the
+    library's on a tie), and then its rule and reason codes; the edits listed after the library's, the NCCI
+    sentences after the library's reason; with a library's ``findings``, an NCCI finding after the policies'."""
+    severity = edited["determination"].replace_strict(SEVERITY, return_dtype=pl.UInt32)
+    ncci_decides = pl.lit(severity < results["determination"].to_physical().cast(pl.UInt32))
+    ncci = edited.select(pl.all().name.prefix("ncci_"))
+    frame = pl.concat([results, ncci], how="horizontal")
+
+    def deciding(name: str) -> pl.Expr:
+        return pl.when(ncci_decides).then(pl.col(f"ncci_{name}")).otherwise(pl.col(name).cast(pl.String))
+
+    columns = {
+        "determination": deciding("determination"),
+        "reason": pl.concat_str(pl.col("reason").cast(pl.String), pl.lit(" "), "ncci_reason"),
+        "edits": pl.concat_list(pl.col("edits").fill_null(pl.lit([], pl.List(pl.String))), "ncci_edits"),
+        **{name: deciding(name) for name in ("rule_id", "group_code", "carc", "rarc")},
+        **{name: pl.col(f"ncci_{name}") for name in NCCI_RESULT}}
+    if "findings" in results.columns:
+        finding_type: pl.Struct = results.schema["findings"].inner  # type: ignore[attr-defined]
+        finding = pl.struct(*((pl.col(f"ncci_{name}") if f"ncci_{name}" in frame.columns
+                               else pl.lit("NCCI") if name == "policy" else pl.lit(None, dtype)).alias(name)
+                              for name, dtype in finding_type.to_schema().items()))
+        columns["findings"] = pl.concat_list("findings", finding)
+    return frame.with_columns(**columns).select(results.columns).cast(results.schema)  # type: ignore[arg-type]
