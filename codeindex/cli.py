@@ -60,6 +60,7 @@ from codeindex.policy import Policy, bundled_policies, load_policies, load_polic
 from codeindex.policy.bulletin import format_cpb, group_header
 from codeindex.policy.gem import translate
 from codeindex.policy.model import ERA_NAMES
+from codeindex.policy.ncci import load_ncci
 from codeindex.ranges import parse_range
 from codeindex.screen import LAYOUTS, claim_lines, screen
 from codeindex.screen.layouts import LineColumns
@@ -231,11 +232,14 @@ def _screen(args: argparse.Namespace) -> int:
     columns = {k: v for k, v in (("claim_id", args.claim_id), ("procedure", args.procedure), ("dx", args.dx),
                                  ("date", args.date), ("amount", args.amount), ("modifiers", args.modifier),
                                  ("date_format", args.date_format), ("provider", args.provider),
-                                 ("member", args.member)) if v}
+                                 ("member", args.member), ("units", args.units)) if v}
     if columns and args.layout != "long":
         raise UsageError("column options apply to the long layout only")
     started = time.perf_counter()
     if args.engine == "spark":
+        if args.ncci:
+            raise UsageError("--ncci runs on the polars engine only (NCCI edits on Spark are not built yet): "
+                             "drop --engine spark")
         return _screen_on_spark(args, columns, started)
     inputs = input_files(args.inputs)
     output = check_output(args.output, inputs, replace_input=args.replace_input)  # before any work
@@ -251,14 +255,19 @@ def _screen(args: argparse.Namespace) -> int:
     if len({p.absolute() for p in (output, *extras)}) < 1 + len(extras):
         raise UsageError("-o, --summary-json, --report and --worklist must name different files")
     policy = _policies(args)
+    ncci = load_ncci(args.ncci) if args.ncci else None  # read (or taken from the cache) before any line
     rows, cols = claim_lines(args.inputs, args.layout, **columns)
     check_amount(rows, cols, ", ".join(args.inputs))
     check_dates(rows, cols, ", ".join(args.inputs))
     note_amount(rows, cols)
     roles: dict[str, Any] = {"claim_id": cols.claim_id, "procedure": cols.procedure, "date": cols.date,
                              "amount": cols.amount, "dx": list(cols.dx), "date_format": cols.date_format,
-                             "provider": cols.provider, "member": cols.member}
-    made = {"input": {"files": [_file_identity(f) for f in inputs], "layout": args.layout, "columns": roles}}
+                             "provider": cols.provider, "member": cols.member, "units": cols.units}
+    made: dict[str, Any] = {"input": {"files": [_file_identity(f) for f in inputs], "layout": args.layout,
+                                      "columns": roles}}
+    if ncci is not None:
+        made["ncci"] = {"setting": args.ncci_setting, "fingerprint": ncci.fingerprint,
+                        "files": [{"name": name, "sha256": sha256} for name, sha256, *_ in ncci.files]}
     identity = {**made, "output": {"path": str(output), "format": fmt}}
     with _progress() as progress:
         # Each phase is a task of its own, so each has its clock running from its start (a finished task's clock
@@ -271,8 +280,10 @@ def _screen(args: argparse.Namespace) -> int:
             current[0] = progress.add_task(name, total=total)
 
         try:
-            plan = screen(args.inputs, policy=policy, layout=args.layout, icd_version=args.icd_version,
-                          edits=args.edits, streaming=_streaming(args, inputs), **columns)
+            library = policy if ncci is None else [*(policy if isinstance(policy, list) else [policy]), ncci]
+            plan = screen(args.inputs, policy=library, layout=args.layout, icd_version=args.icd_version,
+                          edits=args.edits, streaming=_streaming(args, inputs), ncci_setting=args.ncci_setting,
+                          **columns)
             if not progress.disable:  # on a terminal: count the lines as they are written
                 phase("screening and writing", total=plan.select(pl.len()).collect().item())
 
@@ -736,7 +747,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a column holding the procedure's modifiers (GP, 59); repeat; the reason names the columns")
     scr.add_argument("--amount", help="paid amount column (default paid_amount, if present)")
     scr.add_argument("--provider", metavar="COLUMN", help="the billing provider's column: totals per provider")
-    scr.add_argument("--member", metavar="COLUMN", help="the member's column: the summary counts members")
+    scr.add_argument("--member", metavar="COLUMN", help="the member's column: the summary counts members; NCCI "
+                     "edits group a member's lines by it (else by claim)")
+    scr.add_argument("--units", metavar="COLUMN", help="the units of service's column: NCCI's medically unlikely "
+                     "edits count them")
+    scr.add_argument("--ncci", action="append", metavar="PATH",
+                     help="CMS NCCI files (PTP, MUE, add-on code tables, as published) or a directory of them: apply "
+                     "their edits too; repeat")
+    scr.add_argument("--ncci-setting", default="practitioner", choices=["practitioner", "outpatient_hospital", "dme"],
+                     help="whose NCCI tables apply: practitioner (default), outpatient hospital or DME supplier claims")
     scr.add_argument("--icd-version", type=int, choices=[9, 10],
                      help="ICD version of lines with neither an icd_version nor a readable date")
     scr.add_argument("--edits", default="policy", choices=["policy", "all"],

@@ -31,8 +31,10 @@ import pyarrow as pa
 from codeindex.errors import InputError, first_line
 from codeindex.extras import install_hint
 from codeindex.policy import Policy, load_policies
+from codeindex.policy.ncci import NcciTables
 from codeindex.screen import PolicyChoice, policy_list
 from codeindex.screen.columns import RESULT
+from codeindex.screen.ncci import NCCI_RESULT, tables_for
 
 try:
     import pandas  # noqa: F401
@@ -137,7 +139,8 @@ def _for_spark(table: pa.Table, schema: pa.Schema) -> pa.Table:
 
 # --- the per-partition function -------------------------------------------------------------------
 
-def _partition_screener(policy: Policy | list[Policy], layout: str, columns: Mapping[str, Any], out: pa.Schema,
+def _partition_screener(policy: Policy | list[Policy | NcciTables], layout: str, columns: Mapping[str, Any],
+                        out: pa.Schema,
                         stats: Any = None) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     """The function ``mapInArrow`` runs on each partition: all its batches, screened in one call.
 
@@ -172,7 +175,8 @@ def _partition_screener(policy: Policy | list[Policy], layout: str, columns: Map
     return screen_partition
 
 
-LAYOUT_OPTIONS = ("claim_id", "procedure", "dx", "date", "amount", "modifiers")  # options naming columns
+LAYOUT_OPTIONS = ("claim_id", "procedure", "dx", "date", "amount", "modifiers", "member", "provider",
+                  "units")  # options naming columns
 
 
 def screen(df: DataFrame, policy: PolicyChoice | Sequence[PolicyChoice] = "0198", layout: str = "long", *,
@@ -186,22 +190,27 @@ def screen(df: DataFrame, policy: PolicyChoice | Sequence[PolicyChoice] = "0198"
     ``df`` holds claims in ``layout`` (``long``: one line per row; ``synpuf-carrier``: the
     DE-SynPUF carrier file).  Other keywords go to ``codeindex.screen.screen`` as they are:
     the long layout's column overrides (``claim_id=``, ``procedure=``,
-    ``dx=[...]``, ``date=``, ``amount=``), ``icd_version=``, ``edits=``.  The lines are
-    repartitioned by claim id, into ``partitions`` (default ``spark.sql.shuffle.partitions``,
-    which adaptive query execution may coalesce), and each partition is screened in one call.
+    ``dx=[...]``, ``date=``, ``amount=``, ``member=``, ``provider=``, ``units=``), ``icd_version=``,
+    ``edits=``, ``ncci_setting=``.  The lines are repartitioned by claim id (by member with NCCI
+    tables in the library and a member column: a member's claims and visits then meet in one
+    partition), into ``partitions`` (default ``spark.sql.shuffle.partitions``, which adaptive query
+    execution may coalesce), and each partition is screened in one call.  NCCI tables are cut on the
+    driver to the rows the input's procedure codes can draw (one job reads its distinct procedure
+    values), so the task carries those only.
     Rows come back in no particular order: sort by claim and line when order matters.
     ``stats`` is an optional accumulator (``stats_accumulator``) for where the time goes.
     """
-    compiled, out, claim_key = _prepare(df, policy, layout, columns)
-    claim = _column(claim_key)
-    shuffled = df.repartition(partitions, claim) if partitions else df.repartition(claim)
+    compiled, out, group_key = _prepare(df, policy, layout, columns)
+    group = _column(group_key)
+    shuffled = df.repartition(partitions, group) if partitions else df.repartition(group)
     return _map(shuffled, _partition_screener(compiled, layout, columns, out, stats), out)
 
 
 def _prepare(df: DataFrame, policy: PolicyChoice | Sequence[PolicyChoice], layout: str,
-             columns: Mapping[str, Any]) -> tuple[Policy | list[Policy], pa.Schema, str]:
-    """The policy or policies, loaded on the driver, the Arrow schema of the screen's output, and the
-    layout's claim id column (whose equal values must meet in one partition).
+             columns: Mapping[str, Any]) -> tuple[Policy | list[Policy | NcciTables], pa.Schema, str]:
+    """The policy or policies (and NCCI tables, cut to the input's procedure codes), loaded on the driver, the
+    Arrow schema of the screen's output, and the column whose equal values must meet in one partition: the
+    layout's claim id, or with NCCI tables the member's when there is one.
 
     The schema comes from screening an empty frame of the input's schema, so bad column
     options fail here, on the driver, with the embedded screen's own message.
@@ -210,16 +219,23 @@ def _prepare(df: DataFrame, policy: PolicyChoice | Sequence[PolicyChoice], layou
     from codeindex.screen import screen as embedded
 
     library, chosen = policy_list(policy)
-    loaded = list(load_policies(chosen))  # ids checked here, on the driver
+    tables = [choice for choice in chosen if isinstance(choice, NcciTables)]
+    loaded: list[Policy | NcciTables] = list(load_policies(
+        [c for c in chosen if not isinstance(c, NcciTables)]))  # ids checked here, on the driver
     for each in loaded:
+        assert isinstance(each, Policy)
         each.index  # noqa: B018 - build the interval index here, so that it ships built
-    compiled = loaded if library else loaded[0]
     empty = pl.from_arrow(_arrow_schema_of(df).empty_table())
     assert isinstance(empty, pl.DataFrame)
-    probe = embedded(empty, policy=compiled, layout=layout, **columns).collect().to_arrow().schema
+    probe = embedded(empty, policy=[*loaded, *tables] if library else loaded[0], layout=layout,
+                     **columns).collect().to_arrow().schema  # options checked, with the embedded screen's messages
     _, cols = claim_lines(empty, layout, **{k: v for k, v in columns.items() if k in LAYOUT_OPTIONS})
+    if tables:
+        values = [row[0] for row in df.select(_column(cols.procedure).cast("string")).distinct().collect()]
+        loaded.append(tables_for(tables[0], values))
+    compiled = loaded if library else loaded[0]
     schema = pa.schema([pa.field(f.name, _arrow_for_spark(f.type), nullable=True) for f in probe])
-    return compiled, schema, cols.claim_id
+    return compiled, schema, cols.member if tables and cols.member else cols.claim_id
 
 
 def _map(df: DataFrame, function: Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]],
@@ -390,5 +406,5 @@ def to_polars(df: DataFrame) -> pl.DataFrame:
         table = pa.Table.from_batches(batches) if batches else _arrow_schema_of(df).empty_table()
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
-    return frame.cast({name: dtype for name, dtype in RESULT.items()
-                       if frame.schema.get(name) == pl.String})
+    return frame.cast({name: dtype for name, dtype in RESULT.items() if frame.schema.get(name) == pl.String}
+                      | {name: dtype for name, dtype in NCCI_RESULT.items() if name in frame.schema})

@@ -61,16 +61,19 @@ RULES = dict(
 
 
 def claims(seed: int, n: int = 60, *, members: bool = True, providers: bool = True) -> pl.DataFrame:
+    """Lines of ``n // 3`` claims, each of one member and one provider (of few: their claims share visits), its
+    lines on a few days."""
     rng = random.Random(seed)
     rows = []
+    billed_by = [(f"m{rng.randrange(3)}", f"p{rng.randrange(2)}") for _ in range(n // 3 + 1)]
     for _ in range(n):
-        claim = f"c{rng.randrange(n // 3 + 1)}"
-        rows.append({"claim_id": claim, "procedure_code": rng.choice(CODES), "dx1": rng.choice(["V57.22", "719.41",
-                                                                                               "M54.50", None]),
+        number = rng.randrange(n // 3 + 1)
+        member, provider = billed_by[number]
+        rows.append({"claim_id": f"c{seed}-{number}", "procedure_code": rng.choice(CODES),
+                     "dx1": rng.choice(["V57.22", "719.41", "M54.50", None]),
                      "service_date": rng.choice(DAYS).isoformat() if rng.random() > 0.03 else "not a date",
                      "units": rng.choice([1, 1, 1, 2, 3, None]), "mod": rng.choice(MODIFIERS),
-                     "member": f"m{rng.randrange(3)}" if members else None,
-                     "provider": f"p{rng.randrange(2)}" if providers else None})
+                     "member": member if members else None, "provider": provider if providers else None})
     return pl.DataFrame(rows, schema={"claim_id": pl.String, "procedure_code": pl.String, "dx1": pl.String,
                                       "service_date": pl.String, "units": pl.Int64, "mod": pl.String,
                                       "member": pl.String, "provider": pl.String})
@@ -115,12 +118,12 @@ def oracle(lines: list[dict], *, member: bool, provider: bool) -> list[dict]:
                 if indicator == 1 and present - {"59"}:
                     continue
                 severity = 1 if indicator == 1 and "59" in present else 0
-                if best is None or (severity, j) < best:
-                    best = (severity, j, c1)
+                if best is None or (severity, other["claim_id"]) < best[:2]:
+                    best = (severity, other["claim_id"], c1)
         if best is not None:
             found["edits"].append("ncci_ptp")
             found["severity"].append(best[0])
-            found["ptp_column1"] = f"{best[2]} on line {best[1] + 1}"
+            found["ptp_column1"] = f"{best[2]} on claim {best[1]}"
         for code, limit, indicator, start, end in RULES["mue"]:
             if code != line["procedure_code"] or line["units"] is None or not in_force(on, start, end):
                 continue
@@ -202,7 +205,7 @@ def test_an_example_visit_reads_as_a_reviewer_would_read_it() -> None:
         "member": ["m"] * 5, "provider": ["p"] * 5})
     out = screened(lines, member="member", provider="provider")
     assert out["determination"].to_list() == ["not_applicable", "review", "not_covered", "not_covered", "not_covered"]
-    assert out["ptp_column1"].to_list() == [None, "97140 on line 1", None, None, None]
+    assert out["ptp_column1"].to_list() == [None, "97140 on claim a", None, None, None]
     assert out["mue_limit"].to_list() == [None, None, 2, 2, None]
     assert out["mue_units"].to_list() == [None, None, 3.0, 3.0, None]
     assert out["denied_units"].to_list() == [None, None, 2.0, 1.0, None]
@@ -231,4 +234,4 @@ def test_without_units_no_mue_is_checked_and_a_deleted_pair_is_not_applied() -> 
     assert out["mue_limit"].null_count() == 4  # no units column: MUE not checked
     later = lines.with_columns(service_date=pl.lit("2016-06-01"))
     out = screen(later, policy=["0198", tables(**RULES)], dx=["dx1"]).collect()
-    assert out["ptp_column1"].to_list()[:2] == ["97112 on line 2", None]  # the pair reversed from 2016, indicator 0
+    assert out["ptp_column1"].to_list()[:2] == ["97112 on claim a", None]  # the pair reversed from 2016, indicator 0

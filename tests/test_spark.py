@@ -211,3 +211,17 @@ def test_arrow_types_are_normalised_for_spark() -> None:
     assert cast.to_pylist() == table.to_pylist()
     with pytest.raises(RuntimeError, match="returned columns"):
         cs._for_spark(table.select(["ls", "s", "l", "u", "d"]), out)
+
+
+def test_ncci_edits_equal_embedded(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from test_ncci_screen import RULES, claims, tables
+
+    source = tmp_path / "visits.parquet"  # numbered, as the lines have no id of their own
+    pl.concat([claims(seed, n=80) for seed in range(3)]).with_row_index("n").cast({"n": pl.Int64}).write_parquet(
+        source)
+    roles = {"member": "member", "provider": "provider", "units": "units", "dx": ["dx1"], "modifiers": ["mod"]}
+    library = ["0198", tables(**RULES)]
+    expected = embedded(source, policy=library, **roles).collect()
+    assert expected["ptp_column1"].is_not_null().any() and expected["mue_limit"].is_not_null().any()
+    got = cs.to_polars(cs.screen(spark.read.parquet(str(source)), policy=library, partitions=3, **roles))
+    assert_frame_equal(sorted_by(got, ["n"]), sorted_by(expected, ["n"]))

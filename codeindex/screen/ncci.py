@@ -26,9 +26,9 @@ outcome is its most severe edit's (PTP, then MUE, then AOC on a tie), with every
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import polars as pl
@@ -38,6 +38,7 @@ from codeindex.policy.ncci import NcciTables
 from codeindex.policy.reason_codes import reason_codes
 from codeindex.screen.layouts import LineColumns
 from codeindex.screen.line import LineFacts, as_text
+from codeindex.screen.procedures import procedure_code
 from codeindex.systems import parse_code
 
 SETTINGS = ("practitioner", "outpatient_hospital", "dme")
@@ -50,7 +51,7 @@ GENERIC_MODIFIER = "59"
 EDITS = ("ncci_ptp", "mue_units", "aoc_without_primary")  # as the line's ``edits`` list names them, in this order
 
 NCCI_RESULT = {  # what the screen adds to every line beside RESULT when NCCI tables are screened (null: no edit)
-    "ptp_column1": pl.String,  # the PTP edit's column 1 code and the line it is on ("97140 on line 12")
+    "ptp_column1": pl.String,  # the PTP edit's column 1 code and the claim of its line ("97140 on claim 1021")
     "mue_limit": pl.UInt32,  # the MUE the line's units are over
     "mue_units": pl.Float64,  # the units counted against it: the line's (indicator 1) or the visit's (2, 3)
     "denied_units": pl.Float64,  # the line's units denied by the MUE (all of them)
@@ -114,7 +115,8 @@ class NcciScreen:
         visit = self._visit()
         candidates = (lines.with_row_index("row").filter(as_text(self.cols.procedure).is_in(values["procedure"]
                                                                                             .implode()))
-                      .select("row", **visit, procedure=as_text(self.cols.procedure), date=self.facts.date(),
+                      .select("row", **visit, claim=self.facts.claim().cast(pl.String),
+                              procedure=as_text(self.cols.procedure), date=self.facts.date(),
                               units=self._units(), modifier_columns=self._modifier_columns())
                       .collect(engine=engine)  # type: ignore[arg-type]
                       .join(values, on="procedure", how="left")
@@ -179,6 +181,19 @@ def _relevant(tables: NcciTables, setting: str, codes: pl.DataFrame) -> _Rules:
                              "effective", "deleted"))
 
 
+def tables_for(tables: NcciTables, values: Iterable[str | None]) -> NcciTables:
+    """The ``tables`` cut to the rows lines of the procedure ``values`` can draw (every setting kept): what a Spark
+    task needs to carry, instead of two million PTP rows."""
+    keys = set()
+    for value in values:
+        with suppress(InvalidCodeError):
+            keys.add(procedure_code(value or "")[0].lo)
+    held = pl.Series(sorted(keys), dtype=pl.Int64).implode()
+    return replace(tables, ptp=tables.ptp.filter(pl.col("column1").is_in(held), pl.col("column2").is_in(held)),
+                   mue=tables.mue.filter(pl.col("code").is_in(held)),
+                   aoc=tables.aoc.filter(pl.col("add_on").is_in(held)))
+
+
 def _in_force(start: str, end: str) -> pl.Expr:
     """Whether the line's date falls on or after ``start`` and before ``end`` (null: open)."""
     return (pl.col("date") >= pl.col(start)) & (pl.col(end).is_null() | (pl.col("date") < pl.col(end)))
@@ -190,16 +205,19 @@ def _label(code: pl.Expr) -> pl.Expr:
 
 def _ptp(lines: pl.DataFrame, ptp: pl.DataFrame, keys: list[str], setting: str) -> pl.DataFrame:
     """The lines a PTP edit denies or sends to review: each line of a pair's column 2 code with a line of its column 1
-    code in the visit, under the pair's most severe outcome (the first column 1 line on a tie)."""
+    code in the visit, under the pair's most severe outcome (on a tie, the column 1 line of the least claim id as
+    text, whatever the order of the lines: Spark's partitions keep none)."""
     pairs = (lines.join(ptp, left_on="code", right_on="code2").filter(_in_force("effective", "deleted"))
-             .join(lines.select(*keys, code1="code", row1="row", modifiers1="modifiers"), on=[*keys, "code1"]))
+             .join(lines.select(*keys, code1="code", row1="row", claim1="claim", modifiers1="modifiers"),
+                   on=[*keys, "code1"]))
     mods = pl.concat_list("modifiers", "modifiers1")
     specific = mods.list.eval(pl.element().is_in(sorted(PTP_MODIFIERS - {GENERIC_MODIFIER}))).list.any()
     generic = mods.list.contains(GENERIC_MODIFIER)
     indicator_1 = pl.col("modifier") == 1
     pairs = pairs.with_columns(determination=pl.when(indicator_1 & specific).then(None)
                                .when(indicator_1 & generic).then(pl.lit("review")).otherwise(pl.lit("not_covered")))
-    pairs = pairs.filter(pl.col("determination").is_not_null()).sort("row", "determination", "row1")
+    pairs = pairs.filter(pl.col("determination").is_not_null()).sort("row", "determination", "claim1", "row1",
+                                                                         nulls_last=True)
     why = (pl.when(pl.col("modifier") == 0).then(pl.lit("modifier indicator 0: no modifier allows the pair"))
            .when(pl.col("determination") == "review")
            .then(pl.lit("modifier indicator 1, and its only PTP-associated modifier is the generic 59: review that the "
@@ -208,11 +226,11 @@ def _ptp(lines: pl.DataFrame, ptp: pl.DataFrame, keys: list[str], setting: str) 
     return pairs.unique("row", keep="first", maintain_order=True).select(
         "row", "determination", edit=pl.lit("ncci_ptp"),
         reason=pl.format("NCCI procedure-to-procedure edit: {} is the column 2 code of a pair with {}, billed for the "
-                         "same member by the same provider on the same date (ptp_column1 names its line); {}",
+                         "same member by the same provider on the same date (ptp_column1 names its claim); {}",
                          _label(pl.col("code")), _label(pl.col("code1")), why),
         rule_id=pl.format("NCCI-PTP:{}:{}/{}:{}", pl.lit(setting), "code1", "code", pl.col("effective").dt.strftime(
             "%Y%m%d")),
-        ptp_column1=pl.format("{} on line {}", "code1", pl.col("row1") + 1))
+        ptp_column1=pl.format("{} on claim {}", "code1", pl.col("claim1").fill_null("(none)")))
 
 
 def _mue(lines: pl.DataFrame, mue: pl.DataFrame, keys: list[str], setting: str) -> pl.DataFrame:

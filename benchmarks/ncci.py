@@ -1,0 +1,102 @@
+"""What NCCI edits cost: the screen against CPB 0198 with full-size NCCI tables, against CPB 0198 alone.
+
+The claims are ``compare.claims_path``'s, with the roles NCCI edits read added (a member for every few claims, a
+provider, units of service); the tables are ``synth.write_ncci_files``' full-size synthetic ones in the published
+layouts (about 2 million PTP rows, 15,000 MUE codes, 1,000 add-on pairs), pairs among the claims' own codes
+included.  Timed, interleaved in one process (median of ``--repeat``): the bare read, the screen against CPB 0198
+alone, and the screen with the NCCI tables beside it; then, once each, compiling the tables from their files (no
+cache) and loading them from the cache.
+
+    python benchmarks/ncci.py --rows 2000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+from compare import DATA_DIR, claims_path  # the same claim lines the engine comparison uses
+
+from codeindex.policy.ncci import load_ncci
+from codeindex.screen import screen
+from codeindex.synth import write_ncci_files
+
+ROLES = {"member": "member_id", "provider": "provider_id", "units": "units"}
+
+
+def claims_with_roles(rows: int, data_dir: Path, share: float | None) -> Path:
+    """The benchmark's claim lines with a member (one for every three claims), a provider and units."""
+    source = claims_path(rows, data_dir=data_dir) if share is None else claims_path(rows, data_dir=data_dir,
+                                                                                   share=share)
+    path = source.with_name(f"{source.stem}-roles.parquet")
+    if not path.exists():
+        partial = path.with_name(f"{path.stem}.{os.getpid()}.partial")
+        pl.scan_parquet(source).with_columns(
+            member_id=(pl.col("claim_id") // 3).cast(pl.String), provider_id=(pl.col("claim_id") % 997).cast(pl.String),
+            units=(pl.col("line_no") % 3 + 1).cast(pl.Int32)).sink_parquet(partial)
+        partial.replace(path)
+    return path
+
+
+def ncci_files(data_dir: Path) -> Path:
+    """The full-size synthetic NCCI files, made on first use."""
+    directory = data_dir / "ncci-full"
+    if not directory.exists():
+        partial = data_dir / f"ncci-full.{os.getpid()}.partial"
+        write_ncci_files(partial)
+        partial.replace(directory)
+    return directory
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=2_000_000, help="claim lines (default 2,000,000)")
+    parser.add_argument("--share", type=float, help="share of lines CPB 0198 names (default: the benchmark file's)")
+    parser.add_argument("--repeat", type=int, default=7, help="runs of each; the median counts (default 7)")
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help=f"cache of generated data ({DATA_DIR})")
+    args = parser.parse_args(argv)
+    path = claims_with_roles(args.rows, args.data_dir, args.share)
+    files = ncci_files(args.data_dir)
+    with tempfile.TemporaryDirectory() as cache:
+        started = time.perf_counter()
+        tables = load_ncci(files, cache_dir=cache)
+        compiled = time.perf_counter() - started
+        started = time.perf_counter()
+        load_ncci(files, cache_dir=cache)
+        cached = time.perf_counter() - started
+    runs: dict[str, Callable[[], pl.DataFrame]] = {
+        "scan": lambda: pl.scan_parquet(path).collect(),
+        "screen, CPB 0198": lambda: screen(path, "0198", **ROLES).collect(),
+        "screen, CPB 0198 and NCCI": lambda: screen(path, ["0198", tables], **ROLES).collect(),
+    }
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for run in runs.values():
+        run()  # warm: code sets loaded, file in the page cache
+    for _ in range(args.repeat):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    edited = screen(path, ["0198", tables], **ROLES).select(
+        pl.col("edits").list.eval(pl.element().is_in(["ncci_ptp", "mue_units", "aoc_without_primary"])).list.any()
+        .sum()).collect().item()
+    print(f"{args.rows:,} lines ({edited:,} draw an NCCI edit); tables: {tables.ptp.height:,} PTP rows, "
+          f"{tables.mue.height:,} MUE rows, {tables.aoc.height:,} add-on rows")
+    print(f"compiling the tables from their files {compiled:6.2f} s; loading them from the cache {cached:6.2f} s")
+    alone = statistics.median(times["screen, CPB 0198"])
+    scan = statistics.median(times["scan"])
+    print(f"median of {args.repeat}, interleaved")
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(f"{name:28s} {median:7.3f} s  {median / scan:5.2f}x scan  {median / alone:5.2f}x CPB 0198 alone")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
