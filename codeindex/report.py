@@ -208,7 +208,8 @@ def render_report(summary: dict[str, Any]) -> str:
                             _bars([x["edit"] for x in edits], [x["lines"] for x in edits], "#8e44ad", "lines"),
                             0.6 + 0.32 * len(edits)))
         for x in edits:
-            parts.append(f"<h3>{e(x['edit'])}: {x['lines']:,} lines</h3>")
+            paid = f", {_money(x['amount'])}" if x.get("amount") is not None else ""
+            parts.append(f"<h3>{e(x['edit'])}: {x['lines']:,} lines{e(paid)}</h3>")
             parts.append(_table(["row", "claim", "procedure", "reason"],
                                 [[f"{ex['row']:,}", ex["claim_id"], ex["procedure"] or "", ex["reason"]]
                                  for ex in x["examples"]], numeric=(0,)))

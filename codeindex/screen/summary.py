@@ -25,8 +25,10 @@ form, with its code-set description.  The keys (``SUMMARY_VERSION`` 1):
   ``lines``.
 - ``reason_codes``: on not_covered lines, per X12 code set (``group_code``, ``carc``, ``rarc``; see
   ``policy.reason_codes``), by lines: ``lines``, ``amount``.
-- ``edits``: per edit, in name order: ``edit``, ``lines``, ``examples`` (the first three lines: ``row``,
-  the output's row number from 0, ``claim_id``, ``procedure``, ``reason``).
+- ``edits``: per edit, in name order: ``edit``, ``lines``, ``amount`` (null without an amount column),
+  ``examples`` (the first three lines: ``row``, the output's row number from 0, ``claim_id``, ``procedure``,
+  ``reason``).  NCCI's edits (``ncci_ptp``, ``mue_units``, ``aoc_without_primary``) are among them.
+- ``denied_units``: with NCCI tables, the units of service denied by medically unlikely edits (else null).
 - ``policy``: ``id``, ``name``, ``title``, ``source``, ``fingerprint`` (SHA-256 of the parsed policy);
   ``input``: ``files`` (``path``, ``bytes``, ``modified``), ``layout``, ``columns`` (which column held
   what); ``output``: ``path``, ``format``.
@@ -130,7 +132,8 @@ def summarize(output: pl.LazyFrame, policy: Policy | Sequence[Policy], columns: 
         lines.group_by("__det").agg(pl.len(), pl.col("__amount").sum()),
         not_covered.filter(code.is_not_null()).group_by(code.alias("spelling"))
         .agg(pl.len().alias("lines"), pl.col("__amount").sum().alias("amount")),
-        lines.select(edit=pl.col("edits")).explode("edit").drop_nulls("edit").group_by("edit").len("lines"),
+        lines.select("__amount", edit=pl.col("edits")).explode("edit").drop_nulls("edit").group_by("edit").agg(
+            pl.len().alias("lines"), pl.col("__amount").sum().alias("amount")),
         pl.concat([
             lines.drop_nulls("matched_procedure_range")
             .select(range=pl.col("matched_procedure_range").cast(pl.String), kind=pl.lit("procedure")),
@@ -175,7 +178,9 @@ def summarize(output: pl.LazyFrame, policy: Policy | Sequence[Policy], columns: 
         "top_diagnoses": _diagnoses(not_covered, dx, top),
         "ranges": ranges.sort(["len", "kind", "range"], descending=[True, False, False])
         .rename({"len": "lines"}).to_dicts(),
-        "edits": _edits(lines, edits.sort("edit"), code, claim_id),
+        "edits": _edits(lines, edits.sort("edit"), code, claim_id, bool(amount)),
+        "denied_units": (lines.select(pl.col("denied_units").sum()).collect(engine="streaming").item()
+                         if "denied_units" in schema else None),
         "reason_codes": [{**row, "amount": round(row["amount"], 2) if amount else None} for row in
                          by_code.sort(["lines", "group_code", "carc", "rarc"], descending=[True, False, False, False],
                                       nulls_last=True).to_dicts()],
@@ -198,15 +203,19 @@ def _procedures(spelled: pl.DataFrame) -> pl.DataFrame:
         pl.col("lines").sum(), pl.col("amount").sum(), spellings=pl.col("spelling").sort())
 
 
-def _edits(lines: pl.LazyFrame, counts: pl.DataFrame, code: pl.Expr, claim_id: str | None) -> list[dict[str, Any]]:
-    """Each edit with its count of lines and its first few lines as examples (each a scan that stops early)."""
+def _edits(lines: pl.LazyFrame, counts: pl.DataFrame, code: pl.Expr, claim_id: str | None,
+           amount: bool) -> list[dict[str, Any]]:
+    """Each edit with its count of lines, their amount, and its first few lines as examples (each a scan that stops
+    early)."""
     examples = pl.collect_all([
         lines.filter(pl.col("edits").list.contains(edit)).head(EXAMPLES).select(
             row="__row", claim_id=pl.col(claim_id) if claim_id else pl.lit(None), procedure=code,
             reason=pl.col("reason").cast(pl.String))
         for edit in counts["edit"]])
-    return [{"edit": edit, "lines": n, "examples": found.to_dicts()}
-            for (edit, n), found in zip(counts.select("edit", "lines").iter_rows(), examples, strict=True)]
+    return [{"edit": edit, "lines": n, "amount": round(total or 0.0, 2) if amount else None,
+             "examples": found.to_dicts()}
+            for (edit, n, total), found in zip(counts.select("edit", "lines", "amount").iter_rows(), examples,
+                                               strict=True)]
 
 
 def _diagnoses(not_covered: pl.LazyFrame, distinct: pl.DataFrame, top: int) -> list[dict[str, Any]]:
