@@ -132,8 +132,8 @@ PTP: _Schema = {  # one procedure-to-procedure edit: column 2 is not paid with c
     "effective": pl.Date,  # the first date of service the edit applies to
     "deleted": pl.Date,  # the last date of service it applies to (inclusive); null: in force ("*" in the file)
     "modifier": pl.UInt8,  # 0 no modifier bypasses it, 1 a PTP-associated modifier may, 9 not applicable
-    "rationale": pl.Categorical,  # the PTP edit rationale as written (null when the file has none)
-    "source": pl.Categorical,  # the file's name
+    "rationale": pl.Categorical(),  # the PTP edit rationale as written (null when the file has none)
+    "source": pl.Categorical(),  # the file's name
     "line": pl.UInt32,  # its line (text) or row (spreadsheet) in that file, 1-based
 }
 
@@ -143,11 +143,11 @@ MUE: _Schema = {  # one medically unlikely edit: the most units of a code on one
     "setting": pl.Enum(list(MUE_SETTINGS)),  # practitioner, outpatient hospital or DME supplier services
     "limit": pl.UInt32,  # the MUE value: most units of service (0: the code is not payable in the setting)
     "indicator": pl.UInt8,  # MAI: 1 line edit, 2 date-of-service edit (policy), 3 date-of-service edit (clinical)
-    "rationale": pl.Categorical,  # the MUE rationale as written
+    "rationale": pl.Categorical(),  # the MUE rationale as written
     "effective": pl.Date,  # the file's effective date (from its name)
     "until": pl.Date,  # the next loaded quarter's effective date for the setting (exclusive); null: the newest
-    "source": pl.Categorical,
-    "line": pl.UInt32,
+    "source": pl.Categorical(),  # the file's name
+    "line": pl.UInt32,  # its line (text) or row (spreadsheet), 1-based
 }
 
 AOC: _Schema = {  # one add-on code edit: the add-on is paid only with a primary (type 1: a listed one)
@@ -158,11 +158,18 @@ AOC: _Schema = {  # one add-on code edit: the add-on is paid only with a primary
     "type": pl.UInt8,  # 1 only the listed primaries; 2 none listed; 3 some listed, contractors may add others
     "effective": pl.Date,  # the edit's effective date
     "deleted": pl.Date,  # the earliest of the edit's, the add-on's and the primary's deletion dates; null: none
-    "source": pl.Categorical,
-    "line": pl.UInt32,
+    "source": pl.Categorical(),  # the file's name
+    "line": pl.UInt32,  # its line (text) or row (spreadsheet), 1-based
 }
 
 SCHEMAS: dict[str, _Schema] = {"ptp": PTP, "mue": MUE, "aoc": AOC}
+
+
+
+def _schema(kind: str) -> pl.Schema:
+    """A table's schema with every type fully specified (as ``DataFrame.cast`` takes it)."""
+    return pl.Schema({c: t() if isinstance(t, type) else t for c, t in SCHEMAS[kind].items()})
+
 
 _PTP_NAME = re.compile(r"cci(pra|oph)-v(\d+)r(\d+)-f(\d+)\.(txt|xlsx)", re.IGNORECASE)
 _MUE_NAME = re.compile(r"MCR_MUE_(PractitionerServices|OutpatientHospitalServices|DMESupplierServices)_Eff_"
@@ -360,18 +367,21 @@ def _is_header(kind: str, cells: Sequence[str | None]) -> bool:
     return any(_alnum(c) == "addoncode" for c in cells)
 
 
-def _find_header(spec: _Spec, rows: list[list[str | None]], unit: str) -> int:
+def _find_header(spec: _Spec, rows: list[list[str | None]], unit: str,
+                 alternative: list[list[str | None]] | None = None) -> int:
     """The index of the header row among the first rows; fails naming the file when it is not there or is
     another kind's."""
     for i, cells in enumerate(rows):
         if _is_header(spec.kind, cells):
             return i
+    # another kind's header, in this file's delimiter or the other's (a CSV file named as a text one, say)
+    resplit = [c[0].split("\t" if "\t" in (c[0] or "") else ",") if len(c) == 1 and c[0] else c for c in rows]
     for other in KINDS:
-        if other != spec.kind and any(_is_header(other, cells) for cells in rows):
+        if other != spec.kind and any(_is_header(other, cells) for cells in rows + resplit + (alternative or [])):
             raise NcciFileError(spec.name, None, f"named as a {spec.kind.upper()} file but its header row is a "
                                 f"{other.upper()} file's")
     expected = {"ptp": "'Column 1', 'Column 2', ...", "mue": "'HCPCS/CPT Code', '<Setting> Services MUE Values', ...",
-                "aoc": "'Add-On Code', 'Primary Code', ..."}[spec.kind]
+                "aoc": "tab-delimited 'Add-on Code', 'Primary Code', ..."}[spec.kind]
     raise NcciFileError(spec.name, None, f"no header row ({expected}) in its first {len(rows)} {unit}s")
 
 
@@ -398,7 +408,8 @@ def _fold_header(rows: list[list[str | None]], at: int) -> tuple[list[str], int]
 def _read_txt(spec: _Spec, data: bytes) -> _Rows:
     text = _decode(data)
     head = [line.rstrip("\r").split("\t") for line in text.split("\n", _HEADER_SCAN)[:_HEADER_SCAN]]
-    at = _find_header(spec, [list(c) for c in head], "line")
+    as_csv = [list[str | None](r) for r in csv.reader(io.StringIO("\n".join(text.split("\n", _HEADER_SCAN)[:-1])))]
+    at = _find_header(spec, [list(c) for c in head], "line", as_csv)
     if len(head[at]) < 2:
         raise NcciFileError(spec.name, at + 1, "the header row is not tab-delimited", "\t".join(head[at]))
     header, start = _fold_header([list(c) for c in head], at)
@@ -655,22 +666,23 @@ def _read(spec: _Spec, data: bytes) -> pl.DataFrame:
     """One file's rows in its kind's schema (``until`` still null)."""
     rows = (_read_xlsx(spec, spec.path) if spec.fmt == "xlsx" else
             _read_csv(spec, data) if spec.fmt == "csv" else _read_txt(spec, data))
-    return _BUILD[spec.kind](spec, rows).cast(pl.Schema(SCHEMAS[spec.kind]))
+    return _BUILD[spec.kind](spec, rows).cast(_schema(spec.kind))
 
 
 def _combine(kind: str, frames: list[pl.DataFrame]) -> pl.DataFrame:
     """The files' rows of one kind: exact duplicates once, conflicting ones an error naming both rows."""
     schema = SCHEMAS[kind]
     if not frames:
-        return pl.DataFrame(schema=schema)
+        return pl.DataFrame(schema=_schema(kind))
     table = pl.concat(frames)
     values = [c for c in schema if c not in ("source", "line")]
     table = table.unique(subset=values, keep="first", maintain_order=True)
     keys = _KEYS[kind]
     clash = table.filter(pl.len().over(keys) > 1)
     if clash.height:
-        first = clash.filter(pl.struct(keys) == clash.select(pl.struct(keys)).item(0, 0))
-        a, b = first.row(0, named=True), first.row(1, named=True)
+        head = clash.row(0, named=True)
+        same = clash.filter(pl.all_horizontal(pl.col(k).eq_missing(pl.lit(head[k])) for k in keys))
+        a, b = same.row(0, named=True), same.row(1, named=True)
         what = {"ptp": lambda r: f"the edit {r['code1']}/{r['code2']} effective {r['effective']}",
                 "mue": lambda r: f"the MUE of {r['code_text']}",
                 "aoc": lambda r: f"the add-on edit {r['add_on_code']} with {r['primary_code'] or 'no primary'} "
@@ -696,12 +708,15 @@ def _cache_root(cache_dir: str | os.PathLike[str] | bool | None) -> Path | None:
     return Path(cache_dir)
 
 
-def _read_cache(entry: Path, fingerprint: str, files: tuple[NcciFile, ...]) -> dict[str, pl.DataFrame] | None:
-    """The cached tables when the entry is whole and matches; None otherwise (missing, partial, corrupt)."""
+def _read_cache(entry: Path, fingerprint: str, hashed: list[tuple[str, str]]
+                ) -> tuple[dict[str, pl.DataFrame], tuple[NcciFile, ...]] | None:
+    """The cached tables and files when the entry is whole and is of these files (name, sha256); None otherwise
+    (missing, partial, corrupt, unreadable)."""
     try:
         manifest = json.loads((entry / "manifest.json").read_text())
+        files = tuple(NcciFile(*f) for f in manifest["files"])
         if (manifest.get("format") != FORMAT_VERSION or manifest.get("fingerprint") != fingerprint
-                or [tuple(f) for f in manifest.get("files", [])] != [tuple(f) for f in files]):
+                or [(f.name, f.sha256) for f in files] != hashed):
             return None
         tables = {}
         for kind in KINDS:
@@ -712,8 +727,8 @@ def _read_cache(entry: Path, fingerprint: str, files: tuple[NcciFile, ...]) -> d
             frame = pl.read_parquet(path)
             if frame.height != meta["rows"] or frame.columns != list(SCHEMAS[kind]):
                 return None
-            tables[kind] = frame.cast(pl.Schema(SCHEMAS[kind]))
-        return tables
+            tables[kind] = frame.cast(_schema(kind))
+        return tables, files
     except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError):
         return None
 
@@ -771,18 +786,15 @@ def load_ncci(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], 
     root = _cache_root(cache_dir)
     entry = root / "ncci" / fingerprint if root is not None else None
 
-    if entry is not None and (entry / "manifest.json").exists():
-        try:
-            manifest_files = tuple(NcciFile(*f) for f in json.loads((entry / "manifest.json").read_text())["files"])
-        except (OSError, ValueError, KeyError, TypeError):
-            manifest_files = ()
-        cached = _read_cache(entry, fingerprint, manifest_files) if manifest_files else None
-        if cached is not None and [(f.name, f.sha256) for f in manifest_files] == [(s.name, h) for s, h in hashed]:
-            return NcciTables(cached["ptp"], cached["mue"], cached["aoc"], manifest_files, fingerprint,
-                              tuple(skipped), from_cache=True)
+    if entry is not None:
+        cached = _read_cache(entry, fingerprint, [(s.name, h) for s, h in hashed])
+        if cached is not None:
+            tables, files = cached
+            return NcciTables(tables["ptp"], tables["mue"], tables["aoc"], files, fingerprint, tuple(skipped),
+                              from_cache=True)
 
     frames: dict[str, list[pl.DataFrame]] = {k: [] for k in KINDS}
-    files = []
+    read: list[NcciFile] = []
     for spec, digest in hashed:
         try:
             data = b"" if spec.fmt == "xlsx" else spec.path.read_bytes()
@@ -790,9 +802,9 @@ def load_ncci(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], 
             raise NcciFileError(spec.name, None, f"cannot be read: {exc.strerror or exc}") from None
         frame = _read(spec, data)
         frames[spec.kind].append(frame)
-        files.append(NcciFile(spec.name, digest, spec.kind, spec.setting, frame.height))
-    tables = {k: _combine(k, frames[k]) for k in KINDS}
-    result = NcciTables(tables["ptp"], tables["mue"], tables["aoc"], tuple(files), fingerprint, tuple(skipped))
+        read.append(NcciFile(spec.name, digest, spec.kind, spec.setting, frame.height))
+    compiled = {k: _combine(k, frames[k]) for k in KINDS}
+    result = NcciTables(compiled["ptp"], compiled["mue"], compiled["aoc"], tuple(read), fingerprint, tuple(skipped))
     if entry is not None:
         _write_cache(entry, fingerprint, result)
     return result
