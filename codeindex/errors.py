@@ -72,3 +72,22 @@ class InputError(CodeindexError):
 
 class OutputError(CodeindexError):
     """An output that cannot or must not be written: a directory, a device, the input itself, a full disk."""
+
+
+class NcciFileError(PolicyParseError):
+    """A CMS NCCI edit file (PTP, MUE or add-on code) that cannot be read as published: names the file, and the
+    line (text files) or row (spreadsheets) and what is wrong there when the fault is in one row."""
+
+    def __init__(self, path: str, line_no: int | None, problem: str, line: str | None = None,
+                 unit: str = "line") -> None:
+        self.path = path
+        self.line_no = line_no
+        self.line = line
+        self.problem = problem
+        self.source = path
+        self.unit = unit
+        message = f"{path}, {unit} {line_no}: {problem}" if line_no else f"{path}: {problem}"
+        if line is not None:
+            text = " ".join(line.split())
+            message += f": {text[:self.SHOWN] + ' ...' if len(text) > self.SHOWN else text!r}"
+        CodeindexError.__init__(self, message)

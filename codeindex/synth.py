@@ -371,3 +371,185 @@ def write_policy_library(directory: str | Path, n: int, seed: int = 0) -> list[P
         path.write_text(policy.text, encoding="utf-8")
         paths.append(path)
     return paths
+
+
+# ------------------------------------------------------------------------------------------------ NCCI files
+# Synthetic CMS NCCI edit files in the layouts CMS publishes (codeindex.policy.ncci says what is known of them
+# and where from).  Real files are downloaded, one zip per quarter and kind, from
+# https://www.cms.gov/medicare/coding-billing/national-correct-coding-initiative-ncci-edits (PTP, MUE and
+# add-on code pages beneath it).  Whatever the size asked, the tables hold these rows around CPB 0198's codes,
+# so that tests and benchmarks hit them deterministically (synthetic, if plausible, edits: not CMS's).
+
+NCCI_PTP_FIXED = (  # column 1, column 2, in existence before 1996, effective, deletion, modifier, rationale
+    ("97140", "97530", "", "20200101", "*", "1", "Mutually exclusive procedures"),
+    ("97530", "97750", "", "20000101", "*", "1", "Standards of medical / surgical services"),
+    ("97530", "97150", "*", "19960101", "*", "0", "Mutually exclusive procedures"),
+    ("97530", "97140", "", "20200101", "20200101", "9", "Misuse of column two code with column one code"),
+    ("97545", "97750", "", "20100101", "20231231", "1", "Standards of medical / surgical services"),
+)
+NCCI_MUE_FIXED = (  # code, MUE value, adjudication indicator, rationale (every quarter, every setting)
+    ("97545", "1", "2 Date of Service Edit: Policy", "CMS Policy"),
+    ("97546", "6", "3 Date of Service Edit: Clinical", "Clinical: Data"),
+)
+NCCI_AOC_FIXED = (  # add-on, primary, type, add-on deleted, primary deleted, edit effective, edit deleted, notes
+    ("97546", "97545", "1", "", "", "2000001", "", ""),
+)
+NCCI_PTP_RELEASE = "v320r0"
+NCCI_MUE_QUARTERS = ("10-01-2025", "01-01-2026")
+NCCI_AOC_RELEASE = "V2026Q1"
+_NCCI_NOTICE = "CPT® only copyright 2025 American Medical Association. All rights reserved."
+_PTP_RATIONALES = ("Standards of medical / surgical services", "Mutually exclusive procedures",
+                   "CPT Manual or CMS manual coding instructions", "Misuse of column two code with column one code",
+                   "More extensive procedure", "HCPCS/CPT procedure code definition", "Laboratory panel",
+                   "Standard preparation / monitoring services for anesthesia", "CMS policy")
+_MUE_RATIONALES = ("Clinical: Data", "Code Descriptor / CPT Instruction", "Nature of Service/Procedure",
+                   "Anatomic Consideration", "CMS Policy", "Prescribing Information", "Clinical: Society Comment")
+_MAI = ("1 Line Edit", "2 Date of Service Edit: Policy", "3 Date of Service Edit: Clinical")
+_MUE_FILE_SETTING = {"practitioner": ("PractitionerServices", "Practitioner Services MUE Values"),
+                     "outpatient_hospital": ("OutpatientHospitalServices", "Outpatient Hospital Services MUE Values"),
+                     "dme": ("DMESupplierServices", "DME Supplier Services MUE Values")}
+
+
+def _ncci_codes(rng: random.Random, n: int, avoid: set[str]) -> list[str]:
+    """``n`` distinct, valid CPT/HCPCS codes (none of ``avoid``), sorted."""
+    codes: set[str] = set()
+    while len(codes) < n:
+        roll = rng.random()
+        if roll < 0.8:
+            code = f"{rng.randint(100, 99607):05d}"
+        elif roll < 0.85:
+            code = f"{rng.randint(1, 999):04d}T"
+        else:
+            code = rng.choice("AEGJKLQS") + f"{rng.randrange(10000):04d}"
+        if code not in avoid:
+            codes.add(code)
+    return sorted(codes)
+
+
+def _quarter_start(rng: random.Random, first: int = 1996, last: int = 2025) -> date:
+    return date(rng.randint(first, last), rng.choice((1, 4, 7, 10)), 1)
+
+
+def _ptp_rows(rng: random.Random, rows: int) -> list[str]:
+    fixed = {(r[0], r[1]) for r in NCCI_PTP_FIXED}
+    pool = _ncci_codes(rng, max(200, min(20_000, int(rows ** 0.5 * 4))), {c for p in fixed for c in p})
+    pairs: set[tuple[str, str]] = set()
+    wanted = max(0, rows - len(NCCI_PTP_FIXED))
+    while len(pairs) < wanted:
+        one, two = rng.choice(pool), rng.choice(pool)
+        if one != two:
+            pairs.add((one, two))
+    lines = ["\t".join(r) for r in NCCI_PTP_FIXED]
+    for one, two in pairs:
+        start = _quarter_start(rng)
+        roll = rng.random()
+        if roll < 0.85:
+            deletion, modifier = "*", "1" if rng.random() < 0.8 else "0"
+        elif roll < 0.95:
+            end = _quarter_start(rng, start.year + 1, 2026) - timedelta(days=1)
+            deletion, modifier = end.strftime("%Y%m%d"), rng.choice("01")
+        else:
+            deletion, modifier = start.strftime("%Y%m%d"), "9"
+        prior = "*" if start.year == 1996 and rng.random() < 0.5 else ""
+        lines.append(f"{one}\t{two}\t{prior}\t{start:%Y%m%d}\t{deletion}\t{modifier}\t{rng.choice(_PTP_RATIONALES)}")
+    lines.sort()  # the parts are column-1 code ranges
+    return lines
+
+
+def _write_ptp(directory: Path, setting: str, rows: int, rng: random.Random) -> list[Path]:
+    lines = _ptp_rows(rng, rows)
+    head = [_NCCI_NOTICE, "Column1/Column2 Edits",
+            "Column 1\tColumn 2\t*=in existence prior to 1996\tEffective Date\tDeletion Date\tModifier\t"
+            "PTP Edit Rationale",
+            "\t\t\t\t*=no data\t0=not allowed\t", "\t\t\t\t\t1=allowed\t", "\t\t\t\t\t9=not applicable\t"]
+    prefix = "ccipra" if setting == "practitioner" else "ccioph"
+    paths = []
+    for part in range(4):
+        chunk = lines[len(lines) * part // 4: len(lines) * (part + 1) // 4]
+        path = directory / f"{prefix}-{NCCI_PTP_RELEASE}-f{part + 1}.txt"
+        path.write_bytes(("\r\n".join(head + chunk) + "\r\n").encode("cp1252"))
+        paths.append(path)
+    return paths
+
+
+def _csv_cell(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
+
+
+def _write_mue(directory: Path, setting: str, codes: int, rng: random.Random) -> list[Path]:
+    fixed = {r[0] for r in NCCI_MUE_FIXED}
+    pool = _ncci_codes(rng, max(0, codes - len(NCCI_MUE_FIXED)), fixed)
+    values = {c: (str(rng.choice((0, 1, 1, 1, 2, 2, 3, 4, 6, 10, 20, 99))), rng.choice(_MAI),
+                  rng.choice(_MUE_RATIONALES)) for c in pool}
+    name, column = _MUE_FILE_SETTING[setting]
+    notice = (f"{_NCCI_NOTICE} Applicable FARS/HHSARS apply.\nFee schedules, relative value units, conversion "
+              "factors and/or related components are not assigned by the AMA, are not part of CPT, and the AMA is "
+              "not recommending their use.\nThe AMA does not directly or indirectly practice medicine or dispense "
+              "medical services.")
+    paths = []
+    for quarter in NCCI_MUE_QUARTERS:
+        if quarter != NCCI_MUE_QUARTERS[0]:  # the next quarter changes a few values
+            for code in rng.sample(pool, min(len(pool), max(1, len(pool) // 100))):
+                values[code] = (str(int(values[code][0]) + 1), values[code][1], values[code][2])
+        rows = [(c, *v) for c, *v in NCCI_MUE_FIXED] + [(c, *values[c]) for c in pool]
+        rows.sort()
+        text = [_csv_cell(notice) + ",,,", '"HCPCS/\nCPT Code",' + _csv_cell(column) + ",MUE Adjudication Indicator,"
+                "MUE Rationale"]
+        text += [",".join(_csv_cell(x) for x in row) for row in rows]
+        path = directory / f"MCR_MUE_{name}_Eff_{quarter}.csv"
+        path.write_bytes(("\r\n".join(text) + "\r\n").encode("cp1252"))
+        paths.append(path)
+    return paths
+
+
+def _julian(day: date) -> str:
+    return f"{day.year}{day.timetuple().tm_yday:03d}"
+
+
+def _write_aoc(directory: Path, pairs: int, rng: random.Random) -> Path:
+    fixed = {c for r in NCCI_AOC_FIXED for c in r[:2]}
+    pool = _ncci_codes(rng, max(50, pairs * 2), fixed)
+    add_ons = pool[: max(1, pairs // 5)]
+    primaries = pool[len(add_ons):]
+    rows = [list(r) for r in NCCI_AOC_FIXED]
+    taken = {(r[0], r[1]) for r in rows}
+    while len(rows) < pairs:
+        add_on = rng.choice(add_ons)
+        kind = "2" if add_on.endswith(("7", "9")) else rng.choice("13")
+        primary = "CCCCC" if kind == "2" else rng.choice(primaries)
+        if (add_on, primary) in taken:
+            continue
+        taken.add((add_on, primary))
+        start = _quarter_start(rng, 2000, 2025)
+        deleted = _julian(_quarter_start(rng, start.year + 1, 2026) - timedelta(days=1)) if rng.random() < 0.1 else ""
+        notes = "CCCCC = Contractor Defined Primary Codes" if kind == "2" else ""
+        rows.append([add_on, primary, kind, "", "", _julian(start), deleted, notes])
+    rows.sort()
+    header = ("Add-on Code\tPrimary Code\tAOC Edit Type\tAOC Del Dt (Julian)\tPrimary Code Del Dt (Julian)\t"
+              "AOC Edit Eff Dt (Julian)\tAOC Edit Del Dt (Julian)\tSpecial Instruction Notes")
+    path = directory / f"AOC_{NCCI_AOC_RELEASE}-MCR.txt"
+    path.write_bytes(("\r\n".join([header] + ["\t".join(r) for r in rows]) + "\r\n").encode("cp1252"))
+    return path
+
+
+def write_ncci_files(directory: str | Path, *, ptp_rows: int = 2_000_000, mue_codes: int = 15_000,
+                     aoc_pairs: int = 1_000, seed: int = 0, settings: tuple[str, ...] = ("practitioner",)
+                     ) -> list[Path]:
+    """Write synthetic NCCI edit files in CMS's published layouts (notice rows, header rows, CRLF, cp1252) into
+    ``directory``: per PTP setting (practitioner, outpatient_hospital) four parts of ``ptp_rows`` edits in all;
+    per setting (those and dme) two MUE quarters of ``mue_codes`` codes each; one add-on code file of
+    ``aoc_pairs`` edits.  The ``NCCI_*_FIXED`` rows are among them.  The same seed gives the same files.
+    Real files are downloaded from https://www.cms.gov/medicare/coding-billing/national-correct-coding-initiative-ncci-edits."""
+    unknown = set(settings) - set(_MUE_FILE_SETTING)
+    if unknown:
+        raise ValueError(f"unknown NCCI settings {sorted(unknown)} (practitioner, outpatient_hospital, dme)")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    paths: list[Path] = []
+    for setting in settings:
+        if setting != "dme":
+            paths += _write_ptp(directory, setting, ptp_rows, rng)
+        paths += _write_mue(directory, setting, mue_codes, rng)
+    paths.append(_write_aoc(directory, aoc_pairs, rng))
+    return paths
