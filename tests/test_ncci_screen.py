@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from datetime import date, timedelta
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -13,14 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from codeindex.errors import InputError
-from codeindex.policy.ncci import NcciTables
+from codeindex.policy.ncci import SCHEMAS, NcciTables
 from codeindex.policy.reason_codes import reason_codes
 from codeindex.screen import driver, screen
 from codeindex.screen.ncci import PTP_MODIFIERS
 from codeindex.systems import parse_code
 
 CODES = ["97140", "97530", "97750", "97545", "97546", "97110", "99213", "97112"]
-DAYS = [date(2014, 6, 1), date(2014, 6, 2), date(2016, 3, 1), date(2016, 3, 2)]
+DAYS = [date(2014, 6, 1), date(2015, 12, 31), date(2016, 1, 1), date(2016, 3, 2)]  # each side of the changes
 MODIFIERS = [None, None, None, "59", "XU", "LT", "GP", "59,GP"]
 SEVERITY = {"not_covered": 0, "review": 1, "covered": 2, "not_applicable": 3}
 
@@ -34,25 +35,17 @@ def tables(ptp: list[tuple], mue: list[tuple], aoc: list[tuple]) -> NcciTables:
     indicator, effective, until) and AOC (add-on, primary, type, effective, deleted), all practitioner."""
     return NcciTables(
         ptp=pl.DataFrame([(key(c1), key(c2), c1, c2, "practitioner", eff, dele, ind, "rationale", "ptp.txt", n + 1)
-                          for n, (c1, c2, eff, dele, ind) in enumerate(ptp)],
-                         schema={"column1": pl.Int64, "column2": pl.Int64, "code1": pl.String, "code2": pl.String,
-                                 "setting": pl.String, "effective": pl.Date, "deleted": pl.Date, "modifier": pl.UInt8,
-                                 "rationale": pl.String, "source": pl.String, "line": pl.UInt32}, orient="row"),
+                          for n, (c1, c2, eff, dele, ind) in enumerate(ptp)], schema=SCHEMAS["ptp"], orient="row"),
         mue=pl.DataFrame([(key(c), c, "practitioner", limit, ind, "rationale", eff, until, "mue.csv", n + 1)
-                          for n, (c, limit, ind, eff, until) in enumerate(mue)],
-                         schema={"code": pl.Int64, "code_text": pl.String, "setting": pl.String, "limit": pl.UInt32,
-                                 "indicator": pl.UInt8, "rationale": pl.String, "effective": pl.Date,
-                                 "until": pl.Date, "source": pl.String, "line": pl.UInt32}, orient="row"),
+                          for n, (c, limit, ind, eff, until) in enumerate(mue)], schema=SCHEMAS["mue"], orient="row"),
         aoc=pl.DataFrame([(key(a), a, key(p) if p else None, p, t, eff, dele, "aoc.txt", n + 1)
-                          for n, (a, p, t, eff, dele) in enumerate(aoc)],
-                         schema={"add_on": pl.Int64, "add_on_code": pl.String, "primary": pl.Int64,
-                                 "primary_code": pl.String, "type": pl.UInt8, "effective": pl.Date, "deleted": pl.Date,
-                                 "source": pl.String, "line": pl.UInt32}, orient="row"))
+                          for n, (a, p, t, eff, dele) in enumerate(aoc)], schema=SCHEMAS["aoc"], orient="row"),
+        files=(), fingerprint="written by the test")
 
 
-START, CHANGE = date(2010, 1, 1), date(2016, 1, 1)
+START, CHANGE, LAST = date(2010, 1, 1), date(2016, 1, 1), date(2015, 12, 31)
 RULES = dict(
-    ptp=[("97140", "97530", START, None, 1), ("97530", "97750", START, None, 0), ("97110", "97112", START, CHANGE, 1),
+    ptp=[("97140", "97530", START, None, 1), ("97530", "97750", START, None, 0), ("97110", "97112", START, LAST, 1),
          ("97112", "97110", CHANGE, None, 0), ("99213", "97140", START, None, 9), ("97545", "97110", START, None, 1)],
     mue=[("97545", 1, 2, START, CHANGE), ("97545", 2, 2, CHANGE, None), ("97110", 2, 1, START, None),
          ("97750", 3, 3, START, None)],
@@ -79,8 +72,10 @@ def claims(seed: int, n: int = 60, *, members: bool = True, providers: bool = Tr
                                       "member": pl.String, "provider": pl.String})
 
 
-def in_force(day: date, start: date, end: date | None) -> bool:
-    return start <= day and (end is None or day < end)
+def in_force(day: date, start: date, end: date | None, last_day: bool) -> bool:
+    """Whether an edit applies on ``day``: a PTP or add-on edit through its deletion date (``last_day``), an MUE
+    quarter until the next one's first day."""
+    return start <= day and (end is None or (day <= end if last_day else day < end))
 
 
 def oracle(lines: list[dict], *, member: bool, provider: bool) -> list[dict]:
@@ -109,7 +104,7 @@ def oracle(lines: list[dict], *, member: bool, provider: bool) -> list[dict]:
         mates = [(j, other) for j, other in enumerate(lines) if visit(other) == visit(line)]
         best = None  # (severity, column 1 line)
         for c1, c2, start, end, indicator in RULES["ptp"]:
-            if c2 != line["procedure_code"] or indicator == 9 or not in_force(on, start, end):
+            if c2 != line["procedure_code"] or indicator == 9 or not in_force(on, start, end, True):
                 continue
             for j, other in mates:
                 if j == i or other["procedure_code"] != c1:
@@ -125,7 +120,7 @@ def oracle(lines: list[dict], *, member: bool, provider: bool) -> list[dict]:
             found["severity"].append(best[0])
             found["ptp_column1"] = f"{best[2]} on claim {best[1]}"
         for code, limit, indicator, start, end in RULES["mue"]:
-            if code != line["procedure_code"] or line["units"] is None or not in_force(on, start, end):
+            if code != line["procedure_code"] or line["units"] is None or not in_force(on, start, end, False):
                 continue
             counted = line["units"] if indicator == 1 else sum(
                 other["units"] for _, other in mates if other["procedure_code"] == code and other["units"] is not None)
@@ -134,7 +129,7 @@ def oracle(lines: list[dict], *, member: bool, provider: bool) -> list[dict]:
                 found["severity"].append(0)
                 found["mue_limit"], found["mue_units"] = limit, float(counted)
         edits = [(p, t) for a, p, t, start, end in RULES["aoc"]
-                 if a == line["procedure_code"] and t != 2 and in_force(on, start, end)]
+                 if a == line["procedure_code"] and t != 2 and in_force(on, start, end, True)]
         if edits and not any(other["procedure_code"] == p for p, _ in edits for _, other in mates):
             found["edits"].append("aoc_without_primary")
             found["severity"].append(0 if min(t for _, t in edits) == 1 else 1)
@@ -235,3 +230,38 @@ def test_without_units_no_mue_is_checked_and_a_deleted_pair_is_not_applied() -> 
     later = lines.with_columns(service_date=pl.lit("2016-06-01"))
     out = screen(later, policy=["0198", tables(**RULES)], dx=["dx1"]).collect()
     assert out["ptp_column1"].to_list()[:2] == ["97112 on claim a", None]  # the pair reversed from 2016, indicator 0
+
+
+def test_the_command_line_applies_the_published_files(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from codeindex.synth import write_ncci_files
+
+    write_ncci_files(tmp_path / "ncci", ptp_rows=400, mue_codes=80, aoc_pairs=30)
+    day = date(2026, 1, 15)
+    lines = pl.DataFrame({
+        "claim_id": ["a", "a", "b", "b", "c", "d"], "procedure_code": ["97545", "97545", "97140", "97530", "97546",
+                                                                       "99213"],
+        "dx1": ["M54.50"] * 6, "service_date": [day] * 6, "paid_amount": [100.0, 50.0, 20.0, 30.0, 40.0, 10.0],
+        "units": [1, 1, 1, 1, 1, 1], "member": ["m1", "m1", "m2", "m2", "m3", "m4"], "npi": ["p"] * 6})
+    source, out, summary = tmp_path / "claims.parquet", tmp_path / "out.parquet", tmp_path / "summary.json"
+    lines.write_parquet(source)
+    done = subprocess.run([sys.executable, "-m", "codeindex.cli", "screen", str(source), "-o", str(out), "--ncci",
+                           str(tmp_path / "ncci"), "--member", "member", "--provider", "npi", "--units", "units",
+                           "--summary-json", str(summary)], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    screened = pl.read_parquet(out)
+    assert screened["edits"].to_list()[:5] == [["mue_units"], ["mue_units"], None, ["ncci_ptp"],
+                                               ["addon_without_primary", "aoc_without_primary"]]
+    assert screened["ptp_column1"][3] == "97140 on claim b" and screened["carc"][3] == "236"
+    assert screened["denied_units"].to_list()[:2] == [1.0, 1.0]
+    found = json.loads(summary.read_text())
+    assert {e["edit"]: (e["lines"], e["amount"]) for e in found["edits"]}["mue_units"] == (2, 150.0)
+    assert found["denied_units"] == 2.0
+    assert {f["name"] for f in found["ncci"]["files"]} >= {"AOC_V2026Q1-MCR.txt", "ccipra-v320r0-f1.txt"}
+    refused = subprocess.run([sys.executable, "-m", "codeindex.cli", "screen", str(source), "-o", str(out),
+                              "--replace-input", "--ncci", str(tmp_path / "nowhere")], capture_output=True, text=True,
+                             timeout=120, check=False)
+    assert refused.returncode == 2 and len(refused.stderr.splitlines()) == 1 and "nowhere" in refused.stderr

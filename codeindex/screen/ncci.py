@@ -194,9 +194,12 @@ def tables_for(tables: NcciTables, values: Iterable[str | None]) -> NcciTables:
                    aoc=tables.aoc.filter(pl.col("add_on").is_in(held)))
 
 
-def _in_force(start: str, end: str) -> pl.Expr:
-    """Whether the line's date falls on or after ``start`` and before ``end`` (null: open)."""
-    return (pl.col("date") >= pl.col(start)) & (pl.col(end).is_null() | (pl.col("date") < pl.col(end)))
+def _in_force(start: str, end: str, *, last_day: bool) -> pl.Expr:
+    """Whether the line's date falls on or after ``start`` and on or before ``end`` (``last_day``: a PTP or add-on
+    edit's deletion date is the last day it applies) or before it (an MUE quarter's ``until`` is the next one's
+    first); a null ``end``: open."""
+    before_end = pl.col("date") <= pl.col(end) if last_day else pl.col("date") < pl.col(end)
+    return (pl.col("date") >= pl.col(start)) & (pl.col(end).is_null() | before_end)
 
 
 def _label(code: pl.Expr) -> pl.Expr:
@@ -207,7 +210,7 @@ def _ptp(lines: pl.DataFrame, ptp: pl.DataFrame, keys: list[str], setting: str) 
     """The lines a PTP edit denies or sends to review: each line of a pair's column 2 code with a line of its column 1
     code in the visit, under the pair's most severe outcome (on a tie, the column 1 line of the least claim id as
     text, whatever the order of the lines: Spark's partitions keep none)."""
-    pairs = (lines.join(ptp, left_on="code", right_on="code2").filter(_in_force("effective", "deleted"))
+    pairs = (lines.join(ptp, left_on="code", right_on="code2").filter(_in_force("effective", "deleted", last_day=True))
              .join(lines.select(*keys, code1="code", row1="row", claim1="claim", modifiers1="modifiers"),
                    on=[*keys, "code1"]))
     mods = pl.concat_list("modifiers", "modifiers1")
@@ -237,7 +240,7 @@ def _mue(lines: pl.DataFrame, mue: pl.DataFrame, keys: list[str], setting: str) 
     """The lines an MUE denies: their units, or the visit's units of their code, over the code's limit."""
     per_day = pl.col("indicator") != 1
     counted = (lines.filter(pl.col("units").is_not_null()).join(mue, on="code")
-               .filter(_in_force("effective", "until"))
+               .filter(_in_force("effective", "until", last_day=False))
                .with_columns(mue_units=pl.when(per_day).then(pl.col("units").sum().over(*keys, "code", "indicator"))
                              .otherwise(pl.col("units"))))
     over = counted.filter(pl.col("mue_units") > pl.col("limit"))
@@ -254,7 +257,8 @@ def _mue(lines: pl.DataFrame, mue: pl.DataFrame, keys: list[str], setting: str) 
 
 def _aoc(lines: pl.DataFrame, aoc: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     """The add-on lines with no line of a listed primary in their visit."""
-    edited = lines.join(aoc, left_on="code", right_on="add_on").filter(_in_force("effective", "deleted"))
+    edited = lines.join(aoc, left_on="code", right_on="add_on").filter(
+        _in_force("effective", "deleted", last_day=True))
     present = lines.select(*keys, primary="code").unique()
     found = edited.join(present, on=[*keys, "primary"], how="semi")["row"].unique()
     alone = (edited.filter(~pl.col("row").is_in(found.implode()))
