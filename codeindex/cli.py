@@ -60,7 +60,7 @@ from codeindex.policy import Policy, bundled_policies, load_policies, load_polic
 from codeindex.policy.bulletin import format_cpb, group_header
 from codeindex.policy.gem import translate
 from codeindex.policy.model import ERA_NAMES
-from codeindex.policy.ncci import load_ncci
+from codeindex.policy.ncci import NcciTables, load_ncci
 from codeindex.ranges import parse_range
 from codeindex.screen import LAYOUTS, claim_lines, screen
 from codeindex.screen.layouts import LineColumns
@@ -237,9 +237,6 @@ def _screen(args: argparse.Namespace) -> int:
         raise UsageError("column options apply to the long layout only")
     started = time.perf_counter()
     if args.engine == "spark":
-        if args.ncci:
-            raise UsageError("--ncci runs on the polars engine only (NCCI edits on Spark are not built yet): "
-                             "drop --engine spark")
         return _screen_on_spark(args, columns, started)
     inputs = input_files(args.inputs)
     output = check_output(args.output, inputs, replace_input=args.replace_input)  # before any work
@@ -280,7 +277,7 @@ def _screen(args: argparse.Namespace) -> int:
             current[0] = progress.add_task(name, total=total)
 
         try:
-            library = policy if ncci is None else [*(policy if isinstance(policy, list) else [policy]), ncci]
+            library = _with_ncci(policy, ncci)
             plan = screen(args.inputs, policy=library, layout=args.layout, icd_version=args.icd_version,
                           edits=args.edits, streaming=_streaming(args, inputs), ncci_setting=args.ncci_setting,
                           **columns)
@@ -317,6 +314,13 @@ def _policies(args: argparse.Namespace) -> Policy | list[Policy]:
     return list(policies) if len(given) > 1 or args.policies else policies[0]
 
 
+def _with_ncci(policy: Policy | list[Policy], ncci: NcciTables | None) -> Policy | Sequence[Policy | NcciTables]:
+    """The policy or library to screen: with NCCI tables, a library of the policies and the tables."""
+    if ncci is None:
+        return policy
+    return [*(policy if isinstance(policy, list) else [policy]), ncci]
+
+
 def _screen_on_spark(args: argparse.Namespace, columns: dict[str, Any], started: float) -> int:
     if args.format not in (None, "parquet") or args.summary_json or args.report:
         raise UsageError("--engine spark writes a directory of parquet parts; --format, --summary-json and "
@@ -329,9 +333,10 @@ def _screen_on_spark(args: argparse.Namespace, columns: dict[str, Any], started:
     with _progress() as progress:
         progress.add_task("screening on Spark", total=None)
         policy = _policies(args)
-        written = spark.screen_files(args.inputs, args.output, master=args.master, policy=policy,
-                                     layout=args.layout, partitions=args.partitions,
-                                     icd_version=args.icd_version, edits=args.edits, **columns)
+        library = _with_ncci(policy, load_ncci(args.ncci) if args.ncci else None)
+        written = spark.screen_files(args.inputs, args.output, master=args.master, policy=library,
+                                     layout=args.layout, partitions=args.partitions, icd_version=args.icd_version,
+                                     edits=args.edits, ncci_setting=args.ncci_setting, **columns)
     if "://" in args.output:  # remote storage: the lines written are the summary
         terminal().print(f"wrote {written:,} screened lines to {args.output}")
         return 0

@@ -233,7 +233,9 @@ def _prepare(df: DataFrame, policy: PolicyChoice | Sequence[PolicyChoice], layou
     if tables:
         values = [row[0] for row in df.select(_column(cols.procedure).cast("string")).distinct().collect()]
         loaded.append(tables_for(tables[0], values))
-    compiled = loaded if library else loaded[0]
+    first = loaded[0]
+    assert library or isinstance(first, Policy)  # a single choice is a policy (the embedded screen said so)
+    compiled: Policy | list[Policy | NcciTables] = loaded if library or not isinstance(first, Policy) else first
     schema = pa.schema([pa.field(f.name, _arrow_for_spark(f.type), nullable=True) for f in probe])
     return compiled, schema, cols.member if tables and cols.member else cols.claim_id
 
@@ -406,5 +408,6 @@ def to_polars(df: DataFrame) -> pl.DataFrame:
         table = pa.Table.from_batches(batches) if batches else _arrow_schema_of(df).empty_table()
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
-    return frame.cast({name: dtype for name, dtype in RESULT.items() if frame.schema.get(name) == pl.String}
+    types = pl.Schema({name: dtype for name, dtype in RESULT.items() if frame.schema.get(name) == pl.String}
                       | {name: dtype for name, dtype in NCCI_RESULT.items() if name in frame.schema})
+    return frame.cast(types)

@@ -101,7 +101,7 @@ def screen(source: Source, policy: PolicyChoice | Sequence[PolicyChoice] = "0198
 
 def policy_list(policy: PolicyChoice | Sequence[PolicyChoice]) -> tuple[bool, list[PolicyChoice]]:
     """Whether ``policy`` names a library (a list or tuple, even of one), and its policies."""
-    if isinstance(policy, (str, os.PathLike, Policy)):
+    if isinstance(policy, (str, os.PathLike, Policy, NcciTables)):
         return False, [policy]
     return True, list(policy)
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import polars as pl
 
@@ -50,22 +50,23 @@ PTP_MODIFIERS = frozenset({
 GENERIC_MODIFIER = "59"
 EDITS = ("ncci_ptp", "mue_units", "aoc_without_primary")  # as the line's ``edits`` list names them, in this order
 
-NCCI_RESULT = {  # what the screen adds to every line beside RESULT when NCCI tables are screened (null: no edit)
-    "ptp_column1": pl.String,  # the PTP edit's column 1 code and the claim of its line ("97140 on claim 1021")
-    "mue_limit": pl.UInt32,  # the MUE the line's units are over
-    "mue_units": pl.Float64,  # the units counted against it: the line's (indicator 1) or the visit's (2, 3)
-    "denied_units": pl.Float64,  # the line's units denied by the MUE (all of them)
+NCCI_RESULT: dict[str, pl.DataType] = {  # what the screen adds to every line beside RESULT with NCCI tables (null:
+    # no edit)
+    "ptp_column1": pl.String(),  # the PTP edit's column 1 code and the claim of its line ("97140 on claim 1021")
+    "mue_limit": pl.UInt32(),  # the MUE the line's units are over
+    "mue_units": pl.Float64(),  # the units counted against it: the line's (indicator 1) or the visit's (2, 3)
+    "denied_units": pl.Float64(),  # the line's units denied by the MUE (all of them)
 }
 
-OUTCOME = {  # an edited line's NCCI outcome, one row per line that draws an edit
-    "row": pl.UInt32,  # the line's position among the input's lines, from 0
-    "determination": pl.String,  # not_covered or review
+OUTCOME: dict[str, pl.DataType] = {  # an edited line's NCCI outcome, one row per line that draws an edit
+    "row": pl.UInt32(),  # the line's position among the input's lines, from 0
+    "determination": pl.String(),  # not_covered or review
     "edits": pl.List(pl.String),  # the edits it draws, in EDITS order
-    "reason": pl.String,  # the sentences that say why, one per edit
-    "rule_id": pl.String,  # the deciding edit's table row: NCCI-PTP:setting:column1/column2:effective, ...
-    "group_code": pl.String,  # the deciding edit's reason codes when not_covered
-    "carc": pl.String,
-    "rarc": pl.String,
+    "reason": pl.String(),  # the sentences that say why, one per edit
+    "rule_id": pl.String(),  # the deciding edit's table row: NCCI-PTP:setting:column1/column2:effective, ...
+    "group_code": pl.String(),  # the deciding edit's reason codes when not_covered
+    "carc": pl.String(),
+    "rarc": pl.String(),
     **NCCI_RESULT,
 }
 SEVERITY = {"not_covered": 0, "review": 1}
@@ -103,7 +104,8 @@ class NcciScreen:
                    if column is None]
         return f" ({'; '.join(missing)})" if missing else ""
 
-    def outcomes(self, lines: pl.LazyFrame, procedures: pl.DataFrame, engine: str = "in-memory") -> pl.DataFrame:
+    def outcomes(self, lines: pl.LazyFrame, procedures: pl.DataFrame,
+                 engine: Literal["in-memory", "streaming"] = "in-memory") -> pl.DataFrame:
         """The ``OUTCOME`` of every line of ``lines`` (the input's, in order) that draws an NCCI edit, by row.
         ``procedures`` says what each distinct procedure value is (its code and the modifiers written after it)."""
         tables = _relevant(self.tables, self.setting, _codes(procedures))
@@ -118,7 +120,7 @@ class NcciScreen:
                       .select("row", **visit, claim=self.facts.claim().cast(pl.String),
                               procedure=as_text(self.cols.procedure), date=self.facts.date(),
                               units=self._units(), modifier_columns=self._modifier_columns())
-                      .collect(engine=engine)  # type: ignore[arg-type]
+                      .collect(engine=engine)
                       .join(values, on="procedure", how="left")
                       .with_columns(modifiers=_modifier_list("modifiers", "modifier_columns"))
                       .filter(pl.col("date").is_not_null()))
@@ -326,4 +328,4 @@ def decided(results: pl.DataFrame, edited: pl.DataFrame) -> pl.DataFrame:
                                else pl.lit("NCCI") if name == "policy" else pl.lit(None, dtype)).alias(name)
                               for name, dtype in finding_type.to_schema().items()))
         columns["findings"] = pl.concat_list("findings", finding)
-    return frame.with_columns(**columns).select(results.columns).cast(results.schema)  # type: ignore[arg-type]
+    return frame.with_columns(**columns).select(results.columns).cast(results.schema)
