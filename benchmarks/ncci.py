@@ -2,10 +2,10 @@
 
 The claims are ``compare.claims_path``'s, with the roles NCCI edits read added (a member for every few claims, a
 provider, units of service); the tables are ``synth.write_ncci_files``' full-size synthetic ones in the published
-layouts (about 2 million PTP rows, 15,000 MUE codes, 1,000 add-on pairs), pairs among the claims' own codes
-included.  Timed, interleaved in one process (median of ``--repeat``): the bare read, the screen against CPB 0198
-alone, and the screen with the NCCI tables beside it; then, once each, compiling the tables from their files (no
-cache) and loading them from the cache.
+layouts (about 2 million PTP rows, 15,000 MUE codes, 1,000 add-on pairs), pairs and MUEs of the claims' own
+codes included, and MUE quarters in force on the claims' dates.  Timed, interleaved in one process (median of
+``--repeat``): the bare read, the screen against CPB 0198 alone, and the screen with the NCCI tables beside it;
+first, once each, compiling the tables from their files (no cache) and loading them from the cache.
 
     python benchmarks/ncci.py --rows 2000000
 """
@@ -28,6 +28,7 @@ from codeindex.screen import screen
 from codeindex.synth import write_ncci_files
 
 ROLES = {"member": "member_id", "provider": "provider_id", "units": "units"}
+MUE_QUARTERS = ("01-01-2011", "01-01-2014")  # MUE files in force on the claims' dates (2011 to 2015)
 
 
 def claims_with_roles(rows: int, data_dir: Path, share: float | None) -> Path:
@@ -49,7 +50,7 @@ def ncci_files(data_dir: Path) -> Path:
     directory = data_dir / "ncci-full"
     if not directory.exists():
         partial = data_dir / f"ncci-full.{os.getpid()}.partial"
-        write_ncci_files(partial)
+        write_ncci_files(partial, mue_quarters=MUE_QUARTERS)
         partial.replace(directory)
     return directory
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
@@ -432,8 +433,13 @@ def _quarter_start(rng: random.Random, first: int = 1996, last: int = 2025) -> d
 
 def _ptp_rows(rng: random.Random, rows: int) -> list[str]:
     fixed = {(r[0], r[1]) for r in NCCI_PTP_FIXED}
-    pool = _ncci_codes(rng, max(200, min(20_000, int(rows ** 0.5 * 4))), {c for p in fixed for c in p})
-    pairs: set[tuple[str, str]] = set()
+    claimed = sorted(CLAIM_PROCEDURES)
+    pool = _ncci_codes(rng, max(200, min(20_000, int(rows ** 0.5 * 4))), {c for p in fixed for c in p} | set(claimed))
+    # A quarter of the ordered pairs among the codes the synthetic claims bill, as real tables pair visits and
+    # therapy codes: so the claims draw edits (as many as the rows allow).
+    pairs = {(one, two) for one in claimed for two in claimed
+             if one != two and (one, two) not in fixed and rng.random() < 0.25}
+    pairs = set(sorted(pairs)[:max(0, rows - len(NCCI_PTP_FIXED))])
     wanted = max(0, rows - len(NCCI_PTP_FIXED))
     while len(pairs) < wanted:
         one, two = rng.choice(pool), rng.choice(pool)
@@ -476,9 +482,11 @@ def _csv_cell(text: str) -> str:
     return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
 
 
-def _write_mue(directory: Path, setting: str, codes: int, rng: random.Random) -> list[Path]:
+def _write_mue(directory: Path, setting: str, codes: int, rng: random.Random, quarters: Sequence[str]) -> list[Path]:
     fixed = {r[0] for r in NCCI_MUE_FIXED}
-    pool = _ncci_codes(rng, max(0, codes - len(NCCI_MUE_FIXED)), fixed)
+    claimed = sorted(CLAIM_PROCEDURES - fixed)[:max(0, codes - len(NCCI_MUE_FIXED))]  # the claims' codes have MUEs
+    pool = sorted([*claimed, *_ncci_codes(rng, max(0, codes - len(NCCI_MUE_FIXED) - len(claimed)),
+                                          fixed | set(claimed))])
     values = {c: (str(rng.choice((0, 1, 1, 1, 2, 2, 3, 4, 6, 10, 20, 99))), rng.choice(_MAI),
                   rng.choice(_MUE_RATIONALES)) for c in pool}
     name, column = _MUE_FILE_SETTING[setting]
@@ -487,8 +495,8 @@ def _write_mue(directory: Path, setting: str, codes: int, rng: random.Random) ->
               "not recommending their use.\nThe AMA does not directly or indirectly practice medicine or dispense "
               "medical services.")
     paths = []
-    for quarter in NCCI_MUE_QUARTERS:
-        if quarter != NCCI_MUE_QUARTERS[0]:  # the next quarter changes a few values
+    for quarter in quarters:
+        if quarter != quarters[0]:  # the next quarter changes a few values
             for code in rng.sample(pool, min(len(pool), max(1, len(pool) // 100))):
                 values[code] = (str(int(values[code][0]) + 1), values[code][1], values[code][2])
         rows = [(c, *v) for c, *v in NCCI_MUE_FIXED] + [(c, *values[c]) for c in pool]
@@ -533,13 +541,14 @@ def _write_aoc(directory: Path, pairs: int, rng: random.Random) -> Path:
 
 
 def write_ncci_files(directory: str | Path, *, ptp_rows: int = 2_000_000, mue_codes: int = 15_000,
-                     aoc_pairs: int = 1_000, seed: int = 0, settings: tuple[str, ...] = ("practitioner",)
-                     ) -> list[Path]:
+                     aoc_pairs: int = 1_000, seed: int = 0, settings: tuple[str, ...] = ("practitioner",),
+                     mue_quarters: Sequence[str] = NCCI_MUE_QUARTERS) -> list[Path]:
     """Write synthetic NCCI edit files in CMS's published layouts (notice rows, header rows, CRLF, cp1252) into
     ``directory``: per PTP setting (practitioner, outpatient_hospital) four parts of ``ptp_rows`` edits in all;
-    per setting (those and dme) two MUE quarters of ``mue_codes`` codes each; one add-on code file of
-    ``aoc_pairs`` edits.  The ``NCCI_*_FIXED`` rows are among them.  The same seed gives the same files.
-    Real files are downloaded from https://www.cms.gov/medicare/coding-billing/national-correct-coding-initiative-ncci-edits."""
+    per setting (those and dme) an MUE file of ``mue_codes`` codes for each of ``mue_quarters`` (MM-DD-YYYY, as
+    CMS names them); one add-on code file of ``aoc_pairs`` edits.  The ``NCCI_*_FIXED`` rows are among them, and
+    so are pairs and MUEs of the codes the synthetic claims bill (``CLAIM_PROCEDURES``).  The same seed gives the
+    same files.  Real files are downloaded from https://www.cms.gov/medicare/coding-billing/national-correct-coding-initiative-ncci-edits."""
     unknown = set(settings) - set(_MUE_FILE_SETTING)
     if unknown:
         raise ValueError(f"unknown NCCI settings {sorted(unknown)} (practitioner, outpatient_hospital, dme)")
@@ -550,6 +559,6 @@ def write_ncci_files(directory: str | Path, *, ptp_rows: int = 2_000_000, mue_co
     for setting in settings:
         if setting != "dme":
             paths += _write_ptp(directory, setting, ptp_rows, rng)
-        paths += _write_mue(directory, setting, mue_codes, rng)
+        paths += _write_mue(directory, setting, mue_codes, rng, mue_quarters)
     paths.append(_write_aoc(directory, aoc_pairs, rng))
     return paths

@@ -113,7 +113,7 @@ def oracle(lines: list[dict], *, member: bool, provider: bool) -> list[dict]:
                 if indicator == 1 and present - {"59"}:
                     continue
                 severity = 1 if indicator == 1 and "59" in present else 0
-                if best is None or (severity, other["claim_id"]) < best[:2]:
+                if best is None or (severity, other["claim_id"], c1) < best:
                     best = (severity, other["claim_id"], c1)
         if best is not None:
             found["edits"].append("ncci_ptp")

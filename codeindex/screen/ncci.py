@@ -211,7 +211,7 @@ def _label(code: pl.Expr) -> pl.Expr:
 def _ptp(lines: pl.DataFrame, ptp: pl.DataFrame, keys: list[str], setting: str) -> pl.DataFrame:
     """The lines a PTP edit denies or sends to review: each line of a pair's column 2 code with a line of its column 1
     code in the visit, under the pair's most severe outcome (on a tie, the column 1 line of the least claim id as
-    text, whatever the order of the lines: Spark's partitions keep none)."""
+    text, then of the least code: whatever the order of the lines, which Spark's partitions keep none of)."""
     pairs = (lines.join(ptp, left_on="code", right_on="code2").filter(_in_force("effective", "deleted", last_day=True))
              .join(lines.select(*keys, code1="code", row1="row", claim1="claim", modifiers1="modifiers"),
                    on=[*keys, "code1"]))
@@ -221,7 +221,7 @@ def _ptp(lines: pl.DataFrame, ptp: pl.DataFrame, keys: list[str], setting: str) 
     indicator_1 = pl.col("modifier") == 1
     pairs = pairs.with_columns(determination=pl.when(indicator_1 & specific).then(None)
                                .when(indicator_1 & generic).then(pl.lit("review")).otherwise(pl.lit("not_covered")))
-    pairs = pairs.filter(pl.col("determination").is_not_null()).sort("row", "determination", "claim1", "row1",
+    pairs = pairs.filter(pl.col("determination").is_not_null()).sort("row", "determination", "claim1", "code1",
                                                                          nulls_last=True)
     why = (pl.when(pl.col("modifier") == 0).then(pl.lit("modifier indicator 0: no modifier allows the pair"))
            .when(pl.col("determination") == "review")
