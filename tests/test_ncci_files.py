@@ -213,7 +213,7 @@ def test_xlsx_without_fastexcel_says_how_to_install_it(tmp_path: Path, monkeypat
                                st.sampled_from(["", "*"]), st.dates(date(1996, 1, 1), date(2030, 12, 31)),
                                st.one_of(st.none(), st.dates(date(1996, 1, 1), date(2030, 12, 31))),
                                st.sampled_from("019"), st.sampled_from(["More extensive procedure", "CMS policy"])),
-                     max_size=30, unique_by=lambda r: (r[0], r[1], r[3])),
+                     max_size=30, unique_by=lambda r: (r[0], r[1])),
        newline=st.sampled_from(["\r\n", "\n"]), encoding=st.sampled_from(["cp1252", "utf-8"]))
 def test_any_ptp_rows_read_back(tmp_path: Path, rows: list[tuple[str, str, str, date, date | None, str, str]],
                                 newline: str, encoding: str) -> None:
@@ -300,21 +300,35 @@ def test_conflicting_rows_name_both_and_exact_duplicates_are_kept_once(tmp_path:
     ptp_file(tmp_path / "clash" / "ccipra-v321r0-f1.txt", PTP_ROWS[:3])
     ptp_file(tmp_path / "clash" / "ccipra-v321r0-f2.txt", [PTP_ROWS[3], changed])
     with pytest.raises(NcciFileError, match=r"^ccipra-v321r0-f2\.txt, line 8: the edit 97545/97750 effective "
-                                            r"1996-01-01 is also at ccipra-v321r0-f1\.txt line 9 with other values "
-                                            r"\(modifier 0 / 1\)"):
+                                            r"1996-01-01 has other values \(modifier 0 / 1\) than at "
+                                            r"ccipra-v321r0-f1\.txt line 9$"):
         load_ncci(tmp_path / "clash", cache_dir=False)
     mue_file(tmp_path / "mue" / "MCR_MUE_PractitionerServices_Eff_10-01-2025.csv",
              [*MUE_ROWS, MUE_ROWS[0], ("97545", "2", *MUE_ROWS[0][2:])])
-    with pytest.raises(NcciFileError, match=r"line 11: the MUE of 97545 is also at .* line 6 with other values "
-                                            r"\(limit 1 / 2\)"):
+    with pytest.raises(NcciFileError, match=r"line 11: the MUE of 97545 has other values \(limit 1 / 2\) than at "
+                                            r"MCR_MUE_PractitionerServices_Eff_10-01-2025\.csv line 6$"):
         load_ncci(tmp_path / "mue", cache_dir=False)
 
 
-def test_the_same_pair_may_recur_with_another_effective_date(tmp_path: Path) -> None:
-    again = ("97530", "97140", "", "20210101", "*", "1", "Misuse of column two code with column one code")
-    path = ptp_file(tmp_path / "ccipra-v321r0-f1.txt", [PTP_ROWS[0], again])
+def test_a_pair_may_recur_in_another_window_but_not_an_overlapping_one(tmp_path: Path) -> None:
+    rows = [("97530", "97140", "", "20200101", "20200101", "9", "Misuse of column two code with column one code"),
+            ("97530", "97140", "", "20200401", "20201231", "0", "Mutually exclusive procedures"),
+            ("97530", "97140", "", "20210101", "*", "1", "Mutually exclusive procedures")]
+    path = ptp_file(tmp_path / "ccipra-v321r0-f1.txt", rows)
     ptp = load_ncci(path, cache_dir=False).ptp
-    assert ptp["effective"].to_list() == [date(2020, 1, 1), date(2021, 1, 1)]
+    assert ptp["effective"].to_list() == [date(2020, 1, 1), date(2020, 4, 1), date(2021, 1, 1)]
+    assert ptp["modifier"].to_list() == [9, 0, 1]
+    overlapping = ("97530", "97140", "", "20201001", "*", "1", "Mutually exclusive procedures")
+    path = ptp_file(tmp_path / "o" / "ccipra-v321r0-f1.txt", [*rows[1:], overlapping])
+    with pytest.raises(NcciFileError, match=r"^ccipra-v321r0-f1\.txt, line 9: the edit 97530/97140 effective "
+                                            r"2020-10-01 overlaps the one effective 2020-04-01 until 2020-12-31 at "
+                                            r"ccipra-v321r0-f1\.txt line 7$"):
+        load_ncci(path, cache_dir=False)
+    aoc = [AOC_ROWS[0], ("97546", "97545", "1", "", "", "2005001", "", "")]
+    with pytest.raises(NcciFileError, match=r"line 3: the add-on edit 97546 with 97545 effective 2005-01-01 "
+                                            r"overlaps the one effective 2000-01-01 with no deletion date at "
+                                            r"AOC_V2025Q4-MCR\.txt line 2$"):
+        load_ncci(aoc_file(tmp_path / "AOC_V2025Q4-MCR.txt", aoc), cache_dir=False)
 
 
 # ------------------------------------------------------------------------------------------------ files

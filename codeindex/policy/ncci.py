@@ -25,7 +25,10 @@ format" in public claim checkers; https://www.palmettogba.com/palmetto/rr.nsf/DI
 Header rows are therefore found, not counted: notice rows are any rows before the row whose first two cells
 are ``Column 1`` and ``Column 2``; rows after it whose first two cells are empty are its continuation (their
 text is added to the column names).  A pair can appear more than once with different effective dates (an
-edit deleted and later added again): the key of an edit is (setting, column 1, column 2, effective date).
+edit deleted and later added again): the key of an edit is (setting, column 1, column 2, effective date), and
+two edits of one pair in force on the same date (their windows overlap; an indicator-9 edit applies on no date)
+fail the load naming both rows, as two add-on edits of one pair do (a public reader of the real files reports
+that a pair's windows never overlap there).
 The header row is the same in both settings, so a PTP file's setting is told from its name alone.
 
 **MUE** (medically unlikely edits) files are named ``MCR_MUE_PractitionerServices_Eff_10-01-2025.csv``
@@ -451,7 +454,9 @@ def _read_xlsx(spec: _Spec, path: Path) -> _Rows:
                               drop_empty_rows=False, drop_empty_cols=False, read_options={"skip_rows": 0})
     except Exception as exc:  # fastexcel raises its own types
         raise NcciFileError(spec.name, None, f"not readable as a spreadsheet: {exc}") from None
-    sheet = sheet.select(pl.all().cast(pl.String).str.replace(r"^(\d+)\.0$", "${1}"))
+    # number cells read as "20200101.0", date cells as "2020-01-01 00:00:00": back to the text CMS writes
+    sheet = sheet.select(pl.all().cast(pl.String).str.replace(r"^(\d+)\.0$", "${1}")
+                         .str.replace(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T]00:00:00(?:\.0+)?)?$", "${1}${2}${3}"))
     rows: list[list[str | None]] = [list(r) for r in sheet.iter_rows()]
     at = _find_header(spec, rows[:_HEADER_SCAN], "row")
     header, start = _fold_header(rows, at)
@@ -669,32 +674,64 @@ def _read(spec: _Spec, data: bytes) -> pl.DataFrame:
     return _BUILD[spec.kind](spec, rows).cast(_schema(spec.kind))
 
 
+def _where(row: dict[str, object]) -> str:
+    unit = "row" if str(row["source"]).lower().endswith(".xlsx") else "line"
+    return f"{row['source']} {unit} {row['line']}"
+
+
+def _what(kind: str, row: dict[str, object]) -> str:
+    if kind == "ptp":
+        return f"the edit {row['code1']}/{row['code2']}"
+    if kind == "mue":
+        return f"the MUE of {row['code_text']}"
+    return f"the add-on edit {row['add_on_code']} with {row['primary_code'] or 'no primary'}"
+
+
+def _clash(kind: str, a: dict[str, object], b: dict[str, object], why: str) -> NcciFileError:
+    unit = "row" if str(b["source"]).lower().endswith(".xlsx") else "line"
+    return NcciFileError(str(b["source"]), int(str(b["line"])), f"{_what(kind, a)} {why} at {_where(a)}",
+                         unit=unit)
+
+
 def _combine(kind: str, frames: list[pl.DataFrame]) -> pl.DataFrame:
-    """The files' rows of one kind: exact duplicates once, conflicting ones an error naming both rows."""
+    """The files' rows of one kind: exact duplicates once; two rows of one key with other values, or (PTP, AOC)
+    two edits of one pair in force on the same date, an error naming both rows."""
     schema = SCHEMAS[kind]
     if not frames:
         return pl.DataFrame(schema=_schema(kind))
     table = pl.concat(frames)
     values = [c for c in schema if c not in ("source", "line")]
-    table = table.unique(subset=values, keep="first", maintain_order=True)
     keys = _KEYS[kind]
-    clash = table.filter(pl.len().over(keys) > 1)
+    # sorted by key, file order kept among equals: each row is checked against the one before it, and an exact
+    # duplicate of it (the same key and values) dropped
+    same_key = pl.all_horizontal(pl.col(k).eq_missing(pl.col(k).shift(1)) for k in keys)
+    same_values = pl.all_horizontal(pl.col(c).eq_missing(pl.col(c).shift(1)) for c in values if c not in keys)
+    table = table.sort(keys, maintain_order=True).filter(~(same_key & same_values))
+    clash = table.with_row_index("at").filter(same_key)
     if clash.height:
-        head = clash.row(0, named=True)
-        same = clash.filter(pl.all_horizontal(pl.col(k).eq_missing(pl.lit(head[k])) for k in keys))
-        a, b = same.row(0, named=True), same.row(1, named=True)
-        what = {"ptp": lambda r: f"the edit {r['code1']}/{r['code2']} effective {r['effective']}",
-                "mue": lambda r: f"the MUE of {r['code_text']}",
-                "aoc": lambda r: f"the add-on edit {r['add_on_code']} with {r['primary_code'] or 'no primary'} "
-                                 f"effective {r['effective']}"}[kind](a)
+        at = int(clash["at"][0])
+        a, b = table.row(at - 1, named=True), table.row(at, named=True)
         differ = ", ".join(f"{c} {a[c]} / {b[c]}" for c in values if a[c] != b[c])
-        raise NcciFileError(str(b["source"]), int(b["line"]), f"{what} is also at {a['source']} line {a['line']} "
-                            f"with other values ({differ})")
+        when = f" effective {a['effective']}" if kind != "mue" else ""
+        raise _clash(kind, a, b, f"{when} has other values ({differ}) than".lstrip())
+    if kind in ("ptp", "aoc"):
+        # Windows [effective, deleted] of one pair must not overlap (an edit deleted and added again follows
+        # its deletion); a PTP edit of indicator 9 applies on no date and overlaps nothing.
+        live = table.filter(pl.col("modifier") != 9) if kind == "ptp" else table
+        same_pair = pl.all_horizontal(pl.col(k).eq_missing(pl.col(k).shift(1)) for k in keys[:-1])
+        earlier = pl.col("deleted").shift(1)
+        overlap = live.with_row_index("at").filter(same_pair & (earlier.is_null() | (earlier >= pl.col("effective"))))
+        if overlap.height:
+            at = int(overlap["at"][0])
+            a, b = live.row(at - 1, named=True), live.row(at, named=True)
+            until = f"until {a['deleted']}" if a["deleted"] is not None else "with no deletion date"
+            raise _clash(kind, a, b, f"effective {b['effective']} overlaps the one effective {a['effective']} "
+                                     f"{until}")
     if kind == "mue":
         quarters = (table.select("setting", "effective").unique().sort("setting", "effective")
                     .with_columns(until=pl.col("effective").shift(-1).over("setting")))
         table = table.drop("until").join(quarters, on=["setting", "effective"], how="left").select(list(schema))
-    return table.sort(_SORT[kind], maintain_order=True)
+    return table if _SORT[kind] == keys else table.sort(_SORT[kind], maintain_order=True)
 
 
 # ---------------------------------------------------------------------------------------------- cache
@@ -752,7 +789,7 @@ def _write_cache(entry: Path, fingerprint: str, tables: NcciTables) -> None:
             shutil.rmtree(entry, ignore_errors=True)
         os.replace(tmp, entry)
         tmp = None
-    except OSError:
+    except (OSError, pl.exceptions.PolarsError):
         pass
     finally:
         if tmp is not None:
