@@ -479,3 +479,39 @@ def test_synthetic_files_load_with_the_rows_asked(tmp_path: Path) -> None:
     again = write_ncci_files(tmp_path / "again", ptp_rows=3_000, mue_codes=400, aoc_pairs=120, seed=3,
                              settings=("practitioner", "outpatient_hospital", "dme"))
     assert [p.read_bytes() for p in again] == [p.read_bytes() for p in paths]
+
+
+@pytest.mark.skipif(not HAS_FASTEXCEL, reason="fastexcel is not installed")
+def test_a_malformed_spreadsheet_row_is_named_by_its_row(tmp_path: Path) -> None:
+    import xlsxwriter
+
+    path = tmp_path / "MCR_MUE_OutpatientHospitalServices_Eff_10-01-2025.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    sheet.write(0, 0, "CPT codes, descriptions and other data only are copyright 2025 American Medical Association.")
+    for c, text in enumerate(["HCPCS/\nCPT Code", "Outpatient Hospital Services MUE Values",
+                              "MUE Adjudication Indicator", "MUE Rationale"]):
+        sheet.write(1, c, text)
+    rows = [*MUE_ROWS[:3], ("97110", "4", "Line Edit", "Clinical: Data")]
+    for r, (code, limit, mai, why) in enumerate(rows, 2):
+        sheet.write_string(r, 0, code)
+        sheet.write_number(r, 1, int(limit))
+        sheet.write_string(r, 2, mai)
+        sheet.write_string(r, 3, why)
+    book.close()
+    with pytest.raises(NcciFileError, match=r"^MCR_MUE_OutpatientHospitalServices_Eff_10-01-2025\.xlsx, row 6: "
+                                            r"unknown MUE adjudication indicator 'Line Edit'"):
+        load_ncci(path, cache_dir=False)
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    for c, text in enumerate(["HCPCS/CPT Code", "Outpatient Hospital Services MUE Values",
+                              "MUE Adjudication Indicator", "MUE Rationale"]):
+        sheet.write(0, c, text)  # the header in the first row, no notice
+    for r, row in enumerate(MUE_ROWS[:3], 1):
+        for c, text in enumerate(row):
+            sheet.write_string(r, c, text)
+    book.close()
+    mue = load_ncci(path, cache_dir=False).mue
+    assert mue.select("code_text", "limit", "indicator", "setting", "line").rows() == [
+        ("97545", 1, 2, "outpatient_hospital", 2), ("97546", 6, 3, "outpatient_hospital", 3),
+        ("J1100", 40, 1, "outpatient_hospital", 4)]
