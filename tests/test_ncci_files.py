@@ -515,3 +515,18 @@ def test_a_malformed_spreadsheet_row_is_named_by_its_row(tmp_path: Path) -> None
     assert mue.select("code_text", "limit", "indicator", "setting", "line").rows() == [
         ("97545", 1, 2, "outpatient_hospital", 2), ("97546", 6, 3, "outpatient_hospital", 3),
         ("J1100", 40, 1, "outpatient_hospital", 4)]
+
+
+def test_a_first_row_without_codes_is_a_bad_row_not_a_legend(tmp_path: Path) -> None:
+    path = ptp_file(tmp_path / "ccipra-v321r0-f1.txt", ["\t\t\t20000101\t*\t1\tx", GOOD_PTP])
+    with pytest.raises(NcciFileError, match=r"^ccipra-v321r0-f1\.txt, line 7: no column 1"):
+        load_ncci(path, cache_dir=False)
+
+
+def test_an_add_on_code_reissue_is_another_release(tmp_path: Path) -> None:
+    aoc_file(tmp_path / "AOC_V2025Q4-MCR.txt", AOC_ROWS)
+    aoc_file(tmp_path / "AOC_V2025Q4_01-MCR.txt", AOC_ROWS[:1])
+    with pytest.raises(NcciFileError, match=r"^AOC_V2025Q4_01-MCR\.txt: a second add-on code release \(2025Q4_01; "
+                                            r"AOC_V2025Q4-MCR\.txt is 2025Q4\)"):
+        load_ncci(tmp_path, cache_dir=False)
+    assert load_ncci(tmp_path / "AOC_V2025Q4_01-MCR.txt", cache_dir=False).aoc.height == 1

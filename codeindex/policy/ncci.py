@@ -107,7 +107,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -177,7 +177,7 @@ def _schema(kind: str) -> pl.Schema:
 _PTP_NAME = re.compile(r"cci(pra|oph)-v(\d+)r(\d+)-f(\d+)\.(txt|xlsx)", re.IGNORECASE)
 _MUE_NAME = re.compile(r"MCR_MUE_(PractitionerServices|OutpatientHospitalServices|DMESupplierServices)_Eff_"
                        r"(\d{2}-\d{2}-\d{4}|\d{4}-\d{2}-\d{2})\.(csv|xlsx)", re.IGNORECASE)
-_AOC_NAME = re.compile(r"AOC_V(\d{4})Q([1-4])(?:_\d+)?(?:-MCR)?\.(txt|xlsx)", re.IGNORECASE)
+_AOC_NAME = re.compile(r"AOC_V(\d{4})Q([1-4])(_\d+)?(?:-MCR)?\.(txt|xlsx)", re.IGNORECASE)
 _PTP_SETTING = {"pra": "practitioner", "oph": "outpatient_hospital"}
 _MUE_SETTING = {"practitionerservices": "practitioner", "outpatienthospitalservices": "outpatient_hospital",
                 "dmesupplierservices": "dme"}
@@ -262,7 +262,7 @@ def _classify(path: Path) -> _Spec | None:
             raise NcciFileError(name, None, f"the effective date {text!r} in the name is not a date") from None
         return _Spec(path, "mue", _MUE_SETTING[m.group(1).lower()], day.isoformat(), 0, m.group(3).lower(), day)
     if m := _AOC_NAME.fullmatch(name):
-        return _Spec(path, "aoc", None, f"{m.group(1)}Q{m.group(2)}", 0, m.group(3).lower(), None)
+        return _Spec(path, "aoc", None, f"{m.group(1)}Q{m.group(2)}{m.group(3) or ''}", 0, m.group(4).lower(), None)
     return None
 
 
@@ -371,7 +371,7 @@ def _is_header(kind: str, cells: Sequence[str | None]) -> bool:
 
 
 def _find_header(spec: _Spec, rows: list[list[str | None]], unit: str,
-                 alternative: list[list[str | None]] | None = None) -> int:
+                 alternative: Callable[[], list[list[str | None]]] | None = None) -> int:
     """The index of the header row among the first rows; fails naming the file when it is not there or is
     another kind's."""
     for i, cells in enumerate(rows):
@@ -380,7 +380,8 @@ def _find_header(spec: _Spec, rows: list[list[str | None]], unit: str,
     # another kind's header, in this file's delimiter or the other's (a CSV file named as a text one, say)
     resplit = [c[0].split("\t" if "\t" in (c[0] or "") else ",") if len(c) == 1 and c[0] else c for c in rows]
     for other in KINDS:
-        if other != spec.kind and any(_is_header(other, cells) for cells in rows + resplit + (alternative or [])):
+        candidates = rows + resplit + (alternative() if alternative else [])
+        if other != spec.kind and any(_is_header(other, cells) for cells in candidates):
             raise NcciFileError(spec.name, None, f"named as a {spec.kind.upper()} file but its header row is a "
                                 f"{other.upper()} file's")
     expected = {"ptp": "'Column 1', 'Column 2', ...", "mue": "'HCPCS/CPT Code', '<Setting> Services MUE Values', ...",
@@ -398,7 +399,9 @@ def _fold_header(rows: list[list[str | None]], at: int) -> tuple[list[str], int]
         if not any((c or "").strip() for c in cells):
             end += 1
             continue
-        if any((c or "").strip() for c in cells[:2]):
+        # a legend row ("*=no data", "0=not allowed"): code cells empty, no cell a bare number or "*" as data has
+        if any((c or "").strip() for c in cells[:2]) or any(re.fullmatch(r"\s*(\d+|\*)\s*", c or "")
+                                                             for c in cells):
             break
         for i, cell in enumerate(cells):
             if cell and cell.strip():
@@ -411,7 +414,13 @@ def _fold_header(rows: list[list[str | None]], at: int) -> tuple[list[str], int]
 def _read_txt(spec: _Spec, data: bytes) -> _Rows:
     text = _decode(data)
     head = [line.rstrip("\r").split("\t") for line in text.split("\n", _HEADER_SCAN)[:_HEADER_SCAN]]
-    as_csv = [list[str | None](r) for r in csv.reader(io.StringIO("\n".join(text.split("\n", _HEADER_SCAN)[:-1])))]
+
+    def as_csv() -> list[list[str | None]]:
+        try:
+            return [list(r) for r in csv.reader(io.StringIO("\n".join(text.split("\n", _HEADER_SCAN)[:-1])))]
+        except csv.Error:
+            return []
+
     at = _find_header(spec, [list(c) for c in head], "line", as_csv)
     if len(head[at]) < 2:
         raise NcciFileError(spec.name, at + 1, "the header row is not tab-delimited", "\t".join(head[at]))
