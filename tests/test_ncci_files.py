@@ -530,3 +530,13 @@ def test_an_add_on_code_reissue_is_another_release(tmp_path: Path) -> None:
                                             r"AOC_V2025Q4-MCR\.txt is 2025Q4\)"):
         load_ncci(tmp_path, cache_dir=False)
     assert load_ncci(tmp_path / "AOC_V2025Q4_01-MCR.txt", cache_dir=False).aoc.height == 1
+
+
+def test_aoc_columns_are_found_by_name_in_any_order(tmp_path: Path) -> None:
+    order = [3, 4, 1, 0, 2, 5, 6, 7]  # the deletion dates first, then the primary before the add-on
+    names = AOC_HEADER.replace(" (Julian)", "").replace("AOC Del Dt", "AOC_DEL_DT").split("\t")
+    path = write(tmp_path / "AOC_V2024Q2-MCR.txt", ["\t".join(names[i] for i in order),
+                                                    *("\t".join(r[i] for i in order) for r in AOC_ROWS)])
+    assert_frame_equal(load_ncci(path, cache_dir=False).aoc.drop("source"),
+                       load_ncci(aoc_file(tmp_path / "x" / "AOC_V2024Q2-MCR.txt", AOC_ROWS), cache_dir=False)
+                       .aoc.drop("source"))

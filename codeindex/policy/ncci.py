@@ -493,11 +493,14 @@ class _Check:
 
 def _columns(spec: _Spec, header: list[str], wanted: dict[str, tuple[str, ...]],
              optional: frozenset[str] = frozenset()) -> dict[str, int]:
-    """Each wanted field's column, found by the words its header cell starts with (alphanumerics only)."""
+    """Each wanted field's column, found by the words its header cell is, or else starts with (alphanumerics
+    only: "Primary Code" is not taken for "Primary Code Del Dt")."""
     names = [_alnum(h) for h in header]
     found: dict[str, int] = {}
     for key, prefixes in wanted.items():
-        at = next((i for i, n in enumerate(names) if n.startswith(prefixes)), None)
+        at = next((i for i, n in enumerate(names) if n in prefixes), None)
+        if at is None:
+            at = next((i for i, n in enumerate(names) if n.startswith(prefixes)), None)
         if at is None:
             if key in optional:
                 continue
