@@ -48,12 +48,14 @@ https://rwbayer.com/posts/parsing-cms-add-on-code-edit-dates and the R scripts r
 ``AOC_V2024Q2-MCR.xlsx``): ``Add-on Code, Primary Code, AOC Edit Type, AOC_DEL_DT, Primary_Code_Del_Dt,
 AOC_Edit_Eff_Dt, AOC_Edit_Del_Dt, Special Instruction Notes`` (2025 files add ``(Julian)`` to the date
 names); dates are Julian ``YYYYDDD`` (year and day of the year), a type-2 add-on's primary is ``CCCCC``
-("contractor defined") or blank.  **Not established, so read tolerantly here only**: the exact header text
-and column order (columns are found by name, spaces, underscores and case ignored, extra columns ignored),
-whether the text file is tab-delimited (it is read so; a file without tabs in its header row fails saying so)
-and how an absent date is written (blank, ``*``, ``9999999`` or ``99999999`` all mean none; dates may be
-``YYYYDDD`` or ``YYYYMMDD``).  The AOC table's ``deleted`` is the earliest of the edit's, the add-on code's
-and the primary code's deletion dates: the edit cannot outlive either code.
+("contractor defined") or blank.  CMS's Medicaid NCCI Edit Design Manual writes its fixed-width files the same
+way ("Julian date format: yyyyddd", "Edits with <blank> Deletion Date values are ACTIVE";
+https://1library.net/article/txt-edit-file-applies.q78vvmvz).  **Not established, so read tolerantly here
+only**: the exact header text and column order (columns are found by name, spaces, underscores and case
+ignored, extra columns ignored), whether the text file is tab-delimited (it is read so; a file without tabs in
+its header row fails saying so) and how an absent date is written (blank, ``*``, ``9999999`` or ``99999999``
+all mean none; dates may be ``YYYYDDD`` or ``YYYYMMDD``).  The AOC table's ``deleted`` is the earliest of the
+edit's, the add-on code's and the primary code's deletion dates: the edit cannot outlive either code.
 
 Dates and indicators
 --------------------
