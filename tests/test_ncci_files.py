@@ -398,6 +398,12 @@ def test_a_second_load_reads_the_cache_without_parsing(tmp_path: Path, monkeypat
         assert_frame_equal(second.table(kind), first.table(kind))
     monkeypatch.setenv("CODEINDEX_CACHE", str(tmp_path / "cache"))
     assert load_ncci(files).from_cache  # the default root is $CODEINDEX_CACHE
+    # the same files elsewhere, in another order: the same entry
+    moved = []
+    for i, path in enumerate(sorted(files.iterdir(), reverse=True)):  # d0/ccipra..., d1/MCR..., d2/AOC...
+        (tmp_path / f"d{i}").mkdir()
+        moved.append(path.rename(tmp_path / f"d{i}" / path.name))
+    assert load_ncci(moved).from_cache
 
 
 def test_a_changed_file_makes_a_new_entry(tmp_path: Path) -> None:

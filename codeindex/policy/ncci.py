@@ -767,7 +767,7 @@ def _read_cache(entry: Path, fingerprint: str, hashed: list[tuple[str, str]]
         manifest = json.loads((entry / "manifest.json").read_text())
         files = tuple(NcciFile(*f) for f in manifest["files"])
         if (manifest.get("format") != FORMAT_VERSION or manifest.get("fingerprint") != fingerprint
-                or [(f.name, f.sha256) for f in files] != hashed):
+                or sorted((f.name, f.sha256) for f in files) != sorted(hashed)):
             return None
         tables = {}
         for kind in KINDS:
