@@ -546,3 +546,16 @@ def test_aoc_columns_are_found_by_name_in_any_order(tmp_path: Path) -> None:
     assert_frame_equal(load_ncci(path, cache_dir=False).aoc.drop("source"),
                        load_ncci(aoc_file(tmp_path / "x" / "AOC_V2024Q2-MCR.txt", AOC_ROWS), cache_dir=False)
                        .aoc.drop("source"))
+
+
+@pytest.mark.skipif(not HAS_FASTEXCEL, reason="fastexcel is not installed")
+def test_an_unreadable_file_is_named_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "AOC_V2025Q4-MCR.xlsx"
+    path.write_bytes(b"PK\x03\x04 not really a workbook")
+    with pytest.raises(NcciFileError, match=r"^AOC_V2025Q4-MCR\.xlsx: not readable as a spreadsheet: [^\n]*$"):
+        load_ncci(path, cache_dir=False)
+    path = write(tmp_path / "MCR_MUE_PractitionerServices_Eff_10-01-2025.csv",
+                 [MUE_NOTICE, MUE_HEADER, "97545," + "x" * 200_000])  # over csv's field size limit
+    with pytest.raises(NcciFileError, match=r"^MCR_MUE_PractitionerServices_Eff_10-01-2025\.csv, line 6: not "
+                                            r"readable as CSV: [^\n]*$"):
+        load_ncci(path, cache_dir=False)

@@ -117,7 +117,7 @@ from typing import NamedTuple
 
 import polars as pl
 
-from codeindex.errors import InvalidCodeError, NcciFileError
+from codeindex.errors import InvalidCodeError, NcciFileError, first_line
 from codeindex.systems import parse_code
 
 FORMAT_VERSION = 1  # of the compiled tables: a change of schema or of reading rules bumps it (new cache entries)
@@ -449,7 +449,7 @@ def _read_csv(spec: _Spec, data: bytes) -> _Rows:
             records.append((previous + 1, cells))  # a record starts on the line after the last one ended
             previous = reader.line_num
     except csv.Error as exc:
-        raise NcciFileError(spec.name, previous + 1, f"not readable as CSV: {exc}") from None
+        raise NcciFileError(spec.name, previous + 1, f"not readable as CSV: {first_line(exc)}") from None
     head = [list[str | None](c) for _, c in records[:_HEADER_SCAN]]
     at = _find_header(spec, head, "record")
     header, start = _fold_header(head, at)
@@ -464,7 +464,7 @@ def _read_xlsx(spec: _Spec, path: Path) -> _Rows:
         sheet = pl.read_excel(path, engine="calamine", has_header=False, infer_schema_length=0,
                               drop_empty_rows=False, drop_empty_cols=False, read_options={"skip_rows": 0})
     except Exception as exc:  # fastexcel raises its own types
-        raise NcciFileError(spec.name, None, f"not readable as a spreadsheet: {exc}") from None
+        raise NcciFileError(spec.name, None, f"not readable as a spreadsheet: {first_line(exc)}") from None
     # number cells read as "20200101.0", date cells as "2020-01-01 00:00:00": back to the text CMS writes
     sheet = sheet.select(pl.all().cast(pl.String).str.replace(r"^(\d+)\.0$", "${1}")
                          .str.replace(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T]00:00:00(?:\.0+)?)?$", "${1}${2}${3}"))
