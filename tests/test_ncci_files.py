@@ -559,3 +559,23 @@ def test_an_unreadable_file_is_named_in_one_line(tmp_path: Path) -> None:
     with pytest.raises(NcciFileError, match=r"^MCR_MUE_PractitionerServices_Eff_10-01-2025\.csv, line 6: not "
                                             r"readable as CSV: [^\n]*$"):
         load_ncci(path, cache_dir=False)
+
+
+@pytest.mark.skipif(not HAS_FASTEXCEL, reason="fastexcel is not installed")
+def test_the_add_on_code_spreadsheet_is_read_before_its_text_twin(tmp_path: Path) -> None:
+    import xlsxwriter
+
+    write(tmp_path / "AOC_V2025Q4-MCR.txt", ["a fixed-width file we cannot read"])
+    book = xlsxwriter.Workbook(str(tmp_path / "AOC_V2025Q4-MCR.xlsx"))
+    sheet = book.add_worksheet()
+    for r, row in enumerate([AOC_HEADER.split("\t"), *AOC_ROWS]):
+        for c, text in enumerate(row):
+            if text:
+                sheet.write_string(r, c, text)
+    book.close()
+    tables = load_ncci(tmp_path, cache_dir=False)
+    assert [f.name for f in tables.files] == ["AOC_V2025Q4-MCR.xlsx"]
+    assert tables.skipped == ((str(tmp_path / "AOC_V2025Q4-MCR.txt"), "the same table as AOC_V2025Q4-MCR.xlsx"),)
+    assert_frame_equal(tables.aoc.drop("source"),
+                       load_ncci(aoc_file(tmp_path / "t" / "AOC_V2025Q4-MCR.txt", AOC_ROWS), cache_dir=False)
+                       .aoc.drop("source"))

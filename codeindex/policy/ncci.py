@@ -23,8 +23,9 @@ legend rows below it whose code cells are empty (``*=no data``, ``0=not allowed`
 reading ``ccipra-v301r0-f1.xlsx``: header in the 3rd row, data from the 7th); test fixtures "mirroring CMS
 format" in public claim checkers; https://www.palmettogba.com/palmetto/rr.nsf/DID/YOA1CXNI0E (columns).
 Header rows are therefore found, not counted: notice rows are any rows before the row whose first two cells
-are ``Column 1`` and ``Column 2``; rows after it whose first two cells are empty are its continuation (their
-text is added to the column names).  A pair can appear more than once with different effective dates (an
+are ``Column 1`` and ``Column 2``; rows after it whose first two cells are empty and that hold no bare number
+or ``*`` are its continuation (their text is added to the column names).  Files without a rationale column
+(older releases) give a null ``rationale``.  A pair can appear more than once with different effective dates (an
 edit deleted and later added again): the key of an edit is (setting, column 1, column 2, effective date), and
 two edits of one pair in force on the same date (their windows overlap; an indicator-9 edit applies on no date)
 fail the load naming both rows, as two add-on edits of one pair do (a public reader of the real files reports
@@ -43,7 +44,8 @@ Clinical``.  Sources: https://www.cms.gov/medicare/coding-billing/national-corre
 
 **AOC** (add-on code) files are named ``AOC_V2025Q4-MCR.txt`` (``AOC_V2025Q4_01-MCR.txt`` for a re-issue)
 and ``.xlsx`` (https://www.cms.gov/medicare/coding-billing/national-correct-coding-initiative-ncci-edits/medicare-ncci-add-code-edits;
-since 2022 CMS describes the text file in a file-structure PDF we could not read).  Eight columns (per
+CMS's page says that since 2022 the text file is fixed-width, described in a file-structure PDF we could not
+read, while public loaders read ``AOC_V2025Q4_01-MCR.txt`` as tab-delimited with a header row).  Eight columns (per
 https://rwbayer.com/posts/parsing-cms-add-on-code-edit-dates and the R scripts reading
 ``AOC_V2024Q2-MCR.xlsx``): ``Add-on Code, Primary Code, AOC Edit Type, AOC_DEL_DT, Primary_Code_Del_Dt,
 AOC_Edit_Eff_Dt, AOC_Edit_Del_Dt, Special Instruction Notes`` (2025 files add ``(Julian)`` to the date
@@ -52,8 +54,9 @@ names); dates are Julian ``YYYYDDD`` (year and day of the year), a type-2 add-on
 way ("Julian date format: yyyyddd", "Edits with <blank> Deletion Date values are ACTIVE";
 https://1library.net/article/txt-edit-file-applies.q78vvmvz).  **Not established, so read tolerantly here
 only**: the exact header text and column order (columns are found by name, spaces, underscores and case
-ignored, extra columns ignored), whether the text file is tab-delimited (it is read so; a file without tabs in
-its header row fails saying so) and how an absent date is written (blank, ``*``, ``9999999`` or ``99999999``
+ignored, extra columns ignored), whether the text file is tab-delimited (it is read so, and a file without a
+tab-delimited header row fails saying so; beside its ``.xlsx`` twin the spreadsheet is read when fastexcel is
+installed) and how an absent date is written (blank, ``*``, ``9999999`` or ``99999999``
 all mean none; dates may be ``YYYYDDD`` or ``YYYYMMDD``).  The AOC table's ``deleted`` is the earliest of the
 edit's, the add-on code's and the primary code's deletion dates: the edit cannot outlive either code.
 
@@ -77,17 +80,19 @@ A file's kind and setting come from its name and are confirmed by its header row
 dropped) or else cp1252 (latin-1 for bytes cp1252 leaves undefined); CRLF or LF.  Every row after the header
 is read or the load fails with one line naming the file, its line (text) or row (spreadsheet) and what is
 wrong; blank rows carry nothing and are passed over.  In a spreadsheet a number cell ``20200101.0`` reads as
-``20200101`` and a numeric code cell shorter than five digits is zero-padded (``100`` -> ``00100``).  The
-same key twice with different values in one release is an error naming both rows; exact duplicates (across
-the four PTP parts, say) are kept once.  One PTP release per setting and one AOC release are read (each is
+``20200101``, a date cell as ``YYYYMMDD``, and a numeric code cell shorter than five digits is zero-padded
+(``100`` -> ``00100``).  The same key twice with different values in one release, or two edits of one pair in
+force on one date, is an error naming both rows; exact duplicates (across the four PTP parts, say) are kept
+once.  One PTP release per setting and one AOC release are read (each is
 cumulative: deleted edits stay in it with their dates); MUE files may span quarters.
 
 In a directory, files are read recursively in sorted order.  A file that is none of the three kinds fails the
 load, naming it, unless it is a CMS companion document or system litter: ``.pdf``, ``.doc(x)``, ``.rtf``,
 ``.htm(l)`` (CMS's zips carry their file-structure and read-me documents as such), ``.DS_Store``,
 ``Thumbs.db``, ``desktop.ini``, ``~$`` lock files and ``._`` AppleDouble files.  The zips publish each table
-twice (text and ``.xlsx``); when both are present the text one is read and the spreadsheet is listed in
-``skipped`` with the reason.  Files of the same content are read once.
+twice (text and ``.xlsx``); when both are present one is read (the text one; for the add-on code file the
+spreadsheet, when fastexcel is installed) and the other is listed in ``skipped`` with the reason.  Files of
+the same content are read once.
 
 The cache
 ---------
@@ -298,18 +303,17 @@ def _gather(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
             specs.append(spec)
         else:
             raise NcciFileError(str(root), None, "no such file or directory")
-    # Each table is published as text and as .xlsx: read the text one when both are here.
+    # Each table is published as text and as .xlsx: when both are here, read the text one, except for the
+    # add-on code file, whose text layout is the less certain (read the .xlsx when fastexcel is installed).
     by_table: dict[tuple[str, str | None, str, int], list[_Spec]] = {}
     for spec in specs:
         by_table.setdefault(spec.table_key, []).append(spec)
     chosen: list[_Spec] = []
     for group in by_table.values():
-        text = [s for s in group if s.fmt != "xlsx"]
-        if text:
-            skipped += [(str(s.path), f"the same table as {text[0].name}") for s in group if s.fmt == "xlsx"]
-            chosen += text
-        else:
-            chosen += group
+        prefer_xlsx = group[0].kind == "aoc" and importlib.util.find_spec("fastexcel") is not None
+        preferred = [s for s in group if (s.fmt == "xlsx") == prefer_xlsx] or group
+        skipped += [(str(s.path), f"the same table as {preferred[0].name}") for s in group if s not in preferred]
+        chosen += preferred
     chosen.sort(key=lambda s: str(s.path))
     for kind, label in (("ptp", "PTP"), ("aoc", "add-on code")):
         releases: dict[str | None, _Spec] = {}
@@ -387,7 +391,8 @@ def _find_header(spec: _Spec, rows: list[list[str | None]], unit: str,
             raise NcciFileError(spec.name, None, f"named as a {spec.kind.upper()} file but its header row is a "
                                 f"{other.upper()} file's")
     expected = {"ptp": "'Column 1', 'Column 2', ...", "mue": "'HCPCS/CPT Code', '<Setting> Services MUE Values', ...",
-                "aoc": "tab-delimited 'Add-on Code', 'Primary Code', ..."}[spec.kind]
+                "aoc": "tab-delimited 'Add-on Code', 'Primary Code', ...; for a fixed-width file load its .xlsx"
+                }[spec.kind]
     raise NcciFileError(spec.name, None, f"no header row ({expected}) in its first {len(rows)} {unit}s")
 
 
