@@ -213,7 +213,7 @@ def test_xlsx_without_fastexcel_says_how_to_install_it(tmp_path: Path, monkeypat
                                st.sampled_from(["", "*"]), st.dates(date(1996, 1, 1), date(2030, 12, 31)),
                                st.one_of(st.none(), st.dates(date(1996, 1, 1), date(2030, 12, 31))),
                                st.sampled_from("019"), st.sampled_from(["More extensive procedure", "CMS policy"])),
-                     max_size=30, unique_by=lambda r: (r[0], r[1], r[3])),
+                     max_size=30, unique_by=lambda r: (r[0], r[1])),
        newline=st.sampled_from(["\r\n", "\n"]), encoding=st.sampled_from(["cp1252", "utf-8"]))
 def test_any_ptp_rows_read_back(tmp_path: Path, rows: list[tuple[str, str, str, date, date | None, str, str]],
                                 newline: str, encoding: str) -> None:
@@ -300,21 +300,35 @@ def test_conflicting_rows_name_both_and_exact_duplicates_are_kept_once(tmp_path:
     ptp_file(tmp_path / "clash" / "ccipra-v321r0-f1.txt", PTP_ROWS[:3])
     ptp_file(tmp_path / "clash" / "ccipra-v321r0-f2.txt", [PTP_ROWS[3], changed])
     with pytest.raises(NcciFileError, match=r"^ccipra-v321r0-f2\.txt, line 8: the edit 97545/97750 effective "
-                                            r"1996-01-01 is also at ccipra-v321r0-f1\.txt line 9 with other values "
-                                            r"\(modifier 0 / 1\)"):
+                                            r"1996-01-01 has other values \(modifier 0 / 1\) than at "
+                                            r"ccipra-v321r0-f1\.txt line 9$"):
         load_ncci(tmp_path / "clash", cache_dir=False)
     mue_file(tmp_path / "mue" / "MCR_MUE_PractitionerServices_Eff_10-01-2025.csv",
              [*MUE_ROWS, MUE_ROWS[0], ("97545", "2", *MUE_ROWS[0][2:])])
-    with pytest.raises(NcciFileError, match=r"line 11: the MUE of 97545 is also at .* line 6 with other values "
-                                            r"\(limit 1 / 2\)"):
+    with pytest.raises(NcciFileError, match=r"line 11: the MUE of 97545 has other values \(limit 1 / 2\) than at "
+                                            r"MCR_MUE_PractitionerServices_Eff_10-01-2025\.csv line 6$"):
         load_ncci(tmp_path / "mue", cache_dir=False)
 
 
-def test_the_same_pair_may_recur_with_another_effective_date(tmp_path: Path) -> None:
-    again = ("97530", "97140", "", "20210101", "*", "1", "Misuse of column two code with column one code")
-    path = ptp_file(tmp_path / "ccipra-v321r0-f1.txt", [PTP_ROWS[0], again])
+def test_a_pair_may_recur_in_another_window_but_not_an_overlapping_one(tmp_path: Path) -> None:
+    rows = [("97530", "97140", "", "20200101", "20200101", "9", "Misuse of column two code with column one code"),
+            ("97530", "97140", "", "20200401", "20201231", "0", "Mutually exclusive procedures"),
+            ("97530", "97140", "", "20210101", "*", "1", "Mutually exclusive procedures")]
+    path = ptp_file(tmp_path / "ccipra-v321r0-f1.txt", rows)
     ptp = load_ncci(path, cache_dir=False).ptp
-    assert ptp["effective"].to_list() == [date(2020, 1, 1), date(2021, 1, 1)]
+    assert ptp["effective"].to_list() == [date(2020, 1, 1), date(2020, 4, 1), date(2021, 1, 1)]
+    assert ptp["modifier"].to_list() == [9, 0, 1]
+    overlapping = ("97530", "97140", "", "20201001", "*", "1", "Mutually exclusive procedures")
+    path = ptp_file(tmp_path / "o" / "ccipra-v321r0-f1.txt", [*rows[1:], overlapping])
+    with pytest.raises(NcciFileError, match=r"^ccipra-v321r0-f1\.txt, line 9: the edit 97530/97140 effective "
+                                            r"2020-10-01 overlaps the one effective 2020-04-01 until 2020-12-31 at "
+                                            r"ccipra-v321r0-f1\.txt line 7$"):
+        load_ncci(path, cache_dir=False)
+    aoc = [AOC_ROWS[0], ("97546", "97545", "1", "", "", "2005001", "", "")]
+    with pytest.raises(NcciFileError, match=r"line 3: the add-on edit 97546 with 97545 effective 2005-01-01 "
+                                            r"overlaps the one effective 2000-01-01 with no deletion date at "
+                                            r"AOC_V2025Q4-MCR\.txt line 2$"):
+        load_ncci(aoc_file(tmp_path / "AOC_V2025Q4-MCR.txt", aoc), cache_dir=False)
 
 
 # ------------------------------------------------------------------------------------------------ files
@@ -384,6 +398,12 @@ def test_a_second_load_reads_the_cache_without_parsing(tmp_path: Path, monkeypat
         assert_frame_equal(second.table(kind), first.table(kind))
     monkeypatch.setenv("CODEINDEX_CACHE", str(tmp_path / "cache"))
     assert load_ncci(files).from_cache  # the default root is $CODEINDEX_CACHE
+    # the same files elsewhere, in another order: the same entry
+    moved = []
+    for i, path in enumerate(sorted(files.iterdir(), reverse=True)):  # d0/ccipra..., d1/MCR..., d2/AOC...
+        (tmp_path / f"d{i}").mkdir()
+        moved.append(path.rename(tmp_path / f"d{i}" / path.name))
+    assert load_ncci(moved).from_cache
 
 
 def test_a_changed_file_makes_a_new_entry(tmp_path: Path) -> None:
@@ -465,3 +485,97 @@ def test_synthetic_files_load_with_the_rows_asked(tmp_path: Path) -> None:
     again = write_ncci_files(tmp_path / "again", ptp_rows=3_000, mue_codes=400, aoc_pairs=120, seed=3,
                              settings=("practitioner", "outpatient_hospital", "dme"))
     assert [p.read_bytes() for p in again] == [p.read_bytes() for p in paths]
+
+
+@pytest.mark.skipif(not HAS_FASTEXCEL, reason="fastexcel is not installed")
+def test_a_malformed_spreadsheet_row_is_named_by_its_row(tmp_path: Path) -> None:
+    import xlsxwriter
+
+    path = tmp_path / "MCR_MUE_OutpatientHospitalServices_Eff_10-01-2025.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    sheet.write(0, 0, "CPT codes, descriptions and other data only are copyright 2025 American Medical Association.")
+    for c, text in enumerate(["HCPCS/\nCPT Code", "Outpatient Hospital Services MUE Values",
+                              "MUE Adjudication Indicator", "MUE Rationale"]):
+        sheet.write(1, c, text)
+    rows = [*MUE_ROWS[:3], ("97110", "4", "Line Edit", "Clinical: Data")]
+    for r, (code, limit, mai, why) in enumerate(rows, 2):
+        sheet.write_string(r, 0, code)
+        sheet.write_number(r, 1, int(limit))
+        sheet.write_string(r, 2, mai)
+        sheet.write_string(r, 3, why)
+    book.close()
+    with pytest.raises(NcciFileError, match=r"^MCR_MUE_OutpatientHospitalServices_Eff_10-01-2025\.xlsx, row 6: "
+                                            r"unknown MUE adjudication indicator 'Line Edit'"):
+        load_ncci(path, cache_dir=False)
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    for c, text in enumerate(["HCPCS/CPT Code", "Outpatient Hospital Services MUE Values",
+                              "MUE Adjudication Indicator", "MUE Rationale"]):
+        sheet.write(0, c, text)  # the header in the first row, no notice
+    for r, row in enumerate(MUE_ROWS[:3], 1):
+        for c, text in enumerate(row):
+            sheet.write_string(r, c, text)
+    book.close()
+    mue = load_ncci(path, cache_dir=False).mue
+    assert mue.select("code_text", "limit", "indicator", "setting", "line").rows() == [
+        ("97545", 1, 2, "outpatient_hospital", 2), ("97546", 6, 3, "outpatient_hospital", 3),
+        ("J1100", 40, 1, "outpatient_hospital", 4)]
+
+
+def test_a_first_row_without_codes_is_a_bad_row_not_a_legend(tmp_path: Path) -> None:
+    path = ptp_file(tmp_path / "ccipra-v321r0-f1.txt", ["\t\t\t20000101\t*\t1\tx", GOOD_PTP])
+    with pytest.raises(NcciFileError, match=r"^ccipra-v321r0-f1\.txt, line 7: no column 1"):
+        load_ncci(path, cache_dir=False)
+
+
+def test_an_add_on_code_reissue_is_another_release(tmp_path: Path) -> None:
+    aoc_file(tmp_path / "AOC_V2025Q4-MCR.txt", AOC_ROWS)
+    aoc_file(tmp_path / "AOC_V2025Q4_01-MCR.txt", AOC_ROWS[:1])
+    with pytest.raises(NcciFileError, match=r"^AOC_V2025Q4_01-MCR\.txt: a second add-on code release \(2025Q4_01; "
+                                            r"AOC_V2025Q4-MCR\.txt is 2025Q4\)"):
+        load_ncci(tmp_path, cache_dir=False)
+    assert load_ncci(tmp_path / "AOC_V2025Q4_01-MCR.txt", cache_dir=False).aoc.height == 1
+
+
+def test_aoc_columns_are_found_by_name_in_any_order(tmp_path: Path) -> None:
+    order = [3, 4, 1, 0, 2, 5, 6, 7]  # the deletion dates first, then the primary before the add-on
+    names = AOC_HEADER.replace(" (Julian)", "").replace("AOC Del Dt", "AOC_DEL_DT").split("\t")
+    path = write(tmp_path / "AOC_V2024Q2-MCR.txt", ["\t".join(names[i] for i in order),
+                                                    *("\t".join(r[i] for i in order) for r in AOC_ROWS)])
+    assert_frame_equal(load_ncci(path, cache_dir=False).aoc.drop("source"),
+                       load_ncci(aoc_file(tmp_path / "x" / "AOC_V2024Q2-MCR.txt", AOC_ROWS), cache_dir=False)
+                       .aoc.drop("source"))
+
+
+@pytest.mark.skipif(not HAS_FASTEXCEL, reason="fastexcel is not installed")
+def test_an_unreadable_file_is_named_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "AOC_V2025Q4-MCR.xlsx"
+    path.write_bytes(b"PK\x03\x04 not really a workbook")
+    with pytest.raises(NcciFileError, match=r"^AOC_V2025Q4-MCR\.xlsx: not readable as a spreadsheet: [^\n]*$"):
+        load_ncci(path, cache_dir=False)
+    path = write(tmp_path / "MCR_MUE_PractitionerServices_Eff_10-01-2025.csv",
+                 [MUE_NOTICE, MUE_HEADER, "97545," + "x" * 200_000])  # over csv's field size limit
+    with pytest.raises(NcciFileError, match=r"^MCR_MUE_PractitionerServices_Eff_10-01-2025\.csv, line 6: not "
+                                            r"readable as CSV: [^\n]*$"):
+        load_ncci(path, cache_dir=False)
+
+
+@pytest.mark.skipif(not HAS_FASTEXCEL, reason="fastexcel is not installed")
+def test_the_add_on_code_spreadsheet_is_read_before_its_text_twin(tmp_path: Path) -> None:
+    import xlsxwriter
+
+    write(tmp_path / "AOC_V2025Q4-MCR.txt", ["a fixed-width file we cannot read"])
+    book = xlsxwriter.Workbook(str(tmp_path / "AOC_V2025Q4-MCR.xlsx"))
+    sheet = book.add_worksheet()
+    for r, row in enumerate([AOC_HEADER.split("\t"), *AOC_ROWS]):
+        for c, text in enumerate(row):
+            if text:
+                sheet.write_string(r, c, text)
+    book.close()
+    tables = load_ncci(tmp_path, cache_dir=False)
+    assert [f.name for f in tables.files] == ["AOC_V2025Q4-MCR.xlsx"]
+    assert tables.skipped == ((str(tmp_path / "AOC_V2025Q4-MCR.txt"), "the same table as AOC_V2025Q4-MCR.xlsx"),)
+    assert_frame_equal(tables.aoc.drop("source"),
+                       load_ncci(aoc_file(tmp_path / "t" / "AOC_V2025Q4-MCR.txt", AOC_ROWS), cache_dir=False)
+                       .aoc.drop("source"))

@@ -23,9 +23,13 @@ legend rows below it whose code cells are empty (``*=no data``, ``0=not allowed`
 reading ``ccipra-v301r0-f1.xlsx``: header in the 3rd row, data from the 7th); test fixtures "mirroring CMS
 format" in public claim checkers; https://www.palmettogba.com/palmetto/rr.nsf/DID/YOA1CXNI0E (columns).
 Header rows are therefore found, not counted: notice rows are any rows before the row whose first two cells
-are ``Column 1`` and ``Column 2``; rows after it whose first two cells are empty are its continuation (their
-text is added to the column names).  A pair can appear more than once with different effective dates (an
-edit deleted and later added again): the key of an edit is (setting, column 1, column 2, effective date).
+are ``Column 1`` and ``Column 2``; rows after it whose first two cells are empty and that hold no bare number
+or ``*`` are its continuation (their text is added to the column names).  Files without a rationale column
+(older releases) give a null ``rationale``.  A pair can appear more than once with different effective dates (an
+edit deleted and later added again): the key of an edit is (setting, column 1, column 2, effective date), and
+two edits of one pair in force on the same date (their windows overlap; an indicator-9 edit applies on no date)
+fail the load naming both rows, as two add-on edits of one pair do (a public reader of the real files reports
+that a pair's windows never overlap there).
 The header row is the same in both settings, so a PTP file's setting is told from its name alone.
 
 **MUE** (medically unlikely edits) files are named ``MCR_MUE_PractitionerServices_Eff_10-01-2025.csv``
@@ -40,17 +44,21 @@ Clinical``.  Sources: https://www.cms.gov/medicare/coding-billing/national-corre
 
 **AOC** (add-on code) files are named ``AOC_V2025Q4-MCR.txt`` (``AOC_V2025Q4_01-MCR.txt`` for a re-issue)
 and ``.xlsx`` (https://www.cms.gov/medicare/coding-billing/national-correct-coding-initiative-ncci-edits/medicare-ncci-add-code-edits;
-since 2022 CMS describes the text file in a file-structure PDF we could not read).  Eight columns (per
+CMS's page says that since 2022 the text file is fixed-width, described in a file-structure PDF we could not
+read, while public loaders read ``AOC_V2025Q4_01-MCR.txt`` as tab-delimited with a header row).  Eight columns (per
 https://rwbayer.com/posts/parsing-cms-add-on-code-edit-dates and the R scripts reading
 ``AOC_V2024Q2-MCR.xlsx``): ``Add-on Code, Primary Code, AOC Edit Type, AOC_DEL_DT, Primary_Code_Del_Dt,
 AOC_Edit_Eff_Dt, AOC_Edit_Del_Dt, Special Instruction Notes`` (2025 files add ``(Julian)`` to the date
 names); dates are Julian ``YYYYDDD`` (year and day of the year), a type-2 add-on's primary is ``CCCCC``
-("contractor defined") or blank.  **Not established, so read tolerantly here only**: the exact header text
-and column order (columns are found by name, spaces, underscores and case ignored, extra columns ignored),
-whether the text file is tab-delimited (it is read so; a file without tabs in its header row fails saying so)
-and how an absent date is written (blank, ``*``, ``9999999`` or ``99999999`` all mean none; dates may be
-``YYYYDDD`` or ``YYYYMMDD``).  The AOC table's ``deleted`` is the earliest of the edit's, the add-on code's
-and the primary code's deletion dates: the edit cannot outlive either code.
+("contractor defined") or blank.  CMS's Medicaid NCCI Edit Design Manual writes its fixed-width files the same
+way ("Julian date format: yyyyddd", "Edits with <blank> Deletion Date values are ACTIVE";
+https://1library.net/article/txt-edit-file-applies.q78vvmvz).  **Not established, so read tolerantly here
+only**: the exact header text and column order (columns are found by name, spaces, underscores and case
+ignored, extra columns ignored), whether the text file is tab-delimited (it is read so, and a file without a
+tab-delimited header row fails saying so; beside its ``.xlsx`` twin the spreadsheet is read when fastexcel is
+installed) and how an absent date is written (blank, ``*``, ``9999999`` or ``99999999``
+all mean none; dates may be ``YYYYDDD`` or ``YYYYMMDD``).  The AOC table's ``deleted`` is the earliest of the
+edit's, the add-on code's and the primary code's deletion dates: the edit cannot outlive either code.
 
 Dates and indicators
 --------------------
@@ -72,17 +80,19 @@ A file's kind and setting come from its name and are confirmed by its header row
 dropped) or else cp1252 (latin-1 for bytes cp1252 leaves undefined); CRLF or LF.  Every row after the header
 is read or the load fails with one line naming the file, its line (text) or row (spreadsheet) and what is
 wrong; blank rows carry nothing and are passed over.  In a spreadsheet a number cell ``20200101.0`` reads as
-``20200101`` and a numeric code cell shorter than five digits is zero-padded (``100`` -> ``00100``).  The
-same key twice with different values in one release is an error naming both rows; exact duplicates (across
-the four PTP parts, say) are kept once.  One PTP release per setting and one AOC release are read (each is
+``20200101``, a date cell as ``YYYYMMDD``, and a numeric code cell shorter than five digits is zero-padded
+(``100`` -> ``00100``).  The same key twice with different values in one release, or two edits of one pair in
+force on one date, is an error naming both rows; exact duplicates (across the four PTP parts, say) are kept
+once.  One PTP release per setting and one AOC release are read (each is
 cumulative: deleted edits stay in it with their dates); MUE files may span quarters.
 
 In a directory, files are read recursively in sorted order.  A file that is none of the three kinds fails the
 load, naming it, unless it is a CMS companion document or system litter: ``.pdf``, ``.doc(x)``, ``.rtf``,
 ``.htm(l)`` (CMS's zips carry their file-structure and read-me documents as such), ``.DS_Store``,
 ``Thumbs.db``, ``desktop.ini``, ``~$`` lock files and ``._`` AppleDouble files.  The zips publish each table
-twice (text and ``.xlsx``); when both are present the text one is read and the spreadsheet is listed in
-``skipped`` with the reason.  Files of the same content are read once.
+twice (text and ``.xlsx``); when both are present one is read (the text one; for the add-on code file the
+spreadsheet, when fastexcel is installed) and the other is listed in ``skipped`` with the reason.  Files of
+the same content are read once.
 
 The cache
 ---------
@@ -104,7 +114,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -112,7 +122,7 @@ from typing import NamedTuple
 
 import polars as pl
 
-from codeindex.errors import InvalidCodeError, NcciFileError
+from codeindex.errors import InvalidCodeError, NcciFileError, first_line
 from codeindex.systems import parse_code
 
 FORMAT_VERSION = 1  # of the compiled tables: a change of schema or of reading rules bumps it (new cache entries)
@@ -174,7 +184,7 @@ def _schema(kind: str) -> pl.Schema:
 _PTP_NAME = re.compile(r"cci(pra|oph)-v(\d+)r(\d+)-f(\d+)\.(txt|xlsx)", re.IGNORECASE)
 _MUE_NAME = re.compile(r"MCR_MUE_(PractitionerServices|OutpatientHospitalServices|DMESupplierServices)_Eff_"
                        r"(\d{2}-\d{2}-\d{4}|\d{4}-\d{2}-\d{2})\.(csv|xlsx)", re.IGNORECASE)
-_AOC_NAME = re.compile(r"AOC_V(\d{4})Q([1-4])(?:_\d+)?(?:-MCR)?\.(txt|xlsx)", re.IGNORECASE)
+_AOC_NAME = re.compile(r"AOC_V(\d{4})Q([1-4])(_\d+)?(?:-MCR)?\.(txt|xlsx)", re.IGNORECASE)
 _PTP_SETTING = {"pra": "practitioner", "oph": "outpatient_hospital"}
 _MUE_SETTING = {"practitionerservices": "practitioner", "outpatienthospitalservices": "outpatient_hospital",
                 "dmesupplierservices": "dme"}
@@ -259,7 +269,7 @@ def _classify(path: Path) -> _Spec | None:
             raise NcciFileError(name, None, f"the effective date {text!r} in the name is not a date") from None
         return _Spec(path, "mue", _MUE_SETTING[m.group(1).lower()], day.isoformat(), 0, m.group(3).lower(), day)
     if m := _AOC_NAME.fullmatch(name):
-        return _Spec(path, "aoc", None, f"{m.group(1)}Q{m.group(2)}", 0, m.group(3).lower(), None)
+        return _Spec(path, "aoc", None, f"{m.group(1)}Q{m.group(2)}{m.group(3) or ''}", 0, m.group(4).lower(), None)
     return None
 
 
@@ -293,18 +303,17 @@ def _gather(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
             specs.append(spec)
         else:
             raise NcciFileError(str(root), None, "no such file or directory")
-    # Each table is published as text and as .xlsx: read the text one when both are here.
+    # Each table is published as text and as .xlsx: when both are here, read the text one, except for the
+    # add-on code file, whose text layout is the less certain (read the .xlsx when fastexcel is installed).
     by_table: dict[tuple[str, str | None, str, int], list[_Spec]] = {}
     for spec in specs:
         by_table.setdefault(spec.table_key, []).append(spec)
     chosen: list[_Spec] = []
     for group in by_table.values():
-        text = [s for s in group if s.fmt != "xlsx"]
-        if text:
-            skipped += [(str(s.path), f"the same table as {text[0].name}") for s in group if s.fmt == "xlsx"]
-            chosen += text
-        else:
-            chosen += group
+        prefer_xlsx = group[0].kind == "aoc" and importlib.util.find_spec("fastexcel") is not None
+        preferred = [s for s in group if (s.fmt == "xlsx") == prefer_xlsx] or group
+        skipped += [(str(s.path), f"the same table as {preferred[0].name}") for s in group if s not in preferred]
+        chosen += preferred
     chosen.sort(key=lambda s: str(s.path))
     for kind, label in (("ptp", "PTP"), ("aoc", "add-on code")):
         releases: dict[str | None, _Spec] = {}
@@ -368,7 +377,7 @@ def _is_header(kind: str, cells: Sequence[str | None]) -> bool:
 
 
 def _find_header(spec: _Spec, rows: list[list[str | None]], unit: str,
-                 alternative: list[list[str | None]] | None = None) -> int:
+                 alternative: Callable[[], list[list[str | None]]] | None = None) -> int:
     """The index of the header row among the first rows; fails naming the file when it is not there or is
     another kind's."""
     for i, cells in enumerate(rows):
@@ -377,11 +386,13 @@ def _find_header(spec: _Spec, rows: list[list[str | None]], unit: str,
     # another kind's header, in this file's delimiter or the other's (a CSV file named as a text one, say)
     resplit = [c[0].split("\t" if "\t" in (c[0] or "") else ",") if len(c) == 1 and c[0] else c for c in rows]
     for other in KINDS:
-        if other != spec.kind and any(_is_header(other, cells) for cells in rows + resplit + (alternative or [])):
+        candidates = rows + resplit + (alternative() if alternative else [])
+        if other != spec.kind and any(_is_header(other, cells) for cells in candidates):
             raise NcciFileError(spec.name, None, f"named as a {spec.kind.upper()} file but its header row is a "
                                 f"{other.upper()} file's")
     expected = {"ptp": "'Column 1', 'Column 2', ...", "mue": "'HCPCS/CPT Code', '<Setting> Services MUE Values', ...",
-                "aoc": "tab-delimited 'Add-on Code', 'Primary Code', ..."}[spec.kind]
+                "aoc": "tab-delimited 'Add-on Code', 'Primary Code', ...; for a fixed-width file load its .xlsx"
+                }[spec.kind]
     raise NcciFileError(spec.name, None, f"no header row ({expected}) in its first {len(rows)} {unit}s")
 
 
@@ -395,7 +406,9 @@ def _fold_header(rows: list[list[str | None]], at: int) -> tuple[list[str], int]
         if not any((c or "").strip() for c in cells):
             end += 1
             continue
-        if any((c or "").strip() for c in cells[:2]):
+        # a legend row ("*=no data", "0=not allowed"): code cells empty, no cell a bare number or "*" as data has
+        if any((c or "").strip() for c in cells[:2]) or any(re.fullmatch(r"\s*(\d+|\*)\s*", c or "")
+                                                             for c in cells):
             break
         for i, cell in enumerate(cells):
             if cell and cell.strip():
@@ -408,7 +421,13 @@ def _fold_header(rows: list[list[str | None]], at: int) -> tuple[list[str], int]
 def _read_txt(spec: _Spec, data: bytes) -> _Rows:
     text = _decode(data)
     head = [line.rstrip("\r").split("\t") for line in text.split("\n", _HEADER_SCAN)[:_HEADER_SCAN]]
-    as_csv = [list[str | None](r) for r in csv.reader(io.StringIO("\n".join(text.split("\n", _HEADER_SCAN)[:-1])))]
+
+    def as_csv() -> list[list[str | None]]:
+        try:
+            return [list(r) for r in csv.reader(io.StringIO("\n".join(text.split("\n", _HEADER_SCAN)[:-1])))]
+        except csv.Error:
+            return []
+
     at = _find_header(spec, [list(c) for c in head], "line", as_csv)
     if len(head[at]) < 2:
         raise NcciFileError(spec.name, at + 1, "the header row is not tab-delimited", "\t".join(head[at]))
@@ -435,7 +454,7 @@ def _read_csv(spec: _Spec, data: bytes) -> _Rows:
             records.append((previous + 1, cells))  # a record starts on the line after the last one ended
             previous = reader.line_num
     except csv.Error as exc:
-        raise NcciFileError(spec.name, previous + 1, f"not readable as CSV: {exc}") from None
+        raise NcciFileError(spec.name, previous + 1, f"not readable as CSV: {first_line(exc)}") from None
     head = [list[str | None](c) for _, c in records[:_HEADER_SCAN]]
     at = _find_header(spec, head, "record")
     header, start = _fold_header(head, at)
@@ -450,8 +469,10 @@ def _read_xlsx(spec: _Spec, path: Path) -> _Rows:
         sheet = pl.read_excel(path, engine="calamine", has_header=False, infer_schema_length=0,
                               drop_empty_rows=False, drop_empty_cols=False, read_options={"skip_rows": 0})
     except Exception as exc:  # fastexcel raises its own types
-        raise NcciFileError(spec.name, None, f"not readable as a spreadsheet: {exc}") from None
-    sheet = sheet.select(pl.all().cast(pl.String).str.replace(r"^(\d+)\.0$", "${1}"))
+        raise NcciFileError(spec.name, None, f"not readable as a spreadsheet: {first_line(exc)}") from None
+    # number cells read as "20200101.0", date cells as "2020-01-01 00:00:00": back to the text CMS writes
+    sheet = sheet.select(pl.all().cast(pl.String).str.replace(r"^(\d+)\.0$", "${1}")
+                         .str.replace(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T]00:00:00(?:\.0+)?)?$", "${1}${2}${3}"))
     rows: list[list[str | None]] = [list(r) for r in sheet.iter_rows()]
     at = _find_header(spec, rows[:_HEADER_SCAN], "row")
     header, start = _fold_header(rows, at)
@@ -479,11 +500,14 @@ class _Check:
 
 def _columns(spec: _Spec, header: list[str], wanted: dict[str, tuple[str, ...]],
              optional: frozenset[str] = frozenset()) -> dict[str, int]:
-    """Each wanted field's column, found by the words its header cell starts with (alphanumerics only)."""
+    """Each wanted field's column, found by the words its header cell is, or else starts with (alphanumerics
+    only: "Primary Code" is not taken for "Primary Code Del Dt")."""
     names = [_alnum(h) for h in header]
     found: dict[str, int] = {}
     for key, prefixes in wanted.items():
-        at = next((i for i, n in enumerate(names) if n.startswith(prefixes)), None)
+        at = next((i for i, n in enumerate(names) if n in prefixes), None)
+        if at is None:
+            at = next((i for i, n in enumerate(names) if n.startswith(prefixes)), None)
         if at is None:
             if key in optional:
                 continue
@@ -669,32 +693,64 @@ def _read(spec: _Spec, data: bytes) -> pl.DataFrame:
     return _BUILD[spec.kind](spec, rows).cast(_schema(spec.kind))
 
 
+def _where(row: dict[str, object]) -> str:
+    unit = "row" if str(row["source"]).lower().endswith(".xlsx") else "line"
+    return f"{row['source']} {unit} {row['line']}"
+
+
+def _what(kind: str, row: dict[str, object]) -> str:
+    if kind == "ptp":
+        return f"the edit {row['code1']}/{row['code2']}"
+    if kind == "mue":
+        return f"the MUE of {row['code_text']}"
+    return f"the add-on edit {row['add_on_code']} with {row['primary_code'] or 'no primary'}"
+
+
+def _clash(kind: str, a: dict[str, object], b: dict[str, object], why: str) -> NcciFileError:
+    unit = "row" if str(b["source"]).lower().endswith(".xlsx") else "line"
+    return NcciFileError(str(b["source"]), int(str(b["line"])), f"{_what(kind, a)} {why} at {_where(a)}",
+                         unit=unit)
+
+
 def _combine(kind: str, frames: list[pl.DataFrame]) -> pl.DataFrame:
-    """The files' rows of one kind: exact duplicates once, conflicting ones an error naming both rows."""
+    """The files' rows of one kind: exact duplicates once; two rows of one key with other values, or (PTP, AOC)
+    two edits of one pair in force on the same date, an error naming both rows."""
     schema = SCHEMAS[kind]
     if not frames:
         return pl.DataFrame(schema=_schema(kind))
     table = pl.concat(frames)
     values = [c for c in schema if c not in ("source", "line")]
-    table = table.unique(subset=values, keep="first", maintain_order=True)
     keys = _KEYS[kind]
-    clash = table.filter(pl.len().over(keys) > 1)
+    # sorted by key, file order kept among equals: each row is checked against the one before it, and an exact
+    # duplicate of it (the same key and values) dropped
+    same_key = pl.all_horizontal(pl.col(k).eq_missing(pl.col(k).shift(1)) for k in keys)
+    same_values = pl.all_horizontal(pl.col(c).eq_missing(pl.col(c).shift(1)) for c in values if c not in keys)
+    table = table.sort(keys, maintain_order=True).filter(~(same_key & same_values))
+    clash = table.with_row_index("at").filter(same_key)
     if clash.height:
-        head = clash.row(0, named=True)
-        same = clash.filter(pl.all_horizontal(pl.col(k).eq_missing(pl.lit(head[k])) for k in keys))
-        a, b = same.row(0, named=True), same.row(1, named=True)
-        what = {"ptp": lambda r: f"the edit {r['code1']}/{r['code2']} effective {r['effective']}",
-                "mue": lambda r: f"the MUE of {r['code_text']}",
-                "aoc": lambda r: f"the add-on edit {r['add_on_code']} with {r['primary_code'] or 'no primary'} "
-                                 f"effective {r['effective']}"}[kind](a)
+        at = int(clash["at"][0])
+        a, b = table.row(at - 1, named=True), table.row(at, named=True)
         differ = ", ".join(f"{c} {a[c]} / {b[c]}" for c in values if a[c] != b[c])
-        raise NcciFileError(str(b["source"]), int(b["line"]), f"{what} is also at {a['source']} line {a['line']} "
-                            f"with other values ({differ})")
+        when = f" effective {a['effective']}" if kind != "mue" else ""
+        raise _clash(kind, a, b, f"{when} has other values ({differ}) than".lstrip())
+    if kind in ("ptp", "aoc"):
+        # Windows [effective, deleted] of one pair must not overlap (an edit deleted and added again follows
+        # its deletion); a PTP edit of indicator 9 applies on no date and overlaps nothing.
+        live = table.filter(pl.col("modifier") != 9) if kind == "ptp" else table
+        same_pair = pl.all_horizontal(pl.col(k).eq_missing(pl.col(k).shift(1)) for k in keys[:-1])
+        earlier = pl.col("deleted").shift(1)
+        overlap = live.with_row_index("at").filter(same_pair & (earlier.is_null() | (earlier >= pl.col("effective"))))
+        if overlap.height:
+            at = int(overlap["at"][0])
+            a, b = live.row(at - 1, named=True), live.row(at, named=True)
+            until = f"until {a['deleted']}" if a["deleted"] is not None else "with no deletion date"
+            raise _clash(kind, a, b, f"effective {b['effective']} overlaps the one effective {a['effective']} "
+                                     f"{until}")
     if kind == "mue":
         quarters = (table.select("setting", "effective").unique().sort("setting", "effective")
                     .with_columns(until=pl.col("effective").shift(-1).over("setting")))
         table = table.drop("until").join(quarters, on=["setting", "effective"], how="left").select(list(schema))
-    return table.sort(_SORT[kind], maintain_order=True)
+    return table if _SORT[kind] == keys else table.sort(_SORT[kind], maintain_order=True)
 
 
 # ---------------------------------------------------------------------------------------------- cache
@@ -716,7 +772,7 @@ def _read_cache(entry: Path, fingerprint: str, hashed: list[tuple[str, str]]
         manifest = json.loads((entry / "manifest.json").read_text())
         files = tuple(NcciFile(*f) for f in manifest["files"])
         if (manifest.get("format") != FORMAT_VERSION or manifest.get("fingerprint") != fingerprint
-                or [(f.name, f.sha256) for f in files] != hashed):
+                or sorted((f.name, f.sha256) for f in files) != sorted(hashed)):
             return None
         tables = {}
         for kind in KINDS:
@@ -752,7 +808,7 @@ def _write_cache(entry: Path, fingerprint: str, tables: NcciTables) -> None:
             shutil.rmtree(entry, ignore_errors=True)
         os.replace(tmp, entry)
         tmp = None
-    except OSError:
+    except (OSError, pl.exceptions.PolarsError):
         pass
     finally:
         if tmp is not None:
