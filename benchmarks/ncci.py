@@ -1,11 +1,12 @@
 """What NCCI edits cost: the screen against CPB 0198 with full-size NCCI tables, against CPB 0198 alone.
 
-The claims are ``compare.claims_path``'s, with the roles NCCI edits read added (a member for every few claims, a
-provider, units of service); the tables are ``synth.write_ncci_files``' full-size synthetic ones in the published
-layouts (about 2 million PTP rows, 15,000 MUE codes, 1,000 add-on pairs), pairs and MUEs of the claims' own
-codes included, and MUE quarters in force on the claims' dates.  Timed, interleaved in one process (median of
-``--repeat``): the bare read, the screen against CPB 0198 alone, and the screen with the NCCI tables beside it;
-first, once each, compiling the tables from their files (no cache) and loading them from the cache.
+The claims are ``compare.claims_path``'s, with the roles NCCI edits read added (a member for every three claims,
+a provider, units of service: 1, and 2 on every fourth line of a claim); the tables are
+``synth.write_ncci_files``' full-size synthetic ones in the published layouts (about 2 million PTP rows, 15,000
+MUE codes, 1,000 add-on pairs), pairs and MUEs of the claims' own codes included, and MUE quarters in force on
+the claims' dates.  Timed, interleaved in one process (median of ``--repeat``): the bare read, the screen
+against CPB 0198 alone, and the screen with the NCCI tables beside it; first, once each, compiling the tables
+from their files (no cache) and loading them from the cache.
 
     python benchmarks/ncci.py --rows 2000000
 """
@@ -40,7 +41,7 @@ def claims_with_roles(rows: int, data_dir: Path, share: float | None) -> Path:
         partial = path.with_name(f"{path.stem}.{os.getpid()}.partial")
         pl.scan_parquet(source).with_columns(
             member_id=(pl.col("claim_id") // 3).cast(pl.String), provider_id=(pl.col("claim_id") % 997).cast(pl.String),
-            units=(pl.col("line_no") % 3 + 1).cast(pl.Int32)).sink_parquet(partial)
+            units=((pl.col("line_no") % 4 == 0).cast(pl.Int32) + 1)).sink_parquet(partial)  # mostly 1, some 2
         partial.replace(path)
     return path
 

@@ -435,10 +435,10 @@ def _ptp_rows(rng: random.Random, rows: int) -> list[str]:
     fixed = {(r[0], r[1]) for r in NCCI_PTP_FIXED}
     claimed = sorted(CLAIM_PROCEDURES)
     pool = _ncci_codes(rng, max(200, min(20_000, int(rows ** 0.5 * 4))), {c for p in fixed for c in p} | set(claimed))
-    # A quarter of the ordered pairs among the codes the synthetic claims bill, as real tables pair visits and
+    # A tenth of the ordered pairs among the codes the synthetic claims bill, as real tables pair visits and
     # therapy codes: so the claims draw edits (as many as the rows allow).
     pairs = {(one, two) for one in claimed for two in claimed
-             if one != two and (one, two) not in fixed and rng.random() < 0.25}
+             if one != two and (one, two) not in fixed and rng.random() < 0.1}
     pairs = set(sorted(pairs)[:max(0, rows - len(NCCI_PTP_FIXED))])
     wanted = max(0, rows - len(NCCI_PTP_FIXED))
     while len(pairs) < wanted:
@@ -487,8 +487,8 @@ def _write_mue(directory: Path, setting: str, codes: int, rng: random.Random, qu
     claimed = sorted(CLAIM_PROCEDURES - fixed)[:max(0, codes - len(NCCI_MUE_FIXED))]  # the claims' codes have MUEs
     pool = sorted([*claimed, *_ncci_codes(rng, max(0, codes - len(NCCI_MUE_FIXED) - len(claimed)),
                                           fixed | set(claimed))])
-    values = {c: (str(rng.choice((0, 1, 1, 1, 2, 2, 3, 4, 6, 10, 20, 99))), rng.choice(_MAI),
-                  rng.choice(_MUE_RATIONALES)) for c in pool}
+    values = {c: (str(rng.choice((2, 3, 4, 6, 8) if c in claimed else (0, 1, 1, 1, 2, 2, 3, 4, 6, 10, 20, 99))),
+                  rng.choice(_MAI), rng.choice(_MUE_RATIONALES)) for c in pool}  # the claims' codes: 2 to 8 units
     name, column = _MUE_FILE_SETTING[setting]
     notice = (f"{_NCCI_NOTICE} Applicable FARS/HHSARS apply.\nFee schedules, relative value units, conversion "
               "factors and/or related components are not assigned by the AMA, are not part of CPT, and the AMA is "

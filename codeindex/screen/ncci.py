@@ -126,7 +126,8 @@ class NcciScreen:
                       .filter(pl.col("date").is_not_null())
                       # A visit as one integer to join on (the columns themselves are compared after each join, so
                       # two visits of one hash are never taken for one).
-                      .with_columns(visit=pl.struct("member", "provider", "date").hash()))
+                      .with_columns(visit=pl.struct("member", "provider", "date").hash())
+                      .with_row_index("at"))  # a candidate's position, to gather its columns by
         parts = [_ptp(candidates, tables.ptp, self.setting), _mue(candidates, tables.mue, self.setting),
                  _aoc(candidates, tables.aoc)]
         return _outcome(parts, self.missing_roles())
@@ -220,14 +221,21 @@ def _label(code: pl.Expr) -> pl.Expr:
 def _ptp(lines: pl.DataFrame, ptp: pl.DataFrame, setting: str) -> pl.DataFrame:
     """The lines a PTP edit denies or sends to review: each line of a pair's column 2 code with a line of its column 1
     code in the visit, under the pair's most severe outcome (on a tie, the column 1 line of the least claim id as
-    text, then of the least code: whatever the order of the lines, which Spark's partitions keep none of).  Joins
-    are on integers (the visit's hash, the codes' keys); modifiers are read only for the pairs found."""
-    column2 = lines.select("row", "visit", *VISIT, "claim", "key", "code", "value_modifiers", "modifier_columns")
-    column1 = lines.select("visit", *(pl.col(c).alias(f"{c}_other") for c in VISIT), column1="key", claim1="claim",
-                           value_modifiers1="value_modifiers", modifier_columns1="modifier_columns")
-    pairs = (column2.join(ptp, left_on="key", right_on="column2").filter(_in_force("effective", "deleted",
-                                                                                   last_day=True))
-             .join(column1, on=["visit", "column1"]).filter(_same_visit()))
+    text, then of the least code: whatever the order of the lines, which Spark's partitions keep none of).
+
+    The pairs are found by joins of a few integer columns (the visit's hash, the codes' keys, positions); the
+    lines' other columns are gathered for the pairs found only, where the visits are compared as written (two
+    visits of one hash are never taken for one) and the modifiers read."""
+    rules = ptp.with_row_index("rule")
+    found = (lines.select("at", "visit", "key", "date").join(rules.select("rule", "column1", "column2", "effective",
+                                                                          "deleted"), left_on="key", right_on="column2")
+             .filter(_in_force("effective", "deleted", last_day=True)).select("at", "visit", "column1", "rule")
+             .join(lines.select("visit", column1="key", at1="at"), on=["visit", "column1"]))
+    other = lines[found["at1"]].select(*(pl.col(c).alias(f"{c}_other") for c in VISIT), claim1="claim",
+                                       value_modifiers1="value_modifiers", modifier_columns1="modifier_columns")
+    pairs = pl.concat([lines[found["at"]].select("row", *VISIT, "code", "value_modifiers", "modifier_columns"), other,
+                       rules[found["rule"]].select("code1", "effective", "modifier")], how="horizontal").filter(
+        _same_visit())
     mods = _modifiers("value_modifiers", "modifier_columns", "value_modifiers1", "modifier_columns1")
     specific = mods.list.eval(pl.element().is_in(sorted(PTP_MODIFIERS - {GENERIC_MODIFIER}))).list.any()
     generic = mods.list.contains(GENERIC_MODIFIER)
@@ -249,20 +257,39 @@ def _ptp(lines: pl.DataFrame, ptp: pl.DataFrame, setting: str) -> pl.DataFrame:
                          _label(pl.col("code")), _label(pl.col("code1")), why),
         rule_id=pl.format("NCCI-PTP:{}:{}/{}:{}", pl.lit(setting), "code1", "code", pl.col("effective").dt.strftime(
             "%Y%m%d")),
-        ptp_column1=pl.format("{} on claim {}", "code1", pl.col("claim1").fill_null("(none)")))
+        ptp_column1=pl.format("{} on claim {}", "code1", pl.col("claim1").cast(pl.String).fill_null("(none)")))
 
 
 def _mue(lines: pl.DataFrame, mue: pl.DataFrame, setting: str) -> pl.DataFrame:
-    """The lines an MUE denies: their units, or the visit's units of their code, over the code's limit."""
+    """The lines an MUE denies: their units, or the visit's units of their code, over the code's limit.
+
+    Units are summed by the visit's hash first; a hash shared by two visits can only add units, so the lines that
+    sum over a limit are summed again by their visits as written, and only those still over are kept."""
     per_day = pl.col("indicator") != 1
-    counted = (lines.filter(pl.col("units").is_not_null()).join(mue, left_on="key", right_on="code")
+    rules = mue.with_row_index("rule")
+    counted = (lines.filter(pl.col("units").is_not_null()).select("at", "visit", "key", "date", "units")
+               .join(rules.select("rule", "code", "effective", "until", "indicator", "limit"), left_on="key",
+                     right_on="code")
                .filter(_in_force("effective", "until", last_day=False))
-               .with_columns(mue_units=pl.when(per_day).then(pl.col("units").sum().over(*VISIT, "key", "indicator"))
+               .with_columns(mue_units=pl.when(per_day).then(pl.col("units").sum().over("visit", "key", "indicator"))
                              .otherwise(pl.col("units"))))
     over = counted.filter(pl.col("mue_units") > pl.col("limit"))
+    by_day = counted.join(over.filter(per_day).select("visit", "key").unique(), on=["visit", "key"], how="semi").filter(
+        per_day)
+    if by_day.height:  # summed again by the visit as written
+        exact = pl.concat([by_day.select("at", "indicator", "limit", "units"),
+                           lines[by_day["at"]].select(*VISIT, "key")], how="horizontal").with_columns(
+            mue_units=pl.col("units").sum().over(*VISIT, "key", "indicator"))
+        over = pl.concat([over.filter(~per_day).select("at", "mue_units"),
+                          exact.filter(pl.col("mue_units") > pl.col("limit")).select("at", "mue_units")])
+    else:
+        over = over.select("at", "mue_units")
+    edited = over.join(counted.select("at", "rule", "units"), on="at")  # one MUE in force per line
+    edited = pl.concat([edited, lines[edited["at"]].select("row", "code"),
+                        rules[edited["rule"]].select("limit", "indicator", "effective")], how="horizontal")
     per = pl.when(per_day).then(pl.lit("for one member by one provider on one date")).otherwise(
         pl.lit("on one line"))
-    return over.select(
+    return edited.select(
         "row", determination=pl.lit("not_covered"), edit=pl.lit("mue_units"),
         reason=pl.format("NCCI medically unlikely edit: the most units of service of {} {} are {} (adjudication "
                          "indicator {}); mue_units counts those billed, and the line's units are denied",
