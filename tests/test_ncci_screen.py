@@ -58,7 +58,8 @@ def claims(seed: int, n: int = 60, *, members: bool = True, providers: bool = Tr
     lines on a few days."""
     rng = random.Random(seed)
     rows = []
-    billed_by = [(f"m{rng.randrange(3)}", f"p{rng.randrange(2)}") for _ in range(n // 3 + 1)]
+    billed_by = [(f"m{rng.randrange(3)}" if rng.random() > 0.05 else None, f"p{rng.randrange(2)}")
+                 for _ in range(n // 3 + 1)]  # now and then a claim of no member: in no visit
     for _ in range(n):
         number = rng.randrange(n // 3 + 1)
         member, provider = billed_by[number]
@@ -87,9 +88,10 @@ def oracle(lines: list[dict], *, member: bool, provider: bool) -> list[dict]:
         except ValueError:
             return None
 
-    def visit(line: dict) -> tuple:
-        return (line["member"] if member else line["claim_id"], line["provider"] if provider else line["claim_id"],
+    def visit(line: dict) -> tuple | None:
+        held = (line["member"] if member else line["claim_id"], line["provider"] if provider else line["claim_id"],
                 day(line))
+        return None if None in held else held
 
     def mods(line: dict) -> set[str]:
         return set((line["mod"] or "").replace(",", " ").split())
@@ -98,7 +100,7 @@ def oracle(lines: list[dict], *, member: bool, provider: bool) -> list[dict]:
     for i, line in enumerate(lines):
         found: dict = {"edits": [], "severity": [], "ptp_column1": None, "mue_limit": None, "mue_units": None}
         on = day(line)
-        if on is None:
+        if visit(line) is None:  # no date, or no member: in no visit
             out.append(found)
             continue
         mates = [(j, other) for j, other in enumerate(lines) if visit(other) == visit(line)]

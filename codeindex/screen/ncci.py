@@ -4,7 +4,8 @@ tables (``policy.ncci``): procedure-to-procedure pairs (PTP), medically unlikely
 A bulletin decides a line from the line alone; an NCCI edit from the lines billed *with* it: for one member, by one
 provider, on one date of service (a *visit*).  Without a member column the lines of one claim stand for one member,
 and without a provider column for one provider (a claim has one of each); the reason says which role was missing.
-A line whose date cannot be read is in no visit and draws no edit.
+A line whose date cannot be read, or with no member or provider value (no claim id where it stands in), is in no
+visit and draws no edit.
 
 - **PTP**: a line whose code is the column 2 code of a pair in force on its date, with a line of the column 1 code
   in its visit, is ``not_covered`` when the pair's modifier indicator is 0, or 1 and neither line has a
@@ -118,12 +119,12 @@ class NcciScreen:
             return pl.DataFrame(schema=OUTCOME)
         candidates = (lines.with_row_index("row").filter(as_text(self.cols.procedure).is_in(values["procedure"]
                                                                                             .implode()))
-                      .select("row", **self._visit(), claim=self.facts.claim().cast(pl.String),
+                      .select("row", **self._visit(), claim=self.facts.claim(),
                               procedure=as_text(self.cols.procedure), date=self.facts.date(),
                               units=self._units(), modifier_columns=self._modifier_columns())
                       .collect(engine=engine)
                       .join(values, on="procedure", how="left").drop("procedure")
-                      .filter(pl.col("date").is_not_null())
+                      .drop_nulls(["member", "provider", "date"])  # in no visit
                       # A visit as one integer to join on (the columns themselves are compared after each join, so
                       # two visits of one hash are never taken for one).
                       .with_columns(visit=pl.struct("member", "provider", "date").hash())
@@ -133,9 +134,10 @@ class NcciScreen:
         return _outcome(parts, self.missing_roles())
 
     def _visit(self) -> dict[str, pl.Expr]:
-        claim = self.facts.claim().cast(pl.String)
-        return {"member": as_text(self.cols.member) if self.cols.member else claim,
-                "provider": as_text(self.cols.provider) if self.cols.provider else claim}
+        """A line's member and provider as the input holds them (its claim's id standing in for either)."""
+        claim = self.facts.claim()
+        return {"member": pl.col(self.cols.member) if self.cols.member else claim,
+                "provider": pl.col(self.cols.provider) if self.cols.provider else claim}
 
     def _units(self) -> pl.Expr:
         if self.cols.units is None:
@@ -263,19 +265,21 @@ def _ptp(lines: pl.DataFrame, ptp: pl.DataFrame, setting: str) -> pl.DataFrame:
 def _mue(lines: pl.DataFrame, mue: pl.DataFrame, setting: str) -> pl.DataFrame:
     """The lines an MUE denies: their units, or the visit's units of their code, over the code's limit.
 
-    Units are summed by the visit's hash first; a hash shared by two visits can only add units, so the lines that
-    sum over a limit are summed again by their visits as written, and only those still over are kept."""
+    Units are summed by a hash of the visit and code first; a hash shared by two groups can only add units, so
+    the lines that sum over a limit are summed again by their visits as written, and only those still over are
+    kept."""
     per_day = pl.col("indicator") != 1
     rules = mue.with_row_index("rule")
     counted = (lines.filter(pl.col("units").is_not_null()).select("at", "visit", "key", "date", "units")
                .join(rules.select("rule", "code", "effective", "until", "indicator", "limit"), left_on="key",
                      right_on="code")
                .filter(_in_force("effective", "until", last_day=False))
-               .with_columns(mue_units=pl.when(per_day).then(pl.col("units").sum().over("visit", "key", "indicator"))
+               # One integer to group by (a third cheaper than three columns): a hash, so checked below.
+               .with_columns(group=pl.struct("visit", "key", "indicator").hash())
+               .with_columns(mue_units=pl.when(per_day).then(pl.col("units").sum().over("group"))
                              .otherwise(pl.col("units"))))
     over = counted.filter(pl.col("mue_units") > pl.col("limit"))
-    by_day = counted.join(over.filter(per_day).select("visit", "key").unique(), on=["visit", "key"], how="semi").filter(
-        per_day)
+    by_day = counted.filter(per_day & pl.col("group").is_in(over.filter(per_day)["group"].implode()))
     if by_day.height:  # summed again by the visit as written
         exact = pl.concat([by_day.select("at", "indicator", "limit", "units"),
                            lines[by_day["at"]].select(*VISIT, "key")], how="horizontal").with_columns(
