@@ -431,14 +431,14 @@ def _quarter_start(rng: random.Random, first: int = 1996, last: int = 2025) -> d
     return date(rng.randint(first, last), rng.choice((1, 4, 7, 10)), 1)
 
 
-def _ptp_rows(rng: random.Random, rows: int) -> list[str]:
+def _ptp_rows(rng: random.Random, rows: int, claim_pairs: float) -> list[str]:
     fixed = {(r[0], r[1]) for r in NCCI_PTP_FIXED}
     claimed = sorted(CLAIM_PROCEDURES)
     pool = _ncci_codes(rng, max(200, min(20_000, int(rows ** 0.5 * 4))), {c for p in fixed for c in p} | set(claimed))
-    # A tenth of the ordered pairs among the codes the synthetic claims bill, as real tables pair visits and
+    # A share of the ordered pairs among the codes the synthetic claims bill, as real tables pair visits and
     # therapy codes: so the claims draw edits (as many as the rows allow).
     pairs = {(one, two) for one in claimed for two in claimed
-             if one != two and (one, two) not in fixed and rng.random() < 0.1}
+             if one != two and (one, two) not in fixed and rng.random() < claim_pairs}
     pairs = set(sorted(pairs)[:max(0, rows - len(NCCI_PTP_FIXED))])
     wanted = max(0, rows - len(NCCI_PTP_FIXED))
     while len(pairs) < wanted:
@@ -462,8 +462,8 @@ def _ptp_rows(rng: random.Random, rows: int) -> list[str]:
     return lines
 
 
-def _write_ptp(directory: Path, setting: str, rows: int, rng: random.Random) -> list[Path]:
-    lines = _ptp_rows(rng, rows)
+def _write_ptp(directory: Path, setting: str, rows: int, rng: random.Random, claim_pairs: float) -> list[Path]:
+    lines = _ptp_rows(rng, rows, claim_pairs)
     head = [_NCCI_NOTICE, "Column1/Column2 Edits",
             "Column 1\tColumn 2\t*=in existence prior to 1996\tEffective Date\tDeletion Date\tModifier\t"
             "PTP Edit Rationale",
@@ -542,12 +542,13 @@ def _write_aoc(directory: Path, pairs: int, rng: random.Random) -> Path:
 
 def write_ncci_files(directory: str | Path, *, ptp_rows: int = 2_000_000, mue_codes: int = 15_000,
                      aoc_pairs: int = 1_000, seed: int = 0, settings: tuple[str, ...] = ("practitioner",),
-                     mue_quarters: Sequence[str] = NCCI_MUE_QUARTERS) -> list[Path]:
+                     mue_quarters: Sequence[str] = NCCI_MUE_QUARTERS, claim_pairs: float = 0.1) -> list[Path]:
     """Write synthetic NCCI edit files in CMS's published layouts (notice rows, header rows, CRLF, cp1252) into
     ``directory``: per PTP setting (practitioner, outpatient_hospital) four parts of ``ptp_rows`` edits in all;
     per setting (those and dme) an MUE file of ``mue_codes`` codes for each of ``mue_quarters`` (MM-DD-YYYY, as
     CMS names them); one add-on code file of ``aoc_pairs`` edits.  The ``NCCI_*_FIXED`` rows are among them, and
-    so are pairs and MUEs of the codes the synthetic claims bill (``CLAIM_PROCEDURES``).  The same seed gives the
+    so are MUEs of the codes the synthetic claims bill (``CLAIM_PROCEDURES``) and a share ``claim_pairs`` of the
+    ordered pairs among them.  The same seed gives the
     same files.  Real files are downloaded from https://www.cms.gov/medicare/coding-billing/national-correct-coding-initiative-ncci-edits."""
     unknown = set(settings) - set(_MUE_FILE_SETTING)
     if unknown:
@@ -558,7 +559,7 @@ def write_ncci_files(directory: str | Path, *, ptp_rows: int = 2_000_000, mue_co
     paths: list[Path] = []
     for setting in settings:
         if setting != "dme":
-            paths += _write_ptp(directory, setting, ptp_rows, rng)
+            paths += _write_ptp(directory, setting, ptp_rows, rng, claim_pairs)
         paths += _write_mue(directory, setting, mue_codes, rng, mue_quarters)
     paths.append(_write_aoc(directory, aoc_pairs, rng))
     return paths
