@@ -46,13 +46,13 @@ def claims_with_roles(rows: int, data_dir: Path, share: float | None) -> Path:
     return path
 
 
-def ncci_files(data_dir: Path, claim_pairs: float) -> Path:
-    """The full-size synthetic NCCI files, a share ``claim_pairs`` of the pairs of the claims' codes among their PTP
-    edits, made on first use."""
-    directory = data_dir / f"ncci-full-pairs{claim_pairs:g}"
+def ncci_files(data_dir: Path, claim_pairs: float, ptp_rows: int) -> Path:
+    """Synthetic NCCI files of ``ptp_rows`` PTP edits (a share ``claim_pairs`` of the pairs of the claims' codes among
+    them), made on first use."""
+    directory = data_dir / f"ncci-ptp{ptp_rows}-pairs{claim_pairs:g}"
     if not directory.exists():
         partial = data_dir / f"{directory.name}.{os.getpid()}.partial"
-        write_ncci_files(partial, mue_quarters=MUE_QUARTERS, claim_pairs=claim_pairs)
+        write_ncci_files(partial, ptp_rows=ptp_rows, mue_quarters=MUE_QUARTERS, claim_pairs=claim_pairs)
         partial.replace(directory)
     return directory
 
@@ -64,10 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=7, help="runs of each; the median counts (default 7)")
     parser.add_argument("--pairs", type=float, default=0.1,
                         help="share of the ordered pairs of the claims' codes that are PTP edits (default 0.1)")
+    parser.add_argument("--ptp-rows", type=int, default=2_000_000, help="PTP edits (default 2,000,000: full size)")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help=f"cache of generated data ({DATA_DIR})")
     args = parser.parse_args(argv)
     path = claims_with_roles(args.rows, args.data_dir, args.share)
-    files = ncci_files(args.data_dir, args.pairs)
+    files = ncci_files(args.data_dir, args.pairs, args.ptp_rows)
     with tempfile.TemporaryDirectory() as cache:
         started = time.perf_counter()
         tables = load_ncci(files, cache_dir=cache)
