@@ -204,6 +204,20 @@ def generate_claims(n: int, seed: int = 0, share: float = SPECIAL_RATE) -> pl.Da
     return claims.with_columns(**dx).select(COLUMNS)
 
 
+def interleaved_medians(runs: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Each run's median seconds over ``repeat`` rounds, every round running each once, in order (after one warm run
+    each: code sets loaded, the file in the page cache), so a drift of the machine falls on all of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for run in runs.values():
+        run()
+    for _ in range(repeat):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def claims_path(n: int, seed: int = 0, data_dir: Path = DATA_DIR, share: float = SPECIAL_RATE) -> Path:
     """The parquet of ``n`` claim lines for ``seed`` and ``share``, made on first use and reused after."""
     data_dir.mkdir(parents=True, exist_ok=True)

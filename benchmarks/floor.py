@@ -14,14 +14,12 @@ top of it.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 from unittest import mock
 
 import polars as pl
-from compare import DATA_DIR, claims_path  # the same file the engine comparison uses
+from compare import DATA_DIR, claims_path, interleaved_medians  # the engine comparison's file, its timing
 
 from codeindex.screen import driver, screen
 from codeindex.screen.cells import DiagnosisCodes
@@ -56,19 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         "screen without its explanation": passes_only,
         "screen": lambda: screen(path).collect(),
     }
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for run in runs.values():
-        run()  # warm: code sets loaded, file in the page cache
-    for _ in range(args.repeat):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    scan = statistics.median(times["scan"])
+    medians = interleaved_medians(runs, args.repeat)
     print(f"{args.rows:,} lines, median of {args.repeat}, interleaved")
-    for name, values in times.items():
-        median = statistics.median(values)
-        print(f"{name:32s} {median:7.3f} s  {median / scan:5.2f}x scan")
+    for name, median in medians.items():
+        print(f"{name:32s} {median:7.3f} s  {median / medians['scan']:5.2f}x scan")
     return 0
 
 

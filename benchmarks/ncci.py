@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
-from compare import DATA_DIR, claims_path  # the same claim lines the engine comparison uses
+from compare import DATA_DIR, claims_path, interleaved_medians  # the engine comparison's lines, its timing
 
 from codeindex.policy.ncci import load_ncci
 from codeindex.screen import screen
@@ -81,25 +80,16 @@ def main(argv: list[str] | None = None) -> int:
         "screen, CPB 0198": lambda: screen(path, "0198", **ROLES).collect(),
         "screen, CPB 0198 and NCCI": lambda: screen(path, ["0198", tables], **ROLES).collect(),
     }
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for run in runs.values():
-        run()  # warm: code sets loaded, file in the page cache
-    for _ in range(args.repeat):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
+    medians = interleaved_medians(runs, args.repeat)
     edited = screen(path, ["0198", tables], **ROLES).select(
         pl.col("edits").list.eval(pl.element().is_in(["ncci_ptp", "mue_units", "aoc_without_primary"])).list.any()
         .sum()).collect().item()
     print(f"{args.rows:,} lines ({edited:,} draw an NCCI edit); tables: {tables.ptp.height:,} PTP rows, "
           f"{tables.mue.height:,} MUE rows, {tables.aoc.height:,} add-on rows")
     print(f"compiling the tables from their files {compiled:6.2f} s; loading them from the cache {cached:6.2f} s")
-    alone = statistics.median(times["screen, CPB 0198"])
-    scan = statistics.median(times["scan"])
+    alone, scan = medians["screen, CPB 0198"], medians["scan"]
     print(f"median of {args.repeat}, interleaved")
-    for name, values in times.items():
-        median = statistics.median(values)
+    for name, median in medians.items():
         print(f"{name:28s} {median:7.3f} s  {median / scan:5.2f}x scan  {median / alone:5.2f}x CPB 0198 alone")
     return 0
 

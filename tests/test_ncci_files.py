@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 from datetime import date
 from pathlib import Path
 
@@ -241,19 +242,6 @@ BAD_PTP = [
 ]
 
 
-@pytest.mark.parametrize(("row", "problem"), BAD_PTP)
-def test_a_malformed_ptp_row_names_file_and_line(tmp_path: Path, row: str, problem: str) -> None:
-    path = ptp_file(tmp_path / "ccipra-v321r0-f2.txt", [GOOD_PTP, GOOD_PTP.replace("97750", "97110"), row])
-    with pytest.raises(NcciFileError) as caught:
-        load_ncci(path, cache_dir=False)
-    message = str(caught.value)
-    assert message.startswith("ccipra-v321r0-f2.txt, line 9: ")
-    assert "\n" not in message
-    assert caught.value.line_no == 9 and caught.value.path == "ccipra-v321r0-f2.txt"
-    assert isinstance(caught.value, PolicyParseError) and isinstance(caught.value, CodeindexError)
-    assert __import__("re").search(problem, message), message
-
-
 BAD_MUE = [
     ("9754,1,1 Line Edit,x", r"HCPCS/CPT code '9754' is not a HCPCS/CPT code"),
     ("97545,one,1 Line Edit,x", r"MUE value 'one' is not a whole number"),
@@ -262,14 +250,6 @@ BAD_MUE = [
     ("97545,1,2 Line Edit,x", r"unknown MUE adjudication indicator '2 Line Edit'"),
     ("97545,1", r"has 2 fields where the header row has 4"),
 ]
-
-
-@pytest.mark.parametrize(("row", "problem"), BAD_MUE)
-def test_a_malformed_mue_row_names_file_and_line(tmp_path: Path, row: str, problem: str) -> None:
-    path = mue_file(tmp_path / "MCR_MUE_PractitionerServices_Eff_10-01-2025.csv", [*MUE_ROWS[:2], row])
-    with pytest.raises(NcciFileError, match=r"^MCR_MUE_PractitionerServices_Eff_10-01-2025\.csv, line 8: "
-                                            + problem):
-        load_ncci(path, cache_dir=False)
 
 
 BAD_AOC = [
@@ -283,11 +263,27 @@ BAD_AOC = [
 ]
 
 
-@pytest.mark.parametrize(("row", "problem"), BAD_AOC)
-def test_a_malformed_aoc_row_names_file_and_line(tmp_path: Path, row: str, problem: str) -> None:
-    path = aoc_file(tmp_path / "AOC_V2025Q4-MCR.txt", [*AOC_ROWS[1:], row])
-    with pytest.raises(NcciFileError, match=r"^AOC_V2025Q4-MCR\.txt, line 4: " + problem):
+def malformed(directory: Path, kind: str, row: str) -> tuple[Path, int]:
+    """A file of ``kind`` whose last row is ``row``, after good ones, and that row's line."""
+    if kind == "ptp":
+        return ptp_file(directory / "ccipra-v321r0-f2.txt", [GOOD_PTP, GOOD_PTP.replace("97750", "97110"), row]), 9
+    if kind == "mue":
+        return mue_file(directory / "MCR_MUE_PractitionerServices_Eff_10-01-2025.csv", [*MUE_ROWS[:2], row]), 8
+    return aoc_file(directory / "AOC_V2025Q4-MCR.txt", [*AOC_ROWS[1:], row]), 4
+
+
+@pytest.mark.parametrize(("kind", "row", "problem"), [*(("ptp", *bad) for bad in BAD_PTP),
+                                                      *(("mue", *bad) for bad in BAD_MUE),
+                                                      *(("aoc", *bad) for bad in BAD_AOC)])
+def test_a_malformed_row_names_file_and_line(tmp_path: Path, kind: str, row: str, problem: str) -> None:
+    path, line = malformed(tmp_path, kind, row)
+    with pytest.raises(NcciFileError) as caught:
         load_ncci(path, cache_dir=False)
+    message = str(caught.value)
+    assert message.startswith(f"{path.name}, line {line}: ") and "\n" not in message
+    assert caught.value.line_no == line and caught.value.path == path.name
+    assert isinstance(caught.value, PolicyParseError) and isinstance(caught.value, CodeindexError)
+    assert re.search(problem, message), message
 
 
 def test_conflicting_rows_name_both_and_exact_duplicates_are_kept_once(tmp_path: Path) -> None:
