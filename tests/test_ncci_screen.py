@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from codeindex.errors import InputError
 from codeindex.policy.ncci import SCHEMAS, NcciTables
 from codeindex.policy.reason_codes import reason_codes
-from codeindex.screen import driver, screen
+from codeindex.screen import driver, ncci, screen
 from codeindex.screen.ncci import PTP_MODIFIERS
 from codeindex.systems import parse_code
 
@@ -182,11 +182,13 @@ def test_the_screen_agrees_with_a_line_by_line_oracle(seed: int, member: bool, p
             assert "so one claim's lines stand for one" in got["reason"], where
 
 
-def test_streaming_equals_in_memory_across_slices(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_streaming_equals_in_memory_across_slices_and_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
     lines = pl.concat([claims(seed) for seed in range(5)])
     roles = {"member": "member", "provider": "provider"}
     in_memory = screened(lines, **roles)
     monkeypatch.setattr(driver, "CHUNK_ROWS", 7)  # visits cut across slices
+    monkeypatch.setattr(ncci, "BUCKET_LINES", 40)  # the edits found a few buckets of visits at a time
+    monkeypatch.setattr(ncci, "ROW_GROUP", 5)  # and read back by row groups
     streamed = screened(lines, streaming=True, **roles)
     assert in_memory["edits"].list.len().sum() > 0 and in_memory.equals(streamed)
     assert in_memory["findings"].list.eval(pl.element().struct.field("policy") == "NCCI").list.any().sum() == \

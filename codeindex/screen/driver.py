@@ -23,9 +23,11 @@ time, each slice explained on its own), so memory holds one slice.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import polars as pl
@@ -39,7 +41,7 @@ from codeindex.screen.diagnoses import classify_diagnoses
 from codeindex.screen.explain import explain, unscreened
 from codeindex.screen.layouts import LineColumns
 from codeindex.screen.line import LineFacts, as_text, check_code_columns
-from codeindex.screen.ncci import NCCI_RESULT, NcciScreen, decided
+from codeindex.screen.ncci import NCCI_RESULT, NcciScreen, decided, spilled
 from codeindex.screen.procedures import classify_procedures
 
 EditsMode = Literal["policy", "all"]
@@ -292,16 +294,19 @@ def _by_slices(rows: pl.LazyFrame, plan: _Screen) -> Iterator[pl.DataFrame]:
     procedures = plan.procedures(lines, "streaming")
     primaries = plan.primaries(lines, procedures, "streaming")
     picker = plan.picker(lines, procedures, "streaming")
-    # NCCI edits cross slices (a visit's lines may be in two): found for the whole input first, by line.
-    edited = plan.ncci.outcomes(lines, procedures, "streaming") if plan.ncci else None
     chunk_rows = max(1, CHUNK_ROWS // plan.cols.lines_per_row)
     total = rows.select(pl.len()).collect(engine="streaming").item()
-    first_line = 0  # the slice's first line among the input's
-    for start in range(0, max(total, 1), chunk_rows):  # a slice's lines are let go once screened, before the next
-        frame = plan.cols.lines(rows.slice(start, chunk_rows)).collect()
-        own = _rows_of(edited, first_line, first_line + frame.height)
-        first_line += frame.height
-        yield plan.screen(frame, picker.lines(frame), procedures, primaries, own)
+    with tempfile.TemporaryDirectory(prefix="codeindex-ncci-") as spill:
+        # NCCI edits cross slices (a visit's lines may be in two): found for the whole input first, a bucket of
+        # visits at a time, and spilled to disk, so memory stays flat in the number of lines.
+        edited = (spilled(plan.ncci, lines, procedures, lines.select(pl.len()).collect(engine="streaming").item(),
+                          Path(spill)) if plan.ncci else None)
+        first_line = 0  # the slice's first line among the input's
+        for start in range(0, max(total, 1), chunk_rows):  # a slice's lines are let go once screened, before the next
+            frame = plan.cols.lines(rows.slice(start, chunk_rows)).collect()
+            own = edited.rows(first_line, first_line + frame.height) if edited is not None else None
+            first_line += frame.height
+            yield plan.screen(frame, picker.lines(frame), procedures, primaries, own)
 
 
 def _one_of(expr: pl.Expr, values: pl.Series) -> pl.Expr:

@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Literal, NamedTuple
 
 import polars as pl
@@ -71,6 +72,8 @@ OUTCOME: dict[str, pl.DataType] = {  # an edited line's NCCI outcome, one row pe
     **NCCI_RESULT,
 }
 SEVERITY = {"not_covered": 0, "review": 1}
+BUCKET_LINES = 500_000  # streamed lines whose edits are found at once, about: a few hundred MB
+ROW_GROUP = 50_000  # rows of a spilled outcome file read at once: a slice reads the groups of its rows
 
 
 @dataclass(frozen=True)
@@ -106,9 +109,11 @@ class NcciScreen:
         return f" ({'; '.join(missing)})" if missing else ""
 
     def outcomes(self, lines: pl.LazyFrame, procedures: pl.DataFrame,
-                 engine: Literal["in-memory", "streaming"] = "in-memory") -> pl.DataFrame:
+                 engine: Literal["in-memory", "streaming"] = "in-memory",
+                 bucket: tuple[int, int] = (0, 1)) -> pl.DataFrame:
         """The ``OUTCOME`` of every line of ``lines`` (the input's, in order) that draws an NCCI edit, by row.
-        ``procedures`` says what each distinct procedure value is (its code and the modifiers written after it)."""
+        ``procedures`` says what each distinct procedure value is (its code and the modifiers written after it).
+        With a ``bucket`` (b, n), of the lines whose visit's hash is b modulo n only: a visit is in one bucket."""
         codes = _codes(procedures)
         tables = _relevant(self.tables, self.setting, codes)
         wanted = pl.concat([tables.ptp["column1"], tables.ptp["column2"], tables.mue["code"], tables.aoc["add_on"],
@@ -122,12 +127,13 @@ class NcciScreen:
                       .select("row", **self._visit(), claim=self.facts.claim(),
                               procedure=as_text(self.cols.procedure), date=self.facts.date(),
                               units=self._units(), modifier_columns=self._modifier_columns())
-                      .collect(engine=engine)
-                      .join(values, on="procedure", how="left").drop("procedure")
                       .drop_nulls(["member", "provider", "date"])  # in no visit
                       # A visit as one integer to join on (the columns themselves are compared after each join, so
                       # two visits of one hash are never taken for one).
                       .with_columns(visit=pl.struct("member", "provider", "date").hash())
+                      .filter(pl.col("visit") % bucket[1] == bucket[0])
+                      .collect(engine=engine)
+                      .join(values, on="procedure", how="left").drop("procedure")
                       .with_row_index("at"))  # a candidate's position, to gather its columns by
         parts = [_ptp(candidates, tables.ptp, self.setting), _mue(candidates, tables.mue, self.setting),
                  _aoc(candidates, tables.aoc)]
@@ -149,6 +155,32 @@ class NcciScreen:
         if not self.cols.modifiers:
             return pl.lit(None, pl.String)
         return pl.concat_str([as_text(c) for c in self.cols.modifiers], separator=",", ignore_nulls=True)
+
+
+@dataclass(frozen=True)
+class Spilled:
+    """The NCCI outcomes of a streamed input, in parquet files of a ``directory`` (one per bucket of visits, each in
+    row order, in small row groups): a slice's outcomes are read by their rows, so memory holds one bucket while
+    they are found and one slice's while they are placed."""
+
+    directory: Path
+
+    def rows(self, start: int, end: int) -> pl.DataFrame:
+        """The outcomes of the lines ``start`` to ``end``, numbered from ``start``."""
+        own = pl.scan_parquet(self.directory / "*.parquet").filter(pl.col("row").is_between(start, end,
+                                                                                              closed="left"))
+        return own.collect().sort("row").with_columns(pl.col("row") - start)
+
+
+def spilled(screen: NcciScreen, lines: pl.LazyFrame, procedures: pl.DataFrame, count: int,
+            directory: Path) -> Spilled:
+    """The NCCI outcomes of ``count`` streamed ``lines``, found a bucket of visits at a time (each bucket a pass over
+    the input's few columns an edit reads, of about ``BUCKET_LINES`` lines) and written to ``directory``."""
+    buckets = max(1, -(-count // BUCKET_LINES))
+    for bucket in range(buckets):
+        found = screen.outcomes(lines, procedures, "streaming", (bucket, buckets))
+        found.write_parquet(directory / f"{bucket}.parquet", row_group_size=ROW_GROUP)
+    return Spilled(directory)
 
 
 def _modifiers(*columns: str) -> pl.Expr:
