@@ -302,14 +302,16 @@ def _mue(lines: pl.DataFrame, mue: pl.DataFrame, setting: str) -> pl.DataFrame:
     kept."""
     per_day = pl.col("indicator") != 1
     rules = mue.with_row_index("rule")
-    counted = (lines.filter(pl.col("units").is_not_null()).select("at", "visit", "key", "date", "units")
-               .join(rules.select("rule", "code", "effective", "until", "indicator", "limit"), left_on="key",
-                     right_on="code")
-               .filter(_in_force("effective", "until", last_day=False))
-               # One integer to group by (a third cheaper than three columns): a hash, so checked below.
-               .with_columns(group=pl.struct("visit", "key", "indicator").hash())
-               .with_columns(mue_units=pl.when(per_day).then(pl.col("units").sum().over("group"))
-                             .otherwise(pl.col("units"))))
+    joined = (lines.filter(pl.col("units").is_not_null()).select("at", "visit", "key", "date", "units")
+              .join(rules.select("rule", "code", "effective", "until", "indicator", "limit"), left_on="key",
+                    right_on="code")
+              .filter(_in_force("effective", "until", last_day=False)))
+    # A line's own units, or for a date-of-service MUE those of its code in its visit, summed by one integer (a
+    # third cheaper than three columns): a hash, so checked below.
+    daily = joined.filter(per_day).with_columns(group=pl.struct("visit", "key", "indicator").hash()).with_columns(
+        mue_units=pl.col("units").sum().over("group"))
+    counted = pl.concat([joined.filter(~per_day).with_columns(group=pl.lit(None, pl.UInt64), mue_units="units"),
+                         daily])
     over = counted.filter(pl.col("mue_units") > pl.col("limit"))
     by_day = counted.filter(per_day & pl.col("group").is_in(over.filter(per_day)["group"].implode()))
     if by_day.height:  # summed again by the visit as written
