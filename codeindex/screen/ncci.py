@@ -207,7 +207,7 @@ def _codes(procedures: pl.DataFrame) -> pl.DataFrame:
 
 
 class _Rules(NamedTuple):
-    """The tables' rows that can apply to a screen's lines, with only the columns the joins read (codes as text)."""
+    """The tables' rows that can apply to a screen's lines, with only the columns the joins and reasons read."""
 
     ptp: pl.DataFrame  # column1, column2 (keys), code1, code2 (text), effective, deleted, modifier
     mue: pl.DataFrame  # code (key), limit, indicator, effective, until
