@@ -123,7 +123,8 @@ CROSS_PAIRS_AT_MOST = 4_000_000  # (span, range) pairs compared one by one, at m
 _UNREAD = {"value": pl.String, "text": pl.String, "era": pl.String, "release": pl.UInt8}  # values for the parser
 
 
-def _by_spelling(values: pl.DataFrame, contexts: list[tuple[str, int]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _by_spelling(values: pl.DataFrame, contexts: list[tuple[str, int]],
+                 seen: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """What the values spelled as a defined code of the era's code set in each context's release (or of any
     release of the other era's) are (``CODE``), vectorized, and the values that are not so spelled (``value``, ``text``,
     ``era``, ``release``), for the parser.  ``values`` has ``value``, ``text`` (trimmed) and ``spelling``
@@ -131,7 +132,8 @@ def _by_spelling(values: pl.DataFrame, contexts: list[tuple[str, int]]) -> tuple
     together).  A value is searched once in each era's every spelling (``ever_spellings``); what it is in a
     context's release is then a gather from that release's table aligned to them (``_aligned``, made once per
     process): 15,371 values in 5 releases were 77,000 binary searches, now 15,371 per era.  The contexts'
-    rows are made in one query."""
+    rows are made in one query.  With ``seen`` (``id``, ``era``, ``release``), a value (by its ``id`` in
+    ``values``) is read only in the contexts it is seen in."""
     if not contexts:
         return pl.DataFrame(schema=CODE), pl.DataFrame(schema=_UNREAD)
     spelling = values["spelling"]
@@ -151,7 +153,11 @@ def _by_spelling(values: pl.DataFrame, contexts: list[tuple[str, int]]) -> tuple
         spelled, elsewhere = pl.col("spelled"), pl.col("elsewhere")
         truncated = spelled & ~pl.col("billable")
         mismatched = ~spelled & elsewhere  # a code of the other era, in some release of it
-        queries.append(pl.concat([values.lazy(), found.lazy()], how="horizontal").with_columns(
+        rows = pl.concat([values.lazy(), found.lazy()], how="horizontal")
+        if seen is not None:
+            rows = rows.join(seen.lazy().filter(pl.col("era") == era, pl.col("release") == release), on="id",
+                             how="semi")
+        queries.append(rows.with_columns(
             lo=pl.lit(then["lo"]).gather(at), hi=pl.lit(then["hi"]).gather(at),
             billable=pl.lit(then["billable"]).gather(at), elsewhere=pl.col(other_era).is_not_null(),
         ).with_columns(spelled=pl.col("lo").is_not_null()).select(
@@ -253,21 +259,24 @@ class Classified:
 
 
 def classify_diagnoses(values: pl.Series, library: CompiledPolicies,
-                       contexts: Iterable[tuple[str, int]] | None = None) -> Classified:
+                       contexts: Iterable[tuple[str, int]] | None = None, seen: pl.DataFrame | None = None
+                       ) -> Classified:
     """What each distinct diagnosis value is on a line of each of ``contexts``, (era, release of the era's
     code set in force on the line's date), each era's newest release when None, and what its span says
-    against every policy of the library.
+    against every policy of the library.  With ``seen`` (``id``, ``era``, ``release``: a value by its index in
+    ``values``, which are then distinct), only in the contexts of the lines it is seen on.
 
     Values spelled as a code of either era's code set (nearly all of them) are looked up vectorized, by
     a binary search in each release's code set; the rest go through the full parser one by one.  The
     spans they take in the releases are then joined against every policy's ranges at once.  A blank
     value is no diagnosis and says nothing.
     """
-    distinct = (pl.LazyFrame({"value": values}, schema={"value": pl.String}).unique()
+    distinct = (pl.LazyFrame({"value": values}, schema={"value": pl.String}).with_row_index("id").unique("value")
                 .with_columns(text=pl.col("value").str.strip_chars())
                 .filter(pl.col("text") != "")  # only printable ASCII can be a code's spelling (see parse_code)
                 .with_columns(spelling=pl.when(pl.col("text").str.contains(r"^[ -~]*$"))
                               .then(pl.col("text").str.to_uppercase())).collect())
-    known, rest = _by_spelling(distinct, [(era, newest(era)) for era in ERAS] if contexts is None else list(contexts))
+    known, rest = _by_spelling(distinct, [(era, newest(era)) for era in ERAS] if contexts is None else list(contexts),
+                               seen)
     codes = pl.concat([known, _parsed(rest)], how="vertical")
     return Classified(codes, _spans_in_ranges(codes, library), len(library.policies))
