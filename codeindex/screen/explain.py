@@ -345,7 +345,7 @@ def diagnosis_facts(findings: pl.DataFrame, codes: DiagnosisCodes, classes: Diag
     code_span, range_class, spans = pl.lit(classes.code_span), pl.lit(classes.range_class), classes.spans
     cells = pl.concat([ids, findings.select(
         code_offset=classes.code_offset(pl.col("era"), pl.col("release")),
-        range_offset=classes.range_offset(pl.col("policy")))], how="horizontal").with_columns(
+        range_offset=classes.range_offset(pl.col("policy")))], how="horizontal").lazy().with_columns(
         # A cell's code class and span in its line's release, in one integer (code class * spans + span).
         code_span.gather(pl.col(f"id{i}").cast(pl.Int64) + pl.col("code_offset")).fill_null(spans - 1)
         .alias(f"code_span{i}") for i in range(dx_count)
@@ -355,7 +355,7 @@ def diagnosis_facts(findings: pl.DataFrame, codes: DiagnosisCodes, classes: Diag
     ).with_columns(  # and its class
         (pl.col(f"code_span{i}") // spans * classes.range_base + pl.col(f"range{i}")).alias(f"class{i}")
         for i in range(dx_count)).drop("range_offset", *(f"code_span{i}" for i in range(dx_count))
-    ).with_columns(classes.keys(dx_count))
+    ).with_columns(classes.keys(dx_count)).collect()  # one query: a quarter cheaper than four at full share
     distinct, dx_key = distinct_rows(cells.select(cs.starts_with("key")))  # a finding's dx_key is a row of key_facts
     key_facts = classes.by_key(distinct, dx_count).with_row_index("dx_key")
     in_range = [pl.col(f"range{i}") for i in range(dx_count)]
