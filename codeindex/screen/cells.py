@@ -72,8 +72,8 @@ def _numbered(traits: pl.DataFrame, first: str | None = None) -> pl.DataFrame:
 
 class DiagnosisClasses:
     """The code classes and range classes of the classified values, in dense tables a cell's class is gathered
-    from: ``code_span`` (code class * spans + span) and ``code_row`` (its row in ``codes``) at ``value id +
-    block offset``, then ``range_class`` at ``span + slot offset`` (a slot per policy, and a last one, of no
+    from: ``code_span`` (code class * spans + span, a span being a row of ``codes``) at ``value id + block
+    offset``, then ``range_class`` at ``span + slot offset`` (a slot per policy, and a last one, of no
     policy, saying nothing).  Code classes are 1..; range classes 1.. with the not-covered ones first; 0 says
     nothing.  A cell's class is ``code class * range_base + range class``."""
 
@@ -94,7 +94,6 @@ class DiagnosisClasses:
         # A cell's code class and span in one integer: code class * spans + span.
         self.code_span = dense(BLOCKS * width, position,
                                 codes["class"].cast(pl.Int64) * self.spans + codes["span"], codes.height)
-        self.code_row = dense(BLOCKS * width, position, pl.int_range(codes.height, eager=True), codes.height)
         in_ranges = classified.spans.join(codes.select("era", "release", "lo", "hi", "span"),
                                           on=["era", "release", "lo", "hi"])
         self.range_table = _numbered(in_ranges.select(RANGE_TRAITS), first="not_covered")

@@ -190,7 +190,7 @@ def _billed_between(pairs: pl.DataFrame) -> pl.Series:
 
 def _spans_in_ranges(codes: pl.DataFrame, library: CompiledPolicies) -> pl.DataFrame:
     """What each distinct span of ``codes`` (``CODE``) in its release says against each policy's ranges of its era
-    (``SPAN``), by one range join for every release and policy: the ranges it lies in, in rank order, and those it
+    (``SPAN``), at once for every release and policy: the ranges it lies in, in rank order, and those it
     only partly overlaps.  An overlap counts only where the release bills a code: a span and a range whose keys
     overlap but share no code of the line's release (a range of codes that do not exist yet) do not match."""
     spans = codes.lazy().filter(pl.col("lo").is_not_null()).select("era", "release", "lo", "hi").unique()
@@ -267,9 +267,9 @@ def classify_diagnoses(values: pl.Series, library: CompiledPolicies,
     ``values``, which are then distinct), only in the contexts of the lines it is seen on.
 
     Values spelled as a code of either era's code set (nearly all of them) are looked up vectorized, by
-    a binary search in each release's code set; the rest go through the full parser one by one.  The
-    spans they take in the releases are then joined against every policy's ranges at once.  A blank
-    value is no diagnosis and says nothing.
+    one binary search per era among every release's spellings and a gather per release; the rest go
+    through the full parser one by one.  The spans they take in the releases are then matched against
+    every policy's ranges at once.  A blank value is no diagnosis and says nothing.
     """
     distinct = (pl.LazyFrame({"value": values}, schema={"value": pl.String}).with_row_index("id").unique("value")
                 .with_columns(text=pl.col("value").str.strip_chars())

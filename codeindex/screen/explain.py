@@ -383,11 +383,11 @@ def _notes(cells: pl.DataFrame, dx_count: int, classes: DiagnosisClasses) -> tup
     class, so each distinct note is written once and a cell takes its note's index by an integer gather; most
     rows hold one noted value and take its note as theirs, the few others have theirs written."""
     noted = pl.lit(classes.traits["edits"].is_not_null())  # by class (``traits`` has a row per class, in order)
-    code_row, range_base = pl.lit(classes.code_row), classes.range_base
+    code_span, spans, range_base = pl.lit(classes.code_span), classes.spans, classes.range_base
     note_keys = cells.select(  # a noted cell's (code row, range class) in one integer, null where no note
-        pl.when(noted.gather(pl.col(f"class{i}")))
-        .then(code_row.gather(pl.col(f"id{i}").cast(pl.Int64) + pl.col("code_offset")).cast(pl.Int64) * range_base
-              + pl.col(f"range{i}")).alias(str(i)) for i in range(dx_count))
+        pl.when(noted.gather(pl.col(f"class{i}")))  # its span is its code row (cells.DiagnosisClasses)
+        .then(code_span.gather(pl.col(f"id{i}").cast(pl.Int64) + pl.col("code_offset")).cast(pl.Int64) % spans
+              * range_base + pl.col(f"range{i}")).alias(str(i)) for i in range(dx_count))
     every = pl.col(note_keys.columns[0])  # every column's keys, one after another, in one operation
     for column in note_keys.columns[1:]:
         every = every.append(pl.col(column))
