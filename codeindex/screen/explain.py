@@ -345,7 +345,7 @@ def diagnosis_facts(findings: pl.DataFrame, codes: DiagnosisCodes, classes: Diag
     code_span, range_class, spans = pl.lit(classes.code_span), pl.lit(classes.range_class), classes.spans
     cells = pl.concat([ids, findings.select(
         code_offset=classes.code_offset(pl.col("era"), pl.col("release")),
-        range_offset=classes.range_offset(pl.col("policy")))], how="horizontal").with_columns(
+        range_offset=classes.range_offset(pl.col("policy")))], how="horizontal").lazy().with_columns(
         # A cell's code class and span in its line's release, in one integer (code class * spans + span).
         code_span.gather(pl.col(f"id{i}").cast(pl.Int64) + pl.col("code_offset")).fill_null(spans - 1)
         .alias(f"code_span{i}") for i in range(dx_count)
@@ -355,7 +355,7 @@ def diagnosis_facts(findings: pl.DataFrame, codes: DiagnosisCodes, classes: Diag
     ).with_columns(  # and its class
         (pl.col(f"code_span{i}") // spans * classes.range_base + pl.col(f"range{i}")).alias(f"class{i}")
         for i in range(dx_count)).drop("range_offset", *(f"code_span{i}" for i in range(dx_count))
-    ).with_columns(classes.keys(dx_count))
+    ).with_columns(classes.keys(dx_count)).collect()  # one query: a quarter cheaper than four at full share
     distinct, dx_key = distinct_rows(cells.select(cs.starts_with("key")))  # a finding's dx_key is a row of key_facts
     key_facts = classes.by_key(distinct, dx_count).with_row_index("dx_key")
     in_range = [pl.col(f"range{i}") for i in range(dx_count)]
@@ -383,11 +383,11 @@ def _notes(cells: pl.DataFrame, dx_count: int, classes: DiagnosisClasses) -> tup
     class, so each distinct note is written once and a cell takes its note's index by an integer gather; most
     rows hold one noted value and take its note as theirs, the few others have theirs written."""
     noted = pl.lit(classes.traits["edits"].is_not_null())  # by class (``traits`` has a row per class, in order)
-    code_row, range_base = pl.lit(classes.code_row), classes.range_base
+    code_span, spans, range_base = pl.lit(classes.code_span), classes.spans, classes.range_base
     note_keys = cells.select(  # a noted cell's (code row, range class) in one integer, null where no note
-        pl.when(noted.gather(pl.col(f"class{i}")))
-        .then(code_row.gather(pl.col(f"id{i}").cast(pl.Int64) + pl.col("code_offset")).cast(pl.Int64) * range_base
-              + pl.col(f"range{i}")).alias(str(i)) for i in range(dx_count))
+        pl.when(noted.gather(pl.col(f"class{i}")))  # its span is its code row (cells.DiagnosisClasses)
+        .then(code_span.gather(pl.col(f"id{i}").cast(pl.Int64) + pl.col("code_offset")).cast(pl.Int64) % spans
+              * range_base + pl.col(f"range{i}")).alias(str(i)) for i in range(dx_count))
     every = pl.col(note_keys.columns[0])  # every column's keys, one after another, in one operation
     for column in note_keys.columns[1:]:
         every = every.append(pl.col(column))
