@@ -575,3 +575,17 @@ def test_the_add_on_code_spreadsheet_is_read_before_its_text_twin(tmp_path: Path
     assert_frame_equal(tables.aoc.drop("source"),
                        load_ncci(aoc_file(tmp_path / "t" / "AOC_V2025Q4-MCR.txt", AOC_ROWS), cache_dir=False)
                        .aoc.drop("source"))
+
+
+def test_the_same_seed_writes_the_same_files_in_any_process(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    written = []
+    for hash_seed in ("1", "2"):  # string hashing differs between processes: sets iterate in other orders
+        directory = tmp_path / hash_seed
+        subprocess.run([sys.executable, "-c", "import sys; from codeindex.synth import write_ncci_files; "
+                        "write_ncci_files(sys.argv[1], ptp_rows=3000, mue_codes=200, aoc_pairs=60)", str(directory)],
+                       check=True, env={**os.environ, "PYTHONHASHSEED": hash_seed}, timeout=120)
+        written.append({p.name: p.read_bytes() for p in sorted(directory.iterdir())})
+    assert written[0] == written[1] and len(written[0]) == 7
