@@ -315,16 +315,14 @@ def _mue(lines: pl.DataFrame, mue: pl.DataFrame, setting: str) -> pl.DataFrame:
     over = counted.filter(pl.col("mue_units") > pl.col("limit"))
     by_day = counted.filter(per_day & pl.col("group").is_in(over.filter(per_day)["group"].implode()))
     if by_day.height:  # summed again by the visit as written
-        exact = pl.concat([by_day.select("at", "indicator", "limit", "units"),
+        exact = pl.concat([by_day.select("at", "rule", "indicator", "limit", "units"),
                            lines[by_day["at"]].select(*VISIT, "key")], how="horizontal").with_columns(
             mue_units=pl.col("units").sum().over(*VISIT, "key", "indicator"))
-        over = pl.concat([over.filter(~per_day).select("at", "mue_units"),
-                          exact.filter(pl.col("mue_units") > pl.col("limit")).select("at", "mue_units")])
-    else:
-        over = over.select("at", "mue_units")
-    edited = over.join(counted.select("at", "rule", "units"), on="at")  # one MUE in force per line
-    edited = pl.concat([edited, lines[edited["at"]].select("row", "code"),
-                        rules[edited["rule"]].select("limit", "indicator", "effective")], how="horizontal")
+        over = pl.concat([over.filter(~per_day).select("at", "rule", "units", "mue_units"),
+                          exact.filter(pl.col("mue_units") > pl.col("limit")).select("at", "rule", "units",
+                                                                                     "mue_units")])
+    edited = pl.concat([over.select("rule", "units", "mue_units"), lines[over["at"]].select("row", "code"),
+                        rules[over["rule"]].select("limit", "indicator", "effective")], how="horizontal")
     per = pl.when(per_day).then(pl.lit("for one member by one provider on one date")).otherwise(
         pl.lit("on one line"))
     return edited.select(
