@@ -4,7 +4,8 @@ work when collected.
 A line walks forward through the wing: ``source`` reads the input, ``layouts`` names its columns,
 ``line`` reads the line's own facts (date, era, release, ICD version), ``procedures`` says what its
 procedure value says, ``diagnoses`` what its diagnosis values say, ``cells`` turns its diagnosis
-cells into integers and classes, ``explain`` makes its result.  This module runs those steps:
+cells into integers and classes, ``explain`` makes its result, and with NCCI tables ``ncci`` what the lines
+billed with it add.  This module runs those steps:
 
 1. classifies each distinct procedure value once (``procedures.classify_procedures``);
 2. picks the lines that need an explanation (the *screened* lines: the policy names their
@@ -12,7 +13,8 @@ cells into integers and classes, ``explain`` makes its result.  This module runs
    and classifies their distinct diagnosis values once, and explains them (``explain``);
 3. places the results by position beside the input rows (the n-th screened line takes
    the n-th result), and gives every other line constants: ``not_applicable``, null
-   list columns (nothing was looked for).
+   list columns (nothing was looked for); a line that draws an NCCI edit takes its result
+   with the edit's outcome added (``ncci.decided``).
 
 No per-row Python anywhere, and one code path whatever share of lines is screened.
 The returned LazyFrame reads nothing until it is collected or sunk.  By default the
