@@ -18,6 +18,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -25,7 +26,7 @@ from compare import DATA_DIR, claims_path, interleaved_medians  # the engine com
 
 from codeindex.policy.ncci import load_ncci
 from codeindex.screen import screen
-from codeindex.synth import write_ncci_files
+from codeindex.synth import CLAIM_PROCEDURES, write_ncci_files
 
 ROLES = {"member": "member_id", "provider": "provider_id", "units": "units"}
 MUE_QUARTERS = ("01-01-2011", "01-01-2014")  # MUE files in force on the claims' dates (2011 to 2015)
@@ -64,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=float, default=0.1,
                         help="share of the ordered pairs of the claims' codes that are PTP edits (default 0.1)")
     parser.add_argument("--ptp-rows", type=int, default=2_000_000, help="PTP edits (default 2,000,000: full size)")
+    parser.add_argument("--few-edits", action="store_true",
+                        help="drop the MUEs of the claims' everyday codes (with --pairs 0, only the edits of CPB "
+                        "0198's codes and a few fixed pairs apply: about 0.5 %% of lines)")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help=f"cache of generated data ({DATA_DIR})")
     args = parser.parse_args(argv)
     path = claims_with_roles(args.rows, args.data_dir, args.share)
@@ -72,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         tables = load_ncci(files, cache_dir=cache)
         compiled = time.perf_counter() - started
+        if args.few_edits:
+            everyday = sorted(CLAIM_PROCEDURES - {"97545", "97546"})
+            tables = replace(tables, mue=tables.mue.filter(~pl.col("code_text").is_in(everyday)))
         started = time.perf_counter()
         load_ncci(files, cache_dir=cache)
         cached = time.perf_counter() - started

@@ -31,6 +31,7 @@ import polars as pl
 
 from codeindex.errors import InputError, OutputError, first_line
 from codeindex.extras import install_hint
+from codeindex.screen.source import not_utf8
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".xlsx": "xlsx", ".ndjson": "ndjson", ".jsonl": "ndjson"}
 LIST_SEPARATOR = "; "  # list columns as text in CSV and Excel
@@ -65,11 +66,8 @@ def check_output(path: str, inputs: Sequence[Path] = (), *, replace_input: bool 
     if not path.strip():
         raise OutputError("the output path is empty")
     output = Path(path)
-    try:
-        os.fsencode(output).decode("utf-8")
-    except UnicodeDecodeError:
-        shown = os.fsencode(output).decode("utf-8", errors="backslashreplace")
-        raise OutputError(f"{shown}: its name is not UTF-8, which polars cannot write; rename it") from None
+    if (shown := not_utf8(output)) is not None:
+        raise OutputError(f"{shown}: its name is not UTF-8, which polars cannot write; rename it")
     try:
         info = os.stat(output)
     except FileNotFoundError:

@@ -95,13 +95,20 @@ def _files(paths: Sequence[PathSource]) -> tuple[list[Path], list[str]]:
     return [f for f in files if unique.get(os.path.realpath(f)) is f], root_keys
 
 
-def _check_name(path: Path) -> None:
-    """Refuse a path whose name is not UTF-8: polars reads only UTF-8 paths."""
+def not_utf8(path: str | os.PathLike[str]) -> str | None:
+    """``path`` as it can be shown (undecodable bytes escaped) when its name is not UTF-8, which polars can neither
+    open nor write; None when it is."""
     try:
         os.fsencode(path).decode("utf-8")
     except UnicodeDecodeError:
-        shown = os.fsencode(path).decode("utf-8", errors="backslashreplace")
-        raise InputError(f"{shown}: its name is not UTF-8, which polars cannot open; rename it") from None
+        return os.fsencode(path).decode("utf-8", errors="backslashreplace")
+    return None
+
+
+def _check_name(path: Path) -> None:
+    """Refuse a path whose name is not UTF-8: polars reads only UTF-8 paths."""
+    if (shown := not_utf8(path)) is not None:
+        raise InputError(f"{shown}: its name is not UTF-8, which polars cannot open; rename it")
 
 
 def input_files(paths: Sequence[PathSource]) -> list[Path]:
