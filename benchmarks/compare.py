@@ -218,6 +218,14 @@ def interleaved_medians(runs: dict[str, Callable[[], object]], repeat: int) -> d
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+def print_medians(medians: dict[str, float], against: dict[str, str]) -> None:
+    """Each run's median, then its ratio to the median of each run of ``against`` (a run's name -> its label)."""
+    width = max(map(len, medians))
+    for name, median in medians.items():
+        ratios = "  ".join(f"{median / medians[run]:5.2f}x {label}" for run, label in against.items())
+        print(f"{name:{width}s} {median:7.3f} s  {ratios}")
+
+
 def claims_path(n: int, seed: int = 0, data_dir: Path = DATA_DIR, share: float = SPECIAL_RATE) -> Path:
     """The parquet of ``n`` claim lines for ``seed`` and ``share``, made on first use and reused after."""
     data_dir.mkdir(parents=True, exist_ok=True)

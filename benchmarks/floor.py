@@ -19,7 +19,12 @@ from pathlib import Path
 from unittest import mock
 
 import polars as pl
-from compare import DATA_DIR, claims_path, interleaved_medians  # the engine comparison's file, its timing
+from compare import (  # the engine comparison's file, its timing
+    DATA_DIR,
+    claims_path,
+    interleaved_medians,
+    print_medians,
+)
 
 from codeindex.screen import driver, screen
 from codeindex.screen.cells import DiagnosisCodes
@@ -56,8 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     medians = interleaved_medians(runs, args.repeat)
     print(f"{args.rows:,} lines, median of {args.repeat}, interleaved")
-    for name, median in medians.items():
-        print(f"{name:32s} {median:7.3f} s  {median / medians['scan']:5.2f}x scan")
+    print_medians(medians, {"scan": "scan"})
     return 0
 
 

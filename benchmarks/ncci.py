@@ -22,7 +22,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
-from compare import DATA_DIR, claims_path, interleaved_medians  # the engine comparison's lines, its timing
+from compare import (  # the engine comparison's lines, its timing
+    DATA_DIR,
+    claims_path,
+    interleaved_medians,
+    print_medians,
+)
 
 from codeindex.policy.ncci import load_ncci
 from codeindex.screen import screen
@@ -94,10 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.rows:,} lines ({edited:,} draw an NCCI edit); tables: {tables.ptp.height:,} PTP rows, "
           f"{tables.mue.height:,} MUE rows, {tables.aoc.height:,} add-on rows")
     print(f"compiling the tables from their files {compiled:6.2f} s; loading them from the cache {cached:6.2f} s")
-    alone, scan = medians["screen, CPB 0198"], medians["scan"]
     print(f"median of {args.repeat}, interleaved")
-    for name, median in medians.items():
-        print(f"{name:28s} {median:7.3f} s  {median / scan:5.2f}x scan  {median / alone:5.2f}x CPB 0198 alone")
+    print_medians(medians, {"scan": "scan", "screen, CPB 0198": "CPB 0198 alone"})
     return 0
 
 
