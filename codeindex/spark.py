@@ -32,7 +32,7 @@ from codeindex.errors import InputError, first_line
 from codeindex.extras import install_hint
 from codeindex.policy import Policy, load_policies
 from codeindex.policy.ncci import NcciTables
-from codeindex.screen import PolicyChoice, policy_list
+from codeindex.screen import PolicyChoice, library_parts
 from codeindex.screen.columns import RESULT
 from codeindex.screen.ncci import NCCI_RESULT, tables_for
 
@@ -218,26 +218,22 @@ def _prepare(df: DataFrame, policy: PolicyChoice | Sequence[PolicyChoice], layou
     from codeindex.screen import claim_lines
     from codeindex.screen import screen as embedded
 
-    library, chosen = policy_list(policy)
-    tables = [choice for choice in chosen if isinstance(choice, NcciTables)]
-    loaded: list[Policy | NcciTables] = list(load_policies(
-        [c for c in chosen if not isinstance(c, NcciTables)]))  # ids checked here, on the driver
+    library, bulletins, tables = library_parts(policy)  # one set of NCCI tables at most, beside a policy
+    loaded = list(load_policies(bulletins))  # ids checked here, on the driver
     for each in loaded:
-        assert isinstance(each, Policy)
         each.index  # noqa: B018 - build the interval index here, so that it ships built
     empty = pl.from_arrow(_arrow_schema_of(df).empty_table())
     assert isinstance(empty, pl.DataFrame)
-    probe = embedded(empty, policy=[*loaded, *tables] if library else loaded[0], layout=layout,
+    probe = embedded(empty, policy=[*loaded, *([tables] if tables else [])] if library else loaded[0], layout=layout,
                      **columns).collect().to_arrow().schema  # options checked, with the embedded screen's messages
     _, cols = claim_lines(empty, layout, **{k: v for k, v in columns.items() if k in LAYOUT_OPTIONS})
-    if tables:
+    cut = []
+    if tables is not None:
         values = [row[0] for row in df.select(_column(cols.procedure).cast("string")).distinct().collect()]
-        loaded.append(tables_for(tables[0], values))
-    first = loaded[0]
-    assert library or isinstance(first, Policy)  # a single choice is a policy (the embedded screen said so)
-    compiled: Policy | list[Policy | NcciTables] = loaded if library or not isinstance(first, Policy) else first
+        cut.append(tables_for(tables, values))
+    compiled: Policy | list[Policy | NcciTables] = [*loaded, *cut] if library else loaded[0]
     schema = pa.schema([pa.field(f.name, _arrow_for_spark(f.type), nullable=True) for f in probe])
-    return compiled, schema, cols.member if tables and cols.member else cols.claim_id
+    return compiled, schema, cols.member if tables is not None and cols.member else cols.claim_id
 
 
 def _map(df: DataFrame, function: Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]],

@@ -59,18 +59,12 @@ def screen(source: Source, policy: PolicyChoice | Sequence[PolicyChoice] = "0198
     add-on's primary may be on any line of its claim).  Content that cannot be read raises
     ``InputError`` then: when the frame is collected.
     """
-    library, chosen = policy_list(policy)
-    tables = [choice for choice in chosen if isinstance(choice, NcciTables)]
-    if len(tables) > 1:
-        raise InputError("a library holds one set of NCCI tables: load every file in one load_ncci([...])")
-    bulletins = [choice for choice in chosen if not isinstance(choice, NcciTables)]
-    if not bulletins:
-        raise InputError("NCCI tables are screened beside a policy: name one (policy=['0198', tables])")
+    library, bulletins, tables = library_parts(policy)
     compiled = compile_policies(load_policies(bulletins))
     rows, cols = claim_lines(source, layout, storage_options=storage_options, **columns)
     where = _name(source)
     schema, screened = screen_lines(rows, cols, compiled, where=where, icd_version=icd_version, edits=edits,
-                                    streaming=streaming, with_findings=library, ncci=tables[0] if tables else None,
+                                    streaming=streaming, with_findings=library, ncci=tables,
                                     ncci_setting=ncci_setting)  # columns, options checked now
     results = set(schema) - set(cols.output)
 
@@ -106,6 +100,20 @@ def policy_list(policy: PolicyChoice | Sequence[PolicyChoice]) -> tuple[bool, li
     return True, list(policy)
 
 
+def library_parts(policy: PolicyChoice | Sequence[PolicyChoice]
+                  ) -> tuple[bool, list[str | os.PathLike[str] | Policy], NcciTables | None]:
+    """Whether ``policy`` names a library, its bulletins, and its NCCI tables (one set at most, and never
+    alone: they are screened beside a policy)."""
+    library, chosen = policy_list(policy)
+    tables = [choice for choice in chosen if isinstance(choice, NcciTables)]
+    if len(tables) > 1:
+        raise InputError("a library holds one set of NCCI tables: load every file in one load_ncci([...])")
+    bulletins = [choice for choice in chosen if not isinstance(choice, NcciTables)]
+    if not bulletins:
+        raise InputError("NCCI tables are screened beside a policy: name one (policy=['0198', tables])")
+    return library, bulletins, tables[0] if tables else None
+
+
 def by_policy(screened: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
     """A library's screen as one row per line and policy naming its procedure, for SQL: each finding's fields
     in place of the line's deciding ones, and ``findings`` dropped; a line no policy names stays, once, as it
@@ -134,5 +142,6 @@ def _name(source: Source) -> str:
     return os.fspath(source) if isinstance(source, (str, os.PathLike)) else f"the input {type(source).__name__}"
 
 
-__all__ = ["DETERMINATIONS", "LAYOUTS", "RESULT", "PolicyChoice", "by_policy", "claim_lines", "policy_list",
+__all__ = ["DETERMINATIONS", "LAYOUTS", "RESULT", "PolicyChoice", "by_policy", "claim_lines", "library_parts",
+           "policy_list",
            "read_source", "screen"]

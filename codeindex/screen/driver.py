@@ -43,7 +43,7 @@ from codeindex.screen.diagnoses import classify_diagnoses
 from codeindex.screen.explain import explain, unscreened
 from codeindex.screen.layouts import LineColumns
 from codeindex.screen.line import LineFacts, as_text, check_code_columns
-from codeindex.screen.ncci import NCCI_RESULT, NcciScreen, decided, spilled
+from codeindex.screen.ncci import NCCI_RESULT, NcciScreen, decided, outcomes_between, spilled
 from codeindex.screen.procedures import classify_procedures
 
 EditsMode = Literal["policy", "all"]
@@ -95,7 +95,7 @@ class _Screen(LineFacts):
                primaries: pl.DataFrame, edited: pl.DataFrame | None = None) -> pl.DataFrame:
         """The output of a frame of lines, of which the ``picked`` are screened: its columns and, beside them, each
         line's result; with NCCI edits, ``edited`` holds the outcome of the frame's lines that draw one (``row``:
-        the line in the frame), which are among the picked."""
+        the line in the frame), picked or not."""
         screened = picked.screened.with_row_index("row")
         # The primaries of the screened lines' claims only: a slice's add-ons are looked up among a few, not among
         # every primary line of the input (a hash table of millions of rows per slice).
@@ -291,7 +291,8 @@ def _in_memory(lines: pl.LazyFrame, plan: _Screen) -> Iterator[pl.DataFrame]:
     cuts = [0, *picked.lines.cum_sum().search_sorted(shares), frame.height]
     with ThreadPoolExecutor(parts) as pool:
         yield from pool.map(lambda start, end: plan.screen(
-            frame[start:end], picked[start:end], procedures, primaries, _rows_of(edited, start, end)),
+            frame[start:end], picked[start:end], procedures, primaries,
+            outcomes_between(edited.lazy(), start, end) if edited is not None else None),
             cuts[:-1], cuts[1:])
 
 
@@ -328,13 +329,6 @@ def _one_of(expr: pl.Expr, values: pl.Series) -> pl.Expr:
     test = (pl.any_horizontal(expr == value for value in known) if 0 < known.len() <= 8
             else expr.is_in(known.implode()))
     return test | expr.is_null() if values.null_count() else test
-
-
-def _rows_of(edited: pl.DataFrame | None, start: int, end: int) -> pl.DataFrame | None:
-    """The NCCI outcomes of the lines ``start`` to ``end``, numbered from ``start``."""
-    if edited is None:
-        return None
-    return edited.filter(pl.col("row").is_between(start, end, closed="left")).with_columns(pl.col("row") - start)
 
 
 def _placed(results: pl.DataFrame, picked: pl.Series, unscreened: pl.DataFrame,

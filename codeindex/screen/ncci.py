@@ -167,9 +167,13 @@ class Spilled:
 
     def rows(self, start: int, end: int) -> pl.DataFrame:
         """The outcomes of the lines ``start`` to ``end``, numbered from ``start``."""
-        own = pl.scan_parquet(self.directory / "*.parquet").filter(pl.col("row").is_between(start, end,
-                                                                                              closed="left"))
-        return own.collect().sort("row").with_columns(pl.col("row") - start)
+        return outcomes_between(pl.scan_parquet(self.directory / "*.parquet"), start, end)
+
+
+def outcomes_between(outcomes: pl.LazyFrame, start: int, end: int) -> pl.DataFrame:
+    """The ``outcomes`` of the lines ``start`` to ``end``, in order, numbered from ``start``: a slice's own."""
+    own = outcomes.filter(pl.col("row").is_between(start, end, closed="left"))
+    return own.collect().sort("row").with_columns(pl.col("row") - start)
 
 
 def spilled(screen: NcciScreen, lines: pl.LazyFrame, procedures: pl.DataFrame, count: int,
