@@ -279,11 +279,11 @@ def _ptp(lines: pl.DataFrame, values: pl.DataFrame, ptp: pl.DataFrame, setting: 
     lines of a pair's codes; the lines' other columns are gathered for the pairs found only, where the visits are
     compared as written (two visits of one hash are never taken for one) and the modifiers read."""
     rules = ptp.with_row_index("rule")
-    found = (_of(lines, values, ptp["column2"]).select("at", "visit", "key", "date")
+    found = (_of(lines.select("at", "visit", "key", "date", "value"), values, ptp["column2"])
              .join(rules.select("rule", "column1", "column2", "effective", "deleted"), left_on="key",
                    right_on="column2")
              .filter(_in_force("effective", "deleted", last_day=True)).select("at", "visit", "column1", "rule")
-             .join(_of(lines, values, ptp["column1"]).select("visit", column1="key", at1="at"),
+             .join(_of(lines.select("visit", column1="key", at1="at", value="value"), values, ptp["column1"]),
                    on=["visit", "column1"]))
     other = _described(lines.select(*VISIT, "value", "claim", "modifier_columns")[found["at1"]], values).select(
         *(pl.col(c).alias(f"{c}_other") for c in VISIT), claim1="claim", value_modifiers1="value_modifiers",
@@ -397,9 +397,10 @@ def _rule_in_force(lines: pl.DataFrame, values: pl.DataFrame, rules: pl.DataFram
 
 def _aoc(lines: pl.DataFrame, values: pl.DataFrame, aoc: pl.DataFrame) -> pl.DataFrame:
     """The add-on lines with no line of a listed primary in their visit."""
-    edited = (_described(_of(lines, values, aoc["add_on"]), values).select("row", "visit", *VISIT, "key", "code")
+    edited = (_described(_of(lines.select("row", "visit", *VISIT, "key", "value"), values, aoc["add_on"]), values)
+              .select("row", "visit", *VISIT, "key", "code")
               .join(aoc, left_on="key", right_on="add_on").filter(_in_force("effective", "deleted", last_day=True)))
-    present = _of(lines, values, aoc["primary"].drop_nulls()).select(
+    present = _of(lines.select("visit", *VISIT, "key", "value"), values, aoc["primary"].drop_nulls()).select(
         "visit", *(pl.col(c).alias(f"{c}_other") for c in VISIT), primary="key")
     found = edited.join(present, on=["visit", "primary"]).filter(_same_visit())["row"].unique()
     alone = (edited.filter(~pl.col("row").is_in(found.implode()))
