@@ -20,7 +20,7 @@ from codeindex.codesets import release_on, releases
 from codeindex.policy import load_policy, parse_cpb
 from codeindex.policy.compiled import compile_policies
 from codeindex.policy.model import DIAGNOSIS_SYSTEMS
-from codeindex.screen import driver, screen
+from codeindex.screen import driver, frames, screen
 from codeindex.screen.columns import ITEM_SEPARATOR, RANGE_SEPARATOR
 from codeindex.screen.frames import distinct_rows
 from codeindex.screen.line import icd_version_era
@@ -246,3 +246,14 @@ def test_distinct_rows_numbers_each_distinct_row_once(rows: list[tuple[int | Non
         distinct, at = distinct_rows(part)
         assert distinct.height == part.unique().height
         assert distinct[at].equals(part)
+
+
+def test_distinct_rows_of_one_hash_are_told_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows of text are numbered by a hash of each, checked: rows whose hashes collide (here every row's) are
+    still told apart."""
+    frame = pl.DataFrame({"reason": ["a", "b", "a", None, "b", None], "edits": [["x"], ["x"], ["x"], [], ["y"], []]})
+    expected = distinct_rows(frame)[0].height
+    monkeypatch.setattr(frames, "_row_hash", lambda part: pl.repeat(7, part.height, dtype=pl.UInt64, eager=True))
+    distinct, at = distinct_rows(frame)
+    assert distinct.height == expected == 4
+    assert distinct[at].equals(frame)

@@ -103,17 +103,20 @@ class _Screen(LineFacts):
         results = explain(screened, picked.codes, procedures, picked.classes, primaries, self.library, self.cols,
                           self.with_findings)
         rest = unscreened(self.library, self.edits == "all", self.with_findings)
-        replaced = None
-        if edited is not None:  # the lines that draw NCCI edits: the library's result, their NCCI outcome added
-            nulls = [pl.lit(None, dtype).alias(name) for name, dtype in NCCI_RESULT.items()]
-            rest, results = rest.with_columns(nulls), results.with_columns(nulls)
-            line = edited["row"].cast(pl.UInt32)
-            own = pl.select(pl.when(pl.lit(picked.lines.gather(line))).then(pl.lit(picked.lines.cum_sum().gather(line))
-                                                                             - 1).otherwise(results.height)).to_series()
-            # A gather from one chunk: from two, polars takes seconds for a million rows.
-            replaced = (line, decided(pl.concat([results, rest], rechunk=True)[own], edited))
-        return pl.concat([frame.select(self.cols.output), _placed(results, picked.lines, rest, replaced)],
-                         how="horizontal")
+        if edited is None:
+            return pl.concat([frame.select(self.cols.output), _placed(results, picked.lines, rest)], how="horizontal")
+        # The lines that draw NCCI edits take the library's result with their outcome added (a few distinct rows),
+        # and each its own NCCI_RESULT values.
+        line = edited["row"].cast(pl.UInt32)
+        own = pl.select(pl.when(pl.lit(picked.lines.gather(line))).then(pl.lit(picked.lines.cum_sum().gather(line))
+                                                                         - 1).otherwise(results.height)).to_series()
+        # A gather from one chunk: from two, polars takes seconds for a million rows.
+        rows, which = decided(pl.concat([results, rest], rechunk=True), own, edited)
+        own_values = edited.select(list(NCCI_RESULT))
+        at = pl.repeat(edited.height, frame.height, dtype=pl.UInt32, eager=True).scatter(
+            line, pl.int_range(edited.height, dtype=pl.UInt32, eager=True))  # a line's row, or the null row after
+        return pl.concat([frame.select(self.cols.output), _placed(results, picked.lines, rest, (line, rows, which)),
+                          pl.concat([own_values, own_values.clear(1)], rechunk=True)[at]], how="horizontal")
 
 
 @dataclass(frozen=True)
@@ -332,9 +335,9 @@ def _one_of(expr: pl.Expr, values: pl.Series) -> pl.Expr:
 
 
 def _placed(results: pl.DataFrame, picked: pl.Series, unscreened: pl.DataFrame,
-            replaced: tuple[pl.Series, pl.DataFrame] | None = None) -> pl.DataFrame:
+            replaced: tuple[pl.Series, pl.DataFrame, pl.Series] | None = None) -> pl.DataFrame:
     """The result of each line: the n-th picked line takes row n of ``results``, any other the unscreened row;
-    ``replaced`` (lines, and rows) gives those lines other rows."""
+    ``replaced`` (lines, rows, and the row each of those lines takes) gives those lines other rows."""
     edited = replaced is not None and replaced[0].len() > 0
     if results.height == picked.len() and not edited:  # every line was picked: the results are in place
         return results
@@ -345,7 +348,5 @@ def _placed(results: pl.DataFrame, picked: pl.Series, unscreened: pl.DataFrame,
     position = pl.repeat(results.height, picked.len(), dtype=pl.UInt32, eager=True)
     position = position.scatter(picked.arg_true(), pl.int_range(results.height, dtype=pl.UInt32, eager=True))
     if replaced is not None and edited:
-        start = results.height + unscreened.height
-        position = position.scatter(replaced[0], pl.int_range(start, start + replaced[0].len(), dtype=pl.UInt32,
-                                                              eager=True))
+        position = position.scatter(replaced[0], replaced[2].cast(pl.UInt32) + results.height + unscreened.height)
     return table[position]

@@ -475,11 +475,26 @@ def _outcome(parts: Sequence[pl.DataFrame], roles: str) -> pl.DataFrame:
         **{c: c for c in NCCI_RESULT}).select(columns).cast(OUTCOME)  # type: ignore[arg-type]
 
 
-def decided(results: pl.DataFrame, edited: pl.DataFrame) -> pl.DataFrame:
-    """The results of the lines that draw NCCI edits (``results``: the library's, with ``NCCI_RESULT`` columns
-    null, in ``edited``'s order) with their outcome added: the NCCI determination where it is more severe (the
-    library's on a tie), and then its rule and reason codes; the edits listed after the library's, the NCCI
-    sentences after the library's reason; with a library's ``findings``, an NCCI finding after the policies'."""
+def decided(library: pl.DataFrame, own: pl.Series, edited: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
+    """The results of the lines that draw NCCI edits (``edited``, their outcomes), each line's ``own`` row of the
+    ``library``'s results (``NCCI_RESULT`` columns aside), as distinct rows and the row each line takes.
+
+    What a line shows is its library row and the kind of its outcome (determination, edits, rule, reason, reason
+    codes): the lines no bulletin names share one library row, so 170,000 edited lines take a few hundred rows,
+    decided once each; the columns of each line's own (``NCCI_RESULT``) are placed beside them."""
+    kind = edited.select("determination", "rule_id", "reason", "group_code", "carc", "rarc",
+                         edits=pl.col("edits").list.join("\x1f")).with_columns(own=own)
+    which = distinct_rows(kind)[1]
+    first = which.arg_unique()  # the first line of each distinct row, in the order the lines meet them
+    lines = first.gather(which.gather(first).arg_sort())  # ... in the distinct rows' order
+    return _decided(library[own.gather(lines)], edited[lines]), which
+
+
+def _decided(results: pl.DataFrame, edited: pl.DataFrame) -> pl.DataFrame:
+    """The ``results`` of lines that draw NCCI edits (the library's) with their outcome (``edited``, in the same
+    order) added: the NCCI determination where it is more severe (the library's on a tie), and then its rule and
+    reason codes; the edits listed after the library's, the NCCI sentences after the library's reason; with a
+    library's ``findings``, an NCCI finding after the policies'."""
     severity = edited["determination"].replace_strict(SEVERITY, return_dtype=pl.UInt32)
     ncci_decides = pl.lit(severity < results["determination"].to_physical().cast(pl.UInt32))
     ncci = edited.select(pl.all().name.prefix("ncci_"))
@@ -491,8 +506,7 @@ def decided(results: pl.DataFrame, edited: pl.DataFrame) -> pl.DataFrame:
     columns = {
         "determination": deciding("determination"),
         "reason": pl.concat_str(pl.col("reason").cast(pl.String), pl.lit(" "), "ncci_reason"),
-        **{name: deciding(name) for name in ("rule_id", "group_code", "carc", "rarc")},
-        **{name: pl.col(f"ncci_{name}") for name in NCCI_RESULT}}
+        **{name: deciding(name) for name in ("rule_id", "group_code", "carc", "rarc")}}
     decided = frame.with_columns(**columns).with_columns(edits=_appended(frame["edits"], frame["ncci_edits"]))
     if "findings" in results.columns:
         finding_type: pl.Struct = results.schema["findings"].inner  # type: ignore[attr-defined]
