@@ -281,19 +281,22 @@ def _ptp(lines: pl.DataFrame, values: pl.DataFrame, ptp: pl.DataFrame, setting: 
     lines of a pair's codes; the lines' other columns are gathered for the pairs found only, where the visits are
     compared as written (two visits of one hash are never taken for one) and the modifiers read."""
     rules = ptp.with_row_index("rule")
+    # The column 1 code in the visit, as one integer: the visit's hash mixed with the code's key (two visits or
+    # codes of one such integer are told apart below, where the visits and codes are compared as written).
+    visit_code = pl.col("visit") ^ (pl.col("column1").cast(pl.UInt64) * 0x9E3779B97F4A7C15)
     found = (_of(lines.select("at", "visit", "key", "date", "value"), values, ptp["column2"])
              .join(rules.select("rule", "column1", "column2", "effective", "deleted"), left_on="key",
                    right_on="column2")
-             .filter(_in_force("effective", "deleted", last_day=True)).select("at", "visit", "column1", "rule")
-             .join(_of(lines.select("visit", column1="key", at1="at", value="value"), values, ptp["column1"]),
-                   on=["visit", "column1"]))
-    other = _described(lines.select(*VISIT, "value", "claim", "modifier_columns")[found["at1"]], values).select(
-        *(pl.col(c).alias(f"{c}_other") for c in VISIT), claim1="claim", value_modifiers1="value_modifiers",
-        modifier_columns1="modifier_columns")
+             .filter(_in_force("effective", "deleted", last_day=True)).select("at", "rule", visit_code=visit_code)
+             .join(_of(lines.select("visit", column1="key", at1="at", value="value"), values, ptp["column1"])
+                   .select("at1", visit_code=visit_code), on="visit_code"))
+    other = _described(lines.select(*VISIT, "key", "value", "claim", "modifier_columns")[found["at1"]], values).select(
+        *(pl.col(c).alias(f"{c}_other") for c in VISIT), key1="key", claim1="claim",
+        value_modifiers1="value_modifiers", modifier_columns1="modifier_columns")
     column2 = _described(lines.select("row", *VISIT, "value", "modifier_columns")[found["at"]], values)
-    pairs = pl.concat([column2.select("row", *VISIT, "code", "value_modifiers", "modifier_columns"), other,
-                       rules[found["rule"]].select("code1", "effective", "modifier")], how="horizontal").filter(
-        _same_visit())
+    pairs = pl.concat([column2.select("row", "value", *VISIT, "value_modifiers", "modifier_columns"), other,
+                       found.select("rule"), rules[found["rule"]].select("column1", "code1", "modifier")],
+                      how="horizontal").filter(_same_visit(), pl.col("key1") == pl.col("column1"))
     mods = _modifiers("value_modifiers", "modifier_columns", "value_modifiers1", "modifier_columns1")
     specific = mods.list.eval(pl.element().is_in(sorted(PTP_MODIFIERS - {GENERIC_MODIFIER}))).list.any()
     generic = mods.list.contains(GENERIC_MODIFIER)
@@ -303,19 +306,28 @@ def _ptp(lines: pl.DataFrame, values: pl.DataFrame, ptp: pl.DataFrame, setting: 
                                .otherwise(pl.lit("not_covered")))
     pairs = pairs.filter(pl.col("determination").is_not_null()).sort("row", "determination", "claim1", "code1",
                                                                          nulls_last=True)
+    edited = pairs.unique("row", keep="first", maintain_order=True)
+    # What the edit says depends on the pair, the line's value and the determination: said once per distinct
+    # three, gathered by line.
+    distinct, at = distinct_rows(edited.select("rule", "value", review=(pl.col("determination") == "review")
+                                               .cast(pl.UInt8)))
+    described = pl.concat([_described(distinct, values).select("code", "review"),
+                           rules[distinct["rule"]].select("code1", "effective", "modifier")], how="horizontal")
     why = (pl.when(pl.col("modifier") == 0).then(pl.lit("modifier indicator 0: no modifier allows the pair"))
-           .when(pl.col("determination") == "review")
+           .when(pl.col("review") == 1)
            .then(pl.lit("modifier indicator 1, and its only PTP-associated modifier is the generic 59: review that the "
                         "service was distinct (XE, XS, XP or XU says how)"))
            .otherwise(pl.lit("modifier indicator 1, and neither line has a PTP-associated modifier")))
-    return pairs.unique("row", keep="first", maintain_order=True).select(
-        "row", "determination", edit=pl.lit("ncci_ptp"),
+    said = described.select(
         reason=pl.format("NCCI procedure-to-procedure edit: {} is the column 2 code of a pair with {}, billed for the "
                          "same member by the same provider on the same date (ptp_column1 names its claim); {}",
                          _label(pl.col("code")), _label(pl.col("code1")), why),
         rule_id=pl.format("NCCI-PTP:{}:{}/{}:{}", pl.lit(setting), "code1", "code", pl.col("effective").dt.strftime(
-            "%Y%m%d")),
-        ptp_column1=pl.format("{} on claim {}", "code1", pl.col("claim1").cast(pl.String).fill_null("(none)")))
+            "%Y%m%d")))
+    return edited.select(
+        "row", "determination", edit=pl.lit("ncci_ptp"),
+        ptp_column1=pl.format("{} on claim {}", "code1", pl.col("claim1").cast(pl.String).fill_null("(none)"))
+    ).hstack(said[at].get_columns())
 
 
 def _mue(lines: pl.DataFrame, values: pl.DataFrame, mue: pl.DataFrame, setting: str) -> pl.DataFrame:
