@@ -76,6 +76,7 @@ OUTCOME: dict[str, pl.DataType] = {  # an edited line's NCCI outcome, one row pe
 SEVERITY = {"not_covered": 0, "review": 1}
 BUCKET_LINES = 500_000  # streamed lines whose edits are found at once, about: a few hundred MB
 ROW_GROUP = 50_000  # rows of a spilled outcome file read at once: a slice reads the groups of its rows
+BUCKET_BITS = (10, 20)  # an MUE's bucket count: 2**10 to 2**20 buckets (8 MB: it stays in cache), twice the lines
 
 
 @dataclass(frozen=True)
@@ -382,7 +383,7 @@ def _may_be_over(lines: pl.DataFrame, counted: pl.Expr) -> pl.Series:
     in a group that is not over; the lines left (of groups truly over, and of crowded buckets) are grouped.  At most
     a million buckets, an 8 MB table that stays in cache: with 4 M the count took 70-350 ms for 2 M lines here (a
     cache miss per line), with 1 M 32-43 ms, against 75-140 ms for a hash grouping of the 1.3 M lines."""
-    size = 1 << min(20, max(10, (2 * lines.height).bit_length()))
+    size = 1 << min(BUCKET_BITS[1], max(BUCKET_BITS[0], (2 * lines.height).bit_length()))
     columns = lines.select(bucket=(pl.col("group") & (size - 1)).cast(pl.Int64),
                            weight=pl.when(counted).then(pl.col("units").clip(lower_bound=0)).otherwise(0.0),
                            limit=pl.col("limit").fill_null(0).cast(pl.Float64))
