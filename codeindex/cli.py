@@ -65,7 +65,7 @@ from codeindex.ranges import parse_range
 from codeindex.screen import LAYOUTS, claim_lines, screen
 from codeindex.screen.layouts import LineColumns
 from codeindex.screen.line import service_date
-from codeindex.screen.source import input_files
+from codeindex.screen.source import input_files, scan_parquet_files
 from codeindex.screen.summary import policy_identity, print_summary, summarize, summary_rows, terminal
 from codeindex.synth import write_sample
 from codeindex.systems import ALIASES, SYSTEMS, parse_code
@@ -340,7 +340,7 @@ def _screen_on_spark(args: argparse.Namespace, columns: dict[str, Any], started:
     if "://" in args.output:  # remote storage: the lines written are the summary
         terminal().print(f"wrote {written:,} screened lines to {args.output}")
         return 0
-    result = pl.scan_parquet(Path(args.output) / "*.parquet")  # the parts Spark wrote: a pattern of ours
+    result = scan_parquet_files(input_files([args.output]))  # the parts Spark wrote
     roles = _default_roles(result.collect_schema(), args.layout, columns)
     print_summary(summarize(result, policy, roles, seconds=time.perf_counter() - started))
     terminal().print(f"wrote {args.output}")
@@ -560,7 +560,7 @@ def _summary_of_file(path: str) -> dict[str, object]:
     """The summary of an existing parquet output of ``codeindex screen``."""
     try:
         made = read_metadata(path)
-        written = pl.scan_parquet(path, glob=False)
+        written = scan_parquet_files(path)
         schema = written.collect_schema()
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise InputError(f"{path}: cannot read it as parquet: {first_line(exc)}") from None
@@ -615,7 +615,7 @@ def _sample(args: argparse.Namespace) -> int:
             publish(directory / output.name, output)
         except OSError as exc:
             raise OutputError(f"{output}: cannot write it: {exc.strerror or first_line(exc)}") from None
-    print(f"wrote the sample's {pl.scan_parquet(output, glob=False).select(pl.len()).collect().item():,} lines to "
+    print(f"wrote the sample's {scan_parquet_files(output).select(pl.len()).collect().item():,} lines to "
           f"{output}")
     return 0
 
