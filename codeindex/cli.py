@@ -252,7 +252,7 @@ def _screen(args: argparse.Namespace) -> int:
     if len({p.absolute() for p in (output, *extras)}) < 1 + len(extras):
         raise UsageError("-o, --summary-json, --report and --worklist must name different files")
     policy = _policies(args)
-    ncci = load_ncci(args.ncci) if args.ncci else None  # read (or taken from the cache) before any line
+    ncci = _ncci(args)  # before any line
     rows, cols = claim_lines(args.inputs, args.layout, **columns)
     check_amount(rows, cols, ", ".join(args.inputs))
     check_dates(rows, cols, ", ".join(args.inputs))
@@ -314,6 +314,11 @@ def _policies(args: argparse.Namespace) -> Policy | list[Policy]:
     return list(policies) if len(given) > 1 or args.policies else policies[0]
 
 
+def _ncci(args: argparse.Namespace) -> NcciTables | None:
+    """The NCCI tables of ``--ncci`` (read, or taken from the cache), or None without it."""
+    return load_ncci(args.ncci) if args.ncci else None
+
+
 def _with_ncci(policy: Policy | list[Policy], ncci: NcciTables | None) -> Policy | Sequence[Policy | NcciTables]:
     """The policy or library to screen: with NCCI tables, a library of the policies and the tables."""
     if ncci is None:
@@ -333,7 +338,7 @@ def _screen_on_spark(args: argparse.Namespace, columns: dict[str, Any], started:
     with _progress() as progress:
         progress.add_task("screening on Spark", total=None)
         policy = _policies(args)
-        library = _with_ncci(policy, load_ncci(args.ncci) if args.ncci else None)
+        library = _with_ncci(policy, _ncci(args))
         written = spark.screen_files(args.inputs, args.output, master=args.master, policy=library,
                                      layout=args.layout, partitions=args.partitions, icd_version=args.icd_version,
                                      edits=args.edits, ncci_setting=args.ncci_setting, **columns)
