@@ -40,6 +40,7 @@ from codeindex.codesets import code_set, defined_in, has_code_set, release_on
 from codeindex.data import data_path
 from codeindex.errors import InputError, InvalidCodeError, OutputError, PolicyParseError, first_line
 from codeindex.extras import install_hint
+from codeindex.files import scan_parquet_files
 from codeindex.outputs import (
     FORMATS,
     LIVE_PARTIALS,
@@ -65,7 +66,7 @@ from codeindex.ranges import parse_range
 from codeindex.screen import LAYOUTS, claim_lines, screen
 from codeindex.screen.layouts import LineColumns
 from codeindex.screen.line import service_date
-from codeindex.screen.source import input_files, scan_parquet_files
+from codeindex.screen.source import input_files
 from codeindex.screen.summary import policy_identity, print_summary, summarize, summary_rows, terminal
 from codeindex.synth import write_sample
 from codeindex.systems import ALIASES, SYSTEMS, parse_code

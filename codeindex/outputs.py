@@ -31,7 +31,8 @@ import polars as pl
 
 from codeindex.errors import InputError, OutputError, first_line
 from codeindex.extras import install_hint
-from codeindex.screen.source import not_utf8, scan_parquet_files
+from codeindex.files import scan_parquet_files
+from codeindex.screen.source import not_utf8
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".xlsx": "xlsx", ".ndjson": "ndjson", ".jsonl": "ndjson"}
 LIST_SEPARATOR = "; "  # list columns as text in CSV and Excel

@@ -402,6 +402,15 @@ def test_a_second_load_reads_the_cache_without_parsing(tmp_path: Path, monkeypat
     assert load_ncci(moved).from_cache
 
 
+
+def test_a_cache_root_named_like_a_pattern_is_that_folder(tmp_path: Path) -> None:
+    files = small_release(tmp_path / "files")
+    cache = tmp_path / "cache[1]"
+    (tmp_path / "cache1").mkdir()  # what the name would match as a pattern
+    first = load_ncci(files, cache_dir=cache)
+    again = load_ncci(files, cache_dir=cache)
+    assert not first.from_cache and again.from_cache and again.same_tables(first)
+
 def test_a_changed_file_makes_a_new_entry(tmp_path: Path) -> None:
     files = small_release(tmp_path / "files")
     first = load_ncci(files, cache_dir=tmp_path / "cache")

@@ -129,6 +129,7 @@ from typing import NamedTuple
 import polars as pl
 
 from codeindex.errors import InvalidCodeError, NcciFileError, first_line
+from codeindex.files import scan_parquet_files
 from codeindex.systems import parse_code
 
 FORMAT_VERSION = 1  # of the compiled tables: a change of schema or of reading rules bumps it (new cache entries)
@@ -792,7 +793,7 @@ def _read_cache(entry: Path, fingerprint: str, hashed: list[tuple[str, str]]
             meta = manifest["tables"][kind]
             if path.stat().st_size != meta["bytes"]:
                 return None
-            frame = pl.read_parquet(path)
+            frame = scan_parquet_files(path).collect()
             if frame.height != meta["rows"] or frame.columns != list(SCHEMAS[kind]):
                 return None
             tables[kind] = frame.cast(_schema(kind))

@@ -2,10 +2,9 @@
 
 A source is a polars frame, an Arrow stream, or paths: files, globs, directories (hive partition
 folders become columns) and URIs.  ``input_files`` is the one rule for which local files a source
-names, used by the screen and by the CLI (which must not overwrite them, and records them);
-``scan_parquet_files`` and ``scan_csv_files`` read a file as itself, never as a pattern, wherever a
-path is read (the CLI's and the outputs' readers too).  Only schemas are read here (file footers and
-CSV headers), so a missing or unreadable file is an error before any work.
+names, used by the screen and by the CLI (which must not overwrite them, and records them); the
+files found are read as themselves (``codeindex.files``), never as patterns.  Only schemas are read
+here (file footers and CSV headers), so a missing or unreadable file is an error before any work.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 import polars as pl
 
 from codeindex.errors import InputError, first_line
+from codeindex.files import scan_csv_files, scan_parquet_files
 
 
 @runtime_checkable
@@ -39,21 +39,6 @@ ACCEPTED = ("a polars LazyFrame or DataFrame, an object with the Arrow PyCapsule
             "directories or URIs")
 HIDDEN = (".", "_")  # files and folders that are no part of a data set (.snapshots, _SUCCESS, _temporary)
 FORMATS = (".parquet", ".csv")
-
-
-def scan_parquet_files(files: str | Path | list[Path], **options: Any) -> pl.LazyFrame:
-    """Parquet files read as themselves, never as patterns: polars takes a name holding ``*``, ``?`` or ``[`` for a
-    glob, so ``claims[1].parquet`` would read ``claims1.parquet``, or fail when nothing matches.  The files a source
-    names are found here (``input_files``: a path that exists is that file, and only a name that is none may be a
-    pattern), so every reader of a local path, given or made from one given, reads it with this function or with
-    ``scan_csv_files``.  ``options`` go to ``pl.scan_parquet``."""
-    return pl.scan_parquet(files, glob=False, **options)
-
-
-def scan_csv_files(files: str | Path | list[Path], **options: Any) -> pl.LazyFrame:
-    """CSV files read as themselves, never as patterns (see ``scan_parquet_files``).  ``options`` go to
-    ``pl.scan_csv``."""
-    return pl.scan_csv(files, glob=False, **options)
 
 
 def _is_uri(path: str) -> bool:
