@@ -40,6 +40,7 @@ from codeindex.codesets import code_set, defined_in, has_code_set, release_on
 from codeindex.data import data_path
 from codeindex.errors import InputError, InvalidCodeError, OutputError, PolicyParseError, first_line
 from codeindex.extras import install_hint
+from codeindex.files import scan_parquet_files
 from codeindex.outputs import (
     FORMATS,
     LIVE_PARTIALS,
@@ -252,7 +253,7 @@ def _screen(args: argparse.Namespace) -> int:
     if len({p.absolute() for p in (output, *extras)}) < 1 + len(extras):
         raise UsageError("-o, --summary-json, --report and --worklist must name different files")
     policy = _policies(args)
-    ncci = load_ncci(args.ncci) if args.ncci else None  # read (or taken from the cache) before any line
+    ncci = _ncci(args)  # before any line
     rows, cols = claim_lines(args.inputs, args.layout, **columns)
     check_amount(rows, cols, ", ".join(args.inputs))
     check_dates(rows, cols, ", ".join(args.inputs))
@@ -314,6 +315,11 @@ def _policies(args: argparse.Namespace) -> Policy | list[Policy]:
     return list(policies) if len(given) > 1 or args.policies else policies[0]
 
 
+def _ncci(args: argparse.Namespace) -> NcciTables | None:
+    """The NCCI tables of ``--ncci`` (read, or taken from the cache), or None without it."""
+    return load_ncci(args.ncci) if args.ncci else None
+
+
 def _with_ncci(policy: Policy | list[Policy], ncci: NcciTables | None) -> Policy | Sequence[Policy | NcciTables]:
     """The policy or library to screen: with NCCI tables, a library of the policies and the tables."""
     if ncci is None:
@@ -333,14 +339,14 @@ def _screen_on_spark(args: argparse.Namespace, columns: dict[str, Any], started:
     with _progress() as progress:
         progress.add_task("screening on Spark", total=None)
         policy = _policies(args)
-        library = _with_ncci(policy, load_ncci(args.ncci) if args.ncci else None)
+        library = _with_ncci(policy, _ncci(args))
         written = spark.screen_files(args.inputs, args.output, master=args.master, policy=library,
                                      layout=args.layout, partitions=args.partitions, icd_version=args.icd_version,
                                      edits=args.edits, ncci_setting=args.ncci_setting, **columns)
     if "://" in args.output:  # remote storage: the lines written are the summary
         terminal().print(f"wrote {written:,} screened lines to {args.output}")
         return 0
-    result = pl.scan_parquet(Path(args.output) / "*.parquet")  # the parts Spark wrote: a pattern of ours
+    result = scan_parquet_files(input_files([args.output]))  # the parts Spark wrote
     roles = _default_roles(result.collect_schema(), args.layout, columns)
     print_summary(summarize(result, policy, roles, seconds=time.perf_counter() - started))
     terminal().print(f"wrote {args.output}")
@@ -560,7 +566,7 @@ def _summary_of_file(path: str) -> dict[str, object]:
     """The summary of an existing parquet output of ``codeindex screen``."""
     try:
         made = read_metadata(path)
-        written = pl.scan_parquet(path, glob=False)
+        written = scan_parquet_files(path)
         schema = written.collect_schema()
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise InputError(f"{path}: cannot read it as parquet: {first_line(exc)}") from None
@@ -615,7 +621,7 @@ def _sample(args: argparse.Namespace) -> int:
             publish(directory / output.name, output)
         except OSError as exc:
             raise OutputError(f"{output}: cannot write it: {exc.strerror or first_line(exc)}") from None
-    print(f"wrote the sample's {pl.scan_parquet(output, glob=False).select(pl.len()).collect().item():,} lines to "
+    print(f"wrote the sample's {scan_parquet_files(output).select(pl.len()).collect().item():,} lines to "
           f"{output}")
     return 0
 

@@ -31,6 +31,7 @@ import polars as pl
 
 from codeindex.errors import InputError, OutputError, first_line
 from codeindex.extras import install_hint
+from codeindex.files import scan_parquet_files
 from codeindex.screen.source import not_utf8
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".xlsx": "xlsx", ".ndjson": "ndjson", ".jsonl": "ndjson"}
@@ -224,7 +225,7 @@ SummaryRows = list[tuple[str, int | float | str]]
 
 def convert(parquet: Path, fmt: str, destination: Path, summary_rows: SummaryRows | None = None) -> None:
     """Write the lines of ``parquet`` to ``destination`` in ``fmt`` (csv, ndjson or xlsx)."""
-    lines = pl.scan_parquet(parquet, glob=False)
+    lines = scan_parquet_files(parquet)
     if fmt == "csv":
         csv_table(lines).sink_csv(destination)
     elif fmt == "ndjson":
@@ -357,7 +358,7 @@ def write_output(plan: pl.LazyFrame, output: Path, fmt: str = "parquet", *, meta
             raise (write_error(output, exc) or exc) from None
         if phase:
             phase("summarizing")
-        summary = summarize(pl.scan_parquet(lines, glob=False)) if summarize else None
+        summary = summarize(scan_parquet_files(lines)) if summarize else None
         finished = [(lines, output)]
         try:
             if fmt != "parquet":
@@ -371,7 +372,7 @@ def write_output(plan: pl.LazyFrame, output: Path, fmt: str = "parquet", *, meta
         for path, make in extras:
             temporary = partials.enter_context(partial_directory(path)) / path.name
             try:
-                make(summary or {}, pl.scan_parquet(lines, glob=False), temporary)
+                make(summary or {}, scan_parquet_files(lines), temporary)
             except (OSError, pl.exceptions.PolarsError) as exc:
                 raise (write_error(path, exc) or OutputError(f"{path}: cannot write it: {first_line(exc)}")) \
                     from None

@@ -402,6 +402,15 @@ def test_a_second_load_reads_the_cache_without_parsing(tmp_path: Path, monkeypat
     assert load_ncci(moved).from_cache
 
 
+
+def test_a_cache_root_named_like_a_pattern_is_that_folder(tmp_path: Path) -> None:
+    files = small_release(tmp_path / "files")
+    cache = tmp_path / "cache[1]"
+    (tmp_path / "cache1").mkdir()  # what the name would match as a pattern
+    first = load_ncci(files, cache_dir=cache)
+    again = load_ncci(files, cache_dir=cache)
+    assert not first.from_cache and again.from_cache and again.same_tables(first)
+
 def test_a_changed_file_makes_a_new_entry(tmp_path: Path) -> None:
     files = small_release(tmp_path / "files")
     first = load_ncci(files, cache_dir=tmp_path / "cache")
@@ -411,6 +420,30 @@ def test_a_changed_file_makes_a_new_entry(tmp_path: Path) -> None:
     assert second.mue["limit"].to_list() == [3]
     assert len(list((tmp_path / "cache" / "ncci").iterdir())) == 2
 
+
+
+def test_the_cache_keeps_the_most_recently_used_entries(tmp_path: Path) -> None:
+    kept = ncci_module.CACHE_ENTRIES
+    releases = []  # kept + 2 releases, each of its own MUE value: an entry each
+    for i in range(kept + 2):
+        files = small_release(tmp_path / f"files{i}")
+        mue_file(files / "MCR_MUE_PractitionerServices_Eff_10-01-2025.csv", [("97545", str(i + 1), *MUE_ROWS[0][2:])])
+        releases.append(files)
+    cache = tmp_path / "cache"
+    writing = cache / "ncci" / ".0123456789abcdef-partial"  # another load's entry under way
+    writing.mkdir(parents=True)
+    fingerprints = [load_ncci(files, cache_dir=cache).fingerprint for files in releases[:kept]]
+    assert len(list((cache / "ncci").iterdir())) == kept + 1  # none removed yet
+    assert load_ncci(releases[0], cache_dir=cache).from_cache  # the oldest entry, used again: now the newest
+    fingerprints += [load_ncci(files, cache_dir=cache).fingerprint for files in releases[kept:]]
+    # the entry read again, and the newest written; the ones least recently used are gone
+    assert sorted(p.name for p in (cache / "ncci").iterdir() if p != writing) == sorted(
+        [fingerprints[0], *fingerprints[-(kept - 1):]])
+    assert writing.is_dir()
+    last = load_ncci(releases[-1], cache_dir=cache)
+    assert last.from_cache and last.mue["limit"].to_list() == [kept + 2]
+    assert load_ncci(releases[0], cache_dir=cache).from_cache
+    assert not load_ncci(releases[1], cache_dir=cache).from_cache  # removed: compiled again
 
 @pytest.mark.parametrize("damage", ["no manifest", "truncated table", "garbled manifest", "other rows"])
 def test_a_corrupt_entry_is_rebuilt(tmp_path: Path, damage: str) -> None:

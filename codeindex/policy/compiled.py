@@ -17,9 +17,10 @@ never rebuilds a range table per call.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 import polars as pl
@@ -97,13 +98,19 @@ class CompiledPolicies:
     def ids(self) -> list[str | None]:
         return [policy.id for policy in self.policies]
 
+    @cached_property
+    def revised_ids(self) -> frozenset[str | None]:
+        """The ids of which the library holds several revisions (worked out once: every reason names its policy)."""
+        return frozenset(policy_id for policy_id, revisions in Counter(self.ids).items() if revisions > 1)
+
     def name(self, policy: int | None) -> str:
         """How a reason names a policy ("CPB 0198", "CPB 0198 revision 2014-01-01" when the library holds several
         of its revisions), or, for ``None``, the library."""
         if policy is not None:
             named = self.policies[policy]
-            revised = sum(p.id == named.id for p in self.policies) > 1
-            return f"{named.name()} revision {named.revision or named.effective}" if revised else named.name()
+            if named.id in self.revised_ids:
+                return f"{named.name()} revision {named.revision or named.effective}"
+            return named.name()
         if len({p.id for p in self.policies}) == 1:
             return self.policies[0].name()
         return f"any of the {len(self.policies)} policies screened"

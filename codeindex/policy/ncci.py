@@ -101,10 +101,16 @@ holds ``ptp.parquet``, ``mue.parquet``, ``aoc.parquet`` and ``manifest.json``, w
 a sha256 over the table format version and the read files' names and sha256 checksums.  A second load of the
 same files hashes them and reads the parquet, never parsing the text again; an entry whose manifest is
 missing or does not match its tables is rebuilt; an unwritable cache directory means no cache, not an error.
+Each quarter's files make a new entry of tens of MB, so the cache is bounded: a load marks the entry it reads
+or writes as used (its manifest's modification time), and a load that writes an entry then removes the entries
+beyond the ``CACHE_ENTRIES`` most recently used.  Only whole entries are removed (named by a fingerprint; the
+temporary directories of writes under way have other names), never the one just written, and an error while
+removing is passed over: the cache never fails a load.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import importlib.util
@@ -123,9 +129,13 @@ from typing import NamedTuple
 import polars as pl
 
 from codeindex.errors import InvalidCodeError, NcciFileError, first_line
+from codeindex.files import scan_parquet_files
 from codeindex.systems import parse_code
 
 FORMAT_VERSION = 1  # of the compiled tables: a change of schema or of reading rules bumps it (new cache entries)
+# Cache entries kept, the most recently used: a year of quarterly releases, so moving between this quarter's files
+# and the last few never compiles them again, and the cache holds at most four entries of tens of MB each.
+CACHE_ENTRIES = 4
 
 PTP_SETTINGS = ("practitioner", "outpatient_hospital")
 MUE_SETTINGS = ("practitioner", "outpatient_hospital", "dme")
@@ -329,6 +339,9 @@ def _gather(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
 def _sha256(path: Path) -> str:
     with path.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+_FINGERPRINT = re.compile(r"[0-9a-f]{64}")  # a cache entry's name: sha256, in hex
 
 
 def _fingerprint(hashed: list[tuple[_Spec, str]]) -> str:
@@ -780,18 +793,21 @@ def _read_cache(entry: Path, fingerprint: str, hashed: list[tuple[str, str]]
             meta = manifest["tables"][kind]
             if path.stat().st_size != meta["bytes"]:
                 return None
-            frame = pl.read_parquet(path)
+            frame = scan_parquet_files(path).collect()
             if frame.height != meta["rows"] or frame.columns != list(SCHEMAS[kind]):
                 return None
             tables[kind] = frame.cast(_schema(kind))
+        with contextlib.suppress(OSError):  # used now (a read-only cache is still read)
+            os.utime(entry / "manifest.json")
         return tables, files
     except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError):
         return None
 
 
 def _write_cache(entry: Path, fingerprint: str, tables: NcciTables) -> None:
-    """Write the entry into a temporary directory beside it, manifest last, and rename it into place; any
-    failure (read-only, full, raced) leaves no entry and no error."""
+    """Write the entry into a temporary directory beside it, manifest last, and rename it into place, then remove
+    the entries beyond the ``CACHE_ENTRIES`` most recently used; any failure (read-only, full, raced) leaves no
+    entry and no error."""
     tmp: Path | None = None
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
@@ -808,11 +824,34 @@ def _write_cache(entry: Path, fingerprint: str, tables: NcciTables) -> None:
             shutil.rmtree(entry, ignore_errors=True)
         os.replace(tmp, entry)
         tmp = None
+        _remove_least_used(entry)
     except (OSError, pl.exceptions.PolarsError):
         pass
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _remove_least_used(written: Path) -> None:
+    """Remove the cache entries beside ``written`` beyond the ``CACHE_ENTRIES`` most recently used (by their
+    manifests' modification times; an entry without a manifest is the least used).  Only directories named by a
+    fingerprint are entries (a write under way is in a ``.``-prefixed temporary directory); ``written`` stays.
+    Best effort: an error while listing or removing is passed over."""
+
+    def used(entry: Path) -> int:
+        try:
+            return (entry / "manifest.json").stat().st_mtime_ns
+        except OSError:
+            return -1
+
+    try:
+        others = [p for p in written.parent.iterdir()
+                  if p != written and _FINGERPRINT.fullmatch(p.name) and p.is_dir()]
+        by_use = sorted(others, key=lambda p: (used(p), p.name), reverse=True)
+    except OSError:
+        return
+    for entry in by_use[CACHE_ENTRIES - 1:]:
+        shutil.rmtree(entry, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------- load
@@ -866,4 +905,4 @@ def load_ncci(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], 
     return result
 
 
-__all__ = ["AOC", "FORMAT_VERSION", "MUE", "PTP", "NcciFile", "NcciTables", "load_ncci"]
+__all__ = ["AOC", "CACHE_ENTRIES", "FORMAT_VERSION", "MUE", "PTP", "NcciFile", "NcciTables", "load_ncci"]

@@ -28,7 +28,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -264,11 +264,11 @@ def screen_lines(rows: pl.LazyFrame, cols: LineColumns, library: CompiledPolicie
     lines = cols.lines(rows)
     schema = lines.collect_schema()
     check_code_columns(cols, schema, where)
-    facts = LineFacts(cols, schema, where, icd_version)
     if ncci is not None and not cols.date:
         raise InputError(f"{where}: NCCI edits need the date of service: no date column (pass --date COLUMN)")
-    plan = _Screen(cols, schema, where, icd_version, library, edits, with_findings,
-                   NcciScreen(ncci, ncci_setting, facts) if ncci is not None else None)
+    plan = _Screen(cols, schema, where, icd_version, library, edits, with_findings)
+    if ncci is not None:  # its lines' facts read as the plan reads them
+        plan = replace(plan, ncci=NcciScreen(ncci, ncci_setting, plan))
     if not (cols.icd_version or cols.date or icd_version is not None):
         raise InputError(f"{where}: cannot tell the ICD version of the lines: no icd_version column, "
                          "no date of service column, and no --icd-version")

@@ -42,7 +42,7 @@ from codeindex.policy.reason_codes import reason_codes
 from codeindex.screen.frames import distinct_rows
 from codeindex.screen.layouts import LineColumns
 from codeindex.screen.line import LineFacts, as_text
-from codeindex.screen.procedures import procedure_code
+from codeindex.screen.procedures import procedure_code, procedure_labels
 from codeindex.systems import parse_code
 
 SETTINGS = ("practitioner", "outpatient_hospital", "dme")
@@ -259,10 +259,6 @@ def _in_force(start: str, end: str, *, last_day: bool) -> pl.Expr:
     return (pl.col("date") >= pl.col(start)) & (pl.col(end).is_null() | before_end)
 
 
-def _label(code: pl.Expr) -> pl.Expr:
-    return pl.when(code.str.slice(0, 1).str.contains(r"\d")).then(pl.lit("CPT ")).otherwise(pl.lit("HCPCS ")) + code
-
-
 def _of(lines: pl.DataFrame, values: pl.DataFrame, keys: pl.Series) -> pl.DataFrame:
     """The ``lines`` whose value's code is one of ``keys``: a gather of one boolean per distinct value."""
     return lines.filter(values["key"].is_in(keys.implode()).gather(lines["value"]))
@@ -322,7 +318,7 @@ def _ptp(lines: pl.DataFrame, values: pl.DataFrame, ptp: pl.DataFrame, setting: 
     said = described.select(
         reason=pl.format("NCCI procedure-to-procedure edit: {} is the column 2 code of a pair with {}, billed for the "
                          "same member by the same provider on the same date (ptp_column1 names its claim); {}",
-                         _label(pl.col("code")), _label(pl.col("code1")), why),
+                         procedure_labels(pl.col("code")), procedure_labels(pl.col("code1")), why),
         rule_id=pl.format("NCCI-PTP:{}:{}/{}:{}", pl.lit(setting), "code1", "code", pl.col("effective").dt.strftime(
             "%Y%m%d")))
     return edited.select(
@@ -369,7 +365,7 @@ def _mue(lines: pl.DataFrame, values: pl.DataFrame, mue: pl.DataFrame, setting: 
     said = described.select(
         reason=pl.format("NCCI medically unlikely edit: the most units of service of {} {} are {} (adjudication "
                          "indicator {}); mue_units counts those billed, and the line's units are denied",
-                         _label(pl.col("code")), per, "limit", "indicator"),
+                         procedure_labels(pl.col("code")), per, "limit", "indicator"),
         rule_id=pl.format("NCCI-MUE:{}:{}:{}", pl.lit(setting), "code", pl.col("effective").dt.strftime("%Y%m%d")),
         mue_limit=pl.col("limit").cast(pl.UInt32))
     return edited.select("row", determination=pl.lit("not_covered"), edit=pl.lit("mue_units"),
@@ -432,7 +428,7 @@ def _aoc(lines: pl.DataFrame, values: pl.DataFrame, aoc: pl.DataFrame) -> pl.Dat
         "row", determination=pl.when(pl.col("type") == 1).then(pl.lit("not_covered")).otherwise(pl.lit("review")),
         edit=pl.lit("aoc_without_primary"),
         reason=pl.format("NCCI add-on code edit: add-on {} is billed without any of {} for the same member by the "
-                         "same provider on the same date{}", _label(pl.col("code")), listed, review),
+                         "same provider on the same date{}", procedure_labels(pl.col("code")), listed, review),
         rule_id=pl.format("NCCI-AOC:{}:{}", "code", pl.col("effective").dt.strftime("%Y%m%d")))
 
 

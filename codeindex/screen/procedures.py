@@ -26,7 +26,21 @@ UNKNOWN_VERSION = ("The date of service cannot be read and the line has no reada
 
 
 def procedure_label(short: str) -> str:
+    """How a reason names a procedure code: ``CPT`` before a code that starts with a digit, ``HCPCS`` before a
+    Level II code; ``procedure_labels`` names a column of codes the same way.
+
+    >>> codes = ["97545", "G0283"]
+    >>> [procedure_label(code) for code in codes]
+    ['CPT 97545', 'HCPCS G0283']
+    >>> pl.select(procedure_labels(pl.lit(pl.Series(codes)))).to_series().to_list()
+    ['CPT 97545', 'HCPCS G0283']
+    """
     return f"{'CPT' if short[0].isdigit() else 'HCPCS'} {short}"
+
+
+def procedure_labels(codes: pl.Expr) -> pl.Expr:
+    """``procedure_label`` of each code of a column of short forms."""
+    return pl.when(codes.str.slice(0, 1).str.contains(r"\d")).then(pl.lit("CPT ")).otherwise(pl.lit("HCPCS ")) + codes
 
 
 def _procedure_row(value: str | None, era: str | None, code: str | None, error: str | None,

@@ -2,9 +2,9 @@
 
 A source is a polars frame, an Arrow stream, or paths: files, globs, directories (hive partition
 folders become columns) and URIs.  ``input_files`` is the one rule for which local files a source
-names, used by the screen and by the CLI (which must not overwrite them, and records them).  Only
-schemas are read here (file footers and CSV headers), so a missing or unreadable file is an error
-before any work.
+names, used by the screen and by the CLI (which must not overwrite them, and records them); the
+files found are read as themselves (``codeindex.files``), never as patterns.  Only schemas are read
+here (file footers and CSV headers), so a missing or unreadable file is an error before any work.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 import polars as pl
 
 from codeindex.errors import InputError, first_line
+from codeindex.files import scan_csv_files, scan_parquet_files
 
 
 @runtime_checkable
@@ -145,11 +146,11 @@ def _file_schema(path: Path) -> pl.Schema:
     try:
         if kind == "csv":
             names = _csv_header(path)
-            schema = pl.scan_csv(path, infer_schema=False, glob=False).collect_schema()
+            schema = scan_csv_files(path, infer_schema=False).collect_schema()
             if not names or len(schema) != len(names):
                 raise InputError(f"{path}: cannot read its header as CSV")
             return pl.Schema(dict.fromkeys(names, pl.String))  # the names as CSV quotes them ("a ""b""" is a "b")
-        return pl.scan_parquet(path, glob=False).collect_schema()
+        return scan_parquet_files(path).collect_schema()
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise InputError(f"{path}: cannot read it as {kind}: {first_line(exc)}") from None
 
@@ -188,13 +189,13 @@ def _scan_local(paths: Sequence[PathSource]) -> tuple[pl.LazyFrame, str]:
     name = str(files[0]) if len(files) == 1 else f"{files[0]} and {len(files) - 1} more"
     try:
         if kinds == ["csv"]:  # CSV columns stay text, so "0010" keeps its leading zeros
-            frame = pl.scan_csv(files, infer_schema=False, glob=False, new_columns=schemas[0].names())
+            frame = scan_csv_files(files, infer_schema=False, new_columns=schemas[0].names())
         else:  # partition folders (year=2023/) become columns, as polars reads a partitioned data set
             given_folders = any(Path(p).is_dir() or (glob.has_magic(str(p)) and not Path(p).is_file())
                                 for p in paths)
             if given_folders:
                 _check_partitions(files, schemas[0])
-            frame = pl.scan_parquet(files, hive_partitioning=given_folders, glob=False)
+            frame = scan_parquet_files(files, hive_partitioning=given_folders)
             hive_from_root = [k for k in dict.fromkeys(root_keys) if k not in schemas[0] and given_folders]
             frame = frame.drop(hive_from_root, strict=False)
         frame.collect_schema()
@@ -268,8 +269,8 @@ def check_csv_rows(source: Source) -> None:
         if _kind(str(path)) != "csv":
             continue
         fields = len(_csv_header(path))
-        lines = pl.scan_csv(path, glob=False, has_header=False, separator="\x00", quote_char=None, infer_schema=False,
-                            new_columns=["line"], truncate_ragged_lines=True, empty_string_is_null=False)
+        lines = scan_csv_files(path, has_header=False, separator="\x00", quote_char=None, infer_schema=False,
+                               new_columns=["line"], truncate_ragged_lines=True, empty_string_is_null=False)
         line = pl.col("line")
         # Lines whose commas don't give the header's fields, or that hold quotes (few): counted with care below.
         suspects = (lines.with_row_index("line_no", offset=1)

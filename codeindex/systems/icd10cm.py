@@ -25,6 +25,7 @@ import polars as pl
 from codeindex.code import SYSTEM_BITS, SYSTEM_IDS, Code, subtree_spans
 from codeindex.data import data_path
 from codeindex.errors import InvalidCodeError
+from codeindex.files import scan_parquet_files
 
 NAME = "icd10cm"
 FULL_LENGTH = 7
@@ -38,7 +39,7 @@ def history() -> pl.DataFrame:
     """Every code any bundled release defines, in tabular order: ``short``, ``key`` (its point),
     ``lo``/``hi`` (its span over every release), ``description`` (the newest), and one column per
     release: 0 absent, 1 a header, 2 billable."""
-    table = pl.read_parquet(data_path("codesets", "icd10cm.parquet"))
+    table = scan_parquet_files(data_path("codesets", "icd10cm.parquet")).collect()
     releases = [c for c in table.columns if c not in ("short", "rank", "description")]
     table = table.with_columns(key=pl.lit(_BASE, pl.Int64) + pl.col("rank").cast(pl.Int64) * (1 << POSITION_BITS))
     ever_billable = table.filter(pl.any_horizontal(pl.col(r) == 2 for r in releases))

@@ -17,6 +17,7 @@ import polars as pl
 from codeindex.code import KIND_BITS, SYSTEM_BITS, SYSTEM_IDS, Code, key, subtree_spans
 from codeindex.data import data_path
 from codeindex.errors import InvalidCodeError
+from codeindex.files import scan_parquet_files
 
 NAME = "icd9dx"
 FULL_LENGTH = 5
@@ -46,7 +47,7 @@ def history() -> pl.DataFrame:
     """Every code any bundled version defines (billable codes and their parents), in key order:
     ``short``, ``key``, ``lo``/``hi`` (its span over every version), ``description``, and one column
     per version: 0 absent, 1 a parent, 2 billable."""
-    billable = pl.read_parquet(data_path("codesets", "icd9dx.parquet"))
+    billable = scan_parquet_files(data_path("codesets", "icd9dx.parquet")).collect()
     versions = [c for c in billable.columns if c not in ("short", "description")]
     short = pl.col("short")
     parents = (billable.select(short, *versions, n=pl.int_ranges(major_length(short), short.str.len_chars()))
