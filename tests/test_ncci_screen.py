@@ -5,6 +5,7 @@ units and modifiers; streaming equal to in memory with visits split across slice
 from __future__ import annotations
 
 import random
+import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -303,3 +304,16 @@ def test_the_bucket_count_keeps_every_line_of_a_group_over_its_limit(
         total = sum(u for g, u, _, c in rows if g == group and c)
         if is_counted and total > limit:
             assert kept[n], (n, group, total, limit)
+
+
+def test_streamed_edits_spill_under_a_temporary_folder_of_any_name(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The spilled outcomes are read back as the files they are, under a temporary folder whose name polars would
+    take for a pattern."""
+    lines = claims(3)
+    roles = {"member": "member", "provider": "provider"}
+    in_memory = screened(lines, **roles)
+    folder = tmp_path / "tmp[1]"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    assert in_memory["edits"].list.len().sum() > 0 and in_memory.equals(screened(lines, streaming=True, **roles))

@@ -37,6 +37,7 @@ import numpy
 import polars as pl
 
 from codeindex.errors import InputError, InvalidCodeError
+from codeindex.files import scan_parquet_files
 from codeindex.policy.ncci import NcciTables
 from codeindex.policy.reason_codes import reason_codes
 from codeindex.screen.frames import distinct_rows
@@ -174,7 +175,7 @@ class Spilled:
 
     def rows(self, start: int, end: int) -> pl.DataFrame:
         """The outcomes of the lines ``start`` to ``end``, numbered from ``start``."""
-        return outcomes_between(pl.scan_parquet(self.directory / "*.parquet"), start, end)
+        return outcomes_between(scan_parquet_files(sorted(self.directory.glob("*.parquet"))), start, end)
 
 
 def outcomes_between(outcomes: pl.LazyFrame, start: int, end: int) -> pl.DataFrame:
