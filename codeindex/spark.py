@@ -346,7 +346,9 @@ def screen_files(inputs: Sequence[str | os.PathLike[str]], output: str | os.Path
             _write(result, target)
             return int(active.read.parquet(target).count())  # from the parquet footers: no second screen
         final.parent.mkdir(parents=True, exist_ok=True)
-        partial = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+        # Beside the output, under a name of our own: Spark takes a file URI's escapes (an output named
+        # ``out[1]``) as part of the name, and its reads take brackets for a pattern.
+        partial = Path(tempfile.mkdtemp(prefix=".codeindex-spark-", suffix=".partial", dir=final.parent))
         try:
             _write(result, (partial / "out").as_uri())
             written = int(active.read.parquet((partial / "out").as_uri()).count())

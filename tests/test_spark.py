@@ -26,6 +26,7 @@ if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
 from codeindex import spark as cs
 from codeindex.data import data_path
 from codeindex.errors import InputError
+from codeindex.files import scan_parquet_files
 from codeindex.screen import screen as embedded
 from codeindex.synth import write_sample
 
@@ -176,7 +177,7 @@ def test_screen_files_writes_a_parquet_directory(spark, tmp_path: Path) -> None:
     # Spark writes plain strings where the embedded screen has categoricals and enums.
     expected = expected.with_columns(pl.col(pl.Categorical, pl.Enum).cast(pl.String))
     assert_frame_equal(got, sorted_by(expected, LONG_KEY))
-    assert not list(tmp_path.glob(".screened.*"))  # no partial directory left behind
+    assert not list(tmp_path.glob(".codeindex-spark-*"))  # no partial directory left behind
 
     # An earlier Spark output is replaced; anything else is left alone.
     assert cs.screen_files([str(SAMPLE)], output, spark=spark, partitions=2) == 10_000
@@ -189,6 +190,12 @@ def test_screen_files_writes_a_parquet_directory(spark, tmp_path: Path) -> None:
     assert (precious / "notes.txt").read_text() == "keep me"
     with pytest.raises(InputError, match="cannot read"):
         cs.screen_files([str(tmp_path / "missing.parquet")], tmp_path / "out2", spark=spark)
+
+    # An output whose name a pattern could be is that folder.
+    bracketed = tmp_path / "screened[1]"
+    assert cs.screen_files([str(SAMPLE)], bracketed, spark=spark, partitions=2) == 10_000
+    assert scan_parquet_files(sorted(bracketed.glob("*.parquet"))).select(pl.len()).collect().item() == 10_000
+    assert not list(tmp_path.glob(".codeindex-spark-*"))
 
 
 def test_arrow_types_are_normalised_for_spark() -> None:
