@@ -103,6 +103,11 @@ class CompiledPolicies:
         """The ids of which the library holds several revisions (worked out once: every reason names its policy)."""
         return frozenset(policy_id for policy_id, revisions in Counter(self.ids).items() if revisions > 1)
 
+    @cached_property
+    def one_policy(self) -> bool:
+        """Whether the library holds one policy (in one revision or several)."""
+        return len(set(self.ids)) == 1
+
     def name(self, policy: int | None) -> str:
         """How a reason names a policy ("CPB 0198", "CPB 0198 revision 2014-01-01" when the library holds several
         of its revisions), or, for ``None``, the library."""
@@ -111,7 +116,7 @@ class CompiledPolicies:
             if named.id in self.revised_ids:
                 return f"{named.name()} revision {named.revision or named.effective}"
             return named.name()
-        if len({p.id for p in self.policies}) == 1:
+        if self.one_policy:
             return self.policies[0].name()
         return f"any of the {len(self.policies)} policies screened"
 
@@ -128,7 +133,7 @@ class CompiledPolicies:
 
     def lone_at(self, epoch: int) -> int | None:
         """The lone policy's revision in force in an epoch (None for a library of several policies)."""
-        if len({p.id for p in self.policies}) != 1:
+        if not self.one_policy:
             return None
         return self.policies_in_force(epoch)[0]
 
