@@ -20,9 +20,11 @@ visit and draws no edit.
   line of a listed primary in its visit: type 1 ``not_covered``, type 3 ``review`` (a primary not listed may be
   there).  Type 2 lists no primary, so nothing is checked.
 
-The work is a handful of joins over the lines whose code is in a table, and every table is first cut down to the
-codes the input holds (a few thousand), so a 2-million-row PTP table costs one filter per screen.  A line's
-outcome is its most severe edit's (PTP, then MUE, then AOC on a tie), with every edit it draws listed.
+The work is a few joins and gathers of integers over the lines whose code is in a table (every table first cut
+down to the codes the input holds, so a 2-million-row PTP table costs one filter per screen), and one bucket count
+of units (numpy); text is read for the lines found only, and said once per distinct rule.  A line's outcome is
+its most severe edit's (PTP, then MUE, then AOC on a tie), with every edit it draws listed; docs/design/screen.md
+(section 8) says each step and what it saved.
 """
 
 from __future__ import annotations
