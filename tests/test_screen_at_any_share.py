@@ -244,8 +244,9 @@ def test_distinct_rows_numbers_each_distinct_row_once(rows: list[tuple[int | Non
     frame = pl.DataFrame(rows, schema={"a": pl.Int64, "b": pl.UInt64, "c": pl.UInt8}, orient="row")
     for part in (frame, frame.select("b"), frame.select("c", "a"), frame.with_columns(pl.col("a").cast(pl.String))):
         distinct, at = distinct_rows(part)
-        assert distinct.height == part.unique().height
+        assert distinct.equals(part.unique(maintain_order=True))  # each once, in the order the rows meet them
         assert distinct[at].equals(part)
+        assert distinct.equals(part[at.arg_unique()])
 
 
 def test_distinct_rows_of_one_hash_are_told_apart(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -257,3 +258,4 @@ def test_distinct_rows_of_one_hash_are_told_apart(monkeypatch: pytest.MonkeyPatc
     distinct, at = distinct_rows(frame)
     assert distinct.height == expected == 4
     assert distinct[at].equals(frame)
+    assert distinct.equals(frame.unique(maintain_order=True))
