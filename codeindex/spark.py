@@ -16,6 +16,7 @@ pyspark's ``mapInArrow`` insists on finding on the driver (no data goes through 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -306,6 +307,10 @@ def read(spark: SparkSession, inputs: Sequence[str | os.PathLike[str]]) -> DataF
     paths = [str(p) for p in inputs]
     if not paths:
         raise InputError("no input files")
+    # A path that exists here is that file or folder: Hadoop would take the brackets, braces, stars and
+    # question marks of its name for a pattern (``claims[1].parquet`` read ``claims1.parquet``), so they are
+    # escaped.  Any other path (a cluster's, or a pattern meant as one) goes to Spark as written.
+    readable = [_literal(p) if "://" not in p and Path(p).exists() else p for p in paths]
     csv = [p.lower().endswith(".csv") for p in paths]
     if any(csv) and not all(csv):
         raise InputError("inputs mix CSV and parquet; convert them to one format")
@@ -313,10 +318,15 @@ def read(spark: SparkSession, inputs: Sequence[str | os.PathLike[str]]) -> DataF
 
     try:
         if all(csv):
-            return spark.read.csv(paths, header=True, inferSchema=False)
-        return spark.read.parquet(*paths)
+            return spark.read.csv(readable, header=True, inferSchema=False)
+        return spark.read.parquet(*readable)
     except AnalysisException as exc:
         raise InputError(f"{', '.join(paths)}: cannot read: {first_line(exc)}") from None
+
+
+def _literal(path: str) -> str:
+    """A local path as a Hadoop pattern that matches only itself (its pattern characters escaped)."""
+    return re.sub(r"([\\{}\[\]*?])", r"\\\1", path)
 
 
 def screen_files(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str], master: str | None = None,

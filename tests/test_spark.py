@@ -198,6 +198,20 @@ def test_screen_files_writes_a_parquet_directory(spark, tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".codeindex-spark-*"))
 
 
+def test_an_input_named_like_a_pattern_is_that_file(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A file whose name Hadoop would read as a pattern (brackets, braces, a star) is read as that file, not as the
+    files the pattern matches; a pattern that names no file stays a pattern."""
+    lines = pl.read_parquet(SAMPLE)
+    for name, decoy in (("in[1].parquet", "in1.parquet"), ("in{a,b}.parquet", "ina.parquet"),
+                        ("in*.parquet", "inx.parquet")):
+        folder = tmp_path / name.replace(".parquet", "").translate(str.maketrans("[]{}*,", "______"))
+        folder.mkdir()
+        lines.head(7).write_parquet(folder / name)
+        lines.head(3).write_parquet(folder / decoy)
+        assert cs.read(spark, [folder / name]).count() == 7, name
+    assert cs.read(spark, [tmp_path / "in_1_" / "in*.parquet"]).count() == 3 + 7  # no such file: a pattern
+
+
 def test_arrow_types_are_normalised_for_spark() -> None:
     from pyspark.sql import types as st
 
