@@ -143,6 +143,23 @@ def test_streaming_equals_in_memory_at_full_share(extract: pl.DataFrame, tmp_pat
     assert sum(1 for n in classified if n > 0) > 2  # values were classified slice after slice, not all at once
 
 
+def test_values_classified_in_their_lines_contexts_equal_every_context(extract: pl.DataFrame,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """With few lines a value is classified only in the (era, release) contexts of the lines it is on; with many, in
+    every context of the lines: the two give the same output."""
+    calls: list[bool] = []
+    classify = driver.classify_diagnoses
+    monkeypatch.setattr(driver, "classify_diagnoses", lambda values, library, contexts, seen: calls.append(
+        seen is not None) or classify(values, library, contexts, seen))
+    monkeypatch.setattr(driver, "CELLS_PER_PAIR_AT_MOST", 10**9)  # the contexts of each value's lines
+    in_their_contexts = screen(extract).collect()
+    monkeypatch.setattr(driver, "CELLS_PER_PAIR_AT_MOST", 0)  # every context
+    in_every_context = screen(extract).collect()
+    assert calls == [True, False]
+    assert in_their_contexts.equals(in_every_context)
+    assert in_their_contexts["edits"].list.contains("non_billable_code").any()
+
+
 @pytest.mark.parametrize("edits", ["policy", "all"])
 def test_slices_explained_side_by_side_equal_one_piece(extract: pl.DataFrame, tmp_path: Path, edits: str,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
