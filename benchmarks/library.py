@@ -35,10 +35,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
 from compare import DATA_DIR, claims_path, log  # the claims file the engine comparison uses
+from intervaltree import IntervalTree
 
 from codeindex import parse_code
 from codeindex.data import data_path
@@ -66,14 +68,25 @@ def merged_policy(policies: Sequence[Policy]) -> Policy:
     """One policy holding every procedure group of ``policies`` and the first policy's diagnosis groups, era
     by era: it names the lines the library names, with one finding per line (its first entry holding a
     code decides) and CPB 0198's short range lists, so it measures explaining the library's lines once
-    each, without the library's many findings per line and long range lists."""
+    each, without the library's many findings per line and long range lists.  An entry that would hold a code
+    an earlier entry holds under another coverage is left out (one policy cannot say both), so it may name a
+    few lines fewer than the library."""
     eras = dict.fromkeys(v.era for p in policies for v in p.versions)
 
     def groups(era: str) -> tuple[PolicyGroup, ...]:
         first = [g for v in policies[0].versions if v.era == era for g in v.groups]
-        procedures = [g for p in policies[1:] for v in p.versions if v.era == era for g in v.groups
-                      if g.system == "hcpcs"]
-        return (*first, *procedures)
+        held: dict[str, IntervalTree] = {}  # the procedure codes held so far, by coverage
+        kept = []
+        for group in (g for p in policies for v in p.versions if v.era == era for g in v.groups
+                      if g.system == "hcpcs"):
+            entries = tuple(entry for entry in group.entries if not any(
+                tree.overlaps(entry.range.lo, entry.range.hi + 1) for coverage, tree in held.items()
+                if coverage != group.coverage and "related" not in (coverage, group.coverage)))
+            for entry in entries:
+                held.setdefault(group.coverage, IntervalTree()).addi(entry.range.lo, entry.range.hi + 1)
+            if entries and group not in first:
+                kept.append(replace(group, entries=entries))
+        return (*first, *kept)
 
     return Policy("merged", f"the procedure lists of {len(policies)} policies in one", None,
                   tuple(PolicyVersion(era, groups(era)) for era in eras))
