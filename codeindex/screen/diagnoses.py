@@ -163,9 +163,8 @@ def _by_spelling(values: pl.DataFrame, contexts: list[tuple[str, int]],
         row_of_id = numpy.full(max(seen_ids.max(initial=0), ids.max(initial=0)) + 1, -1)
         row_of_id[ids] = numpy.arange(values.height)
         seen_rows = row_of_id[seen_ids]
-        seen_context = (seen["era"] == ERAS[1]).to_numpy() * 256 + seen["release"].to_numpy()
-        context_rows = [seen_rows[(seen_context == (era == ERAS[1]) * 256 + release) & (seen_rows >= 0)]
-                        for era, release in contexts]
+        context_rows = [seen_rows[(seen["era"] == era).to_numpy() & (seen["release"] == release).to_numpy()
+                                  & (seen_rows >= 0)] for era, release in contexts]
     parts = []
     for context, ((era, release), rows) in enumerate(zip(contexts, context_rows, strict=True)):
         then = _aligned(DIAGNOSIS_SYSTEMS[era], release)

@@ -122,14 +122,13 @@ class NcciScreen:
         With a ``bucket`` (b, n), of the lines whose visit's hash is b modulo n only: a visit is in one bucket."""
         codes = _codes(procedures)
         tables = _relevant(self.tables, self.setting, codes)
-        wanted = pl.concat([tables.ptp["column1"], tables.ptp["column2"], tables.mue["code"], tables.aoc["add_on"],
-                            tables.aoc["primary"].drop_nulls()]).unique()
-        # The distinct procedure values whose code is in a table (``value``: their number), with their code as text
-        # and key and the modifiers written after it: a line carries its value's number, and the rest is gathered
-        # for the few lines that draw an edit.
-        # And the roles its code plays in the tables (ROLES), worked out once per value.
+        # The keys of each role a code plays in the tables other than an MUE's code (a column of ``values`` each).
         roles = {"ptp_column1": tables.ptp["column1"], "ptp_column2": tables.ptp["column2"],
                  "aoc_add_on": tables.aoc["add_on"], "aoc_primary": tables.aoc["primary"].drop_nulls()}
+        wanted = pl.concat([*roles.values(), tables.mue["code"]]).unique()
+        # The distinct procedure values whose code is in a table (``value``: their number), with their code as text
+        # and key, the modifiers written after it and its roles: a line carries its value's number, and the rest is
+        # gathered for the few lines that draw an edit.
         values = (procedures.select("procedure", "code", value_modifiers="modifiers").unique("procedure")
                   .join(codes.filter(pl.col("key").is_in(wanted.implode())), on="code").sort("procedure")
                   .with_row_index("value")
